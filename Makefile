@@ -1,0 +1,31 @@
+# Every target sets itself up on a fresh machine.
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	@command -v dbus-send >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq dbus >/dev/null) || true
+	touch $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check upstart tests bench
+
+test: venv lint
+	$(VPY) -m pytest tests
+
+demo: venv
+	$(VPY) -m upstart.demo
+
+bench: venv
+	$(VPY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,184 @@
+"""The vocabulary between the pure core and the daemon shell.
+
+The core (`upstart.core.engine.Engine`) never does I/O. It is driven by calls
+(an event emitted, a process exited, a timer fired, a control request) and
+each call returns a list of *effects*: small frozen values that say what the
+shell must do (send a signal, arm a timer, answer a D-Bus call, broadcast a
+signal, log a line). Two things are injected instead, because their answer is
+needed at once: a `Clock` (monotonic seconds) and a `Spawner` (start a process
+now and tell me its pid, or why it could not start).
+
+Nothing in this module imports anything outside the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from upstart.jobfile.model import JobClass, Process
+
+
+# --------------------------------------------------------------------- ports
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+
+class SpawnError(Exception):
+    """The process could not be started; `reason` is upstream's text,
+    e.g. `unable to execute: No such file or directory`."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    job: str                    # class name
+    instance: str               # instance name ("" for the single instance)
+    slot: str                   # "main", "pre-start", ...
+    process: Process
+    env: tuple[str, ...]        # complete, ordered KEY=VALUE list for the process
+    job_class: JobClass         # for umask, nice, limits, console, setuid, ...
+    trace: bool = False         # main of an `expect fork|daemon` job
+    stop_on_exec: bool = False  # main of an `expect stop` job (informational)
+
+
+class Spawner(Protocol):
+    def spawn(self, request: SpawnRequest) -> int:
+        """Start the process now; return its pid or raise SpawnError."""
+        ...
+
+
+# ------------------------------------------------------------------- errors
+
+@dataclass(frozen=True)
+class ControlError:
+    """An error answer to a control request.
+
+    `name` is the D-Bus error name (`com.ubuntu.Upstart0_6.Error.UnknownJob`,
+    `org.freedesktop.DBus.Error.InvalidArgs`, ...); `message` the exact text
+    initctl prints after `initctl: `.
+    """
+
+    name: str
+    message: str
+
+
+UPSTART_ERROR = "com.ubuntu.Upstart0_6.Error."
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+
+
+def upstart_error(kind: str, message: str) -> ControlError:
+    return ControlError(UPSTART_ERROR + kind, message)
+
+
+class ControlFailure(Exception):
+    """Raised by synchronous queries (get_instance, ...) of the engine."""
+
+    def __init__(self, error: ControlError):
+        super().__init__(error.message)
+        self.error = error
+
+
+# ------------------------------------------------------------------ effects
+
+@dataclass(frozen=True)
+class Kill:
+    """Send `signal` to `pid`; to its process group when `group` (fallback: pid)."""
+    pid: int
+    signal: int
+    group: bool = True
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    """Arm (or re-arm) the one-shot timer `key` to fire after `delay` seconds;
+    the shell then calls `engine.timer_fired(key)`."""
+    key: Any
+    delay: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    key: Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer the control request `token`: `value` on success, else `error`."""
+    token: Any
+    value: Any = None
+    error: ControlError | None = None
+
+
+@dataclass(frozen=True)
+class Log:
+    """A human log line; priority is one of debug/info/message/warn/error/fatal."""
+    priority: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CloseFd:
+    """An event carrying a file descriptor finished: the shell closes it."""
+    fd: int
+
+
+# D-Bus signals, broadcast on every connection. Jobs and instances are named
+# by (job, instance); the control adapter turns them into object paths.
+
+@dataclass(frozen=True)
+class JobAdded:
+    job: str
+
+
+@dataclass(frozen=True)
+class JobRemoved:
+    job: str
+
+
+@dataclass(frozen=True)
+class InstanceAdded:
+    job: str
+    instance: str
+
+
+@dataclass(frozen=True)
+class InstanceRemoved:
+    job: str
+    instance: str
+
+
+@dataclass(frozen=True)
+class GoalChanged:
+    job: str
+    instance: str
+    goal: str
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    job: str
+    instance: str
+    state: str
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """The Instance `Failed(i status)` signal."""
+    job: str
+    instance: str
+    status: int
+
+
+@dataclass(frozen=True)
+class EventEmitted:
+    """Sent when an event *finishes* (upstream's EventEmitted signal)."""
+    name: str
+    env: tuple[str, ...] = field(default_factory=tuple)
+
+
+Effect = Any  # one of the dataclasses above
