@@ -1,0 +1,1 @@
+"""Golden conformance tests: replay Upstart 1.13.2 transcripts against our init."""

@@ -1,0 +1,750 @@
+"""The control server: init's private D-Bus endpoint.
+
+A peer-to-peer D-Bus server on a unix socket (`unix:abstract=/com/ubuntu/upstart`
+for PID 1, `.../upstart-session/UID/PID` for a Session Init, `unix:path=`
+for tests). It speaks the wire protocol itself: the SASL text phase
+(`upstart.control.sasl`), then binary messages framed and decoded with
+jeepney's sans-I/O layer, and it dispatches method calls on the manager,
+job and instance objects (`upstart.control.api` lists them) to a
+`upstart.control.backend.Backend`. The daemon pushes signals with
+`broadcast(effect)`; they go to every authenticated connection.
+
+Owns: the listening socket, the connections and their buffers, object-path
+routing, signature checks, permission checks (spec 05 §5.5), error mapping
+(ControlFailure → its D-Bus name and text; libdbus/libnih texts for
+unknown methods and bad arguments) and the tasks of asynchronous methods.
+
+Never: touches the engine, blocks the loop, or lets a client take the daemon
+down. Every client input is bounded (message size, pending fds, output
+backlog) and any malformed input or backend bug drops or answers that one
+client only. Asynchronous methods (Start with wait, EmitEvent with wait, ...)
+run as tasks so other clients are served meanwhile; a reply for a client
+that went away is discarded.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import inspect
+import os
+import socket
+import struct
+import uuid
+
+from jeepney.low_level import HeaderFields, Message, MessageFlag, MessageType, calc_msg_size
+from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_signal
+
+from upstart.control import address as addr
+from upstart.control import api, paths
+from upstart.control.backend import Caller
+from upstart.control.sasl import SaslError, SaslServer
+from upstart.control.signals import signal_for
+from upstart.core.effects import ControlFailure
+
+MAX_MESSAGE = 1 << 22          # 4 MiB: far above any legitimate request
+MAX_PENDING_FDS = 64
+MAX_FDS_PER_READ = 16
+MAX_OUTPUT = 1 << 25           # 32 MiB of unsent output: the client is stuck
+READ_SIZE = 65536
+
+_PERMISSION_TEXT = {
+    "ReloadConfiguration": "You do not have permission to reload configuration",
+    "GetState": "You do not have permission to request state",
+    "Restart": "You do not have permission to request restart",
+    "GetEnv": "You do not have permission to query job environment",
+    "ListEnv": "You do not have permission to query job environment",
+    "SetEnv": "You do not have permission to modify job environment",
+    "SetEnvList": "You do not have permission to modify job environment",
+    "UnsetEnv": "You do not have permission to modify job environment",
+    "UnsetEnvList": "You do not have permission to modify job environment",
+    "ResetEnv": "You do not have permission to modify job environment",
+    "EmitEvent": "You do not have permission to emit an event",
+    "EmitEventWithFile": "You do not have permission to emit an event",
+    "NotifyDiskWriteable": "You do not have permission to notify disk is writeable",
+    "NotifyDBusAddress": "You do not have permission to notify D-Bus address",
+    "NotifyCGroupManagerAddress": "You do not have permission to notify cgroup manager address",
+    "EndSession": "You do not have permission to end session",
+    "SetState": "You do not have permission to modify job state",
+    "ClearState": "You do not have permission to modify job state",
+    "log_priority": "You do not have permission to set log priority",
+}
+
+
+class DBusError(Exception):
+    """An error reply: D-Bus error name and text."""
+
+    def __init__(self, name: str, text: str):
+        super().__init__(text)
+        self.name = name
+        self.text = text
+
+
+def _unknown(member, sig, iface) -> DBusError:
+    return DBusError(api.ERR_UNKNOWN_METHOD, api.unknown_method_text(member, sig, iface))
+
+
+def _machine_id() -> str:
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return text
+        except OSError:
+            pass
+    return uuid.uuid5(uuid.NAMESPACE_DNS, socket.gethostname()).hex
+
+
+class _Connection:
+    """One client: socket, SASL state, input/output buffers, serial counter."""
+
+    __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
+                 "serial", "closed", "writing", "unique_name")
+
+    def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.caller = caller
+        self.sasl = sasl
+        self.inbuf = bytearray()
+        self.infds: list[int] = []
+        self.outbuf = bytearray()
+        self.serial = 0
+        self.closed = False
+        self.writing = False
+        self.unique_name = ""
+
+    def next_serial(self) -> int:
+        self.serial = (self.serial % 0xFFFFFFFF) + 1
+        return self.serial
+
+
+class ControlServer:
+    """The D-Bus server of init. See the module docstring."""
+
+    def __init__(self, backend, address: str, *, loop: asyncio.AbstractEventLoop | None = None,
+                 user_mode: bool = False, allowed_uids=None, log=None):
+        self.backend = backend
+        self.address = address
+        self.loop = loop
+        self.user_mode = user_mode
+        self.uid = os.getuid()
+        self.allowed_uids = frozenset(allowed_uids) if allowed_uids is not None \
+            else frozenset({self.uid})
+        self.log = log                      # callable(priority, message) or None
+        self.guid = uuid.uuid4().hex
+        self._sock: socket.socket | None = None
+        self._path: str | None = None
+        self._conns: dict[int, _Connection] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._next_unique = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Bind and listen; raises OSError if the address is taken."""
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        sockaddr, _ = addr.parse(self.address)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            if isinstance(sockaddr, str):
+                try:
+                    if os.path.exists(sockaddr):
+                        os.unlink(sockaddr)
+                except OSError:
+                    pass
+                self._path = sockaddr
+            sock.bind(sockaddr)
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self.loop.add_reader(sock.fileno(), self._accept)
+
+    def close(self) -> None:
+        """Stop listening, drop every connection, cancel pending calls."""
+        if self._sock is not None:
+            try:
+                self.loop.remove_reader(self._sock.fileno())
+            except Exception:
+                pass
+            self._sock.close()
+            self._sock = None
+            if self._path:
+                try:
+                    os.unlink(self._path)
+                except OSError:
+                    pass
+        for conn in list(self._conns.values()):
+            self._drop(conn)
+        for task in list(self._tasks):
+            task.cancel()
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._conns)
+
+    def fileno(self) -> int | None:
+        return self._sock.fileno() if self._sock is not None else None
+
+    # ------------------------------------------------------------ signals
+
+    def broadcast(self, effect) -> None:
+        """Send the D-Bus signal matching `effect` on every connection."""
+        spec = signal_for(effect)
+        if spec is None:
+            return
+        path, iface, member, sig, body = spec
+        msg = new_signal(DBusAddress(path, interface=iface), member, sig or None, body)
+        for conn in list(self._conns.values()):
+            if conn.sasl.done and not conn.closed:
+                self._send(conn, msg)
+
+    # ------------------------------------------------------------ socket I/O
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._log("warn", "Unable to accept control connection: %s" % exc.strerror)
+                return
+            try:
+                sock.setblocking(False)
+                cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                       struct.calcsize("3i"))
+                pid, uid, gid = struct.unpack("3i", cred)
+            except OSError:
+                sock.close()
+                continue
+            conn = _Connection(sock, Caller(uid=uid, pid=pid, gid=gid),
+                               SaslServer(uid, self.allowed_uids, self.guid))
+            self._conns[conn.fd] = conn
+            self.loop.add_reader(conn.fd, self._readable, conn)
+            self._log("info", "Connection from private client")
+
+    def _readable(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        fds = array.array("i")
+        try:
+            data, ancdata, flags, _ = conn.sock.recvmsg(
+                READ_SIZE, socket.CMSG_SPACE(MAX_FDS_PER_READ * fds.itemsize))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(conn)
+            return
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(cdata) - (len(cdata) % fds.itemsize)
+                fds.frombytes(cdata[:usable])
+        received = list(fds)
+        if flags & getattr(socket, "MSG_CTRUNC", 0):
+            for fd in received:
+                _close_fd(fd)
+            self._drop(conn)
+            return
+        if not data:
+            for fd in received:
+                _close_fd(fd)
+            self._drop(conn)
+            return
+        try:
+            self._received(conn, data, received)
+        except Exception as exc:  # never let one client take init down
+            self._log("warn", "Dropped control connection: %s" % exc)
+            self._drop(conn)
+
+    def _received(self, conn: _Connection, data: bytes, fds: list[int]) -> None:
+        if not conn.sasl.done:
+            for fd in fds:               # no fds before the message stream
+                _close_fd(fd)
+            fds = []
+            try:
+                reply, leftover = conn.sasl.feed(data)
+            except SaslError:
+                self._drop(conn)
+                return
+            if reply:
+                self._write(conn, reply)
+            if not conn.sasl.done:
+                return
+            data = leftover
+        conn.inbuf += data
+        conn.infds.extend(fds)
+        if len(conn.infds) > MAX_PENDING_FDS:
+            self._drop(conn)
+            return
+        while not conn.closed and len(conn.inbuf) >= 16:
+            if conn.inbuf[0] not in (0x6C, 0x42) or conn.inbuf[3] != 1:
+                self._drop(conn)
+                return
+            size = calc_msg_size(bytes(conn.inbuf[:16]))
+            if size > MAX_MESSAGE:
+                self._drop(conn)
+                return
+            if len(conn.inbuf) < size:
+                break
+            raw = bytes(conn.inbuf[:size])
+            del conn.inbuf[:size]
+            try:
+                msg = Message.from_buffer(raw, fds=conn.infds)
+            except Exception:
+                self._drop(conn)
+                return
+            used = msg.header.fields.get(HeaderFields.unix_fds, 0)
+            msg_fds = conn.infds[:used]
+            del conn.infds[:used]
+            self._dispatch(conn, msg, msg_fds)
+
+    def _send(self, conn: _Connection, msg: Message) -> None:
+        if conn.closed:
+            return
+        try:
+            data = msg.serialise(serial=conn.next_serial())
+        except Exception as exc:
+            self._log("error", "Unable to serialise control message: %s" % exc)
+            return
+        self._write(conn, data)
+
+    def _write(self, conn: _Connection, data: bytes) -> None:
+        conn.outbuf += data
+        if len(conn.outbuf) > MAX_OUTPUT:
+            self._drop(conn)
+            return
+        if not conn.writing:
+            self._flush(conn)
+
+    def _flush(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        while conn.outbuf:
+            try:
+                n = conn.sock.send(conn.outbuf)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._drop(conn)
+                return
+            del conn.outbuf[:n]
+        if conn.outbuf and not conn.writing:
+            conn.writing = True
+            self.loop.add_writer(conn.fd, self._flush, conn)
+        elif not conn.outbuf and conn.writing:
+            conn.writing = False
+            self.loop.remove_writer(conn.fd)
+
+    def _drop(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        self._conns.pop(conn.fd, None)
+        try:
+            self.loop.remove_reader(conn.fd)
+            if conn.writing:
+                self.loop.remove_writer(conn.fd)
+        except Exception:
+            pass
+        for fd in conn.infds:
+            _close_fd(fd)
+        conn.infds.clear()
+        conn.sock.close()
+
+    def _log(self, priority: str, message: str) -> None:
+        if self.log is not None:
+            try:
+                self.log(priority, message)
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------ dispatch
+
+    def _dispatch(self, conn: _Connection, msg: Message, fds: list[int]) -> None:
+        header = msg.header
+        if header.message_type != MessageType.method_call:
+            for fd in fds:
+                _close_fd(fd)
+            return
+        fields = header.fields
+        want_reply = not (header.flags & MessageFlag.no_reply_expected)
+        path = fields.get(HeaderFields.path, "/")
+        iface = fields.get(HeaderFields.interface)
+        member = fields.get(HeaderFields.member, "")
+        sig = fields.get(HeaderFields.signature, "")
+        call = _Call(conn, msg, path, iface, member, sig, msg.body, fds)
+        try:
+            result = self._handle(call)
+        except Exception as exc:
+            call.close_fds()
+            self._answer(call, want_reply, error=exc)
+            return
+        if inspect.isawaitable(result):
+            task = self.loop.create_task(self._finish(call, want_reply, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            call.close_fds()
+            self._answer(call, want_reply, result=result)
+
+    async def _finish(self, call, want_reply, awaitable) -> None:
+        try:
+            result = await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            call.close_fds()
+            self._answer(call, want_reply, error=exc)
+            return
+        call.close_fds()
+        self._answer(call, want_reply, result=result)
+
+    def _answer(self, call, want_reply, result=None, error=None) -> None:
+        if not want_reply or call.conn.closed:
+            return
+        if error is not None:
+            if isinstance(error, DBusError):
+                name, text = error.name, error.text
+            elif isinstance(error, ControlFailure):
+                name, text = error.error.name, error.error.message
+            else:
+                self._log("error", "Control request %s failed: %r" % (call.member, error))
+                name, text = api.ERR_FAILED, str(error) or type(error).__name__
+            reply = new_error(call.msg, name, "s", (text,))
+        else:
+            sig, body = result if result is not None else ("", ())
+            reply = new_method_return(call.msg, sig or None, body)
+        self._send(call.conn, reply)
+
+    def _handle(self, call: "_Call"):
+        """Route one method call; returns (sig, body), or an awaitable of it."""
+        iface, member = call.iface, call.member
+        if member == "Ping" and iface in (None, api.PEER_IFACE):
+            return ("", ())
+        if member == "GetMachineId" and iface in (None, api.PEER_IFACE):
+            return ("s", (_machine_id(),))
+        if iface == "org.freedesktop.DBus" and member == "Hello":
+            self._next_unique += 1
+            call.conn.unique_name = ":1.%d" % self._next_unique
+            return ("s", (call.conn.unique_name,))
+        target = paths.parse(call.path)
+        if target is not None and not self._exists(target):
+            target = None
+        if member == "Introspect" and iface in (None, api.INTROSPECTABLE_IFACE):
+            if call.sig != "":
+                raise DBusError(api.ERR_INVALID_ARGS, api.invalid_args_text("Introspect"))
+            return ("s", (self._introspect(call.path, target),))
+        if target is None:
+            raise _unknown(member, call.sig, iface)
+        interfaces = _INTERFACES[target[0]]
+        if iface in (None, api.PROPERTIES_IFACE) and member in ("Get", "GetAll", "Set"):
+            return self._properties(call, target, interfaces)
+        for spec in interfaces:
+            if iface is not None and iface != spec.name:
+                continue
+            method = spec.method(member)
+            if method is None:
+                continue
+            if call.sig != method.in_sig:
+                raise DBusError(api.ERR_INVALID_ARGS, api.invalid_args_text(member))
+            impl = getattr(self, "_%s_%s" % (target[0], member))
+            return impl(call, target, *call.body)
+        raise _unknown(member, call.sig, iface)
+
+    def _exists(self, target) -> bool:
+        try:
+            if target[0] == "job":
+                self.backend.get_job_by_name(target[1])
+            elif target[0] == "instance":
+                self.backend.get_instance_by_name(target[1], target[2])
+        except ControlFailure:
+            return False
+        return True
+
+    def _introspect(self, path: str, target) -> str:
+        if target is None:
+            children = {"/": ["com"], "/com": ["ubuntu"], "/com/ubuntu": ["Upstart"]}.get(path, [])
+            if path == paths.JOBS_PATH:
+                children = [paths.escape(j) for j in self.backend.get_all_jobs()]
+            return api.introspect_xml(path, (), children)
+        kind = target[0]
+        if kind == "manager":
+            children = ["jobs"]
+        elif kind == "job":
+            children = [paths.escape(i) for i in self.backend.get_all_instances(target[1])]
+        else:
+            children = []
+        return api.introspect_xml(path, _INTERFACES[kind], children)
+
+    # ------------------------------------------------------------ properties
+
+    def _properties(self, call, target, interfaces):
+        member = call.member
+        want = {"Get": "ss", "GetAll": "s", "Set": "ssv"}[member]
+        if call.sig != want:
+            raise DBusError(api.ERR_INVALID_ARGS, api.invalid_args_text(member))
+        iname = call.body[0]
+        if member == "GetAll":
+            values = {}
+            for spec in interfaces:
+                if iname and iname != spec.name:
+                    continue
+                for prop in spec.properties:
+                    if prop.name not in values:
+                        values[prop.name] = (prop.type, self._prop_value(target, prop.name))
+            return ("a{sv}", (values,))
+        pname = call.body[1]
+        for spec in interfaces:
+            if iname and iname != spec.name:
+                continue
+            prop = spec.prop(pname)
+            if prop is None:
+                continue
+            if member == "Get":
+                return ("v", ((prop.type, self._prop_value(target, pname)),))
+            if prop.access == "read":
+                continue
+            vtype, value = call.body[2]
+            if vtype != prop.type:
+                raise DBusError(api.ERR_INVALID_ARGS,
+                                "Invalid arguments to %s property" % pname)
+            self._require(call.conn.caller, _PERMISSION_TEXT[pname])
+            self.backend.set_log_priority(call.conn.caller, value)
+            return ("", ())
+        raise _unknown(member, call.sig, api.PROPERTIES_IFACE if call.iface else None)
+
+    def _prop_value(self, target, name):
+        kind = target[0]
+        if kind == "manager":
+            if name == "version":
+                return self.backend.version()
+            return self.backend.get_log_priority()
+        if kind == "job":
+            props = self.backend.job_props(target[1])
+            value = getattr(props, name)
+            if name in ("start_on", "stop_on"):
+                return [list(x) for x in value]
+            if name == "emits":
+                return list(value)
+            return value or ""
+        props = self.backend.instance_props(target[1], target[2])
+        if name == "processes":
+            return [(slot, int(pid)) for slot, pid in props.processes]
+        return getattr(props, name) or ""
+
+    # ------------------------------------------------------------ permission
+
+    def permitted(self, caller: Caller) -> bool:
+        """spec 05 §5.5: same uid as init, or a Session Init, or a
+        non-root init that is not PID 1 (test harness)."""
+        if caller.uid == self.uid or self.user_mode:
+            return True
+        return self.uid != 0 and os.getpid() != 1
+
+    def _require(self, caller: Caller, text: str) -> None:
+        if not self.permitted(caller):
+            raise DBusError(api.ERR_PERMISSION, text)
+
+    def _check(self, call, member=None) -> Caller:
+        caller = call.conn.caller
+        self._require(caller, _PERMISSION_TEXT[member or call.member])
+        return caller
+
+    # ------------------------------------------------------------ manager
+
+    def _manager_ReloadConfiguration(self, call, target):
+        caller = self._check(call)
+        return _unit(self.backend.reload_configuration(caller))
+
+    def _manager_GetJobByName(self, call, target, name):
+        job = self.backend.get_job_by_name(name)
+        return ("o", (paths.job_path(job),))
+
+    def _manager_GetAllJobs(self, call, target):
+        return ("ao", ([paths.job_path(j) for j in self.backend.get_all_jobs()],))
+
+    def _manager_GetState(self, call, target):
+        caller = self._check(call)
+        return ("s", (self.backend.get_state(caller),))
+
+    def _manager_Restart(self, call, target):
+        caller = self._check(call)
+        return _unit(self.backend.restart(caller))
+
+    def _manager_GetEnv(self, call, target, details, name):
+        caller = self._check(call)
+        return ("s", (self.backend.get_env(caller, list(details), name),))
+
+    def _manager_SetEnv(self, call, target, details, var, replace):
+        caller = self._check(call)
+        return _unit(self.backend.set_env_list(caller, list(details), [var], bool(replace)))
+
+    def _manager_SetEnvList(self, call, target, details, vars_, replace):
+        caller = self._check(call)
+        return _unit(self.backend.set_env_list(caller, list(details), list(vars_),
+                                               bool(replace)))
+
+    def _manager_UnsetEnv(self, call, target, details, name):
+        caller = self._check(call)
+        return _unit(self.backend.unset_env_list(caller, list(details), [name]))
+
+    def _manager_UnsetEnvList(self, call, target, details, names):
+        caller = self._check(call)
+        return _unit(self.backend.unset_env_list(caller, list(details), list(names)))
+
+    def _manager_ListEnv(self, call, target, details):
+        caller = self._check(call)
+        return ("as", (list(self.backend.list_env(caller, list(details))),))
+
+    def _manager_ResetEnv(self, call, target, details):
+        caller = self._check(call)
+        return _unit(self.backend.reset_env(caller, list(details)))
+
+    def _manager_EmitEvent(self, call, target, name, env, wait):
+        caller = self._check(call)
+        return _unit(self.backend.emit_event(caller, name, list(env), bool(wait)))
+
+    def _manager_EmitEventWithFile(self, call, target, name, env, wait, fd):
+        caller = self._check(call)
+        call.fds = [f for f in call.fds if f != fd]   # the backend owns it now
+        return _unit(self.backend.emit_event(caller, name, list(env), bool(wait), fd=fd))
+
+    def _manager_NotifyDiskWriteable(self, call, target):
+        caller = self._check(call)
+        return _unit(self.backend.notify_disk_writeable(caller))
+
+    def _manager_NotifyDBusAddress(self, call, target, address):
+        caller = self._check(call)
+        return _unit(self.backend.notify_dbus_address(caller, address))
+
+    def _manager_NotifyCGroupManagerAddress(self, call, target, address):
+        caller = self._check(call)
+        return _unit(self.backend.notify_cgroup_manager_address(caller, address))
+
+    def _manager_EndSession(self, call, target):
+        caller = self._check(call)
+        return _unit(self.backend.end_session(caller))
+
+    def _optional(self, call, name):
+        fn = getattr(self.backend, name, None)
+        if fn is None:
+            raise _unknown(call.member, call.sig, call.iface)
+        return fn
+
+    def _manager_SetState(self, call, target, name, env):
+        fn = self._optional(call, "set_state")
+        caller = self._check(call)
+        return _unit(fn(caller, name, list(env)))
+
+    def _manager_ClearState(self, call, target, name):
+        fn = self._optional(call, "clear_state")
+        caller = self._check(call)
+        return _unit(fn(caller, name))
+
+    def _manager_ListStates(self, call, target):
+        fn = self._optional(call, "list_states")
+        states = fn(call.conn.caller)
+        return ("a(sas)", ([(n, list(e)) for n, e in states],))
+
+    # ------------------------------------------------------------ job
+
+    def _job_GetInstance(self, call, target, env):
+        inst = self.backend.get_instance(target[1], list(env))
+        return ("o", (paths.instance_path(target[1], inst),))
+
+    def _job_GetInstanceByName(self, call, target, name):
+        inst = self.backend.get_instance_by_name(target[1], name)
+        return ("o", (paths.instance_path(target[1], inst),))
+
+    def _job_GetAllInstances(self, call, target):
+        job = target[1]
+        return ("ao", ([paths.instance_path(job, i)
+                        for i in self.backend.get_all_instances(job)],))
+
+    def _job_Start(self, call, target, env, wait):
+        job = target[1]
+        return _instance_reply(job, self.backend.job_start(call.conn.caller, job, list(env),
+                                                           bool(wait)))
+
+    def _job_Stop(self, call, target, env, wait):
+        return _unit(self.backend.job_stop(call.conn.caller, target[1], list(env), bool(wait)))
+
+    def _job_Restart(self, call, target, env, wait):
+        job = target[1]
+        return _instance_reply(job, self.backend.job_restart(call.conn.caller, job, list(env),
+                                                             bool(wait)))
+
+    # ------------------------------------------------------------ instance
+
+    def _instance_Start(self, call, target, wait):
+        return _unit(self.backend.instance_start(call.conn.caller, target[1], target[2],
+                                                 bool(wait)))
+
+    def _instance_Stop(self, call, target, wait):
+        return _unit(self.backend.instance_stop(call.conn.caller, target[1], target[2],
+                                                bool(wait)))
+
+    def _instance_Restart(self, call, target, wait):
+        return _unit(self.backend.instance_restart(call.conn.caller, target[1], target[2],
+                                                   bool(wait)))
+
+    def _instance_Reload(self, call, target):
+        return _unit(self.backend.instance_reload(call.conn.caller, target[1], target[2]))
+
+
+_INTERFACES = {
+    "manager": (api.MANAGER,),
+    "job": (api.JOB,),
+    "instance": (api.INSTANCE,),
+}
+
+
+class _Call:
+    __slots__ = ("conn", "msg", "path", "iface", "member", "sig", "body", "fds")
+
+    def __init__(self, conn, msg, path, iface, member, sig, body, fds):
+        self.conn = conn
+        self.msg = msg
+        self.path = path
+        self.iface = iface
+        self.member = member
+        self.sig = sig
+        self.body = body
+        self.fds = fds
+
+    def close_fds(self) -> None:
+        for fd in self.fds:
+            _close_fd(fd)
+        self.fds = []
+
+
+def _unit(result):
+    """Reply with no arguments, awaiting the backend first if it is async."""
+    if inspect.isawaitable(result):
+        async def wait():
+            await result
+            return ("", ())
+        return wait()
+    return ("", ())
+
+
+def _instance_reply(job, result):
+    if inspect.isawaitable(result):
+        async def wait():
+            inst = await result
+            return ("o", (paths.instance_path(job, inst),))
+        return wait()
+    return ("o", (paths.instance_path(job, result),))
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,238 @@
+"""The latching operator tree of a `start on` / `stop on` condition.
+
+Built from the parser's immutable `Expr` (Match leaves, and/or nodes), an
+`Operator` tree adds runtime state: every leaf has a `value` and, once true,
+the `event` it matched. `handle(event)` latches every false leaf the event
+matches and recomputes and/or values bottom-up; the owner checks
+`root.value` to see whether the condition fired, then collects the events
+and their environment from the true subtrees (in tree order) and `reset()`s.
+
+Decision 07 §6 (a): a leaf *remembers* its event but does not hold it (no
+blocker is taken here); the engine attaches the matched events to the job
+only when the whole condition fires.
+
+Matching rules (02 §3): exact name; positional args by cursor; `KEY=VALUE`
+and `KEY!=VALUE` by first occurrence (a missing key never matches, even for
+`!=`); values are `$`-expanded against the given environment (an expansion
+error means no match) and compared as whole-value shell globs where `*`
+matches `/` and leading dots.
+
+Never performs I/O and never touches jobs or the event queue.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from upstart.core.environ import ExpandError, expand
+from upstart.jobfile.model import Expr, Match, Op
+
+if TYPE_CHECKING:
+    from upstart.core.event import Event
+
+
+@lru_cache(maxsize=4096)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """fnmatch(3) with flags 0, as one anchored regex."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "\\":
+            if i < n:
+                out.append(re.escape(pattern[i]))
+                i += 1
+            else:
+                out.append(re.escape("\\"))
+        elif c == "[":
+            j = i
+            negate = False
+            if j < n and pattern[j] in "!^":
+                negate = True
+                j += 1
+            body: list[str] = []
+            first = True
+            closed = False
+            while j < n:
+                ch = pattern[j]
+                if ch == "]" and not first:
+                    closed = True
+                    j += 1
+                    break
+                first = False
+                if ch == "\\" and j + 1 < n:
+                    body.append(re.escape(pattern[j + 1]))
+                    j += 2
+                    continue
+                if j + 2 < n and pattern[j + 1] == "-" and pattern[j + 2] != "]":
+                    lo, hi = ch, pattern[j + 2]
+                    if lo <= hi:
+                        body.append(f"{re.escape(lo)}-{re.escape(hi)}")
+                    j += 3
+                    continue
+                body.append(re.escape(ch))
+                j += 1
+            if not closed:
+                out.append(re.escape("["))
+            else:
+                inner = "".join(body)
+                out.append(f"[{'^' if negate else ''}{inner}]" if inner else ("[^\\s\\S]" if not negate else "[\\s\\S]"))
+                i = j
+        else:
+            out.append(re.escape(c))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    return _glob_regex(pattern).match(value) is not None
+
+
+def match_args(name: str, args: tuple[str, ...], event_name: str, event_env: list[str] | tuple[str, ...],
+               env: Any = None) -> bool:
+    """Does the event match a leaf `name args...`? (event_operator_match)."""
+    if name != event_name:
+        return False
+    cursor = 0
+    nenv = len(event_env)
+    for arg in args:
+        neg_at = arg.find("!=")
+        if neg_at >= 0:
+            key, pattern, negate = arg[:neg_at], arg[neg_at + 2:], True
+        else:
+            eq = arg.find("=")
+            key, pattern, negate = (arg[:eq], arg[eq + 1:], False) if eq >= 0 else (None, arg, False)
+        if key is not None:
+            prefix = key + "="
+            for idx in range(nenv):
+                if event_env[idx].startswith(prefix):
+                    cursor = idx
+                    break
+            else:
+                return False
+        elif cursor >= nenv:
+            return False
+        entry = event_env[cursor]
+        eq = entry.find("=")
+        value = entry[eq + 1:] if eq >= 0 else ""
+        if "$" in pattern:
+            try:
+                pattern = expand(pattern, env)
+            except ExpandError:
+                return False
+        if glob_match(pattern, value) == negate:
+            return False
+        cursor += 1
+    return True
+
+
+class Operator:
+    """One node of the runtime tree: kind is `match`, `and` or `or`."""
+
+    __slots__ = ("kind", "name", "args", "left", "right", "value", "event")
+
+    def __init__(self, kind: str, name: str = "", args: tuple[str, ...] = (),
+                 left: Operator | None = None, right: Operator | None = None):
+        self.kind = kind
+        self.name = name
+        self.args = args
+        self.left = left
+        self.right = right
+        self.value = False
+        self.event: Event | None = None
+
+    # ---------------------------------------------------------- building
+
+    @classmethod
+    def from_expr(cls, expr: Expr) -> Operator:
+        if isinstance(expr, Match):
+            return cls("match", expr.name, tuple(expr.args))
+        assert isinstance(expr, Op)
+        return cls(expr.kind, left=cls.from_expr(expr.left), right=cls.from_expr(expr.right))
+
+    def leaves(self) -> list[Operator]:
+        if self.kind == "match":
+            return [self]
+        assert self.left is not None and self.right is not None
+        return self.left.leaves() + self.right.leaves()
+
+    def names(self) -> set[str]:
+        return {leaf.name for leaf in self.leaves()}
+
+    def same_shape(self, other: Operator) -> bool:
+        if self.kind != other.kind:
+            return False
+        if self.kind == "match":
+            return self.name == other.name and self.args == other.args
+        assert self.left and self.right and other.left and other.right
+        return self.left.same_shape(other.left) and self.right.same_shape(other.right)
+
+    def copy_latch_from(self, other: Operator) -> None:
+        """Carry latched values over from an identical old tree (config reload)."""
+        if not self.same_shape(other):
+            return
+        for new, old in zip(self.leaves(), other.leaves()):
+            new.value, new.event = old.value, old.event
+        self._update_all()
+
+    # ---------------------------------------------------------- runtime
+
+    def _update_all(self) -> None:
+        if self.kind == "match":
+            return
+        assert self.left and self.right
+        self.left._update_all()
+        self.right._update_all()
+        self._update()
+
+    def _update(self) -> None:
+        assert self.left and self.right
+        if self.kind == "and":
+            self.value = self.left.value and self.right.value
+        else:
+            self.value = self.left.value or self.right.value
+
+    def handle(self, event: Event, env: Any = None) -> bool:
+        """Latch every false leaf the event matches; True if any did."""
+        if self.kind == "match":
+            if not self.value and match_args(self.name, self.args, event.name, event.env, env):
+                self.value = True
+                self.event = event
+                return True
+            return False
+        assert self.left and self.right
+        hit = self.left.handle(event, env)
+        hit = self.right.handle(event, env) or hit
+        self._update()
+        return hit
+
+    def matched(self) -> list[Event]:
+        """Events of the true leaves under true nodes, in tree order."""
+        if not self.value:
+            return []
+        if self.kind == "match":
+            return [self.event] if self.event is not None else []
+        assert self.left and self.right
+        return self.left.matched() + self.right.matched()
+
+    def reset(self) -> None:
+        self.value = False
+        self.event = None
+        if self.kind != "match":
+            assert self.left and self.right
+            self.left.reset()
+            self.right.reset()
+
+    # ---------------------------------------------------------- snapshot
+
+    def latch_state(self) -> list[dict[str, Any] | None]:
+        return [
+            {"name": leaf.event.name, "env": list(leaf.event.env)} if leaf.value and leaf.event else None
+            for leaf in self.leaves()
+        ]

@@ -1,0 +1,137 @@
+"""Serialising an engine's whole runtime state, for a stateful re-exec.
+
+`take(engine)` returns a JSON-able dict: the job environment table, the
+queue (events with progress, blockers, failed flag, fd), every registered
+class's latched `start on` leaves, and every instance (goal, state, envs,
+pids, failure record, respawn window, kill timer, latched `stop on` leaves,
+its blocker and the events it holds). Events are referred to by id.
+
+`restore(...)` rebuilds an engine from such a dict and the job classes
+(which the new process re-parses; they are not in the snapshot). Control
+requests waiting for replies are not carried over: a re-exec drops every
+connection. This module never performs I/O; the shell writes the dict.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from upstart.core.event import Event
+from upstart.core.job import Instance, Waiter
+from upstart.core.operator import Operator
+
+if TYPE_CHECKING:
+    from upstart.core.engine import Engine
+
+VERSION = 1
+
+
+def _latch(oper: Operator | None) -> list[Any] | None:
+    if oper is None:
+        return None
+    return [leaf.event.id if leaf.value and leaf.event else None for leaf in oper.leaves()] + [
+        [leaf.event.name, list(leaf.event.env)] if leaf.value and leaf.event else None
+        for leaf in oper.leaves()
+    ]
+
+
+def take(engine: Engine) -> dict[str, Any]:
+    classes: dict[str, Any] = {}
+    for name in engine.registry.names():
+        entry = engine.registry.entries[name]
+        instances = {}
+        for inst in entry.sorted_instances():
+            instances[inst.name] = {
+                "goal": inst.goal, "state": inst.state, "env": list(inst.env),
+                "start_env": inst.start_env, "stop_env": inst.stop_env,
+                "pids": dict(inst.pids), "failed": inst.failed,
+                "failed_process": inst.failed_process, "exit_status": inst.exit_status,
+                "respawn_time": inst.respawn_time, "respawn_count": inst.respawn_count,
+                "kill_timer": inst.kill_timer, "stop_on": _latch(inst.stop_on),
+                "blocker": inst.blocker.id if inst.blocker else None,
+                "blocking": [b.id for b in inst.blocking if isinstance(b, Event)],
+            }
+        classes[name] = {"start_on": _latch(entry.start_on), "deleted": entry.deleted,
+                         "instances": instances}
+    events = []
+    for ev in engine.queue.events:
+        item = ev.to_json()
+        item["blocking"] = [[kind, [obj.job, obj.name]] for kind, obj in ev.blocking if kind == "job"]
+        events.append(item)
+    return {
+        "version": VERSION,
+        "job_env": list(engine.job_env),
+        "next_event_id": engine.queue._next_id,
+        "events": events,
+        "classes": classes,
+        "respawn_disabled": engine.respawn_disabled,
+    }
+
+
+def _restore_latch(oper: Operator | None, data: list[Any] | None, events: dict[int, Event]) -> None:
+    if oper is None or not data:
+        return
+    leaves = oper.leaves()
+    if len(data) != 2 * len(leaves):
+        return
+    ids, copies = data[:len(leaves)], data[len(leaves):]
+    for leaf, ev_id, copy in zip(leaves, ids, copies):
+        if copy is None:
+            continue
+        leaf.value = True
+        leaf.event = events.get(ev_id) if ev_id is not None else None
+        if leaf.event is None:
+            leaf.event = Event(copy[0], list(copy[1]), progress="finished")
+    oper._update_all()
+
+
+def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *,
+            classes: dict[str, Any], **kwargs: Any) -> Engine:
+    kwargs.setdefault("job_env", snap.get("job_env", []))
+    engine = cls(clock, spawner, **kwargs)
+    engine.job_env = list(snap.get("job_env", engine.job_env))
+    engine.registry.load(classes)
+    engine.respawn_disabled = bool(snap.get("respawn_disabled", False))
+    events: dict[int, Event] = {}
+    for item in snap.get("events", []):
+        ev = Event(item["name"], list(item["env"]), item.get("fd"), id=item["id"],
+                   progress=item["progress"], failed=item["failed"])
+        events[ev.id] = ev
+        engine.queue.events.append(ev)
+    engine.queue._next_id = snap.get("next_event_id", len(events) + 1)
+    for name, cdata in snap.get("classes", {}).items():
+        entry = engine.registry.get(name)
+        if entry is None:
+            continue
+        entry.deleted = entry.deleted or cdata.get("deleted", False)
+        _restore_latch(entry.start_on, cdata.get("start_on"), events)
+        for iname, d in cdata.get("instances", {}).items():
+            inst = Instance(entry, iname, goal=d["goal"], state=d["state"], env=list(d["env"]),
+                            start_env=d["start_env"], stop_env=d["stop_env"],
+                            pids={k: int(v) for k, v in d["pids"].items()},
+                            failed=d["failed"], failed_process=d["failed_process"],
+                            exit_status=d["exit_status"], respawn_time=d["respawn_time"],
+                            respawn_count=d["respawn_count"], kill_timer=d["kill_timer"])
+            if entry.job_class.stop_on is not None:
+                inst.stop_on = Operator.from_expr(entry.job_class.stop_on)
+                _restore_latch(inst.stop_on, d.get("stop_on"), events)
+            inst.blocker = events.get(d["blocker"]) if d["blocker"] is not None else None
+            for ev_id in d["blocking"]:
+                if ev_id in events:
+                    inst.blocking.append(events[ev_id])
+            entry.instances[iname] = inst
+            for slot, pid in inst.pids.items():
+                engine._pids[pid] = (inst, slot)
+    # blockers and job references of events
+    for item in snap.get("events", []):
+        ev = events[item["id"]]
+        ev.blockers = item["blockers"]
+        for _kind, (job, iname) in item.get("blocking", []):
+            entry = engine.registry.get(job)
+            inst = entry.instances.get(iname) if entry else None
+            if inst is not None:
+                ev.blocking.append(("job", inst))
+    return engine
+
+
+__all__ = ["take", "restore", "Waiter"]

@@ -1,0 +1,222 @@
+"""The daemon's implementation of the control `Backend` on top of the engine.
+
+Each asynchronous request becomes an engine input carrying a fresh token; the
+engine answers with a `Reply(token)` effect (at once, or when the job or the
+event gets there), which resolves the future the D-Bus call awaits. Read-only
+requests go straight to the engine's queries. Permission rules that depend on
+the daemon's mode (PID 1 refuses job environment changes) live here; the
+engine knows nothing of callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from typing import TYPE_CHECKING
+
+from upstart import VERSION
+from upstart.control.backend import Caller, InstanceProps, JobProps
+from upstart.core.effects import (
+    INVALID_ARGS, ControlError, ControlFailure, upstart_error,
+)
+from upstart.daemon.log import PRIORITIES
+from upstart.jobfile.model import expr_to_rpn
+
+if TYPE_CHECKING:
+    from upstart.daemon.daemon import Daemon
+
+
+def _deny(what: str) -> ControlFailure:
+    return ControlFailure(upstart_error("PermissionDenied", f"You do not have permission to {what}"))
+
+
+class EngineBackend:
+    def __init__(self, daemon: "Daemon"):
+        self.d = daemon
+        self._tokens = itertools.count(1)
+        self.pending: dict[int, asyncio.Future] = {}
+
+    # ------------------------------------------------------------ plumbing
+
+    def _request(self, method, *args, **kw) -> asyncio.Future:
+        token = next(self._tokens)
+        fut = self.d.loop.create_future()
+        self.pending[token] = fut
+        effects = method(*args, token=token, **kw)
+        self.d.apply(effects)
+        return fut
+
+    def resolve(self, token, value, error: ControlError | None) -> None:
+        fut = self.pending.pop(token, None)
+        if fut is None or fut.done():
+            return
+        if error is not None:
+            fut.set_exception(ControlFailure(error))
+        else:
+            fut.set_result(value)
+
+    def _permitted(self, caller: Caller) -> bool:
+        """Upstream's control_check_permission."""
+        if caller.uid == os.getuid():
+            return True
+        if self.d.session_init:
+            return True
+        return os.getuid() != 0 and os.getpid() != 1
+
+    def _check(self, caller: Caller, what: str) -> None:
+        if not self._permitted(caller):
+            raise _deny(what)
+
+    # ------------------------------------------------------------ manager
+
+    def version(self) -> str:
+        return f"init (upstart {VERSION})"
+
+    def get_log_priority(self) -> str:
+        return self.d.logger.priority
+
+    def set_log_priority(self, caller: Caller, value: str) -> None:
+        self._check(caller, "set log priority")
+        if value not in PRIORITIES:
+            raise ControlFailure(ControlError(INVALID_ARGS,
+                                              "The log priority given was not recognised"))
+        self.d.logger.priority = value
+
+    def get_job_by_name(self, name: str) -> str:
+        if not name:
+            raise ControlFailure(ControlError(INVALID_ARGS, "Name may not be empty string"))
+        if self.d.engine.get_class(name) is None:
+            raise ControlFailure(upstart_error("UnknownJob", f"Unknown job: {name}"))
+        return name
+
+    def get_all_jobs(self) -> list[str]:
+        return list(self.d.engine.job_names())
+
+    async def reload_configuration(self, caller: Caller) -> None:
+        self._check(caller, "reload configuration")
+        self.d.reload_configuration(full=True)
+
+    async def emit_event(self, caller: Caller, name: str, env: list[str], wait: bool,
+                         fd: int | None = None) -> None:
+        self._check(caller, "emit an event")
+        if not name:
+            raise ControlFailure(ControlError(INVALID_ARGS, "Name may not be empty string"))
+        for entry in env:
+            if "=" not in entry:
+                raise ControlFailure(ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
+        await self._request(self.d.engine.emit, name, list(env), wait=wait, fd=fd)
+
+    def _env_target(self, caller: Caller, job_details: list[str], modify: bool) -> None:
+        self._check(caller, "modify job environment" if modify else "query job environment")
+        if modify and not self.d.session_init and os.getpid() == 1:
+            raise ControlFailure(upstart_error("PermissionDenied",
+                                               "Not permissible to modify PID 1 job environment"))
+
+    def get_env(self, caller: Caller, job_details: list[str], name: str) -> str:
+        self._env_target(caller, job_details, False)
+        return self.d.engine.env_get(list(job_details), name)
+
+    def set_env_list(self, caller: Caller, job_details: list[str], vars: list[str],
+                     replace: bool) -> None:
+        self._env_target(caller, job_details, True)
+        self.d.engine.env_set(list(job_details), list(vars), replace)
+
+    def unset_env_list(self, caller: Caller, job_details: list[str], names: list[str]) -> None:
+        self._env_target(caller, job_details, True)
+        self.d.engine.env_unset(list(job_details), list(names))
+
+    def list_env(self, caller: Caller, job_details: list[str]) -> list[str]:
+        self._env_target(caller, job_details, False)
+        return list(self.d.engine.env_list(list(job_details)))
+
+    def reset_env(self, caller: Caller, job_details: list[str]) -> None:
+        self._env_target(caller, job_details, True)
+        self.d.engine.env_reset(list(job_details))
+
+    def notify_disk_writeable(self, caller: Caller) -> None:
+        self._check(caller, "notify disk is writeable")
+        self.d.supervisor.notify_disk_writeable()
+
+    def notify_dbus_address(self, caller: Caller, address: str) -> None:
+        self._check(caller, "notify D-Bus address")
+        if not self.d.session_init:
+            raise ControlFailure(upstart_error(
+                "PermissionDenied", "Not permissible to notify D-Bus address for PID 1"))
+        self.d.bus_address = address
+
+    def notify_cgroup_manager_address(self, caller: Caller, address: str) -> None:
+        self._check(caller, "notify cgroup manager address")
+        self.d.cgroup_manager_address = address
+
+    def end_session(self, caller: Caller) -> None:
+        self._check(caller, "end session")
+        if self.d.session_init:
+            self.d.quiesce("logout")
+
+    def get_state(self, caller: Caller) -> str:
+        self._check(caller, "request state")
+        return self.d.serialise_state()
+
+    async def restart(self, caller: Caller) -> None:
+        self._check(caller, "request restart")
+        self.d.loop.call_soon(self.d.request_reexec)
+
+    # ------------------------------------------------------------ jobs
+
+    def _class(self, job: str):
+        cls = self.d.engine.get_class(job)
+        if cls is None:
+            raise ControlFailure(upstart_error("UnknownJob", f"Unknown job: {job}"))
+        return cls
+
+    def job_props(self, job: str) -> JobProps:
+        cls = self._class(job)
+        return JobProps(
+            name=cls.name,
+            description=cls.description or "",
+            author=cls.author or "",
+            version=cls.version or "",
+            usage=cls.usage or "",
+            start_on=expr_to_rpn(cls.start_on),
+            stop_on=expr_to_rpn(cls.stop_on),
+            emits=list(cls.emits),
+        )
+
+    def get_all_instances(self, job: str) -> list[str]:
+        self._class(job)
+        return list(self.d.engine.instances(job))
+
+    def get_instance(self, job: str, env: list[str]) -> str:
+        return self.d.engine.get_instance(job, list(env))
+
+    def get_instance_by_name(self, job: str, name: str) -> str:
+        return self.d.engine.get_instance_by_name(job, name)
+
+    async def job_start(self, caller: Caller, job: str, env: list[str], wait: bool) -> str:
+        return await self._request(self.d.engine.job_start, job, list(env), wait=wait)
+
+    async def job_stop(self, caller: Caller, job: str, env: list[str], wait: bool) -> None:
+        await self._request(self.d.engine.job_stop, job, list(env), wait=wait)
+
+    async def job_restart(self, caller: Caller, job: str, env: list[str], wait: bool) -> str:
+        return await self._request(self.d.engine.job_restart, job, list(env), wait=wait)
+
+    # ------------------------------------------------------------ instances
+
+    def instance_props(self, job: str, instance: str) -> InstanceProps:
+        goal, state, procs = self.d.engine.instance_info(job, instance)
+        return InstanceProps(name=instance, goal=goal, state=state,
+                             processes=[(slot, int(pid)) for slot, pid in procs])
+
+    async def instance_start(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
+        await self._request(self.d.engine.instance_start, job, instance, wait=wait)
+
+    async def instance_stop(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
+        await self._request(self.d.engine.instance_stop, job, instance, wait=wait)
+
+    async def instance_restart(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
+        await self._request(self.d.engine.instance_restart, job, instance, wait=wait)
+
+    async def instance_reload(self, caller: Caller, job: str, instance: str) -> None:
+        await self._request(self.d.engine.instance_reload, job, instance)

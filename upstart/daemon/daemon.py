@@ -1,0 +1,380 @@
+"""The daemon shell: one asyncio loop around the pure engine.
+
+The shell owns every piece of I/O and nothing of the policy. It turns the
+outside world into engine inputs (signals, SIGCHLD reaping through the
+process supervisor, D-Bus requests through the control server, inotify,
+timers) and carries out the effects the engine returns (signals to
+processes, timers, replies, D-Bus signals, log lines). There are no threads.
+
+As PID 1 the shell must never die: every handler runs inside `_guard`, which
+logs a failure and lets the loop go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+from upstart.core.effects import (
+    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer,
+)
+from upstart.daemon.backend import EngineBackend
+from upstart.daemon.log import Logger
+from upstart.daemon.options import Options
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
+SYSTEM_ADDRESS = "unix:abstract=/com/ubuntu/upstart"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class MonotonicClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class Daemon:
+    def __init__(self, opts: Options, environ: dict[str, str] | None = None,
+                 argv: list[str] | None = None):
+        self.opts = opts
+        self.environ = dict(os.environ if environ is None else environ)
+        self.argv = list(argv or sys.argv)
+        self.session_init = opts.user
+        self.pid1 = os.getpid() == 1 and not opts.user
+        self.loop = asyncio.new_event_loop()
+        self.logger = Logger(priority=opts.priority, kmsg=self.pid1)
+        self.timers: dict[object, asyncio.TimerHandle] = {}
+        self.server = None
+        self.watcher = None
+        self.engine = None
+        self.supervisor = None
+        self.backend = EngineBackend(self)
+        self.bus_address: str | None = None
+        self.cgroup_manager_address: str | None = None
+        self.session_file: str | None = None
+        self.exit_future: asyncio.Future | None = None
+        self.quiescing: str | None = None
+        self._quiesce_deadline: float | None = None
+        self._logged_errors: set[str] = set()
+        if self.session_init:
+            self.address = (f"unix:abstract=/com/ubuntu/upstart-session/"
+                            f"{os.getuid()}/{os.getpid()}")
+        else:
+            self.address = SYSTEM_ADDRESS
+
+    # ------------------------------------------------------------ set-up
+
+    def conf_dirs(self) -> list[str]:
+        from upstart.jobfile.conf import session_dirs
+
+        if self.opts.confdirs:
+            dirs = list(self.opts.confdirs)
+        elif self.session_init:
+            dirs = session_dirs(self.environ)
+            home_conf = dirs[0] if dirs else None
+            if home_conf:
+                try:
+                    os.makedirs(home_conf, mode=0o700, exist_ok=True)
+                except OSError:
+                    pass
+        else:
+            dirs = [self.environ.get("UPSTART_CONFDIR") or "/etc/init"]
+        return list(self.opts.prepend_confdirs) + dirs + list(self.opts.append_confdirs)
+
+    def log_dir(self) -> str | None:
+        if self.opts.no_log:
+            return None
+        if self.opts.logdir:
+            return self.opts.logdir
+        if self.session_init:
+            cache = self.environ.get("XDG_CACHE_HOME") or os.path.join(
+                self.environ.get("HOME", "/"), ".cache")
+            path = os.path.join(cache, "upstart")
+            try:
+                os.makedirs(path, mode=0o700, exist_ok=True)
+            except OSError:
+                pass
+            return path
+        return self.environ.get("UPSTART_LOGDIR") or "/var/log/upstart"
+
+    def job_env_table(self) -> list[str]:
+        if self.session_init and not self.opts.no_inherit_env:
+            return [f"{k}={v}" for k, v in self.environ.items()]
+        table = []
+        path = DEFAULT_PATH if self.pid1 else self.environ.get("PATH", DEFAULT_PATH)
+        table.append(f"PATH={path}")
+        if "TERM" in self.environ:
+            table.append(f"TERM={self.environ['TERM']}")
+        return table
+
+    def _build(self) -> None:
+        from upstart.core.engine import Engine
+        from upstart.process.supervisor import Supervisor
+
+        self.supervisor = Supervisor(
+            self.loop, logdir=self.log_dir(), no_log=self.opts.no_log,
+            session_init=self.session_init, default_console=self.opts.default_console,
+        )
+        self.engine = Engine(
+            MonotonicClock(), self.supervisor,
+            session_init=self.session_init,
+            job_env=self.job_env_table(),
+            init_env=dict(self.environ),
+            default_console=self.opts.default_console,
+            debug_stanza=self.opts.debug,
+            session_address=self.address if self.session_init else None,
+        )
+
+    # ------------------------------------------------------------ effects
+
+    def apply(self, effects) -> None:
+        for effect in effects or ():
+            try:
+                self._apply_one(effect)
+            except Exception:  # never let one effect take the daemon down
+                self.logger.log("error", "internal error applying effect: "
+                                + traceback.format_exc().strip().replace("\n", " | "))
+        if self.quiescing:
+            self._check_quiesce_done()
+
+    def _apply_one(self, effect) -> None:
+        kind = type(effect)
+        if kind is Reply:
+            self.backend.resolve(effect.token, effect.value, effect.error)
+        elif kind is Log:
+            self.logger.log(effect.priority, effect.message)
+        elif kind is Kill:
+            err = self.supervisor.kill(effect.pid, effect.signal, effect.group)
+            if err:
+                self.logger.log("warn", err)
+        elif kind is SetTimer:
+            old = self.timers.pop(effect.key, None)
+            if old is not None:
+                old.cancel()
+            self.timers[effect.key] = self.loop.call_later(
+                max(0.0, effect.delay), self._guard, self._timer_fired, effect.key)
+        elif kind is CancelTimer:
+            old = self.timers.pop(effect.key, None)
+            if old is not None:
+                old.cancel()
+        elif kind is CloseFd:
+            try:
+                os.close(effect.fd)
+            except OSError:
+                pass
+        elif self.server is not None:
+            self.server.broadcast(effect)
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            self.logger.log("error", "internal error: "
+                            + traceback.format_exc().strip().replace("\n", " | "))
+
+    def _timer_fired(self, key) -> None:
+        self.timers.pop(key, None)
+        self.apply(self.engine.timer_fired(key))
+
+    # ------------------------------------------------------------ children
+
+    def on_sigchld(self) -> None:
+        for note in self.supervisor.reap():
+            name = type(note).__name__
+            if name == "Exited":
+                self.apply(self.engine.process_exited(note.pid, note.code, note.signal))
+            elif name == "Ready":
+                self.apply(self.engine.process_ready(note.pid, note.main_pid))
+            elif name == "LogLine":
+                self.logger.log(note.priority, note.message)
+
+    # ------------------------------------------------------------ configuration
+
+    def reload_configuration(self, full: bool = False) -> None:
+        from upstart.jobfile.conf import load_sources
+
+        dirs = self.conf_dirs()
+        result = load_sources(dirs)
+        errors = list(result.errors)
+        for err in errors:
+            if full or err not in self._logged_errors:
+                self.logger.log_parse_error(err)
+        self._logged_errors = set(errors)
+        self.apply(self.engine.load(result.classes))
+
+    # ------------------------------------------------------------ signals
+
+    def _install_signals(self) -> None:
+        add = self.loop.add_signal_handler
+        add(signal.SIGCHLD, self._guard, self.on_sigchld)
+        add(signal.SIGHUP, self._guard, self._on_sighup)
+        add(signal.SIGTERM, self._guard, self._on_sigterm)
+        if self.pid1 or not self.session_init:
+            add(signal.SIGINT, self._guard, self._emit_signal_event, "control-alt-delete")
+            add(signal.SIGPWR, self._guard, self._emit_signal_event, "power-status-changed")
+            add(signal.SIGWINCH, self._guard, self._emit_signal_event, "keyboard-request")
+            add(signal.SIGUSR1, self._guard, lambda: None)
+        for sig in (signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except (OSError, ValueError):
+                pass
+
+    def _on_sighup(self) -> None:
+        self.logger.log("info", "Reloading configuration")
+        self.reload_configuration(full=True)
+
+    def _on_sigterm(self) -> None:
+        if self.session_init:
+            self.quiesce("shutdown")
+        else:
+            self.request_reexec()
+
+    def _emit_signal_event(self, name: str) -> None:
+        self.apply(self.engine.emit(name, [], wait=False, token=None))
+
+    # ------------------------------------------------------------ session end
+
+    def quiesce(self, kind: str) -> None:
+        if self.quiescing:
+            return
+        self.quiescing = kind
+        self.logger.log("message", f"Quiescing due to {kind} request")
+        disable = getattr(self.engine, "disable_respawn", None)
+        if disable is not None:
+            disable()
+        for job in list(self.engine.job_names()):
+            for inst in list(self.engine.instances(job)):
+                goal, _state, _procs = self.engine.instance_info(job, inst)
+                if goal != "stop":
+                    self.apply(self.engine.instance_stop(job, inst, wait=False, token=None))
+        self.apply(self.engine.emit("session-end", [f"TYPE={kind}"], wait=False, token=None))
+        timeout = max([5] + [getattr(self.engine.get_class(j), "kill_timeout", 5)
+                             for j in self.engine.job_names()]) + 1
+        self._quiesce_deadline = self.loop.time() + timeout
+        self.loop.call_later(timeout, self._guard, self._quiesce_timeout)
+        self.loop.call_later(0.05, self._guard, self._check_quiesce_done)
+
+    def _live_instances(self) -> list[tuple[str, str]]:
+        return [(j, i) for j in self.engine.job_names() for i in self.engine.instances(j)]
+
+    def _check_quiesce_done(self) -> None:
+        if not self.quiescing or self.exit_future is None or self.exit_future.done():
+            return
+        if not self._live_instances():
+            self.loop.call_soon(self._finish, 0)
+
+    def _quiesce_timeout(self) -> None:
+        for job, _inst in self._live_instances():
+            self.logger.log("warn", f"job {job} failed to stop")
+        self._finish(0)
+
+    def _finish(self, status: int) -> None:
+        if self.exit_future is not None and not self.exit_future.done():
+            self.exit_future.set_result(status)
+
+    # ------------------------------------------------------------ re-exec
+
+    def serialise_state(self) -> str:
+        snap = getattr(self.engine, "snapshot", None)
+        return json.dumps(snap() if snap else {})
+
+    def request_reexec(self) -> None:
+        self.logger.log("message", f"Re-executing {self.argv[0]}")
+        from upstart.daemon.reexec import reexec
+        reexec(self)
+
+    # ------------------------------------------------------------ main
+
+    def _write_session_file(self) -> None:
+        runtime = self.environ.get("XDG_RUNTIME_DIR")
+        if not runtime:
+            return
+        path = os.path.join(runtime, "upstart", "sessions")
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            self.session_file = os.path.join(path, f"{os.getpid()}.session")
+            with open(self.session_file, "w") as f:
+                f.write(f"UPSTART_SESSION={self.address}\n")
+        except OSError as exc:
+            self.logger.log("warn", f"Unable to write session file: {exc}")
+            self.session_file = None
+
+    def _remove_session_file(self) -> None:
+        if self.session_file:
+            try:
+                os.unlink(self.session_file)
+            except OSError:
+                pass
+
+    async def main(self) -> int:
+        from upstart.control.server import ControlServer
+
+        self.exit_future = self.loop.create_future()
+        if os.getpid() != 1:
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+                    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            except OSError as exc:
+                self.logger.log("warn", f"Unable to register as subreaper: {exc.strerror}")
+        self._build()
+        self._install_signals()
+        restored = False
+        if self.opts.state_fd is not None:
+            from upstart.daemon.reexec import restore_state
+            restored = restore_state(self)
+        if not restored:
+            self.reload_configuration(full=True)
+        self.watcher = _make_watcher(self)
+        self.server = ControlServer(self.backend, self.address, loop=self.loop)
+        try:
+            await self.server.start()
+        except OSError as exc:
+            self.logger.log("warn", f"Unable to listen for private connections: {exc}")
+        if self.session_init:
+            self._write_session_file()
+        if restored:
+            restarted = getattr(__import__("upstart.core.effects", fromlist=["x"]), "Restarted",
+                                None)
+            if restarted is not None and self.server is not None:
+                self.server.broadcast(restarted())
+            self.logger.log("info", "Stateful re-exec completed")
+        elif self.opts.startup_event:
+            self.apply(self.engine.emit(self.opts.startup_event, [], wait=False, token=None))
+        # reap anything that died before the handler was installed
+        self._guard(self.on_sigchld)
+        try:
+            return await self.exit_future
+        finally:
+            self._remove_session_file()
+            if self.watcher is not None:
+                self.watcher.close()
+            if self.server is not None:
+                self.server.close()
+
+    def run(self) -> int:
+        asyncio.set_event_loop(self.loop)
+        try:
+            return self.loop.run_until_complete(self.main())
+        finally:
+            try:
+                self.supervisor and self.supervisor.close()
+            except Exception:
+                pass
+
+
+def _make_watcher(daemon: Daemon):
+    from upstart.daemon.watch import ConfWatcher
+
+    try:
+        return ConfWatcher(daemon.loop, daemon.conf_dirs(),
+                           lambda: daemon._guard(daemon.reload_configuration))
+    except Exception as exc:
+        daemon.logger.log("warn", f"Unable to watch configuration: {exc}")
+        return None

@@ -1,0 +1,132 @@
+"""Stateful re-exec: hand the whole state to a fresh init in the same process.
+
+`reexec()` serialises the engine (classes, latches, instances, pids, goals,
+states, environments, pending and blocked events, the job environment
+table) to JSON, puts it in an anonymous memory file that survives exec
+(memfd, so no pipe-size limit and no helper process), and execs init again
+with `--restart --state-fd N`. Running job processes are untouched: they are
+our children before and after, and the new process reaps them as usual.
+
+`restore_state()` runs in the new process: it reads the memfd, checks the
+format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
+another version) falls back to a clean start from the configuration on disk,
+without killing anything: processes whose jobs are not restored are still
+reaped, and simply no longer supervised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from upstart.daemon.daemon import Daemon
+
+STATE_VERSION = 1
+_LEVEL_FLAGS = ("--debug", "--verbose", "--error", "-v", "-q", "--quiet")
+
+
+def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
+    args = []
+    skip = False
+    for arg in daemon.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "--state-fd":
+            skip = True
+            continue
+        if arg.startswith("--state-fd=") or arg in _LEVEL_FLAGS or arg == "--restart":
+            continue
+        args.append(arg)
+    prio = daemon.logger.priority
+    if prio == "debug":
+        args.append("--debug")
+    elif prio == "info":
+        args.append("--verbose")
+    elif prio in ("error", "fatal"):
+        args.append("--quiet")
+    args.append("--restart")
+    if fd is not None:
+        args += ["--state-fd", str(fd)]
+    return args
+
+
+def serialise(daemon: "Daemon") -> bytes:
+    state = {
+        "version": STATE_VERSION,
+        "engine": daemon.engine.snapshot(),
+        "log_priority": daemon.logger.priority,
+        "logged_errors": sorted(daemon._logged_errors),
+    }
+    return json.dumps(state).encode()
+
+
+def reexec(daemon: "Daemon") -> None:
+    fd = None
+    try:
+        data = serialise(daemon)
+        fd = os.memfd_create("upstart-state", 0)  # not close-on-exec
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except Exception:
+        daemon.logger.log("error", "Failed to generate serialisation data - reverting to "
+                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+        if fd is not None:
+            os.close(fd)
+        fd = None
+    argv = [sys.executable, "-m", "upstart.cli.init"] + _new_argv(daemon, fd)
+    try:
+        if daemon.server is not None:
+            daemon.server.close()
+        if daemon.watcher is not None:
+            daemon.watcher.close()
+        daemon.supervisor.prepare_exec() if hasattr(daemon.supervisor, "prepare_exec") else None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, argv)
+    except OSError as exc:
+        daemon.logger.log("error", f"Failed to re-execute {daemon.argv[0]}: {exc.strerror}")
+        if fd is not None:
+            os.close(fd)
+
+
+def restore_state(daemon: "Daemon") -> bool:
+    from upstart.core.engine import Engine
+    from upstart.daemon.daemon import MonotonicClock
+
+    fd = daemon.opts.state_fd
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(fd)
+        state = json.loads(b"".join(chunks))
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"state version {state.get('version')!r}")
+        daemon.engine = Engine.restore(
+            state["engine"], MonotonicClock(), daemon.supervisor,
+            session_init=daemon.session_init, job_env=daemon.job_env_table(),
+            init_env=dict(daemon.environ), default_console=daemon.opts.default_console,
+            debug_stanza=daemon.opts.debug,
+            session_address=daemon.address if daemon.session_init else None,
+        )
+        daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
+        daemon._logged_errors = set(state.get("logged_errors", []))
+        effects = getattr(daemon.engine, "resume_effects", None)
+        if effects is not None:
+            daemon.apply(effects())
+        # configuration may have changed on disk meanwhile: reload with the
+        # registry's rules (running instances keep their class)
+        daemon.reload_configuration()
+        return True
+    except Exception:
+        daemon.logger.log("error", "Failed to read serialisation data - reverting to "
+                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+        return False

@@ -1,0 +1,85 @@
+"""Watching the configuration directories with inotify (inotify-simple).
+
+Owns one inotify descriptor, registered with the asyncio loop. Every
+directory under every source is watched (new sub-directories are picked up);
+a change to anything that could be a job file calls `on_change()` once per
+burst of events. It decides nothing about what changed: the daemon rescans.
+If inotify is unavailable the watcher does nothing (the tree was read once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Callable
+
+try:
+    from inotify_simple import INotify, flags
+except ImportError:  # pragma: no cover - the dependency is declared
+    INotify = None  # type: ignore[assignment]
+    flags = None  # type: ignore[assignment]
+
+
+class ConfWatcher:
+    def __init__(self, loop: asyncio.AbstractEventLoop, dirs: list[str],
+                 on_change: Callable[[], None], delay: float = 0.02):
+        self.loop = loop
+        self.dirs = list(dirs)
+        self.on_change = on_change
+        self.delay = delay
+        self._pending: asyncio.TimerHandle | None = None
+        self._inotify = None
+        if INotify is None:
+            return
+        try:
+            self._inotify = INotify()
+        except OSError:
+            self._inotify = None
+            return
+        self._mask = (flags.CREATE | flags.DELETE | flags.CLOSE_WRITE | flags.MOVED_TO
+                      | flags.MOVED_FROM | flags.DELETE_SELF | flags.MOVE_SELF | flags.ATTRIB)
+        self.rewatch()
+        loop.add_reader(self._inotify.fileno(), self._readable)
+
+    def rewatch(self) -> None:
+        """(Re)add a watch on every directory of every source."""
+        if self._inotify is None:
+            return
+        for top in self.dirs:
+            for root, subdirs, _files in os.walk(top):
+                try:
+                    self._inotify.add_watch(root, self._mask)
+                except OSError:
+                    pass
+                subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            # a source that does not exist yet: watch its parent for its creation
+            if not os.path.isdir(top):
+                parent = os.path.dirname(top.rstrip("/")) or "/"
+                try:
+                    self._inotify.add_watch(parent, self._mask)
+                except OSError:
+                    pass
+
+    def _readable(self) -> None:
+        try:
+            events = self._inotify.read(timeout=0)
+        except OSError:
+            return
+        if not events:
+            return
+        if self._pending is None:
+            self._pending = self.loop.call_later(self.delay, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self.rewatch()
+        self.on_change()
+
+    def close(self) -> None:
+        if self._inotify is not None:
+            try:
+                self.loop.remove_reader(self._inotify.fileno())
+            except (ValueError, RuntimeError):
+                pass
+            self._inotify.close()
+            self._inotify = None

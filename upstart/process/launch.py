@@ -1,0 +1,383 @@
+"""Launching one child process from a `ChildPlan`.
+
+Two roads, chosen per plan (docs/design/spawning.md):
+
+* the fast path, `os.posix_spawn` (glibc uses CLONE_VFORK: no page-table
+  copy, so the cost does not grow with init's heap): new session, the
+  standard fds and fd 9 through file actions, every signal disposition
+  reset and an empty mask, the umask set around the call (init is single
+  threaded); exec failures come back synchronously as `OSError`;
+* the fork path, for plans that need code in the child (limits, nice, OOM,
+  chroot, chdir elsewhere, setuid/setgid, AppArmor, `console owner`,
+  ptrace, debug): `os.fork()` with every signal blocked, the set-up steps
+  in upstream's order, and errors sent back through a close-on-exec status
+  pipe that the parent reads to EOF before returning.
+
+Either way the call returns only once the exec has succeeded (or raises
+`SpawnError` with upstream's reason text), so "exec succeeded" is known
+before the child's exit can be reaped. This module must never reap anything
+but a child whose set-up failed, and never uses `subprocess`.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import grp
+import os
+import pwd
+import resource
+import signal
+import stat
+import termios
+
+from upstart.core.effects import SpawnError
+from upstart.process import ptrace
+from upstart.process.command import SCRIPT_FD, SHELL, exec_path
+from upstart.process.setup import ChildPlan, oom_legacy_value
+
+_DEFAULTED_SIGNALS = tuple(sorted(
+    set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}))
+_WALL = 0x40000000
+_SKIP_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENODEV, errno.ETIMEDOUT}
+
+
+class ChildFailure(Exception):
+    """A set-up step failed in the child; `reason` is upstream's text."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _why(what: str, err: OSError) -> str:
+    return f"{what}: {os.strerror(err.errno) if err.errno else err}"
+
+
+# ------------------------------------------------------------------ stdio
+
+def open_console(mode: str) -> tuple[int, ...] | str:
+    """The fds for stdin/stdout/stderr of `console none|output` (opened in
+    the parent, close-on-exec); for `output`, a failure returns the warning
+    text and the caller falls back to `none`."""
+    if mode == "output":
+        try:
+            con = os.open("/dev/console", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as err:
+            return f"Failed to open system console: {os.strerror(err.errno)}"
+        return (con, con, con)
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    return (null, null, null)
+
+
+# ----------------------------------------------------------- fast path
+
+def _inheritable_fds(keep: set[int]) -> list[int]:
+    out = []
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return out
+    for name in names:
+        fd = int(name)
+        if fd in keep:
+            continue
+        try:
+            if not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                out.append(fd)
+        except OSError:
+            pass
+    return out
+
+
+def _resolve(file: str, env: dict[str, str]) -> str:
+    """`execvp`'s search, done in the parent for the fast path."""
+    if "/" in file:
+        return file
+    denied = False
+    for d in exec_path(env):
+        path = os.path.join(d, file)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK):
+            return path
+        denied = True
+    code = errno.EACCES if denied else errno.ENOENT
+    raise OSError(code, os.strerror(code))
+
+
+def spawn_fast(plan: ChildPlan, stdio: tuple[int, int, int], script_fd: int | None) -> int:
+    actions: list[tuple] = []
+    for target, src in enumerate(stdio):
+        actions.append((os.POSIX_SPAWN_DUP2, src, target))
+    keep = {0, 1, 2}
+    if script_fd is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, script_fd, SCRIPT_FD))
+        keep.add(SCRIPT_FD)
+    for fd in _inheritable_fds(keep):
+        actions.append((os.POSIX_SPAWN_CLOSE, fd))
+    old_umask = os.umask(plan.umask) if plan.umask is not None else None
+    try:
+        try:
+            path = _resolve(plan.argv[0], plan.env)
+            return os.posix_spawn(path, list(plan.argv), plan.env, file_actions=actions,
+                                  setsid=True, setsigmask=(), setsigdef=_DEFAULTED_SIGNALS)
+        except OSError as err:
+            if err.errno != errno.ENOEXEC:
+                raise SpawnError(_why("unable to execute", err)) from None
+        try:   # execvp runs files without a #! line through the shell
+            return os.posix_spawn(SHELL, [SHELL, path, *plan.argv[1:]], plan.env,
+                                  file_actions=actions, setsid=True, setsigmask=(),
+                                  setsigdef=_DEFAULTED_SIGNALS)
+        except OSError as err:
+            raise SpawnError(_why("unable to execute", err)) from None
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+
+
+# ----------------------------------------------------------- fork path
+
+def spawn_forked(plan: ChildPlan, stdio: tuple[int, int, int] | None,
+                 script_fd: int | None) -> int:
+    """Fork, run the set-up in the child, wait for exec (or its error)."""
+    rfd, wfd = os.pipe()   # both close-on-exec
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        pid = os.fork()
+        if pid == 0:   # pragma: no cover - runs in the child
+            try:
+                os.close(rfd)
+                _child(plan, stdio, script_fd, wfd)
+                reason = "unable to execute: unknown error"
+            except ChildFailure as failure:
+                reason = failure.reason
+            except BaseException as exc:   # noqa: BLE001 - never return to the caller
+                reason = f"unable to execute: {exc}"
+            try:
+                os.write(wfd, reason.encode(errors="replace"))
+            finally:
+                os._exit(255)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    os.close(wfd)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(rfd, 4096)
+            except InterruptedError:
+                continue
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(rfd)
+    if chunks:
+        _reap_failed(pid)
+        raise SpawnError(b"".join(chunks).decode(errors="replace"))
+    return pid
+
+
+def _reap_failed(pid: int) -> None:
+    while True:
+        try:
+            _, status = os.waitpid(pid, _WALL)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            return
+
+
+def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   # pragma: no cover
+    """Upstream's order (spec 01 §9). Raises ChildFailure; returns only if
+    exec itself did not happen."""
+    signal.set_wakeup_fd(-1)
+    if wfd in (0, 1, 2, SCRIPT_FD):
+        wfd = _move_high(wfd)
+    if script_fd is not None and script_fd != SCRIPT_FD:
+        try:
+            os.dup2(script_fd, SCRIPT_FD)
+        except OSError as err:
+            raise ChildFailure(_why("unable to move script fd", err)) from None
+        script_fd = SCRIPT_FD
+    elif script_fd == SCRIPT_FD:
+        os.set_inheritable(SCRIPT_FD, True)
+
+    os.setsid()
+    if plan.console == "owner":
+        try:
+            con = os.open("/dev/console", os.O_RDWR)
+            fcntl.ioctl(con, termios.TIOCSCTTY, 1)
+        except OSError as err:
+            raise ChildFailure(_why("unable to open console", err)) from None
+        stdio = (con, con, con)
+    assert stdio is not None
+    for target, src in enumerate(stdio):
+        if src != target:
+            os.dup2(src, target)
+        else:
+            os.set_inheritable(target, True)
+    keep = sorted({0, 1, 2, wfd} | ({SCRIPT_FD} if script_fd is not None else set()))
+    low = 0
+    for fd in keep:
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+    if plan.apparmor:
+        try:
+            with open(f"/proc/{os.getpid()}/attr/exec", "w") as f:
+                f.write(f"exec {plan.apparmor}\n")
+        except OSError as err:
+            raise ChildFailure(_why("unable to switch security profile", err)) from None
+
+    if plan.full_setup:
+        _setup_identity(plan, script_fd)
+
+    for sig in _DEFAULTED_SIGNALS:
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+    if plan.debug:
+        os.close(wfd)
+        os.kill(os.getpid(), signal.SIGSTOP)
+    if plan.trace:
+        try:
+            ptrace.traceme()
+        except OSError as err:
+            raise ChildFailure(_why("unable to set trace", err)) from None
+    _execvp(plan.argv, plan.env)
+
+
+def _setup_identity(plan: ChildPlan, script_fd: int | None) -> None:   # pragma: no cover
+    for name, num, soft, hard in plan.limits:
+        try:
+            resource.setrlimit(num, (soft, hard))
+        except (OSError, ValueError) as err:
+            text = os.strerror(err.errno) if isinstance(err, OSError) else "Invalid argument"
+            raise ChildFailure(f'unable to set "{name}" resource limit: {text}') from None
+    if plan.umask is not None:
+        os.umask(plan.umask)
+    if plan.nice is not None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, plan.nice)
+        except OSError as err:
+            raise ChildFailure(_why("unable to set priority", err)) from None
+    if plan.oom_score:
+        _write_oom(plan.oom_score)
+    if plan.chroot:
+        try:
+            os.chroot(plan.chroot)
+        except OSError as err:
+            raise ChildFailure(_why("unable to change root directory", err)) from None
+    if plan.chdir is not None:
+        try:
+            os.chdir(plan.chdir)
+        except OSError as err:
+            raise ChildFailure(_why("unable to change working directory", err)) from None
+
+    pw = gr = None
+    uid = gid = -1
+    if plan.setuid:
+        try:
+            pw = pwd.getpwnam(plan.setuid)
+        except KeyError:
+            raise ChildFailure("unable to find setuid user") from None
+        uid, gid = pw.pw_uid, pw.pw_gid
+    if plan.setgid:
+        try:
+            gr = grp.getgrnam(plan.setgid)
+        except KeyError:
+            raise ChildFailure("unable to find setgid group") from None
+        gid = gr.gr_gid
+    if script_fd is not None and (uid != -1 or gid != -1):
+        try:
+            os.fchown(script_fd, uid, gid)
+        except OSError as err:
+            raise ChildFailure(_why("unable to chown", err)) from None
+    if os.geteuid() == 0:
+        if pw is None:
+            try:
+                pw = pwd.getpwuid(os.geteuid())
+            except KeyError:
+                raise ChildFailure("unable to getpwuid: No such file or directory") from None
+        group_id = gr.gr_gid if gr is not None else None
+        if group_id is None:
+            try:
+                group_id = grp.getgrgid(os.getegid()).gr_gid
+            except KeyError:
+                raise ChildFailure("unable to getgrgid: No such file or directory") from None
+        try:
+            os.initgroups(pw.pw_name, group_id)
+        except OSError as err:
+            raise ChildFailure(_why("unable to initgroups", err)) from None
+    if gid != -1:
+        try:
+            os.setgid(gid)
+        except OSError as err:
+            raise ChildFailure(_why("unable to setgid", err)) from None
+    if uid != -1:
+        try:
+            os.setuid(uid)
+        except OSError as err:
+            raise ChildFailure(_why("unable to setuid", err)) from None
+
+
+def _write_oom(score: int) -> None:   # pragma: no cover
+    pid = os.getpid()
+    path, value = f"/proc/{pid}/oom_score_adj", score
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        path, value = f"/proc/{pid}/oom_adj", oom_legacy_value(score)
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except OSError as err:
+            raise ChildFailure(_why("unable to set oom adjustment", err)) from None
+    except OSError as err:
+        raise ChildFailure(_why("unable to set oom adjustment", err)) from None
+    try:
+        os.write(fd, b"%d\n" % value)
+    except OSError as err:
+        raise ChildFailure(_why("unable to set oom adjustment", err)) from None
+    finally:
+        os.close(fd)
+
+
+def _move_high(fd: int) -> int:   # pragma: no cover
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return new
+
+
+def _execvp(argv: tuple[str, ...], env: dict[str, str]) -> None:   # pragma: no cover
+    """glibc's execvp against the job's own PATH (after chroot/chdir)."""
+    file = argv[0]
+    candidates = [file] if "/" in file else [os.path.join(d, file) for d in exec_path(env)]
+    saved: OSError | None = None
+    for path in candidates:
+        try:
+            os.execve(path, list(argv), env)
+        except OSError as err:
+            if err.errno == errno.ENOEXEC:
+                try:
+                    os.execve(SHELL, [SHELL, path, *argv[1:]], env)
+                except OSError as err2:
+                    raise ChildFailure(_why("unable to execute", err2)) from None
+            if err.errno == errno.EACCES:
+                saved = err
+                continue
+            if err.errno in _SKIP_ERRNOS and len(candidates) > 1:
+                continue
+            raise ChildFailure(_why("unable to execute", err)) from None
+    err = saved or OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+    raise ChildFailure(_why("unable to execute", err))

@@ -1,0 +1,39 @@
+"""Notes: what `Supervisor.reap()` reports to the daemon.
+
+Three small frozen values, returned in the order things happened:
+
+* `Exited(pid, code, signal)` – a process died (`code` for a normal exit,
+  else `signal`); reported for every pid the supervisor reaps except the
+  intermediate processes absorbed by an `expect fork|daemon` trace;
+* `Ready(pid, main_pid)` – the process spawned as `pid` is ready (`expect
+  stop|fork|daemon`); the job's main pid is now `main_pid`;
+* `LogLine(priority, message)` – a line for init's own log.
+
+This module owns nothing else and must never do I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Exited:
+    pid: int
+    code: int | None = None     # exit status when the process exited
+    signal: int | None = None   # signal number when it was killed
+
+
+@dataclass(frozen=True)
+class Ready:
+    pid: int        # the pid the core knows (the one spawn() returned)
+    main_pid: int   # the process that is now the job's main process
+
+
+@dataclass(frozen=True)
+class LogLine:
+    priority: str   # debug / info / message / warn / error / fatal
+    message: str
+
+
+Note = Exited | Ready | LogLine

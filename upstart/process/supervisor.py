@@ -1,0 +1,306 @@
+"""The Supervisor: init's process adapter (docs/design/interfaces.md §3).
+
+It implements the core's `Spawner` (`spawn(request) -> pid`, raising
+`SpawnError` with upstream's reason text) and turns the kernel's view of
+children into notes for the daemon: `reap()` loops
+`waitpid(-1, WNOHANG|__WALL|WUNTRACED|WCONTINUED)` and returns `Exited`,
+`Ready` and `LogLine` notes in order. It also sends signals (`kill`) and
+owns the `console log` machinery (ptys, log files, buffering until
+`notify_disk_writeable()`).
+
+What it owns: the children it spawned (their pty loggers, script pipes,
+`expect stop` waits) and the ptrace of `expect fork|daemon` mains. It
+never knows about job states or goals, never runs threads, never uses
+asyncio subprocesses or `subprocess.Popen` (their reapers would steal exit
+statuses from `waitpid(-1)`). The loop is used for `add_reader` on pty
+masters, `add_writer` for long scripts and timers of the tracer.
+
+Notes produced outside `reap()` (the tracer's settle timer) are queued and
+announced by raising SIGCHLD on init itself: the daemon's SIGCHLD handler
+calls `reap()`, which returns them first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+from upstart.core.effects import SpawnError, SpawnRequest
+from upstart.process import ptrace
+from upstart.process.joblog import JobLog, LogHub, log_path
+from upstart.process.launch import open_console, spawn_fast, spawn_forked
+from upstart.process.notes import Exited, LogLine, Note, Ready
+from upstart.process.setup import apparmor_usable, plan_for
+from upstart.process.tracer import Tracer
+
+WALL = 0x40000000
+_WAIT_FLAGS = os.WNOHANG | WALL | os.WUNTRACED | os.WCONTINUED
+
+
+@dataclass
+class _Child:
+    label: str            # "job" or "job (instance)"
+    slot: str
+    await_stop: bool      # expect stop: the first SIGSTOP means ready
+    debug_pause: bool     # debug: the first SIGSTOP is the pre-exec pause
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name.removeprefix("SIG")
+    except ValueError:
+        return str(sig)
+
+
+class Supervisor:
+    def __init__(self, loop, *, logdir: str | None, no_log: bool, session_init: bool,
+                 default_console: str = "log", debug: bool = False,
+                 subreaper: bool = True):
+        self.loop = loop
+        self.logdir = logdir
+        self.no_log = no_log
+        self.session_init = session_init
+        self.default_console = default_console
+        self.debug = debug
+        self._pending: list[Note] = []
+        self._hub = LogHub(loop, self._pending.append)
+        self._tracer = Tracer(loop, self._pending.append, self._wake)
+        self._children: dict[int, _Child] = {}
+        self._logs: dict[int, JobLog] = {}
+        self._writers: dict[int, bytes] = {}
+        self._apparmor = apparmor_usable()
+        self._was_subreaper: bool | None = None
+        if subreaper and os.getpid() != 1:
+            self._was_subreaper = ptrace.is_child_subreaper()
+            try:
+                ptrace.set_child_subreaper(True)
+            except OSError:
+                self._was_subreaper = None
+
+    # ------------------------------------------------------------ spawn
+
+    def spawn(self, request: SpawnRequest) -> int:
+        plan = plan_for(request, session_init=self.session_init,
+                        default_console=self.default_console, no_log=self.no_log,
+                        debug=self.debug, apparmor_usable=self._apparmor)
+        label = request.job_class.job_name_for_display(request.instance)
+        if plan.console == "log" and self.logdir is None:
+            plan.console = "none"
+        master = slave = None
+        if plan.console == "log":
+            try:
+                master, slave = os.openpty()
+            except OSError:
+                self._pending.append(
+                    LogLine("error", "Failed to create pty - disabling logging for job"))
+                plan.console = "none"
+        to_close: list[int] = []
+        stdio = None
+        if plan.console in ("none", "output"):
+            got = open_console(plan.console)
+            if isinstance(got, str):
+                self._pending.append(LogLine("warn", got))
+                plan.console = "none"
+                got = open_console("none")
+            stdio = got
+            to_close.append(got[0])
+        elif plan.console == "log":
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            to_close += [null, slave]
+            stdio = (null, slave, slave)
+        script_r = script_w = None
+        if plan.script is not None:
+            script_r, script_w = os.pipe()
+            to_close.append(script_r)
+        try:
+            if plan.needs_fork(_cwd()):
+                pid = spawn_forked(plan, stdio, script_r)
+            else:
+                pid = spawn_fast(plan, stdio, script_r)
+        except BaseException:
+            if master is not None:
+                os.close(master)
+            if script_w is not None:
+                os.close(script_w)
+            raise
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        if script_w is not None:
+            self._feed_script(script_w, plan.script)
+        if master is not None:
+            self._logs[pid] = JobLog(self._hub, log_path(self.logdir, request.job,
+                                                         request.instance), master)
+        self._children[pid] = _Child(label, request.slot,
+                                     await_stop=request.stop_on_exec and request.slot == "main",
+                                     debug_pause=plan.debug)
+        if plan.trace:
+            self._tracer.add(pid, request.job_class.expect, label)
+        if plan.debug:
+            self._pending.append(LogLine(
+                "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug"))
+        return pid
+
+    def _feed_script(self, fd: int, data: bytes) -> None:
+        os.set_blocking(fd, False)
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            n = 0
+        except OSError:   # the child is gone already
+            os.close(fd)
+            return
+        if n == len(data):
+            os.close(fd)
+            return
+        self._writers[fd] = data[n:]
+        self.loop.add_writer(fd, self._write_more, fd)
+
+    def _write_more(self, fd: int) -> None:
+        data = self._writers[fd]
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            return
+        except OSError:
+            n = len(data)
+        data = data[n:]
+        if data:
+            self._writers[fd] = data
+            return
+        del self._writers[fd]
+        self.loop.remove_writer(fd)
+        os.close(fd)
+
+    # ------------------------------------------------------------- reap
+
+    def reap(self) -> list[Note]:
+        notes: list[Note] = []
+        self._take_pending(notes)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, _WAIT_FLAGS)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if pid == 0:
+                break
+            if self._tracer.owns(pid):
+                for note in self._tracer.handle(pid, status):
+                    self._take_pending(notes)
+                    self._note(note, notes)
+                self._take_pending(notes)
+            elif os.WIFSTOPPED(status):
+                self._stopped(pid, os.WSTOPSIG(status), notes)
+            elif os.WIFCONTINUED(status):
+                child = self._children.get(pid)
+                if child is not None:
+                    notes.append(LogLine("info", f"{child.label} {child.slot} process ({pid}) "
+                                                 f"continued by CONT signal"))
+            elif os.WIFEXITED(status):
+                self._note(Exited(pid, os.WEXITSTATUS(status), None), notes)
+            elif os.WIFSIGNALED(status):
+                self._note(Exited(pid, None, os.WTERMSIG(status)), notes)
+        self._take_pending(notes)
+        return notes
+
+    def _take_pending(self, notes: list[Note]) -> None:
+        while self._pending:
+            self._note(self._pending.pop(0), notes)
+
+    def _note(self, note: Note, notes: list[Note]) -> None:
+        if isinstance(note, Exited):
+            self._finished(note.pid, notes)
+        elif isinstance(note, Ready) and note.main_pid != note.pid:
+            log = self._logs.pop(note.pid, None)
+            if log is not None:
+                self._logs[note.main_pid] = log
+            child = self._children.pop(note.pid, None)
+            if child is not None:
+                self._children[note.main_pid] = child
+        notes.append(note)
+
+    def _finished(self, pid: int, notes: list[Note]) -> None:
+        self._children.pop(pid, None)
+        log = self._logs.pop(pid, None)
+        if log is not None and not log.drain():
+            notes.append(LogLine("debug", "Process associated with log leaked a file "
+                                          f"descriptor {log.path}"))
+
+    def _stopped(self, pid: int, sig: int, notes: list[Note]) -> None:
+        child = self._children.get(pid)
+        if child is None:
+            self._tracer.stash_early(pid, (sig << 8) | 0x7F)
+            return
+        if sig == signal.SIGSTOP and child.debug_pause:
+            child.debug_pause = False
+            return
+        if sig == signal.SIGSTOP and child.await_stop:
+            child.await_stop = False
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            notes.append(Ready(pid, pid))
+            return
+        notes.append(LogLine("info", f"{child.label} {child.slot} process ({pid}) "
+                                     f"stopped by {signal_name(sig)} signal"))
+
+    # ------------------------------------------------------------- kill
+
+    def kill(self, pid: int, sig: int, group: bool = True) -> str | None:
+        try:
+            if group:
+                try:
+                    pgid = os.getpgid(pid)
+                except OSError:
+                    pgid = None
+                if pgid is not None and pgid > 1 and pgid != os.getpgrp():
+                    os.killpg(pgid, sig)
+                    return None
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return None
+        except OSError as err:
+            return os.strerror(err.errno) if err.errno else str(err)
+        return None
+
+    # ------------------------------------------------------------- logs
+
+    def notify_disk_writeable(self) -> None:
+        self._hub.notify_disk_writeable()
+
+    def close(self) -> None:
+        for log in list(self._logs.values()):
+            log.drain()
+        self._hub.close_all()
+        self._logs.clear()
+        for fd in list(self._writers):
+            try:
+                self.loop.remove_writer(fd)
+            except Exception:   # noqa: BLE001 - loop already closed
+                pass
+            os.close(fd)
+        self._writers.clear()
+        self._tracer.close()
+        if self._was_subreaper is not None:
+            try:
+                ptrace.set_child_subreaper(self._was_subreaper)
+            except OSError:
+                pass
+            self._was_subreaper = None
+
+    def _wake(self) -> None:
+        signal.raise_signal(signal.SIGCHLD)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+__all__ = ["Supervisor", "Exited", "Ready", "LogLine", "SpawnError"]

@@ -1,0 +1,135 @@
+"""utmp and wtmp runlevel records, through glibc's own utmpx functions.
+
+SysV tools keep the current runlevel in utmp as a RUN_LVL record whose
+`ut_pid` is `runlevel + 256 * prevlevel`; `last` reads the same records from
+wtmp. We call glibc (`utmpxname`, `getutxid`, `pututxline`, `updwtmpx`)
+through ctypes rather than writing the binary format ourselves, so locking
+and record matching are exactly the system's. Only runlevel, boot and
+shutdown records are written here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+UTMP_FILE = "/var/run/utmp"
+WTMP_FILE = "/var/log/wtmp"
+
+RUN_LVL = 1
+BOOT_TIME = 2
+SHUTDOWN_TIME = 254   # sysvinit's marker for `last`; written as RUN_LVL
+
+
+class _ExitStatus(ctypes.Structure):
+    _fields_ = [("e_termination", ctypes.c_short), ("e_exit", ctypes.c_short)]
+
+
+class _TimeVal(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_int32), ("tv_usec", ctypes.c_int32)]
+
+
+class Utmpx(ctypes.Structure):
+    _fields_ = [
+        ("ut_type", ctypes.c_short),
+        ("ut_pid", ctypes.c_int),
+        ("ut_line", ctypes.c_char * 32),
+        ("ut_id", ctypes.c_char * 4),
+        ("ut_user", ctypes.c_char * 32),
+        ("ut_host", ctypes.c_char * 256),
+        ("ut_exit", _ExitStatus),
+        ("ut_session", ctypes.c_int32),
+        ("ut_tv", _TimeVal),
+        ("ut_addr_v6", ctypes.c_int32 * 4),
+        ("reserved", ctypes.c_char * 20),
+    ]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.getutxid.restype = ctypes.POINTER(Utmpx)
+_libc.getutxid.argtypes = [ctypes.POINTER(Utmpx)]
+_libc.pututxline.restype = ctypes.POINTER(Utmpx)
+_libc.pututxline.argtypes = [ctypes.POINTER(Utmpx)]
+_libc.utmpxname.argtypes = [ctypes.c_char_p]
+_libc.updwtmpx.argtypes = [ctypes.c_char_p, ctypes.POINTER(Utmpx)]
+
+
+def _entry(kind: int, pid: int = 0) -> Utmpx:
+    u = Utmpx()
+    if kind == BOOT_TIME:
+        u.ut_type, user = BOOT_TIME, b"reboot"
+    elif kind == SHUTDOWN_TIME:
+        u.ut_type, user = RUN_LVL, b"shutdown"
+    else:
+        u.ut_type, user = RUN_LVL, b"runlevel"
+    u.ut_pid = pid
+    u.ut_line = b"~"
+    u.ut_id = b"~~"
+    u.ut_user = user
+    u.ut_host = os.uname().release.encode()[:255]
+    now = time.time()
+    u.ut_tv.tv_sec = int(now)
+    u.ut_tv.tv_usec = int((now % 1) * 1e6)
+    return u
+
+
+def read_runlevel(path: str | None = None) -> tuple[str, str] | None:
+    """(prevlevel, runlevel) from the newest RUN_LVL record, or None."""
+    _libc.utmpxname((path or UTMP_FILE).encode())
+    _libc.setutxent()
+    try:
+        key = Utmpx()
+        key.ut_type = RUN_LVL
+        found = _libc.getutxid(ctypes.byref(key))
+        if not found:
+            return None
+        pid = found.contents.ut_pid
+    finally:
+        _libc.endutxent()
+        _libc.utmpxname(UTMP_FILE.encode())
+    runlevel = pid % 256
+    prev = pid // 256
+    if runlevel == 0:
+        return None
+    return (chr(prev) if prev else "N", chr(runlevel))
+
+
+def _utmp_write(path: str, entry: Utmpx) -> bool:
+    _libc.utmpxname(path.encode())
+    _libc.setutxent()
+    try:
+        return bool(_libc.pututxline(ctypes.byref(entry)))
+    finally:
+        _libc.endutxent()
+        _libc.utmpxname(UTMP_FILE.encode())
+
+
+def _wtmp_write(path: str, entry: Utmpx) -> None:
+    _libc.updwtmpx(path.encode(), ctypes.byref(entry))
+
+
+def write_runlevel(runlevel: str, prevlevel: str, utmp: str | None = None,
+                   wtmp: str | None = None) -> bool:
+    """Record a change from `prevlevel` ('N' for none) to `runlevel`."""
+    utmp = utmp or UTMP_FILE
+    wtmp = wtmp or WTMP_FILE
+    prev_code = 0 if prevlevel == "N" else ord(prevlevel)
+    boot = _entry(BOOT_TIME)
+    saved = read_runlevel(utmp)
+    if saved is None or ord(saved[1]) != prev_code:
+        _utmp_write(utmp, boot)
+    saved_w = read_runlevel(wtmp)
+    if saved_w is None or ord(saved_w[1]) != prev_code:
+        _wtmp_write(wtmp, boot)
+    rec = _entry(RUN_LVL, ord(runlevel) + prev_code * 256)
+    ok = _utmp_write(utmp, rec)
+    _wtmp_write(wtmp, rec)
+    return ok
+
+
+def write_shutdown(utmp: str | None = None, wtmp: str | None = None) -> bool:
+    rec = _entry(SHUTDOWN_TIME)
+    ok = _utmp_write(utmp or UTMP_FILE, rec)
+    _wtmp_write(wtmp or WTMP_FILE, rec)
+    return ok
