@@ -264,14 +264,16 @@ class ControlServer:
 
     def _received(self, conn: _Connection, data: bytes, fds: list[int]) -> None:
         if not conn.sasl.done:
-            for fd in fds:               # no fds before the message stream
-                _close_fd(fd)
-            fds = []
             try:
                 reply, leftover = conn.sasl.feed(data)
             except SaslError:
-                self._drop(conn)
-                return
+                reply, leftover = None, b""
+            if reply is None or not conn.sasl.done:
+                for fd in fds:           # fds can only come with the message stream
+                    _close_fd(fd)
+                if reply is None:
+                    self._drop(conn)
+                    return
             if reply:
                 self._write(conn, reply)
             if not conn.sasl.done:
@@ -695,7 +697,9 @@ class ControlServer:
                                                    bool(wait)))
 
     def _instance_Reload(self, call, target):
-        return _unit(self.backend.instance_reload(call.conn.caller, target[1], target[2]))
+        # an init without Reload answers UnknownMethod; initctl then signals itself
+        fn = self._optional(call, "instance_reload")
+        return _unit(fn(call.conn.caller, target[1], target[2]))
 
 
 _INTERFACES = {

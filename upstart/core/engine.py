@@ -677,7 +677,7 @@ class Engine:
         if sig:
             name = signal_name(sig)
             text = f"{who} killed by {name} signal" if name else f"{who} killed by signal {sig}"
-            self._log("info" if normal else "warn", text)
+            self._log("warn", text)     # 1.13 warns even for a `normal exit` signal
         elif status:
             self._log("info" if normal else "warn", f"{who} terminated with status {status}")
         else:

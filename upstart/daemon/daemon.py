@@ -31,6 +31,12 @@ from upstart.daemon.options import Options
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
 SYSTEM_ADDRESS = "unix:abstract=/com/ubuntu/upstart"
 PR_SET_CHILD_SUBREAPER = 36
+RB_DISABLE_CAD = 0
+RB_CMD = {"halt": 0xCDEF0123, "poweroff": 0x4321FEDC, "reboot": 0x01234567}
+# the final stage is asked for with SIGRTMIN+N (systemd's convention; see reboot.py)
+FINAL_SIGNALS = {3: "halt", 4: "poweroff", 5: "reboot"}
+# in a PID namespace the end of PID 1 tells its parent what was asked for
+FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 
 
 class MonotonicClock:
@@ -60,6 +66,8 @@ class Daemon:
         self.exit_future: asyncio.Future | None = None
         self.quiescing: str | None = None
         self._quiesce_deadline: float | None = None
+        self._quiesce_done = None
+        self.in_container = False
         self._logged_errors: set[str] = set()
         if self.session_init:
             self.address = (f"unix:abstract=/com/ubuntu/upstart-session/"
@@ -219,6 +227,8 @@ class Daemon:
             add(signal.SIGPWR, self._guard, self._emit_signal_event, "power-status-changed")
             add(signal.SIGWINCH, self._guard, self._emit_signal_event, "keyboard-request")
             add(signal.SIGUSR1, self._guard, lambda: None)
+            for offset, kind in FINAL_SIGNALS.items():
+                add(signal.SIGRTMIN + offset, self._guard, self.final_stage, kind)
         for sig in (signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
             try:
                 signal.signal(sig, signal.SIG_IGN)
@@ -241,10 +251,23 @@ class Daemon:
     # ------------------------------------------------------------ session end
 
     def quiesce(self, kind: str) -> None:
+        """Session end: emit `session-end TYPE=kind`, stop every job, exit 0."""
         if self.quiescing:
             return
-        self.quiescing = kind
         self.logger.log("message", f"Quiescing due to {kind} request")
+        self._stop_everything(kind, event=("session-end", [f"TYPE={kind}"]),
+                              done=lambda: self._finish(0))
+
+    def final_stage(self, kind: str) -> None:
+        """PID 1's last act: stop every job, then halt, power off or reboot."""
+        if self.quiescing:
+            return
+        self.logger.log("message", f"Will now {kind.replace('poweroff', 'power off')}")
+        self._stop_everything(kind, event=None, done=lambda: self._end_system(kind))
+
+    def _stop_everything(self, kind: str, event, done) -> None:
+        self.quiescing = kind
+        self._quiesce_done = done
         disable = getattr(self.engine, "disable_respawn", None)
         if disable is not None:
             disable()
@@ -253,12 +276,25 @@ class Daemon:
                 goal, _state, _procs = self.engine.instance_info(job, inst)
                 if goal != "stop":
                     self.apply(self.engine.instance_stop(job, inst, wait=False, token=None))
-        self.apply(self.engine.emit("session-end", [f"TYPE={kind}"], wait=False, token=None))
+        if event is not None:
+            self.apply(self.engine.emit(event[0], event[1], wait=False, token=None))
         timeout = max([5] + [getattr(self.engine.get_class(j), "kill_timeout", 5)
                              for j in self.engine.job_names()]) + 1
         self._quiesce_deadline = self.loop.time() + timeout
         self.loop.call_later(timeout, self._guard, self._quiesce_timeout)
         self.loop.call_later(0.05, self._guard, self._check_quiesce_done)
+
+    def _end_system(self, kind: str) -> None:
+        if self.pid1:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            os.sync()
+            if not self.in_container:
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.reboot(RB_CMD[kind])
+        self._finish(FINAL_EXIT_STATUS[kind])
 
     def _live_instances(self) -> list[tuple[str, str]]:
         return [(j, i) for j in self.engine.job_names() for i in self.engine.instances(j)]
@@ -266,13 +302,17 @@ class Daemon:
     def _check_quiesce_done(self) -> None:
         if not self.quiescing or self.exit_future is None or self.exit_future.done():
             return
-        if not self._live_instances():
-            self.loop.call_soon(self._finish, 0)
+        if not self._live_instances() and self._quiesce_done is not None:
+            done, self._quiesce_done = self._quiesce_done, None
+            self.loop.call_soon(self._guard, done)
 
     def _quiesce_timeout(self) -> None:
+        if self._quiesce_done is None:
+            return
         for job, _inst in self._live_instances():
             self.logger.log("warn", f"job {job} failed to stop")
-        self._finish(0)
+        done, self._quiesce_done = self._quiesce_done, None
+        done()
 
     def _finish(self, status: int) -> None:
         if self.exit_future is not None and not self.exit_future.done():
@@ -316,6 +356,15 @@ class Daemon:
         from upstart.control.server import ControlServer
 
         self.exit_future = self.loop.create_future()
+        if self.pid1 and not self.opts.restart:
+            from upstart.daemon.boot import early_setup
+            early_setup(self.logger.log)
+        if self.pid1:
+            # disable ctrl-alt-del rebooting (we get SIGINT instead); inside a
+            # PID namespace the kernel refuses this, which tells us where we are
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.reboot(RB_DISABLE_CAD) != 0 and ctypes.get_errno() == 22:
+                self.in_container = True
         if os.getpid() != 1:
             try:
                 libc = ctypes.CDLL(None, use_errno=True)

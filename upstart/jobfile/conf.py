@@ -85,10 +85,22 @@ def _split_name(rel: str) -> tuple[str, str] | None:
     return None
 
 
-def scan_dir(root: str) -> dict[str, dict[str, str]]:
-    """`{suffix: {job name: path}}` of the regular job files under `root`."""
+def scan_dir(root: str, errors: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """`{suffix: {job name: path}}` of the regular job files under `root`.
+
+    A root that exists but cannot be read is reported in `errors` the way
+    `conf_reload` logs it; a missing root is silently empty.
+    """
     found: dict[str, dict[str, str]] = {CONF_SUFFIX: {}, OVERRIDE_SUFFIX: {}}
     root = root.rstrip("/") or "/"
+    if errors is not None:
+        try:
+            os.scandir(root).close()
+        except FileNotFoundError:
+            return found
+        except OSError as exc:
+            errors.append(f"{root}: Unable to load configuration: {exc.strerror or exc}")
+            return found
 
     def walk(directory: str, prefix: str) -> None:
         try:
@@ -125,7 +137,7 @@ def _load_error(path: str, exc: OSError) -> str:
 
 
 def parse_file(conf_path: str, name: str, override_path: str | None,
-               errors: list[str]) -> JobClass | None:
+               errors: list[str], *, roadmap: bool = True) -> JobClass | None:
     """Parse one `.conf` (+ override); errors are appended, never raised."""
     try:
         text = read_text(conf_path)
@@ -133,7 +145,7 @@ def parse_file(conf_path: str, name: str, override_path: str | None,
         errors.append(_load_error(conf_path, exc))
         return None
     try:
-        cls = parse_job(text, name, path=conf_path)
+        cls = parse_job(text, name, path=conf_path, roadmap=roadmap)
     except ParseError as err:
         errors.append(str(err))
         return None
@@ -145,7 +157,7 @@ def parse_file(conf_path: str, name: str, override_path: str | None,
         errors.append(_load_error(override_path, exc))
         return cls
     try:
-        return parse_job(otext, name, path=override_path, base=cls)
+        return parse_job(otext, name, path=override_path, base=cls, roadmap=roadmap)
     except ParseError as err:
         errors.append(str(err))      # D-2: the override is ignored as a whole
         return cls
@@ -174,8 +186,12 @@ def check_plain_file(path: str) -> str | None:
     return None
 
 
-def load_sources(sources: Iterable[str | ConfSource]) -> LoadResult:
-    """Scan every source in order and build the job classes."""
+def load_sources(sources: Iterable[str | ConfSource], *, roadmap: bool = True) -> LoadResult:
+    """Scan every source in order and build the job classes.
+
+    Every `.conf` of every source is parsed (so every error is reported); a
+    name belongs to the first source whose file parsed.
+    """
     result = LoadResult()
     srcs = [_as_source(s) for s in sources]
     scans: list[dict[str, dict[str, str]] | None] = []
@@ -186,14 +202,14 @@ def load_sources(sources: Iterable[str | ConfSource]) -> LoadResult:
             if err:
                 result.errors.append(err)
         else:
-            scans.append(scan_dir(src.path))
+            scans.append(scan_dir(src.path, result.errors))
 
     for i, scan in enumerate(scans):
         if scan is None:
             continue
         for name, conf_path in scan[CONF_SUFFIX].items():
             override = _best_override(scans, i, name)
-            cls = parse_file(conf_path, name, override, result.errors)
+            cls = parse_file(conf_path, name, override, result.errors, roadmap=roadmap)
             if cls is not None and name not in result.classes:
                 result.classes[name] = cls
     return result
@@ -204,6 +220,34 @@ def _best_override(scans: list, owner: int, name: str) -> str | None:
         if scan is not None and name in scan[OVERRIDE_SUFFIX]:
             return scan[OVERRIDE_SUFFIX][name]
     return None
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def load_job(name: str, sources: Iterable[str | ConfSource], *,
+             roadmap: bool = True) -> LoadResult:
+    """Re-read one job (after an inotify event): same rules as `load_sources`.
+
+    `classes` holds the job if some source defines it validly (empty if the job
+    is gone or broken); `errors` the lines to log for its files.
+    """
+    result = LoadResult()
+    dirs = [s for s in map(_as_source, sources) if s.kind == "dir"]
+    for i, src in enumerate(dirs):
+        conf_path = os.path.join(src.path, name + CONF_SUFFIX)
+        if not _regular(conf_path):
+            continue
+        override = next((o for o in (os.path.join(d.path, name + OVERRIDE_SUFFIX)
+                                     for d in dirs[: i + 1]) if _regular(o)), None)
+        cls = parse_file(conf_path, name, override, result.errors, roadmap=roadmap)
+        if cls is not None and name not in result.classes:
+            result.classes[name] = cls
+    return result
 
 
 def job_name_for(path: str, dirs: Iterable[str | ConfSource]) -> str | None:

@@ -69,9 +69,11 @@ Handler = Callable[[Scanner, JobClass, int], None]
 
 
 def parse_job(text: str, name: str, path: str | None = None,
-              base: JobClass | None = None) -> JobClass:
+              base: JobClass | None = None, *, roadmap: bool = True) -> JobClass:
     """Parse a job file (or an override on top of a copy of `base`).
 
+    With `roadmap=False` only the 35 stanzas of 1.13 are known (`while`,
+    `ready` and `respawn delay` are then `Unknown stanza`, as upstream says).
     Raises `ParseError` with `.path` set to `path`.
     """
     if base is None:
@@ -80,22 +82,24 @@ def parse_job(text: str, name: str, path: str | None = None,
         cls = copy.deepcopy(base)
         cls.override_path = path
     try:
-        parse_stanzas(Scanner(text), cls)
+        parse_stanzas(Scanner(text), cls, STANZAS if roadmap else STANZAS_1_13)
     except ParseError as err:
         err.path = path
         raise
     return cls
 
 
-def parse_stanzas(sc: Scanner, cls: JobClass) -> None:
-    """`nih_config_parse_file` with the job stanza table."""
+def parse_stanzas(sc: Scanner, cls: JobClass, table: dict[str, Handler] | None = None) -> None:
+    """`nih_config_parse_file` with a stanza table (default: all stanzas)."""
+    if table is None:
+        table = STANZAS
     while sc.pos < sc.n:
         sc.skip_ws()
         if not sc.has_token():
             sc.next_line()
             continue
         keyword = sc.next_token(CNLWS, False)
-        handler = STANZAS.get(keyword)
+        handler = table.get(keyword)
         if handler is None:
             raise sc.error(UNKNOWN_STANZA)
         handler(sc, cls, sc.lineno)
@@ -300,7 +304,7 @@ def _respawn_delay(sc: Scanner, cls: JobClass) -> None:
     cls.respawn_delay = (low, high, factor)
 
 
-def stanza_respawn(sc: Scanner, cls: JobClass, line: int) -> None:
+def stanza_respawn(sc: Scanner, cls: JobClass, line: int, delay: bool = True) -> None:
     if not sc.has_token():
         cls.respawn = True
         sc.skip_comment()
@@ -322,7 +326,7 @@ def stanza_respawn(sc: Scanner, cls: JobClass, line: int) -> None:
         else:
             cls.respawn_limit, cls.respawn_interval = 0, 0
         sc.skip_comment()
-    elif sub == "delay":
+    elif sub == "delay" and delay:
         _respawn_delay(sc, cls)
         sc.skip_comment()
     else:
@@ -436,7 +440,9 @@ def stanza_limit(sc: Scanner, cls: JobClass, line: int) -> None:
 
 
 def stanza_apparmor(sc: Scanner, cls: JobClass, line: int) -> None:
-    sub = sc.next_arg()
+    # The `security` process (apparmor_parser) is the spawner's business: it
+    # runs only when AppArmor is usable (01 §10), so the parser records the path.
+    sub = sc.next_token(CNLWS, False)
     if sub == "load":
         cls.apparmor_load = sc.next_arg()
     elif sub == "switch":
@@ -519,6 +525,14 @@ STANZAS: dict[str, Handler] = {
     "apparmor": stanza_apparmor,
     "cgroup": stanza_cgroup,
 }
+
+
+def _stanza_respawn_1_13(sc: Scanner, cls: JobClass, line: int) -> None:
+    stanza_respawn(sc, cls, line, delay=False)
+
+
+# The 35 stanzas of 1.13, exactly.
+STANZAS_1_13: dict[str, Handler] = dict(STANZAS, respawn=_stanza_respawn_1_13)
 
 # Roadmap stanzas: not in 1.13 (which says `Unknown stanza` for them).
 ROADMAP_STANZAS: dict[str, Handler] = {

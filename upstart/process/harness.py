@@ -42,7 +42,6 @@ class Harness:
         self.sup = Supervisor(self.loop, **kwargs)
         self.notes: list[Note] = []
         self.pids: set[int] = set()
-        self._seen = 0
         self.loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
 
     def _on_sigchld(self) -> None:
@@ -60,12 +59,12 @@ class Harness:
         self.loop.run_until_complete(asyncio.sleep(seconds))
 
     def wait(self, match: Callable[[Note], bool], timeout: float = 5.0) -> Note:
-        """Run the loop until a note (not seen by an earlier wait) matches."""
+        """Run the loop until some note matches; return the first that does."""
         deadline = time.monotonic() + timeout
         while True:
-            for i in range(self._seen, len(self.notes)):
-                if match(self.notes[i]):
-                    return self.notes[i]
+            for note in self.notes:
+                if match(note):
+                    return note
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no matching note; got {self.notes}")

@@ -151,3 +151,11 @@ def test_respawn_delay_errors(text, message):
     with pytest.raises(ParseError) as ei:
         parse_job(text, "j")
     assert (ei.value.message, ei.value.line) == (message, 1)
+
+
+@pytest.mark.parametrize("text", ["while a\n", "ready on\n", "ready timeout 1\n", "respawn delay 1\n"])
+def test_roadmap_stanzas_can_be_switched_off(text):
+    parse_job(text, "j")
+    with pytest.raises(ParseError) as ei:
+        parse_job(text, "j", roadmap=False)
+    assert (ei.value.message, ei.value.line) == ("Unknown stanza", 1)

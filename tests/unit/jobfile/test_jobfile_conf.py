@@ -210,3 +210,22 @@ def test_session_dirs_from_xdg():
     env = {"HOME": "/home/u", "XDG_CONFIG_HOME": "/cfg",
            "XDG_CONFIG_DIRS": "/a:relative:/b", "UPSTART_NO_SYSTEM_USERCONFDIR": "1"}
     assert session_dirs(env) == ["/cfg/upstart", "/home/u/.init", "/a/upstart", "/b/upstart"]
+
+
+def test_load_job_matches_load_sources(two):
+    from upstart.jobfile.conf import load_job
+    a, b = two
+    write(a / "net/j.override", "env O=a\n")
+    write(a / "net/j.conf", "bogus\n")
+    write(b / "net/j.conf", "env C=b\n")
+    res = load_job("net/j", [str(a), str(b)])
+    full = load_sources([str(a), str(b)])
+    assert res.classes["net/j"].env == ["C=b", "O=a"] == full.classes["net/j"].env
+    assert res.errors == full.errors == [f"{a}/net/j.conf:1: Unknown stanza"]
+    assert load_job("gone", [str(a), str(b)]).classes == {}
+
+
+def test_source_that_is_not_a_directory_is_reported(tmp_path):
+    notdir = write(tmp_path / "file", "x")
+    res = load_sources([ConfSource(str(notdir))])
+    assert res.errors == [f"{notdir}: Unable to load configuration: Not a directory"]
