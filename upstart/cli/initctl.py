@@ -410,19 +410,20 @@ def cmd_status(ctx: Ctx, args: list[str]) -> int:
     return 0
 
 
-def _pipeline(conn, calls):
-    """Send every call, then collect the replies in order (a CallError in
-    place of a failed one): one round trip for the lot."""
-    serials = [conn.send(*c) for c in calls]
+def _pipeline(conn, calls, batch: int = 256):
+    """Send the calls in batches, collecting the replies in order (a
+    CallError in place of a failed one): a round trip per batch, not per call."""
     results = []
-    for serial in serials:
-        try:
-            results.append(conn.wait_reply(serial))
-        except CallError as exc:
-            if exc.name in ("org.freedesktop.DBus.Error.NoReply",
-                            "org.freedesktop.DBus.Error.Disconnected"):
-                raise Failure(exc.message) from None
-            results.append(exc)
+    for start in range(0, len(calls), batch):
+        serials = [conn.send(*c) for c in calls[start:start + batch]]
+        for serial in serials:
+            try:
+                results.append(conn.wait_reply(serial))
+            except CallError as exc:
+                if exc.name in ("org.freedesktop.DBus.Error.NoReply",
+                                "org.freedesktop.DBus.Error.Disconnected"):
+                    raise Failure(exc.message) from None
+                results.append(exc)
     return results
 
 

@@ -66,7 +66,11 @@ class Connection:
             raise ConnectError("Failed to connect to socket %s: %s"
                                % (display, exc.strerror or exc)) from None
         try:
-            self._authenticate(unix_fd)
+            try:
+                self._authenticate(unix_fd)
+            except OSError as exc:
+                raise ConnectError("Failed to authenticate: %s" % (exc.strerror or exc)) \
+                    from None
             if bus:
                 self.unique_name = self.call("/org/freedesktop/DBus", "org.freedesktop.DBus",
                                              "Hello", destination="org.freedesktop.DBus")[0]
@@ -128,8 +132,10 @@ class Connection:
         if fds:
             fields[wire.F_UNIX_FDS] = len(fds)
         serial = self._next_serial()
-        data = wire.encode_message(wire.METHOD_CALL, serial, fields, sig, body,
-                                   wire.NO_REPLY_EXPECTED if no_reply else 0)
+        flags = wire.NO_REPLY_EXPECTED if no_reply else 0
+        if self.bus:
+            flags |= wire.NO_AUTO_START      # as upstream's proxies: never activate init
+        data = wire.encode_message(wire.METHOD_CALL, serial, fields, sig, body, flags)
         try:
             if fds:
                 import array

@@ -47,6 +47,7 @@ MAX_PENDING_FDS = 64
 MAX_FDS_PER_READ = 16
 MAX_OUTPUT = 1 << 25           # 32 MiB of unsent output: the client is stuck
 READ_SIZE = 65536
+MAX_CONNECTIONS = 512          # beyond this new clients are refused, not served badly
 
 _PERMISSION_TEXT = {
     "ReloadConfiguration": "You do not have permission to reload configuration",
@@ -100,7 +101,8 @@ class _Connection:
     """One client: socket, SASL state, input/output buffers, serial counter."""
 
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
-                 "serial", "closed", "writing", "unique_name")
+                 "serial", "closed", "writing", "unique_name", "bus", "pending",
+                 "callers")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -114,6 +116,9 @@ class _Connection:
         self.closed = False
         self.writing = False
         self.unique_name = ""
+        self.bus = None           # "system"/"session"/...: a message-bus connection
+        self.pending: dict = {}   # serial of our own call → future (bus only)
+        self.callers: dict = {}   # bus sender → Caller
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1
@@ -215,6 +220,10 @@ class ControlServer:
             except OSError as exc:
                 self._log("warn", "Unable to accept control connection: %s" % exc.strerror)
                 return
+            if len(self._conns) >= MAX_CONNECTIONS:
+                sock.close()
+                self._log("warn", "Too many control connections; refused one")
+                continue
             try:
                 sock.setblocking(False)
                 cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
@@ -358,6 +367,12 @@ class ControlServer:
             _close_fd(fd)
         conn.infds.clear()
         conn.sock.close()
+        for future in conn.pending.values():
+            if not future.done():
+                future.set_exception(OSError("Disconnected from D-Bus %s bus" % conn.bus))
+        conn.pending.clear()
+        if conn.bus and self._sock is not None:
+            self._log("warn", "Disconnected from D-Bus %s bus" % conn.bus)
 
     def _log(self, priority: str, message: str) -> None:
         if self.log is not None:
@@ -366,6 +381,98 @@ class ControlServer:
             except Exception:
                 pass
 
+    # ------------------------------------------------------------ message bus
+
+    async def connect_bus(self, address: str, *, label: str = "system",
+                          name: str = "com.ubuntu.Upstart", timeout: float = 5.0) -> str:
+        """Connect to a message bus as a client, own `name` (DO_NOT_QUEUE) and
+        serve the same objects there; returns our unique name. Raises OSError
+        (e.g. `Name already taken`). Callers on the bus are identified with
+        GetConnectionUnixUser/ProcessID; losing the bus is logged and the
+        connection dropped (private connections are unaffected)."""
+        sockaddr, _ = addr.parse(address)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(self._bus_handshake(sock, sockaddr), timeout)
+        except BaseException:
+            sock.close()
+            raise
+        conn = _Connection(sock, Caller(uid=-1), SaslServer(-1, frozenset(), self.guid))
+        conn.sasl.done = True
+        conn.bus = label
+        self._conns[conn.fd] = conn
+        self.loop.add_reader(conn.fd, self._readable, conn)
+        try:
+            conn.unique_name = (await asyncio.wait_for(self._bus_call(
+                conn, "Hello"), timeout))[0]
+            result = (await asyncio.wait_for(self._bus_call(
+                conn, "RequestName", "su", (name, 4)), timeout))[0]
+        except BaseException:
+            self._drop(conn)
+            raise
+        if result not in (1, 4):       # primary owner / already owner
+            self._drop(conn)
+            raise OSError("Name already taken")
+        return conn.unique_name
+
+    async def _bus_handshake(self, sock, sockaddr) -> None:
+        await self.loop.sock_connect(sock, sockaddr)
+        uid = str(os.getuid()).encode().hex().encode()
+        await self.loop.sock_sendall(sock, b"\0AUTH EXTERNAL " + uid + b"\r\n")
+        if not (await self._line(sock)).startswith(b"OK "):
+            raise OSError("bus rejected authentication")
+        await self.loop.sock_sendall(sock, b"NEGOTIATE_UNIX_FD\r\n")
+        await self._line(sock)         # AGREE_UNIX_FD, or ERROR: then no fds
+        await self.loop.sock_sendall(sock, b"BEGIN\r\n")
+
+    async def _line(self, sock) -> bytes:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = await self.loop.sock_recv(sock, 1)
+            if not chunk or len(data) > 4096:
+                raise OSError("bus closed the connection during authentication")
+            data += chunk
+        return data
+
+    def _bus_call(self, conn, member, sig="", body=()):
+        from jeepney.wrappers import new_method_call
+        msg = new_method_call(DBusAddress("/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                          "org.freedesktop.DBus"), member, sig or None, body)
+        serial = conn.next_serial()
+        future = self.loop.create_future()
+        conn.pending[serial] = future
+        self._write(conn, msg.serialise(serial=serial))
+        return future
+
+    def _resolve(self, conn, msg) -> None:
+        future = conn.pending.pop(msg.header.fields.get(HeaderFields.reply_serial), None)
+        if future is None or future.done():
+            return
+        if msg.header.message_type == MessageType.error:
+            text = msg.body[0] if msg.body else ""
+            future.set_exception(DBusError(msg.header.fields.get(HeaderFields.error_name, ""),
+                                           text))
+        else:
+            future.set_result(msg.body)
+
+    async def _dispatch_from_bus(self, conn, msg, fds, sender) -> None:
+        try:
+            uid = (await self._bus_call(conn, "GetConnectionUnixUser", "s", (sender,)))[0]
+            try:
+                pid = (await self._bus_call(conn, "GetConnectionUnixProcessID", "s",
+                                            (sender,)))[0]
+            except DBusError:
+                pid = 0
+            caller = Caller(uid=uid, pid=pid)
+        except DBusError:
+            caller = Caller(uid=-1)        # unknown: never permitted
+        if len(conn.callers) > 1024:
+            conn.callers.clear()
+        conn.callers[sender] = caller
+        if not conn.closed:
+            self._dispatch(conn, msg, fds)
+
     # ------------------------------------------------------------ dispatch
 
     def _dispatch(self, conn: _Connection, msg: Message, fds: list[int]) -> None:
@@ -373,7 +480,18 @@ class ControlServer:
         if header.message_type != MessageType.method_call:
             for fd in fds:
                 _close_fd(fd)
+            if conn.bus and header.message_type in (MessageType.method_return,
+                                                    MessageType.error):
+                self._resolve(conn, msg)
             return
+        if conn.bus:
+            sender = header.fields.get(HeaderFields.sender)
+            if sender not in conn.callers:
+                task = self.loop.create_task(self._dispatch_from_bus(conn, msg, fds, sender))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                return
+            conn.caller = conn.callers[sender]
         fields = header.fields
         want_reply = not (header.flags & MessageFlag.no_reply_expected)
         path = fields.get(HeaderFields.path, "/")
@@ -494,12 +612,14 @@ class ControlServer:
         iname = call.body[0]
         if member == "GetAll":
             values = {}
+            cache = {}
             for spec in interfaces:
                 if iname and iname != spec.name:
                     continue
                 for prop in spec.properties:
                     if prop.name not in values:
-                        values[prop.name] = (prop.type, self._prop_value(target, prop.name))
+                        values[prop.name] = (prop.type,
+                                             self._prop_value(target, prop.name, cache))
             return ("a{sv}", (values,))
         pname = call.body[1]
         for spec in interfaces:
@@ -516,26 +636,30 @@ class ControlServer:
             if vtype != prop.type:
                 raise DBusError(api.ERR_INVALID_ARGS,
                                 "Invalid arguments to %s property" % pname)
-            self._require(call.conn.caller, _PERMISSION_TEXT[pname])
-            self.backend.set_log_priority(call.conn.caller, value)
+            self._require(call.caller, _PERMISSION_TEXT[pname])
+            self.backend.set_log_priority(call.caller, value)
             return ("", ())
         raise _unknown(member, call.sig, api.PROPERTIES_IFACE if call.iface else None)
 
-    def _prop_value(self, target, name):
+    def _prop_value(self, target, name, cache=None):
+        """One property's value; `cache` keeps the backend's props for a GetAll."""
         kind = target[0]
         if kind == "manager":
             if name == "version":
                 return self.backend.version()
             return self.backend.get_log_priority()
+        cache = {} if cache is None else cache
+        if "props" not in cache:
+            cache["props"] = (self.backend.job_props(target[1]) if kind == "job"
+                              else self.backend.instance_props(target[1], target[2]))
+        props = cache["props"]
         if kind == "job":
-            props = self.backend.job_props(target[1])
             value = getattr(props, name)
             if name in ("start_on", "stop_on"):
                 return [list(x) for x in value]
             if name == "emits":
                 return list(value)
             return value or ""
-        props = self.backend.instance_props(target[1], target[2])
         if name == "processes":
             return [(slot, int(pid)) for slot, pid in props.processes]
         return getattr(props, name) or ""
@@ -554,7 +678,7 @@ class ControlServer:
             raise DBusError(api.ERR_PERMISSION, text)
 
     def _check(self, call, member=None) -> Caller:
-        caller = call.conn.caller
+        caller = call.caller
         self._require(caller, _PERMISSION_TEXT[member or call.member])
         return caller
 
@@ -651,7 +775,7 @@ class ControlServer:
 
     def _manager_ListStates(self, call, target):
         fn = self._optional(call, "list_states")
-        states = fn(call.conn.caller)
+        states = fn(call.caller)
         return ("a(sas)", ([(n, list(e)) for n, e in states],))
 
     # ------------------------------------------------------------ job
@@ -671,35 +795,35 @@ class ControlServer:
 
     def _job_Start(self, call, target, env, wait):
         job = target[1]
-        return _instance_reply(job, self.backend.job_start(call.conn.caller, job, list(env),
+        return _instance_reply(job, self.backend.job_start(call.caller, job, list(env),
                                                            bool(wait)))
 
     def _job_Stop(self, call, target, env, wait):
-        return _unit(self.backend.job_stop(call.conn.caller, target[1], list(env), bool(wait)))
+        return _unit(self.backend.job_stop(call.caller, target[1], list(env), bool(wait)))
 
     def _job_Restart(self, call, target, env, wait):
         job = target[1]
-        return _instance_reply(job, self.backend.job_restart(call.conn.caller, job, list(env),
+        return _instance_reply(job, self.backend.job_restart(call.caller, job, list(env),
                                                              bool(wait)))
 
     # ------------------------------------------------------------ instance
 
     def _instance_Start(self, call, target, wait):
-        return _unit(self.backend.instance_start(call.conn.caller, target[1], target[2],
+        return _unit(self.backend.instance_start(call.caller, target[1], target[2],
                                                  bool(wait)))
 
     def _instance_Stop(self, call, target, wait):
-        return _unit(self.backend.instance_stop(call.conn.caller, target[1], target[2],
+        return _unit(self.backend.instance_stop(call.caller, target[1], target[2],
                                                 bool(wait)))
 
     def _instance_Restart(self, call, target, wait):
-        return _unit(self.backend.instance_restart(call.conn.caller, target[1], target[2],
+        return _unit(self.backend.instance_restart(call.caller, target[1], target[2],
                                                    bool(wait)))
 
     def _instance_Reload(self, call, target):
         # an init without Reload answers UnknownMethod; initctl then signals itself
         fn = self._optional(call, "instance_reload")
-        return _unit(fn(call.conn.caller, target[1], target[2]))
+        return _unit(fn(call.caller, target[1], target[2]))
 
 
 _INTERFACES = {
@@ -710,10 +834,11 @@ _INTERFACES = {
 
 
 class _Call:
-    __slots__ = ("conn", "msg", "path", "iface", "member", "sig", "body", "fds")
+    __slots__ = ("conn", "caller", "msg", "path", "iface", "member", "sig", "body", "fds")
 
     def __init__(self, conn, msg, path, iface, member, sig, body, fds):
         self.conn = conn
+        self.caller = conn.caller
         self.msg = msg
         self.path = path
         self.iface = iface

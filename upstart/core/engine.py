@@ -268,9 +268,16 @@ class Engine:
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any], clock: Clock, spawner: Spawner, *,
-                classes: dict[str, JobClass], **kwargs: Any) -> Engine:
+                classes: dict[str, JobClass] | None = None, **kwargs: Any) -> Engine:
+        """Rebuild an engine from `snapshot()`; the classes come from the
+        snapshot unless given (engine keyword arguments as for __init__)."""
         from upstart.core.snapshot import restore
         return restore(cls, snapshot, clock, spawner, classes=classes, **kwargs)
+
+    def resume_effects(self) -> list[Effect]:
+        """After `restore`: timers the shell must re-arm."""
+        from upstart.core.snapshot import resume_effects
+        return resume_effects(self)
 
     # ============================================================ internals
 
@@ -444,6 +451,25 @@ class Engine:
             if event.progress != "finished" and event in self.queue.events:
                 event.block()
                 instance.blocking.append(event)
+
+    def _hold(self, instance: Instance, events: list[Event]) -> None:
+        """Decision (b): events meeting an instance in transition wait for its
+        rest state, except where that would close a wait cycle (the instance
+        itself waiting, through hook events, on one of these events)."""
+        self._attach(instance, [ev for ev in events if not self._waits_on(instance, ev)])
+
+    def _waits_on(self, instance: Instance, event: Event, depth: int = 0) -> bool:
+        blocker = instance.blocker
+        if blocker is None or depth > 64:
+            return blocker is not None
+        if blocker is event:
+            return True
+        for entry in self.registry.entries.values():
+            for other in entry.instances.values():
+                if other is not instance and blocker in other.blocking and \
+                        self._waits_on(other, event, depth + 1):
+                    return True
+        return False
 
     def _job_finished(self, instance: Instance, failed: bool) -> None:
         blocking, instance.blocking = instance.blocking, []
@@ -802,7 +828,7 @@ class Engine:
             self._attach(instance, events)
             self._change_goal(instance, "stop")
         elif instance.state != "waiting":
-            self._attach(instance, events)       # decision (b): held until it rests
+            self._hold(instance, events)         # decision (b): held until it rests
         oper.reset()
 
     def _handle_start_on(self, entry: ClassEntry, event: Event) -> None:
@@ -832,7 +858,7 @@ class Engine:
             self._attach(instance, events)
             self._change_goal(instance, "start")
         elif instance.state != "running" or entry.job_class.task:
-            self._attach(instance, events)       # decision (b): held until it rests
+            self._hold(instance, events)         # decision (b): held until it rests
         oper.reset()
 
     def _finish(self, event: Event) -> None:

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import dataclasses
+
 from upstart.core.event import Event
 from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
+from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process
 
 if TYPE_CHECKING:
     from upstart.core.engine import Engine
@@ -33,6 +36,66 @@ def _latch(oper: Operator | None) -> list[Any] | None:
         [leaf.event.name, list(leaf.event.env)] if leaf.value and leaf.event else None
         for leaf in oper.leaves()
     ]
+
+
+def _expr_out(expr: Any) -> Any:
+    if expr is None:
+        return None
+    if isinstance(expr, Match):
+        return {"match": expr.name, "args": list(expr.args)}
+    return {"op": expr.kind, "left": _expr_out(expr.left), "right": _expr_out(expr.right)}
+
+
+def _expr_in(data: Any) -> Any:
+    if data is None:
+        return None
+    if "match" in data:
+        return Match(data["match"], tuple(data["args"]))
+    return Op(data["op"], _expr_in(data["left"]), _expr_in(data["right"]))
+
+
+_EXPR_FIELDS = ("start_on", "stop_on", "while_", "ready_on")
+
+
+def class_to_json(jc: JobClass) -> dict[str, Any]:
+    """A JobClass as plain JSON data (exactly invertible by class_from_json)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(jc):
+        value = getattr(jc, f.name)
+        if f.name in _EXPR_FIELDS:
+            value = _expr_out(value)
+        elif f.name == "process":
+            value = {k: [p.script, p.command] for k, p in value.items()}
+        elif f.name == "cgroups":
+            value = [[c.controller, c.name, c.key, c.value] for c in value]
+        elif f.name == "limits":
+            value = {k: list(v) for k, v in value.items()}
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, list):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def class_from_json(data: dict[str, Any]) -> JobClass:
+    kwargs: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(JobClass)}
+    for key, value in data.items():
+        if key not in names:
+            continue
+        if key in _EXPR_FIELDS:
+            value = _expr_in(value)
+        elif key == "process":
+            value = {k: Process(bool(v[0]), v[1]) for k, v in value.items()}
+        elif key == "cgroups":
+            value = [CGroup(*c) for c in value]
+        elif key == "limits":
+            value = {k: tuple(v) for k, v in value.items()}
+        elif key == "respawn_delay" and value is not None:
+            value = tuple(value)
+        kwargs[key] = value
+    return JobClass(**kwargs)
 
 
 def take(engine: Engine) -> dict[str, Any]:
@@ -52,7 +115,7 @@ def take(engine: Engine) -> dict[str, Any]:
                 "blocking": [b.id for b in inst.blocking if isinstance(b, Event)],
             }
         classes[name] = {"start_on": _latch(entry.start_on), "deleted": entry.deleted,
-                         "instances": instances}
+                         "instances": instances, "class": class_to_json(entry.job_class)}
     events = []
     for ev in engine.queue.events:
         item = ev.to_json()
@@ -81,15 +144,18 @@ def _restore_latch(oper: Operator | None, data: list[Any] | None, events: dict[i
         leaf.value = True
         leaf.event = events.get(ev_id) if ev_id is not None else None
         if leaf.event is None:
-            leaf.event = Event(copy[0], list(copy[1]), progress="finished")
+            leaf.event = Event(copy[0], list(copy[1]), id=ev_id or 0, progress="finished")
     oper._update_all()
 
 
 def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *,
-            classes: dict[str, Any], **kwargs: Any) -> Engine:
+            classes: dict[str, Any] | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("job_env", snap.get("job_env", []))
     engine = cls(clock, spawner, **kwargs)
     engine.job_env = list(snap.get("job_env", engine.job_env))
+    if classes is None:
+        classes = {name: class_from_json(c["class"])
+                   for name, c in snap.get("classes", {}).items() if "class" in c}
     engine.registry.load(classes)
     engine.respawn_disabled = bool(snap.get("respawn_disabled", False))
     events: dict[int, Event] = {}
@@ -134,4 +200,17 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
     return engine
 
 
-__all__ = ["take", "restore", "Waiter"]
+def resume_effects(engine: Engine) -> list[Any]:
+    """What the shell must re-arm after a restore: kill timers of instances
+    waiting in `killed` (their deadline restarts from now)."""
+    from upstart.core import effects as fx
+    out: list[Any] = []
+    for name in engine.registry.names():
+        for inst in engine.registry.entries[name].sorted_instances():
+            if inst.kill_timer:
+                out.append(fx.SetTimer(engine._timer_key(inst),
+                                       inst.entry.job_class.kill_timeout))
+    return out
+
+
+__all__ = ["take", "restore", "resume_effects", "class_to_json", "class_from_json", "Waiter"]

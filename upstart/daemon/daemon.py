@@ -94,6 +94,16 @@ class Daemon:
             dirs = [self.environ.get("UPSTART_CONFDIR") or "/etc/init"]
         return list(self.opts.prepend_confdirs) + dirs + list(self.opts.append_confdirs)
 
+    def conf_sources(self) -> list:
+        """The directories, with `/etc/init.conf` after the prepended ones in system mode."""
+        from upstart.jobfile.conf import SYSTEM_CONF_FILE, ConfSource
+
+        dirs = self.conf_dirs()
+        if self.session_init:
+            return dirs
+        n = len(self.opts.prepend_confdirs)
+        return dirs[:n] + [ConfSource(SYSTEM_CONF_FILE, "file")] + dirs[n:]
+
     def log_dir(self) -> str | None:
         if self.opts.no_log:
             return None
@@ -206,8 +216,7 @@ class Daemon:
     def reload_configuration(self, full: bool = False) -> None:
         from upstart.jobfile.conf import load_sources
 
-        dirs = self.conf_dirs()
-        result = load_sources(dirs)
+        result = load_sources(self.conf_sources())
         errors = list(result.errors)
         for err in errors:
             if full or err not in self._logged_errors:

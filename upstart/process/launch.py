@@ -310,7 +310,9 @@ def _setup_identity(plan: ChildPlan, script_fd: int | None) -> None:   # pragma:
                 pw = pwd.getpwuid(os.geteuid())
             except KeyError:
                 raise ChildFailure("unable to getpwuid: No such file or directory") from None
-        group_id = gr.gr_gid if gr is not None else None
+        # upstream passes getegid() (root's group) when no setgid is given, which
+        # leaves group 0 in a setuid job's groups; we pass the job's own gid
+        group_id = gid if gid != -1 else None
         if group_id is None:
             try:
                 group_id = grp.getgrgid(os.getegid()).gr_gid

@@ -563,3 +563,18 @@ def test_permission_denied_for_other_uid():
         api.ERR_PERMISSION + "|You do not have permission to set log priority",
     ]
     assert backend.emitted == [] and backend.log_priority == "message"
+
+
+def test_connection_limit(server, monkeypatch):
+    from upstart.control import server as server_module
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 2)
+    kept = [Connection(server.address), Connection(server.address)]
+    try:
+        with pytest.raises(ConnectError):
+            Connection(server.address)       # closed before authentication
+        kept.pop().close()
+        time.sleep(0.05)
+        assert _still_serving(server)
+    finally:
+        for c in kept:
+            c.close()
