@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[test]'
+	$(VPY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	@command -v dbus-send >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq dbus >/dev/null) || true
 	touch $(STAMP)
 
@@ -19,7 +19,7 @@ lint: venv
 	$(VENV)/bin/ruff check upstart tests bench
 
 test: venv lint
-	$(VPY) -m pytest tests
+	$(VPY) -m pytest -n 4 tests
 
 demo: venv
 	$(VPY) -m upstart.demo

@@ -44,7 +44,8 @@ def _classes(n: int, task: bool = False) -> dict[str, JobClass]:
 
 
 def _engine() -> Engine:
-    return Engine(_Clock(), _Spawner(), session_init=True, job_env=["PATH=/bin"], init_env={})
+    return Engine(_Clock(), _Spawner(), session_init=True, job_env=["PATH=/bin"], init_env={},
+                  confirm_delay=0)
 
 
 def bench_unmatched(n_events: int = 50_000) -> dict:

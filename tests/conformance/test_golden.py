@@ -2,9 +2,9 @@
 
 One test per file of ``<shared>/golden/scenarios`` (id = file stem; scenarios whose
 expectations follow a deliberate project change carry ``[decided-07-6]``).  Each test
-runs ``replay.py`` as PID 1 of private PID, network and mount namespaces, so init, its
+runs ``golden_replay.py`` as PID 1 of private PID, network and mount namespaces, so init, its
 jobs and every command die with it, even when the test fails or times out, and tests
-can run in parallel (``-n 8`` with pytest-xdist).  ``compare.py`` then checks rc,
+can run in parallel (``-n 8`` with pytest-xdist).  ``golden_compare.py`` then checks rc,
 stdout, stderr, polls, waits, the event stream and the files (hard), PID labels (a
 separate assertion), and init's log (soft: reported as a ``GoldenLogMismatch``
 warning, a failure only with ``UPSTART_GOLDEN_STRICT_LOG=1``).
@@ -15,9 +15,11 @@ starts passing turns red until its entry is removed.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,13 +29,13 @@ from pathlib import Path
 
 import pytest
 
-from . import compare
+import golden_compare as compare
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("UPSTART_SHARED", str(REPO.parent / "shared")))
 GOLDEN = SHARED / "golden" / "scenarios"
 BINDIR = Path(sys.executable).parent
-REPLAY = Path(__file__).resolve().parent / "replay.py"
+REPLAY = Path(__file__).resolve().parent / "golden_replay.py"
 BUDGET = float(os.environ.get("UPSTART_GOLDEN_BUDGET", "90"))
 STRICT_LOG = os.environ.get("UPSTART_GOLDEN_STRICT_LOG") == "1"
 
@@ -58,8 +60,13 @@ def _params():
     return params
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when pytest dies (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def _replay(scenario: dict, work: str) -> dict:
-    """Run replay.py in fresh namespaces; return its result (raises on runner trouble)."""
+    """Run golden_replay.py in fresh namespaces; return its result (raises on runner trouble)."""
     spath = os.path.join(work, "scenario.json")
     with open(spath, "w") as f:
         json.dump(scenario, f)
@@ -69,15 +76,17 @@ def _replay(scenario: dict, work: str) -> dict:
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
            "UPSTART_GOLDEN_BUDGET": str(BUDGET)}
     with open(os.path.join(work, "replay.log"), "wb") as log:
-        # On timeout (ours or pytest-timeout's) subprocess.run kills unshare; its
-        # --kill-child then kills the namespace's PID 1, and with it everything.
+        # On timeout (ours or pytest-timeout's) subprocess.run kills unshare, and if
+        # pytest itself dies unshare gets SIGKILL (PR_SET_PDEATHSIG); its --kill-child
+        # then kills the namespace's PID 1, and with it everything in the namespace.
         proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                              stderr=subprocess.STDOUT, timeout=BUDGET + 60)
+                              stderr=subprocess.STDOUT, timeout=BUDGET + 60,
+                              preexec_fn=_die_with_parent)
     rpath = os.path.join(work, "result.json")
     if not os.path.exists(rpath):
         with open(os.path.join(work, "replay.log"), errors="replace") as f:
             out = f.read()
-        pytest.fail(f"replay.py wrote no result (exit {proc.returncode}):\n{out[-4000:]}")
+        pytest.fail(f"golden_replay.py wrote no result (exit {proc.returncode}):\n{out[-4000:]}")
     with open(rpath) as f:
         return json.load(f)
 
@@ -119,5 +128,5 @@ def test_golden(scenario_path: Path) -> None:
     if log_text:
         if STRICT_LOG:
             pytest.fail(f"{scenario_path.stem}: {log_text}", pytrace=False)
-        warnings.warn(compare.GoldenLogMismatch(f"{scenario_path.stem}: {log_text}"),
+        warnings.warn(compare.GoldenLogMismatch(f"golden log mismatch: {scenario_path.stem}: {log_text}"),
                       stacklevel=1)

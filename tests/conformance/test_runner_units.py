@@ -14,8 +14,10 @@ import pytest
 from jeepney import DBusAddress, HeaderFields, MessageType, new_method_return, new_signal
 from jeepney.low_level import Parser
 
-from . import compare, dbus_events, replay
-from . import normalise as nm
+import dbus_events
+import golden_compare as compare
+import golden_replay as replay
+import normalise as nm
 
 T = "/tmp/golden-x1/t"
 GOLDEN = Path(os.environ.get("UPSTART_SHARED", str(Path(__file__).resolve().parents[3] / "shared"))) \
@@ -185,9 +187,12 @@ def test_compare_sorted_step_sorts_and_labels_after_sorting():
 
 def test_compare_setup_error_and_notes_and_missing_steps():
     oc = compare.compare(_scenario(steps=[START]), _result(error="init did not answer",
-                                                           log="Traceback boom\n"))
+                                                           **{"init-stdio": "Traceback boom\n"}))
     assert len(oc.failures) == 1 and "init did not answer" in oc.failures[0]
-    assert "Traceback boom" in oc.failures[0]
+    assert "Traceback boom" in oc.failures[0] and "kmsg" not in oc.failures[0]
+    oc = compare.compare(_scenario(steps=[START]), _result(error="x", mode="pid1",
+                                                           log="<3>init: oops\n"))
+    assert "<3>init: oops" in oc.failures[0]
     oc = compare.compare(_scenario(steps=[{"sleep": 0.1}, START]),
                          _result(steps=[{"note": "runner error: x"}]))
     assert "note: runner error: x" in oc.failures[0] and oc.failures[1].endswith("not run")
@@ -335,11 +340,14 @@ class FakePeer:
                 conn.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
         conn.sendall(self.signal("early", ["K=V"]))
         parser = Parser()
+        data = buf.split(b"BEGIN\r\n", 1)[1]  # a method call may follow BEGIN at once
         while True:
-            data = conn.recv(4096)
             if not data:
-                break
-            for msg in parser.feed(data):
+                data = conn.recv(4096)
+                if not data:
+                    break
+            msgs, data = parser.feed(data), b""
+            for msg in msgs:
                 if msg.header.message_type != MessageType.method_call:
                     continue
                 if msg.header.fields.get(HeaderFields.member) == "Hello":

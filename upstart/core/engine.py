@@ -41,7 +41,7 @@ from upstart.core.effects import (
     Spawner, upstart_error,
 )
 from upstart.core.environ import (
-    ExpandError, env_key, env_lookup, env_merge, env_set, env_unset, expand,
+    ExpandError, env_lookup, env_merge, env_set, env_unset, expand,
 )
 from upstart.core.event import Event, EventQueue
 from upstart.core.job import FAILURE_TEXT, Instance, Waiter
@@ -61,10 +61,19 @@ SPAWN_FATAL = ("security", "pre-start", "main", "post-stop")
 
 
 class Engine:
+    """Job classes, instances and the event queue of one init (see module doc).
+
+    Inputs return effects; queries raise `ControlFailure`. Extra keyword
+    arguments beyond docs/design/interfaces.md: `session_address` (forced
+    `UPSTART_SESSION`), `apparmor` (run `apparmor load` security processes),
+    `confirm_delay` (see `_settle`).
+    """
+
     def __init__(self, clock: Clock, spawner: Spawner, *, session_init: bool,
                  job_env: list[str], init_env: dict[str, str], default_console: str = "log",
                  debug_stanza: bool = False, session_address: str | None = None,
-                 apparmor: bool = False):
+                 apparmor: bool = False, confirm_delay: float = 0.02,
+                 cgroup_gate: bool = False):
         self.clock = clock
         self.spawner = spawner
         self.session_init = session_init
@@ -76,6 +85,16 @@ class Engine:
         self.session_address = session_address
         self.apparmor = apparmor
         self.respawn_disabled = False
+        # > 0: deliver spawn confirmations through a timer of that many seconds
+        # (upstream learns of an exec from a pipe, a loop iteration or more
+        # after the fork; a process killed meanwhile dies first: golden 108).
+        # 0 delivers them at the end of the same input (tests, benchmarks).
+        self.confirm_delay = confirm_delay
+        self._confirm_armed = False
+        # True while jobs with `cgroup` stanzas must wait for the cgroup
+        # manager's address (01 §11); classes whose start condition fired meanwhile
+        self.cgroup_gate = cgroup_gate
+        self._cgroup_held: set[str] = set()
         self.registry = Registry()
         self.queue = EventQueue()
         self._pids: dict[int, tuple[Instance, str]] = {}
@@ -158,6 +177,21 @@ class Engine:
 
     def timer_fired(self, key: Any) -> list[Effect]:
         return self._input(lambda: self._timer_fired(key))
+
+    def cgroup_manager_ready(self) -> list[Effect]:
+        """The cgroup manager address is known: start the classes held for it
+        whose start condition is (still) complete (D-8 fixed)."""
+        def run() -> None:
+            self.cgroup_gate = False
+            held, self._cgroup_held = sorted(self._cgroup_held), set()
+            for name in held:
+                entry = self.registry.get(name)
+                if entry is not None and entry.start_on is not None and entry.start_on.value:
+                    self._fire_start(entry)
+        return self._input(run)
+
+    def _gated(self, entry: ClassEntry) -> bool:
+        return self.cgroup_gate and bool(entry.job_class.cgroups)
 
     def disable_respawn(self) -> None:
         """Session Init shutdown: respawning is switched off for good."""
@@ -250,9 +284,11 @@ class Engine:
 
     # ---- introspection
 
-    def statistics(self) -> dict[str, int]:
+    def statistics(self) -> dict[str, Any]:
+        """Queue lengths, counts, and per-job counters (JSON-able)."""
         entries = list(self.registry.entries.values())
         return {
+            "jobs": {e.name: dict(e.counters) for e in entries},
             "classes": len(entries),
             "instances": sum(len(e.instances) for e in entries),
             "events_queued": len(self.queue),
@@ -331,7 +367,9 @@ class Engine:
             raise ControlFailure(ControlError(INVALID_ARGS, message)) from None
 
     def _process_env(self, instance: Instance, slot: str) -> tuple[str, ...]:
-        env = list(instance.env)
+        # The job environment table as it is *now* (a `set-env -g` from a
+        # pre-start reaches main: golden 032), overlaid by the instance's.
+        env = env_merge(list(self.job_env), instance.env)
         if slot in ("pre-stop", "post-stop") and instance.stop_env:
             env_merge(env, instance.stop_env)
         env_set(env, f"UPSTART_JOB={instance.job}")
@@ -372,6 +410,11 @@ class Engine:
             self._reply_error(token, err.error)
             return
         instance = entry.instances.get(name)
+        if kind in ("start", "restart") and self._gated(entry):
+            self._reply_error(token, upstart_error(
+                "CGroupManagerNotAvailable",
+                f"Job cannot be started as cgroup manager not available: {entry.name}"))
+            return
         if kind == "start":
             if instance is None:
                 instance = self._new_instance(entry, name)
@@ -400,6 +443,11 @@ class Engine:
             instance = self._find_instance(job, inst)
         except ControlFailure as err:
             self._reply_error(token, err.error)
+            return
+        if kind in ("start", "restart") and self._gated(instance.entry):
+            self._reply_error(token, upstart_error(
+                "CGroupManagerNotAvailable",
+                f"Job cannot be started as cgroup manager not available: {instance.display}"))
             return
         if kind == "start":
             if instance.goal == "start":
@@ -447,16 +495,19 @@ class Engine:
     # ---- blocking / failure (job_finished, job_failed)
 
     def _attach(self, instance: Instance, events: list[Event]) -> None:
+        """The instance holds each live event until it rests, except where that
+        would close a wait cycle (it waits, through its blocker, on the event
+        itself: 1.13 deadlocks there forever)."""
         for event in events:
-            if event.progress != "finished" and event in self.queue.events:
+            if event.progress != "finished" and event in self.queue.events and \
+                    not self._waits_on(instance, event):
                 event.block()
                 instance.blocking.append(event)
 
     def _hold(self, instance: Instance, events: list[Event]) -> None:
         """Decision (b): events meeting an instance in transition wait for its
-        rest state, except where that would close a wait cycle (the instance
-        itself waiting, through hook events, on one of these events)."""
-        self._attach(instance, [ev for ev in events if not self._waits_on(instance, ev)])
+        rest state (same cycle guard as `_attach`)."""
+        self._attach(instance, events)
 
     def _waits_on(self, instance: Instance, event: Event, depth: int = 0) -> bool:
         blocker = instance.blocker
@@ -489,6 +540,7 @@ class Engine:
         instance.failed = True
         instance.failed_process = process
         instance.exit_status = status
+        instance.entry.counters["failures"] += 1
         self._out.append(fx.JobFailed(instance.job, instance.name, status))
         self._job_finished(instance, True)
 
@@ -529,6 +581,7 @@ class Engine:
                 instance.failed = False
                 instance.failed_process = None
                 instance.exit_status = 0
+                instance.entry.counters["starts"] += 1
                 instance.blocker = self._emit_job_event(instance, "starting", block=True)
             elif state == "security-spawning":
                 if "security" in jc.process and self.apparmor:
@@ -662,6 +715,10 @@ class Engine:
         return (instance.job, instance.name, "kill")
 
     def _timer_fired(self, key: Any) -> None:
+        if key == self.CONFIRM_TIMER:
+            self._confirm_armed = False
+            self._deliver_confirmations(lambda c: True)
+            return
         if not (isinstance(key, tuple) and len(key) == 3 and key[2] == "kill"):
             return
         entry = self.registry.get(key[0])
@@ -690,6 +747,8 @@ class Engine:
             self._change_state(instance, self._next(instance))
 
     def _process_exited(self, pid: int, code: int | None, sig: int | None) -> None:
+        # the exec of a process is always known before its exit (03 §4)
+        self._deliver_confirmations(lambda c: c[2] == pid)
         found = self._pids.pop(pid, None)
         if found is None:
             return
@@ -738,6 +797,7 @@ class Engine:
                             failed_process, failed_status = None, 0
                         else:
                             self._log("warn", f"{instance.display} {slot} process ended, respawning")
+                            instance.entry.counters["respawns"] += 1
                             failed = stop = False
                             if not advance:
                                 self._change_goal(instance, "respawn")
@@ -771,14 +831,30 @@ class Engine:
 
     # ---- the event queue (event_poll, event_pending_handle_jobs, event_finished)
 
-    def _settle(self) -> None:
+    CONFIRM_TIMER = ("spawn", "", "confirm")
+
+    def _settle(self, confirm: bool = False) -> None:
+        """Queue pass, then spawn confirmations, until both are empty.
+
+        With `confirm_delay`, confirmations wait for their timer (or for an
+        exit of the same process) instead, like upstream's exec pipe, which
+        is read in a later main-loop iteration than the fork."""
         while True:
             self._poll()
             if not self._confirm:
                 return
-            batch, self._confirm = self._confirm, []
-            for instance, slot, pid, error in batch:
-                self._confirmed(instance, slot, pid, error)
+            if self.confirm_delay > 0 and not confirm:
+                if not self._confirm_armed:
+                    self._confirm_armed = True
+                    self._out.append(fx.SetTimer(self.CONFIRM_TIMER, self.confirm_delay))
+                return
+            self._deliver_confirmations(lambda c: True)
+
+    def _deliver_confirmations(self, which: Callable[[Any], bool]) -> None:
+        batch = [c for c in self._confirm if which(c)]
+        self._confirm = [c for c in self._confirm if not which(c)]
+        for instance, slot, pid, error in batch:
+            self._confirmed(instance, slot, pid, error)
 
     def _poll(self) -> None:
         events = self.queue.events
@@ -837,6 +913,15 @@ class Engine:
             return
         if not oper.handle(event, None) or not oper.value:
             return
+        if self._gated(entry):
+            self._cgroup_held.add(entry.name)     # stays latched until the manager is known
+            return
+        self._fire_start(entry)
+
+    def _fire_start(self, entry: ClassEntry) -> None:
+        """The class's start condition is complete: start (or hold) the instance."""
+        oper = entry.start_on
+        assert oper is not None
         events = oper.matched()
         env = self._class_environment(entry)
         for ev in events:
@@ -882,4 +967,4 @@ class Engine:
         self._out.append(fx.EventEmitted(event.name, tuple(event.env)))
 
 
-__all__ = ["Engine", "env_key"]
+__all__ = ["Engine"]

@@ -35,6 +35,8 @@ class ClassEntry:
     instances: dict[str, Instance] = field(default_factory=dict)
     deleted: bool = False
     pending: JobClass | None = None      # replacement waiting for instances to go
+    counters: dict[str, int] = field(
+        default_factory=lambda: {"starts": 0, "failures": 0, "respawns": 0})
 
     @classmethod
     def build(cls, job_class: JobClass) -> ClassEntry:

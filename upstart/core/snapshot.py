@@ -128,6 +128,9 @@ def take(engine: Engine) -> dict[str, Any]:
         "events": events,
         "classes": classes,
         "respawn_disabled": engine.respawn_disabled,
+        "cgroup_held": sorted(engine._cgroup_held),
+        "confirmations": [[i.job, i.name, slot, pid, error]
+                          for i, slot, pid, error in engine._confirm],
     }
 
 
@@ -188,6 +191,12 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             entry.instances[iname] = inst
             for slot, pid in inst.pids.items():
                 engine._pids[pid] = (inst, slot)
+    engine._cgroup_held = set(snap.get("cgroup_held", []))
+    for job, iname, slot, pid, error in snap.get("confirmations", []):
+        entry = engine.registry.get(job)
+        inst = entry.instances.get(iname) if entry else None
+        if inst is not None:
+            engine._confirm.append((inst, slot, pid, error))
     # blockers and job references of events
     for item in snap.get("events", []):
         ev = events[item["id"]]
@@ -201,10 +210,15 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
 
 
 def resume_effects(engine: Engine) -> list[Any]:
-    """What the shell must re-arm after a restore: kill timers of instances
-    waiting in `killed` (their deadline restarts from now)."""
+    """What the shell must re-arm after a restore: the spawn-confirmation
+    timer if news of spawns is pending, and kill timers of instances waiting
+    in `killed` (their deadline restarts from now)."""
     from upstart.core import effects as fx
     out: list[Any] = []
+    if engine._confirm:
+        if engine.confirm_delay > 0:
+            engine._confirm_armed = True
+        out.append(fx.SetTimer(engine.CONFIRM_TIMER, engine.confirm_delay))
     for name in engine.registry.names():
         for inst in engine.registry.entries[name].sorted_instances():
             if inst.kill_timer:

@@ -143,7 +143,10 @@ class EngineBackend:
         if not self.d.session_init:
             raise ControlFailure(upstart_error(
                 "PermissionDenied", "Not permissible to notify D-Bus address for PID 1"))
+        if self.d.bus_connected:
+            return
         self.d.bus_address = address
+        self.d.loop.create_task(self.d.connect_bus())
 
     def notify_cgroup_manager_address(self, caller: Caller, address: str) -> None:
         self._check(caller, "notify cgroup manager address")

@@ -49,6 +49,7 @@ class Daemon:
                  argv: list[str] | None = None):
         self.opts = opts
         self.environ = dict(os.environ if environ is None else environ)
+        _undo_locale_coercion(self.environ)
         self.argv = list(argv or sys.argv)
         self.session_init = opts.user
         self.pid1 = os.getpid() == 1 and not opts.user
@@ -68,6 +69,7 @@ class Daemon:
         self._quiesce_deadline: float | None = None
         self._quiesce_done = None
         self.in_container = False
+        self.bus_connected = False
         self._logged_errors: set[str] = set()
         if self.session_init:
             self.address = (f"unix:abstract=/com/ubuntu/upstart-session/"
@@ -235,7 +237,7 @@ class Daemon:
             add(signal.SIGINT, self._guard, self._emit_signal_event, "control-alt-delete")
             add(signal.SIGPWR, self._guard, self._emit_signal_event, "power-status-changed")
             add(signal.SIGWINCH, self._guard, self._emit_signal_event, "keyboard-request")
-            add(signal.SIGUSR1, self._guard, lambda: None)
+            add(signal.SIGUSR1, self._guard, self._on_sigusr1)
             for offset, kind in FINAL_SIGNALS.items():
                 add(signal.SIGRTMIN + offset, self._guard, self.final_stage, kind)
         for sig in (signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
@@ -243,6 +245,33 @@ class Daemon:
                 signal.signal(sig, signal.SIG_IGN)
             except (OSError, ValueError):
                 pass
+
+    def bus_address_for_mode(self) -> str | None:
+        if self.bus_address:
+            return self.bus_address
+        if self.session_init or self.opts.session_bus:
+            return self.environ.get("DBUS_SESSION_BUS_ADDRESS")
+        return self.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or \
+            "unix:path=/var/run/dbus/system_bus_socket"
+
+    async def connect_bus(self, quiet: bool = False) -> None:
+        """Take com.ubuntu.Upstart on the bus, if one runs (silent early in boot)."""
+        address = self.bus_address_for_mode()
+        if not address or self.server is None or self.bus_connected:
+            return
+        label = "session" if (self.session_init or self.opts.session_bus) else "system"
+        try:
+            await self.server.connect_bus(address, label=label)
+            self.bus_connected = True
+        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+            if not quiet:
+                self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
+
+    def _on_sigusr1(self) -> None:
+        if self.opts.no_dbus or self.bus_connected:
+            return
+        self.logger.log("info", "Reconnecting to D-Bus system bus")
+        self.loop.create_task(self.connect_bus())
 
     def _on_sighup(self) -> None:
         self.logger.log("info", "Reloading configuration")
@@ -263,7 +292,7 @@ class Daemon:
         """Session end: emit `session-end TYPE=kind`, stop every job, exit 0."""
         if self.quiescing:
             return
-        self.logger.log("message", f"Quiescing due to {kind} request")
+        self.logger.log("info", f"Quiescing due to {kind} request")
         self._stop_everything(kind, event=("session-end", [f"TYPE={kind}"]),
                               done=lambda: self._finish(0))
 
@@ -334,7 +363,7 @@ class Daemon:
         return json.dumps(snap() if snap else {})
 
     def request_reexec(self) -> None:
-        self.logger.log("message", f"Re-executing {self.argv[0]}")
+        self.logger.log("info", f"Re-executing {self.argv[0]}")
         from upstart.daemon.reexec import reexec
         reexec(self)
 
@@ -390,18 +419,20 @@ class Daemon:
         if not restored:
             self.reload_configuration(full=True)
         self.watcher = _make_watcher(self)
-        self.server = ControlServer(self.backend, self.address, loop=self.loop)
+        self.server = ControlServer(self.backend, self.address, loop=self.loop,
+                                    user_mode=self.session_init, log=self.logger.log)
         try:
             await self.server.start()
         except OSError as exc:
             self.logger.log("warn", f"Unable to listen for private connections: {exc}")
         if self.session_init:
             self._write_session_file()
+        if not self.opts.no_dbus:
+            await self.connect_bus(quiet=True)
         if restored:
-            restarted = getattr(__import__("upstart.core.effects", fromlist=["x"]), "Restarted",
-                                None)
-            if restarted is not None and self.server is not None:
-                self.server.broadcast(restarted())
+            from upstart.control.signals import Restarted
+            if self.server is not None:
+                self.server.broadcast(Restarted())
             self.logger.log("info", "Stateful re-exec completed")
         elif self.opts.startup_event:
             self.apply(self.engine.emit(self.opts.startup_event, [], wait=False, token=None))
@@ -425,6 +456,16 @@ class Daemon:
                 self.supervisor and self.supervisor.close()
             except Exception:
                 pass
+
+
+def _undo_locale_coercion(environ: dict[str, str]) -> None:
+    """Python started in the C locale adds LC_CTYPE=C.UTF-8 to its own
+    environment (PEP 538); that is not init's environment, so jobs must not
+    inherit it."""
+    if environ.get("LC_CTYPE") in ("C.UTF-8", "C.utf8", "UTF-8") and \
+            not environ.get("LANG") and not environ.get("LC_ALL"):
+        del environ["LC_CTYPE"]
+        os.environ.pop("LC_CTYPE", None)
 
 
 def _make_watcher(daemon: Daemon):

@@ -10,7 +10,8 @@ the other modules are its parts, each named for one concept:
 * `joblog`    – `console log`: pty reading and the per-job log file;
 * `ptrace`    – the raw ptrace(2) calls via ctypes;
 * `tracer`    – `expect fork|daemon`: following a process tree until it settles;
-* `notes`     – what `Supervisor.reap()` reports.
+* `notes`     – what `Supervisor.reap()` reports;
+* `harness`   – a synchronous driver (loop + SIGCHLD) for tests and benchmarks.
 
 Nothing here knows about job states or goals: that is the core's business.
 """

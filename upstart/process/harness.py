@@ -79,6 +79,11 @@ class Harness:
         note = self.wait(lambda n: isinstance(n, (Ready, Exited)) and n.pid == pid, timeout)
         if not isinstance(note, Ready):
             raise AssertionError(f"expected Ready for {pid}, got {note}")
+        # the trace is let go on the loop's next turns (SIGSTOP, then detach):
+        # keep the loop running until the main process is no longer traced
+        deadline = time.monotonic() + timeout
+        while _tracer_of(note.main_pid) not in (0, None) and time.monotonic() < deadline:
+            self.run(0.002)
         return note
 
     def close(self) -> None:
@@ -105,3 +110,14 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _tracer_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None

@@ -30,6 +30,7 @@ import resource
 import signal
 import stat
 import termios
+import time
 
 from upstart.core.effects import SpawnError
 from upstart.process import ptrace
@@ -39,6 +40,7 @@ from upstart.process.setup import ChildPlan, oom_legacy_value
 _DEFAULTED_SIGNALS = tuple(sorted(
     set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}))
 _WALL = 0x40000000
+FORK_RETRIES = 3
 _SKIP_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENODEV, errno.ETIMEDOUT}
 
 
@@ -146,7 +148,7 @@ def spawn_forked(plan: ChildPlan, stdio: tuple[int, int, int] | None,
     rfd, wfd = os.pipe()   # both close-on-exec
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     try:
-        pid = os.fork()
+        pid = _fork(rfd, wfd)
         if pid == 0:   # pragma: no cover - runs in the child
             try:
                 os.close(rfd)
@@ -179,6 +181,21 @@ def spawn_forked(plan: ChildPlan, stdio: tuple[int, int, int] | None,
         _reap_failed(pid)
         raise SpawnError(b"".join(chunks).decode(errors="replace"))
     return pid
+
+
+def _fork(rfd: int, wfd: int) -> int:
+    """fork(), retrying a few times on a temporary failure (EAGAIN/ENOMEM)."""
+    for attempt in range(FORK_RETRIES):
+        try:
+            return os.fork()
+        except (BlockingIOError, MemoryError, OSError) as err:
+            if attempt == FORK_RETRIES - 1 or getattr(err, "errno", None) not in (
+                    errno.EAGAIN, errno.ENOMEM, None):
+                os.close(rfd)
+                os.close(wfd)
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _reap_failed(pid: int) -> None:

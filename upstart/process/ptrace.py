@@ -84,6 +84,25 @@ def is_group_stop(pid: int) -> bool:
     return False
 
 
+_libc.syscall.restype = ctypes.c_long
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131, "i686": 270, "i386": 270,
+              "armv7l": 268, "ppc64le": 250, "s390x": 241, "riscv64": 131}
+
+
+def tgkill(pid: int, sig: int) -> None:
+    """Send `sig` to the thread `pid` of process `pid` only (not to any thread:
+    a process-directed SIGSTOP could land on an untraced thread)."""
+    number = SYS_TGKILL.get(os.uname().machine)
+    if number is None:
+        os.kill(pid, sig)
+        return
+    ctypes.set_errno(0)
+    if _libc.syscall(ctypes.c_long(number), ctypes.c_int(pid), ctypes.c_int(pid),
+                     ctypes.c_int(sig)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 def set_child_subreaper(on: bool) -> None:
     if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0) != 0:
         err = ctypes.get_errno()

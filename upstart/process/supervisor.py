@@ -64,8 +64,9 @@ class Supervisor:
         self.default_console = default_console
         self.debug = debug
         self._pending: list[Note] = []
-        self._hub = LogHub(loop, self._pending.append)
-        self._tracer = Tracer(loop, self._pending.append, self._wake)
+        self._woken = False
+        self._hub = LogHub(loop, self._report)
+        self._tracer = Tracer(loop, self._report, self._wake)
         self._children: dict[int, _Child] = {}
         self._logs: dict[int, JobLog] = {}
         self._writers: dict[int, bytes] = {}
@@ -81,48 +82,56 @@ class Supervisor:
     # ------------------------------------------------------------ spawn
 
     def spawn(self, request: SpawnRequest) -> int:
+        try:
+            return self._spawn(request)
+        except OSError as err:   # pipe/pty/fork exhaustion: never crash init
+            raise SpawnError(f"unable to spawn: {os.strerror(err.errno) if err.errno else err}"
+                             ) from None
+
+    def _spawn(self, request: SpawnRequest) -> int:
         plan = plan_for(request, session_init=self.session_init,
                         default_console=self.default_console, no_log=self.no_log,
                         debug=self.debug, apparmor_usable=self._apparmor)
         label = request.job_class.job_name_for_display(request.instance)
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
-        master = slave = None
-        if plan.console == "log":
-            try:
-                master, slave = os.openpty()
-            except OSError:
-                self._pending.append(
-                    LogLine("error", "Failed to create pty - disabling logging for job"))
-                plan.console = "none"
-        to_close: list[int] = []
-        stdio = None
-        if plan.console in ("none", "output"):
-            got = open_console(plan.console)
-            if isinstance(got, str):
-                self._pending.append(LogLine("warn", got))
-                plan.console = "none"
-                got = open_console("none")
-            stdio = got
-            to_close.append(got[0])
-        elif plan.console == "log":
-            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-            to_close += [null, slave]
-            stdio = (null, slave, slave)
-        script_r = script_w = None
-        if plan.script is not None:
-            script_r, script_w = os.pipe()
-            to_close.append(script_r)
+        master = script_w = None
+        to_close: list[int] = []   # init's copies of the child's fds, closed after spawn
         try:
+            if plan.console == "log":
+                try:
+                    master, slave = os.openpty()
+                    to_close.append(slave)
+                except OSError:
+                    self._report(
+                        LogLine("error", "Failed to create pty - disabling logging for job"))
+                    plan.console = "none"
+            if plan.console in ("none", "output"):
+                got = open_console(plan.console)
+                if isinstance(got, str):
+                    self._report(LogLine("warn", got))
+                    plan.console = "none"
+                    got = open_console("none")
+                stdio = got
+                to_close.append(got[0])
+            elif plan.console == "log":
+                null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+                to_close.append(null)
+                stdio = (null, slave, slave)
+            else:
+                stdio = None        # owner: opened by the child itself
+            script_r = None
+            if plan.script is not None:
+                script_r, script_w = os.pipe()
+                to_close.append(script_r)
             if plan.needs_fork(_cwd()):
                 pid = spawn_forked(plan, stdio, script_r)
             else:
                 pid = spawn_fast(plan, stdio, script_r)
         except BaseException:
-            if master is not None:
-                os.close(master)
-            if script_w is not None:
-                os.close(script_w)
+            for fd in (master, script_w):
+                if fd is not None:
+                    os.close(fd)
             raise
         finally:
             for fd in to_close:
@@ -138,7 +147,7 @@ class Supervisor:
         if plan.trace:
             self._tracer.add(pid, request.job_class.expect, label)
         if plan.debug:
-            self._pending.append(LogLine(
+            self._report(LogLine(
                 "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug"))
         return pid
 
@@ -177,6 +186,7 @@ class Supervisor:
 
     def reap(self) -> list[Note]:
         notes: list[Note] = []
+        self._woken = True          # notes queued while reaping are taken below
         self._take_pending(notes)
         while True:
             try:
@@ -204,6 +214,7 @@ class Supervisor:
             elif os.WIFSIGNALED(status):
                 self._note(Exited(pid, None, os.WTERMSIG(status)), notes)
         self._take_pending(notes)
+        self._woken = False
         return notes
 
     def _take_pending(self, notes: list[Note]) -> None:
@@ -224,6 +235,7 @@ class Supervisor:
 
     def _finished(self, pid: int, notes: list[Note]) -> None:
         self._children.pop(pid, None)
+        self._tracer.early.pop(pid, None)
         log = self._logs.pop(pid, None)
         if log is not None and not log.drain():
             notes.append(LogLine("debug", "Process associated with log leaked a file "
@@ -292,8 +304,15 @@ class Supervisor:
                 pass
             self._was_subreaper = None
 
+    def _report(self, note: Note) -> None:
+        """Queue a note produced outside reap() and make sure reap() runs soon."""
+        self._pending.append(note)
+        self._wake()
+
     def _wake(self) -> None:
-        signal.raise_signal(signal.SIGCHLD)
+        if not self._woken:
+            self._woken = True
+            signal.raise_signal(signal.SIGCHLD)
 
 
 def _cwd() -> str | None:

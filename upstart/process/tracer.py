@@ -13,9 +13,10 @@ intermediate. This tracer implements the roadmap's *exit counting*
   is alive. When the leader exits and traced processes remain, the oldest
   orphaned root becomes the leader: one *hand-over*;
 * once the tree has forked at least once, it *settles* when nothing
-  happens (no fork, exit or exec) for a quiet period: short when the
-  hand-overs reached the declared count, long when fewer happened (the
-  daemon forked less than declared), bounded by a cap from the first fork;
+  happens (no fork, exit or exec) for a quiet period (short when the
+  hand-overs reached the declared count, long when fewer happened: the
+  daemon forked less than declared) and no traced process is running
+  (`R`/`D` in /proc), bounded by a cap from the first fork;
 * on settling: `Ready(spawned, leader)`, then every traced process is
   stopped and detached;
 * if the whole tree dies before settling, the job sees `Exited(spawned,
@@ -197,8 +198,9 @@ class Tracer:
             self._ptrace("continue", ptrace.cont, pid, 0)
         elif event:
             self._ptrace("continue", ptrace.cont, pid, 0)
-        elif sig == signal.SIGSTOP and (proc.new or not ptrace.is_group_stop(pid)):
-            # the attach stop of a late child, or the SIGSTOP we sent: swallow it
+        elif sig == signal.SIGSTOP:
+            # the attach stop of a late child, or the SIGSTOP we sent (thread-directed,
+            # so it is a signal-delivery stop of the traced thread): swallow it
             self._ptrace("detach from", ptrace.detach, pid, 0)
             self._untrack(tr, pid)
         else:
@@ -245,12 +247,31 @@ class Tracer:
         tr.timer = None
         if tr.main is not None or tr.leader not in tr.procs:
             return
+        if any(_busy(pid) for pid in tr.procs):
+            # still running (or starved of CPU): not settled yet, look again later
+            now = self.loop.time()
+            start = tr.first_fork if tr.first_fork is not None else now
+            if now < start + SETTLE_CAP:
+                tr.timer = self.loop.call_later(
+                    min(SETTLE_QUIET, start + SETTLE_CAP - now), self._settle, tr)
+                return
         tr.main = tr.leader
         self.report(Ready(tr.spawned, tr.main))
         for proc in list(tr.procs.values()):
             if not proc.new:
                 try:
-                    os.kill(proc.pid, signal.SIGSTOP)
-                except ProcessLookupError:
+                    ptrace.tgkill(proc.pid, signal.SIGSTOP)
+                except OSError:
                     pass
         self.wake()
+
+
+def _busy(pid: int) -> bool:
+    """True when the process is runnable or in uninterruptible sleep (`R`/`D`):
+    a daemon that has finished starting up waits in `S`."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"R", b"D")

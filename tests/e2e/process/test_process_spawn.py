@@ -58,7 +58,7 @@ def test_one_line_script_runs_with_dash_c(h, tmp_path):
 
 
 def test_multi_line_script_via_fd_9_closed_for_the_script(h, tmp_path):
-    run(h, tmp_path, 'echo "multi $0"\necho second\nexec ls /proc/self/fd\n', script=True)
+    run(h, tmp_path, 'echo "multi $0"\necho second\nexec ls -1 /proc/self/fd\n', script=True)
     lines = logtext(tmp_path).split(b"\r\n")
     assert lines[:2] == [b"multi /proc/self/fd/9", b"second"]
     # stdin/out/err, ls's own directory fd (3) and dash's copy of the script (10):
@@ -90,8 +90,8 @@ def test_fast_path_has_no_leaked_fds_and_default_signals(h, tmp_path):
     os.set_inheritable(leak, True)
     old = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
-        run(h, tmp_path, "ls /proc/self/fd", job="fds")
-        run(h, tmp_path, "grep -E ^Sig(Ign|Blk) /proc/self/status", job="sigs")
+        run(h, tmp_path, "ls -1 /proc/self/fd", job="fds")
+        run(h, tmp_path, "grep -E '^Sig(Ign|Blk)' /proc/self/status", job="sigs")
     finally:
         os.close(leak)
         signal.signal(signal.SIGUSR1, old)
@@ -110,8 +110,8 @@ def test_fork_path_has_no_leaked_fds_and_default_signals(h, tmp_path):
     os.set_inheritable(leak, True)
     old = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
-        run(h, tmp_path, "ls /proc/self/fd", job="fds", nice=1)
-        run(h, tmp_path, "grep -E ^Sig(Ign|Blk) /proc/self/status", job="sigs", nice=1)
+        run(h, tmp_path, "ls -1 /proc/self/fd", job="fds", nice=1)
+        run(h, tmp_path, "grep -E '^Sig(Ign|Blk)' /proc/self/status", job="sigs", nice=1)
     finally:
         os.close(leak)
         signal.signal(signal.SIGUSR1, old)
@@ -343,3 +343,18 @@ def _gone(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_console_owner_gets_console_as_controlling_tty(h, tmp_path):
+    if not os.path.exists("/dev/console"):
+        pytest.skip("no /dev/console")
+    out = tmp_path / "tty"
+    try:
+        _, note = run(h, tmp_path, f"sh -c 'tty > {out}; ps -o tty= -p $$ >> {out}' ",
+                      console="owner")
+    except SpawnError as err:   # the console is some other session's terminal
+        assert err.reason.startswith("unable to open console: ")
+        return
+    assert note.code == 0
+    name, ctty = out.read_text().split()
+    assert name == "/dev/console" and ctty != "?"

@@ -94,7 +94,8 @@ class Harness:
         self.spawner = FakeSpawner()
         self.engine = Engine(self.clock, self.spawner, session_init=True,
                              job_env=job_env if job_env is not None else ["PATH=/bin"],
-                             init_env=init_env or {}, session_address=session_address)
+                             init_env=init_env or {}, session_address=session_address,
+                             confirm_delay=0)
         self.log: list[Any] = []
         self.tokens = 0
         if classes:

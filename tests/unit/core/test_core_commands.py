@@ -252,11 +252,13 @@ def test_statistics_and_snapshot_roundtrip():
     h.start("t", wait=False)
     stats = h.engine.statistics()
     assert stats["classes"] == 2 and stats["instances"] == 2
+    assert stats["jobs"]["svc"] == {"starts": 1, "failures": 0, "respawns": 0}
+    assert stats["events_queued"] == 0 and stats["events_handled"] > 0
     snap = h.engine.snapshot()
     import json
     snap = json.loads(json.dumps(snap))
     eng = Engine.restore(snap, FakeClock(), FakeSpawner(), classes=classes, session_init=True,
-                         init_env={})
+                         init_env={}, confirm_delay=0)
     assert eng.instance_info("svc", "") == h.engine.instance_info("svc", "")
     assert eng.snapshot() == snap
     # processes and latches survived the round trip
@@ -280,9 +282,37 @@ def test_restore_without_classes_uses_snapshot_classes_and_rearms_timers():
     h.stop("svc", wait=False)
     snap = json.loads(json.dumps(h.engine.snapshot()))
     eng = Engine.restore(snap, FakeClock(), FakeSpawner(), session_init=True,
-                         job_env=["PATH=/bin"], init_env={})
+                         job_env=["PATH=/bin"], init_env={}, confirm_delay=0)
     assert eng.get_class("svc") == full
     assert eng.resume_effects() == [fx.SetTimer(("svc", "", "kill"), 3)]
     assert eng.load({"svc": full}) == []            # same class: nothing changes
     out = eng.process_exited(h.pid("svc"), None, 15)
     assert fx.EventEmitted("stopped", ("JOB=svc", "INSTANCE=", "RESULT=ok")) in out
+
+
+def test_global_set_env_from_pre_start_reaches_main_032():
+    h = Harness(job("j", pre_start="p", task=True, env=["A=stanza"]), job_env=["PATH=/bin", "A=t"])
+    h.start("j")
+    h.engine.env_set([], ["GLOBAL=g", "A=changed"], True)
+    h.engine.env_set(["j", ""], ["INNER=i"], True)
+    h.exit(h.pid("j", slot="pre-start"), 0)
+    env = h.spawner.requests[-1].env
+    assert env[:2] == ("PATH=/bin", "A=stanza")
+    assert "GLOBAL=g" in env and "INNER=i" in env
+
+
+def test_cgroup_gate_holds_jobs_until_manager_ready():
+    from upstart.jobfile.model import CGroup
+    h = Harness(job("cg", start_on="a and b", cgroups=[CGroup("cpu")]), job("plain", start_on="a"))
+    h.engine.cgroup_gate = True
+    out = h.start("cg")
+    assert only_reply(out).error == err(
+        "CGroupManagerNotAvailable", "Job cannot be started as cgroup manager not available: cg")
+    h.emit("a", "X=1")
+    assert h.status("plain") == "start/running"          # other classes are not held
+    h.emit("b")
+    assert h.status("cg") == "stop/waiting"
+    out = h.feed(h.engine.cgroup_manager_ready())
+    assert h.status("cg") == "start/running"
+    assert "X=1" in h.spawner.requests[-1].env
+    assert only_reply(h.start("cg")).error.name.endswith("AlreadyStarted")

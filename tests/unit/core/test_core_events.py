@@ -335,3 +335,12 @@ def test_no_deadlock_on_hook_cycles():
     h.stop("s")
     out = h.kill_ack("s")
     assert h.replies(out) == [fx.Reply(3, None)] and h.status("s") == "stop/waiting"
+
+
+def test_restart_of_job_stopping_on_its_own_stopping_does_not_deadlock():
+    h = Harness(job("ca", stop_on="stopping ca"))
+    h.start("ca")
+    h.restart("ca", wait=False)
+    h.kill_ack("ca")
+    assert h.status("ca") == "stop/waiting"
+    assert len(h.engine.queue) == 0

@@ -213,3 +213,39 @@ def test_expect_stop_flags_the_request():
 def test_unknown_pid_exit_is_ignored():
     h = Harness(job("svc"))
     assert h.exit(4242, 0) == []
+
+
+def test_confirm_delay_defers_exec_news_to_a_timer_108():
+    from core_harness import FakeClock, FakeSpawner
+
+    from upstart.core.engine import Engine
+    eng = Engine(FakeClock(), FakeSpawner(), session_init=True, job_env=[], init_env={},
+                 confirm_delay=0.02)
+    eng.load({"svc": job("svc"), "t": job("t", task=True, start_on="session-end")})
+    eng.job_start("svc", [], wait=False, token=1)
+    eng.timer_fired(Engine.CONFIRM_TIMER)
+    svc_pid = eng.instance_info("svc", "")[2][0][1]
+    eng.instance_stop("svc", "", wait=False, token=2)
+    out = eng.emit("session-end", ["TYPE=shutdown"], wait=False, token=3)
+    assert fx.SetTimer(Engine.CONFIRM_TIMER, 0.02) in out
+    assert eng.instance_info("t", "")[1] == "spawned"
+    out = eng.process_exited(svc_pid, None, 15)          # svc dies before t's exec is known
+    out += eng.timer_fired(Engine.CONFIRM_TIMER)
+    got = [e.name + " " + e.env[0] for e in out if isinstance(e, fx.EventEmitted)]
+    assert got == ["stopped JOB=svc", "started JOB=t"]
+
+
+def test_confirmation_is_delivered_before_the_exit_of_the_same_process():
+    from core_harness import FakeClock, FakeSpawner
+
+    from upstart.core.engine import Engine
+    eng = Engine(FakeClock(), FakeSpawner(), session_init=True, job_env=[], init_env={},
+                 confirm_delay=1)
+    eng.load({"t": job("t", task=True)})
+    eng.job_start("t", [], wait=True, token=1)
+    pid = eng.instance_info("t", "")[2][0][1]
+    out = eng.process_exited(pid, 0, None)
+    assert [e.name for e in out if isinstance(e, fx.EventEmitted)] == [
+        "started", "stopping", "stopped"]
+    assert fx.Reply(1, "") in out
+    assert eng.timer_fired(Engine.CONFIRM_TIMER) == []

@@ -33,6 +33,8 @@ CLASSES = {
     "t": job("t", task=True, start_on="go or tick"),
     "i": job("i", instance="${N:-one}", start_on="add", stop_on="remove N=$N"),
     "d": job("d", expect="fork", start_on="a and (b or tick)"),
+    "ca": job("ca", start_on="starting cb", stop_on="stopping ca"),
+    "cb": job("cb", task=True, start_on="starting ca"),
 }
 JOBS = sorted(CLASSES)
 EVENTS = ["go", "halt", "tick", "add", "remove", "a", "b", "nothing"]
@@ -47,7 +49,7 @@ class EngineMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock()
         self.engine = Engine(self.clock, FakeSpawner(), session_init=True,
-                             job_env=["PATH=/bin"], init_env={})
+                             job_env=["PATH=/bin"], init_env={}, confirm_delay=0)
         self.tokens = 0
         self.issued: set[int] = set()
         self.answered: dict[int, int] = {}

@@ -118,3 +118,14 @@ def test_trace_only_for_main_and_debug_only_with_init_debug():
     main = plan_for(request("true", expect="daemon", debug=True), session_init=True,
                     default_console="log", no_log=False, debug=True, apparmor_usable=False)
     assert main.trace and main.debug
+
+
+def test_apparmor_switch_only_for_main_and_only_when_usable():
+    def plan(slot, usable):
+        return plan_for(request("true", slot=slot, apparmor_switch="prof-$UPSTART_JOB"),
+                        session_init=True, default_console="log", no_log=False,
+                        debug=False, apparmor_usable=usable)
+    assert plan("main", True).apparmor == "prof-j"
+    assert plan("main", True).needs_fork(None)
+    assert plan("main", False).apparmor is None
+    assert plan("pre-start", True).apparmor is None

@@ -3,7 +3,7 @@
 Run by ``test_golden.py`` as::
 
     unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc \\
-        python replay.py SCENARIO.json WORKDIR BINDIR
+        python golden_replay.py SCENARIO.json WORKDIR BINDIR
 
 so this process is PID 1 of a private PID namespace with its own network namespace
 (init's abstract sockets, system or session, are ours alone) and its own mount
@@ -15,7 +15,7 @@ It builds ``WORKDIR/t`` (the ``<T>`` of the scenario), starts init in the scenar
 and writes ``WORKDIR/result.json``: for every step the raw outputs (``rc``, ``stdout``,
 ``stderr``, ``running``, ``ok``, ``exit-status``, ``note`` on trouble), the raw event
 stream, the raw content of the files, init's raw log.  Normalising and comparing are
-the test's business (``compare.py``); only ``wait-status`` and ``wait-event`` need
+the test's business (``golden_compare.py``); only ``wait-status`` and ``wait-event`` need
 normalised text here, to know when to stop waiting.
 
 The scenario passed in is the one to *run*: ``compare.adjust_scenario`` has already
