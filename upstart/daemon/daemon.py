@@ -39,6 +39,14 @@ FINAL_SIGNALS = {3: "halt", 4: "poweroff", 5: "reboot"}
 FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 
 
+# Upstream learns that an exec succeeded a little after the fork (EOF on the child's
+# status pipe, read on a later main-loop turn, once the child has exec'd); the engine
+# waits in `spawned` about that long too (a timer), so that what other jobs do
+# meanwhile (a killed process reaped, say) is ordered as upstream orders it.
+# Measured against golden 108: 0 reorders events, 20 ms matches.
+CONFIRM_DELAY = 0.02
+
+
 class MonotonicClock:
     def monotonic(self) -> float:
         return time.monotonic()
@@ -148,6 +156,7 @@ class Daemon:
             default_console=self.opts.default_console,
             debug_stanza=self.opts.debug,
             session_address=self.address if self.session_init else None,
+            confirm_delay=CONFIRM_DELAY,
         )
 
     # ------------------------------------------------------------ effects

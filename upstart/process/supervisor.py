@@ -209,11 +209,15 @@ class Supervisor:
                 if child is not None:
                     notes.append(LogLine("info", f"{child.label} {child.slot} process ({pid}) "
                                                  f"continued by CONT signal"))
+            elif self._tracer.swallow_second_report(pid):
+                pass
             elif os.WIFEXITED(status):
                 self._note(Exited(pid, os.WEXITSTATUS(status), None), notes)
             elif os.WIFSIGNALED(status):
                 self._note(Exited(pid, None, os.WTERMSIG(status)), notes)
         self._take_pending(notes)
+        if self._tracer.absorbed:
+            self._tracer.forget_reaped()
         self._woken = False
         return notes
 

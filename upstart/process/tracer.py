@@ -76,6 +76,9 @@ class Tracer:
         self.wake = wake
         self.by_pid: dict[int, _Trace] = {}
         self.early: dict[int, int] = {}   # pid -> status of a stop seen before its fork event
+        # absorbed zombies whose real parent is another process: if that parent dies
+        # before reaping them they are re-parented to init and reported a second time
+        self.absorbed: set[int] = set()
         self._seq = 0
 
     # ------------------------------------------------------------ api
@@ -105,6 +108,18 @@ class Tracer:
         if os.WIFSTOPPED(status):
             self._stopped(tr, proc, os.WSTOPSIG(status), status >> 16)
         return []
+
+    def swallow_second_report(self, pid: int) -> bool:
+        """True (once) for the exit of a zombie the tracer already absorbed."""
+        if pid in self.absorbed:
+            self.absorbed.discard(pid)
+            return True
+        return False
+
+    def forget_reaped(self) -> None:
+        """Drop absorbed pids that their real parent has reaped meanwhile."""
+        for pid in [p for p in self.absorbed if not os.path.exists(f"/proc/{p}")]:
+            self.absorbed.discard(pid)
 
     def close(self) -> None:
         for tr in {id(t): t for t in self.by_pid.values()}.values():
@@ -211,9 +226,15 @@ class Tracer:
         was_leader = pid == tr.leader
         self._untrack(tr, pid)
         if tr.main is not None:
-            return [Exited(pid, code, sig)] if pid == tr.main else []
-        if not was_leader:
-            return []                              # an absorbed intermediate
+            if pid == tr.main:
+                return [Exited(pid, code, sig)]
+            if _parent_of(pid) not in (None, os.getpid()):
+                self.absorbed.add(pid)
+            return []
+        if not was_leader:                         # an absorbed intermediate
+            if _parent_of(pid) not in (None, os.getpid()):
+                self.absorbed.add(pid)
+            return []
         roots = sorted((p for p in tr.procs.values() if p.parent is None), key=lambda p: p.seq)
         if not roots:
             self._untrack_all(tr)
@@ -275,3 +296,14 @@ def _busy(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state in (b"R", b"D")
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None

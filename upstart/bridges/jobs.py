@@ -1,0 +1,77 @@
+"""Following which jobs wait for one event name (spec 06 intro).
+
+At start-up the watcher lists every job (`GetAllJobs`), reads its `name`,
+`start_on` and `stop_on`, and from then on follows `JobAdded`/`JobRemoved`
+(a reloaded job is removed and added again). For each job it keeps the
+leaves naming the bridge's event and calls `on_change(path, name, leaves)`
+whenever they change (`leaves` is empty when the job went away). Owns the
+per-path generation counter that makes a slow property read for a job
+removed in the meantime harmless. Never interprets the leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from upstart.bridges import conditions
+from upstart.control import client, wire
+
+
+class JobWatcher:
+    def __init__(self, link, event: str, on_change, log):
+        self.link = link
+        self.event = event
+        self.on_change = on_change
+        self.log = log
+        self.jobs: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
+        self.generation: dict[str, int] = {}
+        self.tasks: set[asyncio.Task] = set()
+        link.on_signal(self._signal)
+
+    async def start(self) -> None:
+        """Read every job once (JobAdded/JobRemoved are followed already)."""
+        paths = (await self.link.call(client.MANAGER_PATH, client.MANAGER_IFACE,
+                                      "GetAllJobs"))[0]
+        await asyncio.gather(*(self._fetch(path, self.generation.get(path, 0))
+                               for path in paths))
+
+    def any(self) -> bool:
+        """True when at least one job mentions the event."""
+        return any(leaves for _, leaves in self.jobs.values())
+
+    def _signal(self, msg) -> None:
+        if msg.fields.get(wire.F_INTERFACE) != client.MANAGER_IFACE or not msg.body:
+            return
+        member = msg.fields.get(wire.F_MEMBER)
+        path = msg.body[0]
+        if member == "JobAdded":
+            gen = self.generation[path] = self.generation.get(path, 0) + 1
+            task = asyncio.ensure_future(self._fetch(path, gen))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif member == "JobRemoved":
+            self.generation[path] = self.generation.get(path, 0) + 1
+            self._set(path, None)
+
+    async def _fetch(self, path: str, gen: int) -> None:
+        try:
+            props = (await self.link.call(path, client.PROPERTIES_IFACE, "GetAll", "s",
+                                          (client.JOB_IFACE,)))[0]
+        except client.CallError:
+            return                                   # gone meanwhile
+        if self.generation.get(path, 0) != gen:
+            return
+        name = props.get("name", ("s", path))[1]
+        start_on = props.get("start_on", ("aas", []))[1]
+        stop_on = props.get("stop_on", ("aas", []))[1]
+        self._set(path, (name, conditions.job_leaves(start_on, stop_on, self.event)))
+
+    def _set(self, path: str, entry) -> None:
+        old = self.jobs.pop(path, None)
+        if entry is not None:
+            self.jobs[path] = entry
+        old_leaves = old[1] if old else []
+        new_leaves = entry[1] if entry else []
+        if old_leaves != new_leaves:
+            name = entry[0] if entry else old[0]
+            self.on_change(path, name, new_leaves)
