@@ -42,10 +42,12 @@ def render(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     out = publish_string(
-        text, source_path=path, writer_name="manpage",
+        text, source_path=path, writer="manpage",
         settings_overrides={"report_level": 2, "halt_level": 2,
                             "input_encoding": "utf-8", "output_encoding": "utf-8"})
     roff = out.decode("utf-8")
+    # The conventional spelling of the first section, which whatis parsers look for.
+    roff = roff.replace("\n.SH Name\n", "\n.SH NAME\n", 1)
     # docutils stamps its own version in a comment; keep the output reproducible.
     return re.sub(r"^(\.\\\" by the Docutils) \S+ (manpage writer\.)$", r"\1 \2", roff,
                   flags=re.M)

@@ -64,7 +64,7 @@ TOOLS = {
     "upstart-rc": "rc", "init-checkconf": "checkconf",
 }
 # busybox applets we do not link: ours take their place
-BUSYBOX_SKIP = {"init", "linuxrc", "halt", "reboot", "poweroff", "getty", "run-init"}
+BUSYBOX_SKIP = {"busybox", "init", "linuxrc", "halt", "reboot", "poweroff", "getty", "run-init"}
 
 WRAPPER = f"""#!{GUEST_PY}
 # upstart-py's `{{name}}` in the VM: upstart.cli.{{module}}, with argv[0] kept
@@ -292,7 +292,8 @@ def build_base(path: str) -> None:
             concurrent.futures.ProcessPoolExecutor(min(16, os.cpu_count() or 1)) as pool:
         w = CpioWriter(f)
         for d in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin",
-                  "/etc/init", "/proc", "/sys", "/dev", "/run", "/var/log", "/root", "/mnt",
+                  "/etc/init", "/proc", "/sys", "/dev", "/run", "/var/log/upstart", "/root",
+                  "/mnt",
                   "/lib", "/lib64"):
             w.dir(d)
         w.dir("/tmp", 0o1777)

@@ -123,3 +123,25 @@ def run(prog: str, body: Callable[[], Awaitable[int | None]]) -> int:
     except BridgeError as exc:
         sys.stderr.write("%s: %s\n" % (prog, exc))
         return 1
+
+
+def connect_init(prog: str, user: bool, log, *, unix_fd: bool = False):
+    """The Link to init chosen by `init_address`; BridgeError when it fails."""
+    from upstart.bridges.link import Link
+    from upstart.control.client import ConnectError
+
+    address = init_address(user, os.environ)
+    try:
+        return Link.open(address, log, unix_fd=unix_fd, label="init")
+    except ConnectError as exc:
+        raise BridgeError("Could not connect to Upstart: %s" % exc) from None
+
+
+def session_pidfile(prog: str, env: Mapping[str, str]) -> str | None:
+    """`$XDG_RUNTIME_DIR/<prog>.<init-pid>.pid` for `--daemon --user`."""
+    runtime = env.get("XDG_RUNTIME_DIR")
+    session = env.get("UPSTART_SESSION", "")
+    pid = session.rsplit("/", 1)[-1]
+    if not runtime or not pid.isdigit():
+        return None
+    return os.path.join(runtime, "%s.%s.pid" % (prog, pid))

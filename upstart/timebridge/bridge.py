@@ -144,12 +144,10 @@ class Bridge:
             sel.register(self.clockwatch.fileno(), selectors.EVENT_READ, "clock")
         try:
             while True:
-                for member, body in self.link.read_signals() if self.link.conn.signals \
-                        else ():
-                    self.handle_signal(member, body)
                 wait = self.step()
-                if self.link.conn.signals:
-                    continue                  # an emit queued signals meanwhile
+                if self.link.has_queued():
+                    self.pump()               # a call left signals behind
+                    continue
                 for key, _ in sel.select(wait):
                     if key.data == "link":
                         self.pump()

@@ -78,6 +78,12 @@ class Link:
 
     # ------------------------------------------------------------- signals
 
+    def has_queued(self) -> bool:
+        """Are signals waiting in memory (read while a call awaited its reply)?"""
+        buf = self.conn.buf
+        return bool(self.conn.signals) or (
+            len(buf) >= 16 and len(buf) >= wire.message_size(bytes(buf[:16])))
+
     def read_signals(self) -> list[tuple[str, list]]:
         """Signals already queued or readable now, as (member, body); call when
         `fileno()` is readable (or to drain what calls queued). Raises LinkError

@@ -86,6 +86,7 @@ class Row:
     """One line of `--list`."""
 
     key: str
+    env: tuple[str, ...]
     kind: str
     next_wall: float | None
     last_wall: float | None
@@ -297,6 +298,6 @@ class Planner:
         return out
 
     def describe(self, wall: float, mono: float) -> list[Row]:
-        return [Row(key, e.schedule.kind, self._next(e, wall, mono), e.last, e.fired,
+        return [Row(key, e.schedule.env, e.schedule.kind, self._next(e, wall, mono), e.last, e.fired,
                     e.schedule.count)
                 for key, e in sorted(self.entries.items())]

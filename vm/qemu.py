@@ -1,0 +1,183 @@
+"""Run one qemu VM on the prepared kernel and initramfs, and watch its console.
+
+`VM` starts `qemu-system-x86_64` (TCG unless /proc/cpuinfo shows vmx/svm:
+the sandbox's /dev/kvm cannot run a stock kernel) with the serial console on
+stdout, collects the console in a thread, talks to the human monitor over a
+unix socket (`sendkey ctrl-alt-delete`), and always kills qemu on close
+(it is a context manager). Kernel command-line words understood by our
+VM-only jobs: `vm.then=poweroff|reboot|halt|wait`, `vm.scenario=crash|orphans`,
+`vm.getty`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+BASE_APPEND = ("console=ttyS0 panic=-1 rdinit=/sbin/init printk.devkmsg=on "
+               "printk.time=1 loglevel=6")
+TIMESTAMP = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
+
+
+def accel_args() -> list[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        flags = ""
+    if os.access("/dev/kvm", os.R_OK | os.W_OK) and re.search(r"\b(vmx|svm)\b", flags):
+        return ["-accel", "kvm", "-cpu", "host"]
+    return ["-accel", "tcg", "-cpu", "max"]
+
+
+class VM:
+    def __init__(self, kernel: str, initrd: str, append: str = "", init_args: str = "",
+                 memory: int = 512):
+        self.tmp = tempfile.mkdtemp(prefix="upstart-vm-")
+        self.monitor_path = os.path.join(self.tmp, "monitor.sock")
+        cmdline = f"{BASE_APPEND} {append}".strip()
+        if init_args:
+            cmdline += f" -- {init_args}"
+        self.argv = [
+            shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
+            *accel_args(), "-nodefaults", "-display", "none", "-serial", "stdio",
+            "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
+            "-no-reboot", "-nic", "none", "-m", str(memory),
+            "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
+        ]
+        self._buf = bytearray()
+        self._cond = threading.Condition()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.exit_code: int | None = None
+        self.wall_time: float | None = None
+
+    # ------------------------------------------------------------ console
+
+    def _read(self) -> None:
+        while True:
+            chunk = self.proc.stdout.read1(65536)
+            if not chunk:
+                break
+            with self._cond:
+                self._buf += chunk
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def console(self) -> str:
+        with self._cond:
+            return self._buf.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "")
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match | None:
+        """The first match of `pattern` in the console, waiting up to `timeout`."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                m = rx.search(self._buf.decode("utf-8", "replace"))
+                if m or self.proc.poll() is not None and not self._reader.is_alive():
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 0.5))
+
+    # ------------------------------------------------------------ monitor
+
+    def monitor(self, command: str, timeout: float = 5.0) -> str:
+        """One human-monitor command; returns what the monitor answered."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    s.connect(self.monitor_path)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            out = b""
+            while b"(qemu)" not in out:
+                out += s.recv(4096)
+            s.sendall(command.encode() + b"\n")
+            out = b""
+            while out.count(b"(qemu)") < 1:
+                data = s.recv(4096)
+                if not data:
+                    break
+                out += data
+            return out.decode("utf-8", "replace")
+        finally:
+            s.close()
+
+    def sendkey(self, keys: str) -> str:
+        return self.monitor(f"sendkey {keys}")
+
+    # ------------------------------------------------------------ end
+
+    def wait(self, timeout: float) -> int | None:
+        """qemu's exit status, or None if it still runs after `timeout`."""
+        try:
+            self.exit_code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reader.join(2)
+        self.wall_time = time.monotonic() - self.started
+        return self.exit_code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._reader.join(2)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> VM:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def kernel_time(console: str, pattern: str) -> float | None:
+    """The kernel timestamp of the first console line matching `pattern`."""
+    rx = re.compile(pattern)
+    for line in console.splitlines():
+        m = TIMESTAMP.match(line)
+        if m and rx.search(m.group(2)):
+            return float(m.group(1))
+    return None
+
+
+def kernel_lines(console: str, pattern: str) -> list[tuple[float, str]]:
+    """(timestamp, text) of every timestamped console line matching `pattern`."""
+    rx = re.compile(pattern)
+    out = []
+    for line in console.splitlines():
+        m = TIMESTAMP.match(line)
+        if m and rx.search(m.group(2)):
+            out.append((float(m.group(1)), m.group(2)))
+    return out
