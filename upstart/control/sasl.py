@@ -17,6 +17,20 @@ MAX_LINE = 16384
 MAX_COMMANDS = 32
 
 
+class _AnyUid:
+    """`allowed_uids` for a socket open to every user (the system socket: the
+    method-level policy in the server decides what each caller may do)."""
+
+    def __contains__(self, uid: object) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "ANY_UID"
+
+
+ANY_UID = _AnyUid()
+
+
 class SaslError(Exception):
     """The peer broke the protocol; drop the connection."""
 

@@ -38,7 +38,7 @@ from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_sign
 from upstart.control import address as addr
 from upstart.control import api, paths
 from upstart.control.backend import Caller
-from upstart.control.sasl import SaslError, SaslServer
+from upstart.control.sasl import ANY_UID, SaslError, SaslServer
 from upstart.control.signals import signal_for
 from upstart.core.effects import ControlFailure
 
@@ -125,6 +125,27 @@ class _Connection:
         return self.serial
 
 
+# Methods any connected user may call: reading, never changing (the same set the
+# shipped bus policy opens to everyone, data/com.ubuntu.Upstart.conf).
+_OPEN_TO_ALL = {
+    (api.INTROSPECTABLE_IFACE, "Introspect"),
+    (api.PROPERTIES_IFACE, "Get"), (api.PROPERTIES_IFACE, "GetAll"),
+    (api.PEER_IFACE, "Ping"), (api.PEER_IFACE, "GetMachineId"),
+    ("org.freedesktop.DBus", "Hello"),
+    (api.MANAGER_IFACE, "GetJobByName"), (api.MANAGER_IFACE, "GetAllJobs"),
+    (api.MANAGER_IFACE, "ListStates"),
+    (api.JOB_IFACE, "GetInstance"), (api.JOB_IFACE, "GetInstanceByName"),
+    (api.JOB_IFACE, "GetAllInstances"),
+}
+_OPEN_MEMBERS = {member for _iface, member in _OPEN_TO_ALL}
+
+
+def _open_to_all(iface: str | None, member: str) -> bool:
+    if iface is None:
+        return member in _OPEN_MEMBERS
+    return (iface, member) in _OPEN_TO_ALL
+
+
 class ControlServer:
     """The D-Bus server of init. See the module docstring."""
 
@@ -135,8 +156,11 @@ class ControlServer:
         self.loop = loop
         self.user_mode = user_mode
         self.uid = os.getuid()
-        self.allowed_uids = frozenset(allowed_uids) if allowed_uids is not None \
-            else frozenset({self.uid})
+        if allowed_uids is ANY_UID:
+            self.allowed_uids = ANY_UID
+        else:
+            self.allowed_uids = frozenset(allowed_uids) if allowed_uids is not None \
+                else frozenset({self.uid})
         self.log = log                      # callable(priority, message) or None
         self.guid = uuid.uuid4().hex
         self._sock: socket.socket | None = None
@@ -500,6 +524,7 @@ class ControlServer:
         sig = fields.get(HeaderFields.signature, "")
         call = _Call(conn, msg, path, iface, member, sig, msg.body, fds)
         try:
+            self._access(call)
             result = self._handle(call)
         except Exception as exc:
             call.close_fds()
@@ -672,6 +697,18 @@ class ControlServer:
         if caller.uid == self.uid or self.user_mode:
             return True
         return self.uid != 0 and os.getpid() != 1
+
+    def _access(self, call) -> None:
+        """The socket's access policy (docs/security.md): a caller who may not
+        control init may still look (status, list, show-config, introspection);
+        anything else is refused up front, naming the method and the reason."""
+        if self.permitted(call.conn.caller) or _open_to_all(call.iface, call.member):
+            return
+        name = f"{call.iface}.{call.member}" if call.iface else call.member
+        raise DBusError(api.ERR_ACCESS_DENIED,
+                        f"Rejected: {name} changes the state of init, and only uid {self.uid} "
+                        f"may do that here (you are uid {call.conn.caller.uid}); status, list "
+                        f"and show-config are open to everyone")
 
     def _require(self, caller: Caller, text: str) -> None:
         if not self.permitted(caller):

@@ -428,8 +428,12 @@ class Daemon:
         if not restored:
             self.reload_configuration(full=True)
         self.watcher = _make_watcher(self)
+        from upstart.control.sasl import ANY_UID
+        # the system socket admits every user (the server's policy lets them look,
+        # not touch: docs/security.md); a Session Init's only its own user (libdbus's rule)
         self.server = ControlServer(self.backend, self.address, loop=self.loop,
-                                    user_mode=self.session_init, log=self.logger.log)
+                                    user_mode=self.session_init, log=self.logger.log,
+                                    allowed_uids=None if self.session_init else ANY_UID)
         try:
             await self.server.start()
         except OSError as exc:

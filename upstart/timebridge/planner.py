@@ -126,6 +126,8 @@ class Planner:
 
     def update(self, schedules: Iterable[Schedule], wall: float, mono: float) -> None:
         """Make the active set exactly `schedules` (jobs added, removed, reloaded)."""
+        if self._ref is None:
+            self._ref = (wall, mono)
         wanted = {s.key: s for s in schedules}
         for key in list(self.entries):
             if key not in wanted:

@@ -1,0 +1,63 @@
+"""upstart-event-bridge: system init events → the Session Init (spec 06 §5).
+
+Subscribes to the system init's `EventEmitted` and `Restarted` signals and
+re-emits them into the Session Init (`$UPSTART_SESSION`) as `:sys:<name>`
+and `:sys:restarted` (mapping in `sysevents`), with wait=false: the system
+event's blocking is not carried over. The source is the system bus with a
+match on `com.ubuntu.Upstart` (upstream), or with `--system-address=ADDR`
+a peer connection to a system init's private socket (our addition; used
+when there is no system bus, and by the tests). Exits when either side
+goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from upstart.bridges import common, sysevents
+from upstart.bridges.link import Link
+from upstart.control import client
+
+PROG = "upstart-event-bridge"
+MATCH = "type='signal',sender='%s',interface='%s'" % (client.BUS_NAME, client.MANAGER_IFACE)
+
+
+async def serve(opts, log) -> int:
+    init = common.connect_init(PROG, True, log)
+    try:
+        if opts.system_address:
+            source = Link.open(opts.system_address, log, label="system")
+        else:
+            address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or \
+                "unix:path=/var/run/dbus/system_bus_socket"
+            source = Link.open(address, log, bus=True, label="system")
+    except client.ConnectError as exc:
+        raise common.BridgeError("Could not connect to system init: %s" % exc) from None
+
+    def forward(msg) -> None:
+        mapped = sysevents.session_event(msg.fields, msg.body)
+        if mapped is not None:
+            init.emit(*mapped)
+
+    source.on_signal(forward)
+    if not opts.system_address:
+        await source.add_match(MATCH)
+    if opts.daemon:
+        common.daemonise()
+    await asyncio.wait([init.closed, source.closed], return_when=asyncio.FIRST_COMPLETED)
+    log.warn("Disconnected from %s" % ("Upstart" if init.closed.done() else "system init"))
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = common.parser(PROG, "Bridge system upstart events into session upstart")
+    p.add_argument("--system-address", metavar="ADDR",
+                   help="Listen to the system init at this private address, not the bus")
+    opts = p.parse_args(argv)
+    log = common.Log(PROG, opts.verbose or opts.debug)
+    return common.run(PROG, lambda: serve(opts, log))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
