@@ -75,6 +75,7 @@ class Entry:
     due: float | None = None         # every/after: monotonic deadline
     last: float | None = None        # wall time of the last firing
     fired: int = 0                   # firings in this life of init
+    memo: tuple[float, float] | None = None   # cron: (cursor, next occurrence after it)
 
     @property
     def exhausted(self) -> bool:
@@ -165,6 +166,12 @@ class Planner:
             entry.due = self.init_started + sched.delay + entry.offset
         return entry
 
+    def _next_cron(self, entry: Entry) -> float:
+        """Next occurrence after the cursor (shifted time), memoised per cursor."""
+        if entry.memo is None or entry.memo[0] != entry.cursor:
+            entry.memo = (entry.cursor, self._rule(entry.schedule).next_after(entry.cursor))
+        return entry.memo[1]
+
     def _rule(self, sched: Schedule) -> CronRule:
         rule = self.rules.get(sched.key)
         if rule is None:
@@ -233,7 +240,7 @@ class Planner:
     def _tick_cron(self, entry: Entry, wall: float) -> Fire | None:
         rule = self._rule(entry.schedule)
         shifted = wall - entry.offset
-        nxt = rule.next_after(entry.cursor)
+        nxt = self._next_cron(entry)
         if nxt > shifted:
             return None
         count, latest = 1, nxt
@@ -274,7 +281,7 @@ class Planner:
         if entry.exhausted:
             return None
         if entry.schedule.kind == "cron":
-            return self._rule(entry.schedule).next_after(entry.cursor) + entry.offset
+            return self._next_cron(entry) + entry.offset
         if entry.due is None:
             return None
         return wall + (entry.due - mono)

@@ -1,0 +1,149 @@
+"""`make vm-boot`: boot upstart-py as PID 1 of a real kernel in qemu and check it.
+
+    python -m vm.boot                      boot, report, `shutdown -h now`: must power off
+    python -m vm.boot --then reboot        ... `reboot`: must restart (qemu exits, -no-reboot)
+    python -m vm.boot --scenario crash     a respawning job that dies of SIGSEGV
+    python -m vm.boot --scenario orphans   1,000 orphans left to PID 1
+    python -m vm.boot --cad                stay up, press ctrl-alt-del in the monitor
+    python -m vm.boot --shell              interactive: login on the serial console
+                                           (root, no password; ctrl-a x quits qemu)
+
+Prints the console, the boot time (kernel start to the default runlevel,
+from the console's kernel timestamps) and every failed check; exits 1 if any.
+The same checks back tests/vm/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+from vm import image
+from vm.qemu import VM, accel_args, kernel_lines, kernel_time
+
+RUNLEVEL_MARK = r"vm-report: runlevel (\S+) reached"
+STOP_ORDER = (
+    r"vm-report: then (poweroff|reboot)",
+    r"vm-stop: vm-base pre-stop",
+    r"vm-stop: vm-top post-stop",
+    r"vm-stop: vm-base post-stop",
+    r"init: Will now (power off|reboot)",
+    r"vm-stop: vm-last post-stop",
+    r"reboot: (Power down|Restarting system)",
+)
+
+
+def positions(console: str, patterns) -> list[int | None]:
+    """Where each pattern first matches in the console (None: nowhere)."""
+    out = []
+    for p in patterns:
+        m = re.search(p, console, re.M)
+        out.append(m.start() if m else None)
+    return out
+
+
+def check_boot(console: str, end: str = "poweroff", runlevel: str = "2") -> list[str]:
+    """Problems with a boot that should reach `runlevel` and end with `end`."""
+    problems = []
+    if "Kernel panic" in console:
+        problems.append("kernel panic: " + console[console.index("Kernel panic"):][:200])
+    if re.search(r"^init: .*(Traceback|internal error)", console, re.M):
+        problems.append("init logged an internal error")
+    if not re.search(rf"vm-report: runlevel {runlevel} reached", console):
+        problems.append(f"runlevel {runlevel} not reached")
+    if not re.search(r"^vm-report:   rc-sysinit stop/waiting$", console, re.M):
+        problems.append("no `initctl list` output on the console")
+    final = {"poweroff": "reboot: Power down", "reboot": "reboot: Restarting system",
+             "halt": "reboot: System halted"}[end]
+    if final not in console:
+        problems.append(f"no {final!r}: the VM did not {end}")
+    if end in ("poweroff", "reboot"):
+        where = positions(console, STOP_ORDER)
+        missing = [p for p, w in zip(STOP_ORDER, where) if w is None]
+        if missing:
+            problems.append(f"shutdown lines missing: {missing}")
+        elif where != sorted(where):
+            got = [p for _, p in sorted(zip(where, STOP_ORDER))]
+            problems.append(f"shutdown out of order: {got}")
+    return problems
+
+
+def boot_time(console: str) -> dict[str, float | None]:
+    """Kernel timestamps (s since kernel start) of the boot's milestones."""
+    return {
+        "startup_event": kernel_time(console, r"vm-startup: startup event"),
+        "runlevel": kernel_time(console, RUNLEVEL_MARK),
+        "end": kernel_time(console, r"reboot: (Power down|Restarting system|System halted)"),
+    }
+
+
+def run(append: str = "", then: str = "poweroff", cad: bool = False,
+        timeout: float = 90.0, paths: dict | None = None) -> tuple[str, int | None, float]:
+    """One boot; returns (console, qemu exit status, wall seconds). Kills qemu always."""
+    paths = paths or image.prepare(quiet=True)
+    append = f"vm.then={'wait' if cad else then} {append}".strip()
+    with VM(paths["kernel"], paths["initrd"], append=append) as vm:
+        if cad:
+            if vm.wait_for(r"vm-report: then wait", timeout):
+                time.sleep(0.3)
+                vm.sendkey("ctrl-alt-delete")
+        code = vm.wait(timeout)
+        return vm.console, code, time.monotonic() - vm.started
+
+
+def shell(paths: dict) -> int:
+    """Interactive boot: getty on ttyS0, qemu in the foreground."""
+    argv = ["qemu-system-x86_64", *accel_args(), "-nodefaults", "-display", "none",
+            "-serial", "mon:stdio", "-no-reboot", "-nic", "none", "-m", "512",
+            "-kernel", paths["kernel"], "-initrd", paths["initrd"],
+            "-append", "console=ttyS0 panic=-1 rdinit=/sbin/init printk.devkmsg=on "
+                       "loglevel=6 vm.then=wait vm.getty"]
+    return subprocess.call(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Boot upstart-py in qemu and check the boot.")
+    ap.add_argument("--then", choices=("poweroff", "reboot"), default="poweroff")
+    ap.add_argument("--scenario", choices=("crash", "orphans"))
+    ap.add_argument("--cad", action="store_true", help="press ctrl-alt-del once booted")
+    ap.add_argument("--shell", action="store_true", help="interactive boot")
+    ap.add_argument("--quiet", action="store_true", help="print only the summary")
+    args = ap.parse_args(argv)
+    paths = image.prepare(quiet=True)
+    if args.shell:
+        return shell(paths)
+    append = f"vm.scenario={args.scenario}" if args.scenario else ""
+    console, code, wall = run(append, then=args.then, cad=args.cad, paths=paths)
+    if not args.quiet:
+        sys.stdout.write(console)
+    end = "reboot" if args.cad or args.then == "reboot" else "poweroff"
+    problems = check_boot(console, end=end)
+    if code is None:
+        problems.append("qemu did not exit")
+    if args.scenario == "crash" and "vm-crash respawning too fast, stopped" not in console:
+        problems.append("vm-crash was not stopped at the respawn limit")
+    if args.scenario == "orphans" and not re.search(
+            r"vm-orphans: orphans left=0 zombies of init=0", console):
+        problems.append("orphans were not all reaped")
+    if args.cad and "vm-cad: control-alt-delete event" not in console:
+        problems.append("no control-alt-delete event")
+    times = boot_time(console)
+    sys.stdout.write(
+        f"\nvm-boot: kernel start -> startup event {times['startup_event']} s, "
+        f"-> runlevel {times['runlevel']} s, -> {end} {times['end']} s; "
+        f"qemu wall time {wall:.1f} s, exit {code}\n")
+    for line in kernel_lines(console, r"^vm-stop: "):
+        sys.stdout.write(f"vm-boot: [{line[0]:9.3f}] {line[1]}\n")
+    for p in problems:
+        sys.stdout.write(f"vm-boot: FAILED: {p}\n")
+    sys.stdout.write("vm-boot: OK\n" if not problems else "")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+
+    sys.exit(main())
