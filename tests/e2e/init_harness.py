@@ -27,7 +27,9 @@ BIN = os.path.dirname(os.path.abspath(sys.executable))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TOOLS = ("initctl", "start", "stop", "restart", "reload", "status", "telinit", "runlevel",
-         "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf")
+         "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf",
+         "upstart-time-bridge", "upstart-udev-bridge", "upstart-file-bridge",
+         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge")
 
 
 def write_jobs(confdir: str, jobs: dict[str, str]) -> None:

@@ -114,6 +114,21 @@ def _debug(path: str, cls: JobClass) -> None:
             print(f"DEBUG: {label}: event {m.name}: {state}")
 
 
+def _warn_time_events(path: str, cls: JobClass) -> None:
+    """`time` events are the time bridge's: check their arguments (CRON=, EVERY=,
+    AFTER=...). init accepts any arguments, so a bad one is a warning."""
+    from upstart.jobfile.model import expr_matches
+    from upstart.timebridge.schedule import validate_time_match
+
+    for label, expr in (("start on", cls.start_on), ("stop on", cls.stop_on),
+                        ("while", cls.while_), ("ready on", cls.ready_on)):
+        for match in expr_matches(expr):
+            if match.name == "time":
+                problem = validate_time_match(match.args)
+                if problem:
+                    print(f"WARNING: File {path}: {label} time: {problem}", file=sys.stderr)
+
+
 def check_file(path: str, *, noscript: bool = False, debug: bool = False) -> int:
     if not os.path.exists(path):
         _err(f"File {path} does not exist")
@@ -136,6 +151,7 @@ def check_file(path: str, *, noscript: bool = False, debug: bool = False) -> int
         return 1
     if not noscript and not _check_scripts(path, cls):
         return 1
+    _warn_time_events(path, cls)
     if debug:
         _debug(path, cls)
     print(f"File {path}: syntax ok")

@@ -46,13 +46,18 @@ COMMAND_OPTS = {
     "get-env": _GLOBAL_ENV, "list-env": _GLOBAL_ENV, "reset-env": _GLOBAL_ENV,
     "unset-env": _GLOBAL_ENV,
     "set-env": {"global": ("g", "global", False), "retain": ("r", "retain", False)},
+    # roadmap (issue #12): observability
+    "list": {"failed": ("", "failed", False)},
+    "why": {"json": ("", "json", False)},
+    "timeline": {"svg": ("", "svg", True), "json": ("", "json", False),
+                 "file": ("f", "file", True)},
 }
 COMMANDS = ("start", "stop", "restart", "reload", "status", "list", "emit",
             "reload-configuration", "version", "log-priority", "show-config",
             "check-config", "usage", "get-env", "list-env", "set-env", "unset-env",
             "reset-env", "list-sessions", "notify-disk-writeable", "notify-dbus-address",
             "notify-cgroup-manager-address", "help", "set-state", "clear-state",
-            "list-states")
+            "list-states", "list-timers", "why", "timeline")
 
 
 class UsageError(Exception):
@@ -415,6 +420,9 @@ def cmd_status(ctx: Ctx, args: list[str]) -> int:
             if args[1:] or exc.name != UNKNOWN_INSTANCE:
                 raise Failure(exc.message) from None
     ctx.message(_status(ctx, job_path, inst_path))
+    if ctx.opts.get("verbose"):                  # roadmap (issue #12): additive only
+        from upstart.cli.initctl_observe import status_extra
+        status_extra(ctx, job)
     return 0
 
 
@@ -437,6 +445,9 @@ def _pipeline(conn, calls, batch: int = 256):
 
 def cmd_list(ctx: Ctx, args: list[str]) -> int:
     from upstart.cli.initctl_format import status_line
+    if ctx.opts.get("failed"):                   # roadmap (issue #12)
+        from upstart.cli.initctl_observe import list_failed
+        return list_failed(ctx)
     conn = ctx.connect()
     job_paths = ctx.call(MANAGER, MANAGER_IFACE, "GetAllJobs")[0]
     calls = []
@@ -699,6 +710,30 @@ def cmd_list_states(ctx: Ctx, args: list[str]) -> int:
     return 0
 
 
+def cmd_list_timers(ctx: Ctx, args: list[str]) -> int:
+    """The time events jobs wait for, with their next and last firing (time bridge)."""
+    from upstart.timebridge.link import LinkError
+    from upstart.timebridge.main import list_timers
+
+    try:
+        text = list_timers(user=bool(os.environ.get("UPSTART_SESSION")))
+    except LinkError as exc:
+        raise Failure(str(exc)) from None
+    if text:
+        ctx.out.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_why(ctx: Ctx, args: list[str]) -> int:
+    from upstart.cli.initctl_observe import cmd_why as run
+    return run(ctx, args)
+
+
+def cmd_timeline(ctx: Ctx, args: list[str]) -> int:
+    from upstart.cli.initctl_observe import cmd_timeline as run
+    return run(ctx, args)
+
+
 _HANDLERS = {
     "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart, "reload": cmd_reload,
     "status": cmd_status, "list": cmd_list, "emit": cmd_emit,
@@ -711,7 +746,8 @@ _HANDLERS = {
     "notify-dbus-address": cmd_notify_dbus_address,
     "notify-cgroup-manager-address": cmd_notify_cgroup_manager_address,
     "help": cmd_help, "set-state": cmd_set_state, "clear-state": cmd_clear_state,
-    "list-states": cmd_list_states,
+    "list-states": cmd_list_states, "list-timers": cmd_list_timers, "why": cmd_why,
+    "timeline": cmd_timeline,
 }
 
 

@@ -112,6 +112,13 @@ COMMANDS = {
                   "NAME is the state to set, optionally with variables."),
     "clear-state": ("NAME", "Clear a named state.", "NAME is the state to clear."),
     "list-states": ("", "List named states.", "Shows every state that is set."),
+    # roadmap (issue #12): observability; not listed by `help` either
+    "why": ("JOB [KEY=VALUE]...", "Explain why a job has its present goal.",
+            "Shows the chain of events, jobs and commands that brought JOB to its "
+            "goal, back to init's startup or a person's initctl call."),
+    "timeline": ("", "Show each job's spans since boot.",
+                 "Prints the starting, running and stopping spans of every job, marking "
+                 "the critical chain; --svg FILE draws them as an SVG chart."),
 }
 
 GLOBAL_OPTIONS = (
@@ -141,6 +148,11 @@ COMMAND_OPTIONS = {
     "set-env": (("g", "global", "", "use global job environment table"),
                 ("r", "retain", "", "do not replace the value of an existing variable")),
     "unset-env": (("g", "global", "", "use global job environment table"),),
+    "list": (("", "failed", "", "list only the jobs that failed, and why"),),
+    "why": (("", "json", "", "print the causal chain as JSON"),),
+    "timeline": (("", "svg", "FILE", "write an SVG chart to FILE (- for stdout)"),
+                 ("", "json", "", "print the spans as JSON"),
+                 ("f", "file", "FILE", "read the structured event log FILE instead of asking init")),
 }
 
 

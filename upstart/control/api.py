@@ -117,6 +117,9 @@ MANAGER = Interface(
         Method("SetState", (("name", "s"), ("env", "as"))),
         Method("ClearState", (("name", "s"),)),
         Method("ListStates", (), (("states", "a(sas)"),)),
+        # roadmap (issue #12): the event record; `what` is log|why|failed|status,
+        # the answer JSON text
+        Method("Observe", (("what", "s"), ("args", "as")), (("answer", "s"),)),
     ),
     signals=(
         Signal("JobAdded", (("job", "o"),)),

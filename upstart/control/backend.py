@@ -39,6 +39,9 @@ class InstanceProps:
     goal: str
     state: str
     processes: list[tuple[str, int]]
+    # roadmap (issue #8): None for a class without `ready on`, else whether
+    # the instance is ready (docs/design/readiness.md)
+    ready: bool | None = None
 
 
 class Backend(Protocol):

@@ -68,6 +68,7 @@ _PERMISSION_TEXT = {
     "EndSession": "You do not have permission to end session",
     "SetState": "You do not have permission to modify job state",
     "ClearState": "You do not have permission to modify job state",
+    "Observe": "You do not have permission to read the event record",
     "log_priority": "You do not have permission to set log priority",
 }
 
@@ -814,6 +815,11 @@ class ControlServer:
         fn = self._optional(call, "list_states")
         states = fn(call.caller)
         return ("a(sas)", ([(n, list(e)) for n, e in states],))
+
+    def _manager_Observe(self, call, target, what, args):
+        fn = self._optional(call, "observe")      # roadmap (issue #12)
+        caller = self._check(call)
+        return ("s", (fn(caller, what, list(args)),))
 
     # ------------------------------------------------------------ job
 

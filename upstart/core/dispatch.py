@@ -4,9 +4,11 @@
 spawn confirmations until both are quiet; `_poll` moves events through
 pending -> handling -> finished; `_handle` offers an event to the classes
 whose conditions name it (job-name order; per class every instance's
-`stop on` first, then the class's `start on`); `_finish` releases what the
-event blocked, answers emitters, derives `<name>/failed`, and emits
-`EventEmitted`. Decisions are written in docs/design/events.md.
+`stop on` and `ready on` first, then the class's `start on`); `_finish`
+releases what the event blocked, answers emitters, derives `<name>/failed`,
+and emits `EventEmitted`. Between queue passes `_settle` re-evaluates the
+`while` jobs when a state opened or closed. Decisions are written in
+docs/design/events.md and docs/design/states.md.
 
 It owns no state of its own (the `Engine` does) and never performs I/O.
 """
@@ -44,6 +46,10 @@ class Dispatch:
         is read in a later main-loop iteration than the fork."""
         while True:
             self._poll()
+            if self._states_dirty:               # a state opened or closed: `while` jobs
+                self._states_dirty = False
+                self._evaluate_whiles()
+                continue
             if not self._confirm:
                 return
             if self.confirm_delay > 0 and not confirm:
@@ -94,6 +100,7 @@ class Dispatch:
         for entry in list(self.registry.for_event(event.name)):
             for instance in entry.sorted_instances():
                 self._handle_stop_on(instance, event)
+                self._handle_ready_on(instance, event)
             self._handle_start_on(entry, event)
 
     def _handle_stop_on(self, instance: Instance, event: Event) -> None:
@@ -140,7 +147,12 @@ class Dispatch:
             self._log("warn", f"Failed to obtain {entry.name} instance: {err}")
             oper.reset()
             return
-        instance = entry.instances.get(name) or self._new_instance(entry, name)
+        existing = entry.instances.get(name)
+        if (existing is None or existing.goal != "start") and not self._while_allows(entry, name):
+            self._log("info", f"{entry.name} not started: its while condition does not hold")
+            oper.reset()                          # `while` gates `start on` (states.md)
+            return
+        instance = existing or self._new_instance(entry, name)
         if instance.goal != "start":
             fds = [str(ev.fd) for ev in events if ev.fd is not None]
             if fds:

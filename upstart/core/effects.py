@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from upstart.jobfile.model import JobClass, Process
+from upstart.jobfile.model import JobClass, Match, Process
 
 
 # --------------------------------------------------------------------- ports
@@ -179,6 +179,27 @@ class EventEmitted:
     """Sent when an event *finishes* (upstream's EventEmitted signal)."""
     name: str
     env: tuple[str, ...] = field(default_factory=tuple)
+
+
+# Readiness (issue #8, docs/design/readiness.md): the core asks the shell's
+# readiness adapter to watch the world for an instance waiting to be ready.
+
+@dataclass(frozen=True)
+class WatchReady:
+    """Watch for the `file`/`socket`/`dbus` leaves of the instance's `ready on`
+    (their `$VAR`s already expanded from the instance environment) and emit the
+    matching ordinary event (`engine.emit(..., wait=False)`) once each holds."""
+    job: str
+    instance: str
+    matches: tuple[Match, ...]
+    pids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnwatchReady:
+    """Stop every watch of WatchReady for this instance (ready, or stopping)."""
+    job: str
+    instance: str
 
 
 Effect = Any  # one of the dataclasses above

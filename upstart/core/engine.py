@@ -26,10 +26,12 @@ attached to the job; (b) a start (command or event) meeting an instance whose
 goal is already start but which is not yet at rest waits for its rest state
 instead of failing/being dropped.
 
-The engine is split in three modules: this one (construction, inputs,
+The engine is split in five modules: this one (construction, inputs,
 queries, control commands, environment composition, instances),
-`lifecycle.py` (goal/state machine, processes, failures) and `dispatch.py`
-(the event queue pass); the last two are mixins over the state kept here.
+`lifecycle.py` (goal/state machine, processes, failures), `dispatch.py`
+(the event queue pass), `conditions.py` (states and `while`) and
+`readiness.py` (`ready on`, the `ready` event); the last four are mixins
+over the state kept here.
 
 The engine must never read the time, touch the file system, send signals
 or spawn except through its ports and its returned effects.
@@ -47,15 +49,18 @@ from upstart.core.effects import (
 from upstart.core.environ import (
     ExpandError, env_lookup, env_merge, env_set, env_unset, expand,
 )
+from upstart.core.conditions import Conditions
 from upstart.core.dispatch import Dispatch
 from upstart.core.event import EventQueue
 from upstart.core.job import Instance, Waiter
 from upstart.core.lifecycle import Lifecycle
 from upstart.core.operator import Operator
+from upstart.core.readiness import Readiness
 from upstart.core.registry import ClassEntry, Registry
+from upstart.core.states import StateTable
 from upstart.jobfile.model import JobClass
 
-class Engine(Lifecycle, Dispatch):
+class Engine(Lifecycle, Dispatch, Conditions, Readiness):
     """Job classes, instances and the event queue of one init (see module doc).
 
     Inputs return effects; queries raise `ControlFailure`. Extra keyword
@@ -92,6 +97,10 @@ class Engine(Lifecycle, Dispatch):
         self._cgroup_held: set[str] = set()
         self.registry = Registry()
         self.queue = EventQueue()
+        # states set by name (docs/design/states.md); True when a state may
+        # have opened or closed since the last `while` evaluation
+        self.states = StateTable()
+        self._states_dirty = False
         self._pids: dict[int, tuple[Instance, str]] = {}
         self._confirm: list[tuple[Instance, str, int, str | None]] = []
         self._out: list[Effect] = []
@@ -112,6 +121,7 @@ class Engine(Lifecycle, Dispatch):
         def run() -> None:
             added, removed = self.registry.load(classes)
             self._signal_registry(added, removed)
+            self._states_dirty = True            # `while` is evaluated on current states
         return self._input(run)
 
     def emit(self, name: str, env: list[str], *, wait: bool, token: Any,
@@ -170,6 +180,23 @@ class Engine(Lifecycle, Dispatch):
     def process_ready(self, pid: int, main_pid: int) -> list[Effect]:
         return self._input(lambda: self._process_ready(pid, main_pid))
 
+    def process_notify(self, pid: int, fields: list[str]) -> list[Effect]:
+        """The process `pid` sent sd_notify-style `fields` (`READY=1`, `STATUS=…`,
+        `MAINPID=…`; a line on a notify fd is `READY=1`): interfaces.md §6."""
+        return self._input(lambda: self._process_notify(pid, list(fields)))
+
+    def set_state(self, name: str, env: list[str]) -> list[Effect]:
+        """Open (or replace) the named state; raises ControlFailure if invalid."""
+        self._validate_state(name, env)
+        return self._input(lambda: self._set_state(name, list(env)))
+
+    def clear_state(self, name: str) -> list[Effect]:
+        """Close the named state; raises ControlFailure if it is not set."""
+        self._validate_state(name, None)
+        if name not in self.states:
+            raise ControlFailure(upstart_error("UnknownState", f"Unknown state: {name}"))
+        return self._input(lambda: self._clear_state(name))
+
     def timer_fired(self, key: Any) -> list[Effect]:
         if key == self.CONFIRM_TIMER:
             return self._input(self._confirm_timer_fired)
@@ -223,6 +250,17 @@ class Engine(Lifecycle, Dispatch):
     def instance_info(self, job: str, inst: str) -> tuple[str, str, list[tuple[str, int]]]:
         instance = self._find_instance(job, inst)
         return instance.goal, instance.state, instance.processes()
+
+    def instance_ready(self, job: str, inst: str) -> bool | None:
+        """None for a class without `ready on`; else whether the instance is ready."""
+        instance = self._find_instance(job, inst)
+        if not instance.entry.job_class.ready:
+            return None
+        return self._is_ready(instance)
+
+    def list_states(self) -> list[tuple[str, list[str]]]:
+        """Every true state (set ones, then `running`/`ready` of jobs)."""
+        return [(s.name, list(s.env)) for s in self.current_states()]
 
     # ---- job environment table (job_details = [] or [job, instance])
 
@@ -292,6 +330,9 @@ class Engine(Lifecycle, Dispatch):
             "events_pending": self.queue.pending(),
             "events_blocked": sum(1 for e in self.queue.events if e.blockers),
             "confirmations": len(self._confirm),
+            "states": len(self.states.states()),
+            "waiting_ready": sum(1 for e in entries for i in e.instances.values()
+                                 if i.ready_on is not None),
             **self._stats,
         }
 
@@ -394,6 +435,8 @@ class Engine(Lifecycle, Dispatch):
         self._out.append(fx.InstanceRemoved(entry.name, instance.name))
         added, removed = self.registry.reconsider(entry)
         self._signal_registry(added, removed)
+        if added:
+            self._states_dirty = True            # a pending class replaced: evaluate `while`
 
     # ---- control commands (03 §9)
 
@@ -413,11 +456,14 @@ class Engine(Lifecycle, Dispatch):
                 f"Job cannot be started as cgroup manager not available: {entry.name}"))
             return
         if kind == "start":
-            if instance is None:
-                instance = self._new_instance(entry, name)
-            elif instance.goal == "start":
+            if instance is not None and instance.goal == "start":
                 self._start_while_started(instance, kind, wait, token, name)
                 return
+            if not self._while_allows(entry, name):
+                self._reply_error(token, self._while_refusal(entry, name))
+                return
+            if instance is None:
+                instance = self._new_instance(entry, name)
             start_env = env_merge(self._class_environment(entry), env)
             self._apply(instance, kind, wait, token, name, start_env=start_env)
             return
@@ -449,6 +495,9 @@ class Engine(Lifecycle, Dispatch):
         if kind == "start":
             if instance.goal == "start":
                 self._start_while_started(instance, kind, wait, token, None)
+                return
+            if not self._while_allows(instance.entry, instance.name):
+                self._reply_error(token, self._while_refusal(instance.entry, instance.name))
                 return
             self._apply(instance, kind, wait, token, None, start_env=None)
         elif instance.goal == "stop":

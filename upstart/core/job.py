@@ -5,7 +5,9 @@ An `Instance` owns its goal and state, its environments (`env` in use,
 pid of each live process slot, the `blocker` (the `starting`/`stopping`
 event it waits for), the `blocking` list (events it holds and control
 requests waiting for it to rest), the failure record, the respawn window and
-its fresh copy of the class's `stop on` operator tree.
+its fresh copy of the class's `stop on` operator tree, and its readiness
+(whether it is ready, the `ready on` tree it waits on, what the main process
+notified).
 
 It is plain data plus tiny helpers; every transition is made by the engine.
 It must never emit effects or spawn processes itself.
@@ -63,6 +65,16 @@ class Instance:
     respawn_time: int | None = None
     respawn_count: int = 0
     kill_timer: bool = False
+    # readiness (issue #8): `ready` from the ready event until stopping;
+    # `ready_on` is this run's latching copy of the class's condition while
+    # it waits; `notified` remembers a READY=1 that came before `running`
+    ready: bool = False
+    ready_on: Operator | None = None
+    ready_watch: bool = False
+    ready_timer: bool = False
+    notified: bool = False
+    notify_status: str | None = None
+    notify_mainpid: int | None = None
 
     @property
     def job(self) -> str:

@@ -24,6 +24,7 @@ from upstart.core.event import Event
 from upstart.core.job import FAILURE_TEXT, Instance
 from upstart.core.signals import SIGKILL, signal_name
 from upstart.core.state import next_state
+from upstart.core.states import RUNNING_STATES
 
 # the state in which a job waits for each process slot
 WAIT_STATE = {
@@ -40,7 +41,9 @@ class Lifecycle:
     Uses the Engine's `registry`, `queue`, `spawner`, `clock`, `_pids`,
     `_confirm`, `_out`, `_stats`, `respawn_disabled`, `apparmor` and its
     helpers `_log`, `_reply_error`, `_process_env`, `_remove_instance`,
-    `_queue_event`, `_deliver_confirmations`.
+    `_queue_event`, `_deliver_confirmations`, and the readiness hooks
+    (`_ready_begin` after `started`, `_ready_end` at `stopping`); it flags
+    `_states_dirty` when an instance enters or leaves the `running` state.
     """
 
     # ---- blocking / failure (job_finished, job_failed)
@@ -122,6 +125,8 @@ class Lifecycle:
             self._log("info", f"{instance.display} state changed from {old} to {state}")
             instance.state = state
             self._stats["transitions"] += 1
+            if (old in RUNNING_STATES) != (state in RUNNING_STATES):
+                self._states_dirty = True         # the `running` state opened/closed
             self._out.append(fx.StateChanged(instance.job, instance.name, state))
 
             if state == "starting":
@@ -132,6 +137,7 @@ class Lifecycle:
                 instance.failed = False
                 instance.failed_process = None
                 instance.exit_status = 0
+                instance.notified = False
                 instance.entry.counters["starts"] += 1
                 instance.blocker = self._emit_job_event(instance, "starting", block=True)
             elif state == "security-spawning":
@@ -157,9 +163,11 @@ class Lifecycle:
                     self._job_finished(instance, False)
                 else:
                     self._emit_job_event(instance, "started")
+                    self._ready_begin(instance)
                     if not jc.task:
                         self._job_finished(instance, False)
             elif state == "stopping":
+                self._ready_end(instance)
                 instance.blocker = self._emit_job_event(instance, "stopping", block=True)
             elif state == "killed":
                 if instance.main_alive():
@@ -266,6 +274,9 @@ class Lifecycle:
         return (instance.job, instance.name, "kill")
 
     def _timer_fired(self, key: Any) -> None:
+        if isinstance(key, tuple) and len(key) == 3 and key[2] == "ready":
+            self._ready_timer_fired(key)
+            return
         if not (isinstance(key, tuple) and len(key) == 3 and key[2] == "kill"):
             return
         entry = self.registry.get(key[0])

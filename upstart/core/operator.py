@@ -212,6 +212,22 @@ class Operator:
         self._update()
         return hit
 
+    def latch_names(self, names: set[str] | frozenset[str], event: Event) -> bool:
+        """Latch every false leaf *named* in `names`, whatever its arguments
+        (readiness: a `notify`/`notify-fd` leaf is satisfied by its process,
+        not by an event); True if any did."""
+        if self.kind == "match":
+            if not self.value and self.name in names:
+                self.value = True
+                self.event = event
+                return True
+            return False
+        assert self.left and self.right
+        hit = self.left.latch_names(names, event)
+        hit = self.right.latch_names(names, event) or hit
+        self._update()
+        return hit
+
     def matched(self) -> list[Event]:
         """Events of the true leaves under true nodes, in tree order."""
         if not self.value:

@@ -37,6 +37,9 @@ class ClassEntry:
     pending: JobClass | None = None      # replacement waiting for instances to go
     counters: dict[str, int] = field(
         default_factory=lambda: {"starts": 0, "failures": 0, "respawns": 0})
+    # `while`: instance names the condition held for at the last evaluation
+    # (a new entry starts empty: its condition is evaluated on current states)
+    while_names: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, job_class: JobClass) -> ClassEntry:
@@ -53,6 +56,8 @@ class ClassEntry:
             names |= self.start_on.names()
         if self.job_class.stop_on is not None:
             names |= Operator.from_expr(self.job_class.stop_on).names()
+        if self.job_class.ready_on is not None:
+            names |= Operator.from_expr(self.job_class.ready_on).names()
         return names
 
     def sorted_instances(self) -> list[Instance]:

@@ -21,6 +21,7 @@ import dataclasses
 from upstart.core.event import Event
 from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
+from upstart.core.states import StateTable
 from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process
 
 if TYPE_CHECKING:
@@ -113,8 +114,13 @@ def take(engine: Engine) -> dict[str, Any]:
                 "kill_timer": inst.kill_timer, "stop_on": _latch(inst.stop_on),
                 "blocker": inst.blocker.id if inst.blocker else None,
                 "blocking": [b.id for b in inst.blocking if isinstance(b, Event)],
+                "ready": inst.ready, "ready_on": _latch(inst.ready_on),
+                "waiting_ready": inst.ready_on is not None, "ready_watch": inst.ready_watch,
+                "ready_timer": inst.ready_timer, "notified": inst.notified,
+                "notify_status": inst.notify_status, "notify_mainpid": inst.notify_mainpid,
             }
         classes[name] = {"start_on": _latch(entry.start_on), "deleted": entry.deleted,
+                         "while_names": sorted(entry.while_names),
                          "instances": instances, "class": class_to_json(entry.job_class)}
     events = []
     for ev in engine.queue.events:
@@ -129,6 +135,7 @@ def take(engine: Engine) -> dict[str, Any]:
         "classes": classes,
         "respawn_disabled": engine.respawn_disabled,
         "cgroup_held": sorted(engine._cgroup_held),
+        "states": engine.states.to_json(),
         "confirmations": [[i.job, i.name, slot, pid, error]
                           for i, slot, pid, error in engine._confirm],
     }
@@ -173,6 +180,7 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
         if entry is None:
             continue
         entry.deleted = entry.deleted or cdata.get("deleted", False)
+        entry.while_names = set(cdata.get("while_names", []))
         _restore_latch(entry.start_on, cdata.get("start_on"), events)
         for iname, d in cdata.get("instances", {}).items():
             inst = Instance(entry, iname, goal=d["goal"], state=d["state"], env=list(d["env"]),
@@ -184,6 +192,15 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             if entry.job_class.stop_on is not None:
                 inst.stop_on = Operator.from_expr(entry.job_class.stop_on)
                 _restore_latch(inst.stop_on, d.get("stop_on"), events)
+            inst.ready = bool(d.get("ready", False))
+            if d.get("waiting_ready") and entry.job_class.ready_on is not None:
+                inst.ready_on = Operator.from_expr(entry.job_class.ready_on)
+                _restore_latch(inst.ready_on, d.get("ready_on"), events)
+            inst.ready_watch = bool(d.get("ready_watch", False))
+            inst.ready_timer = bool(d.get("ready_timer", False))
+            inst.notified = bool(d.get("notified", False))
+            inst.notify_status = d.get("notify_status")
+            inst.notify_mainpid = d.get("notify_mainpid")
             inst.blocker = events.get(d["blocker"]) if d["blocker"] is not None else None
             for ev_id in d["blocking"]:
                 if ev_id in events:
@@ -192,6 +209,7 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             for slot, pid in inst.pids.items():
                 engine._pids[pid] = (inst, slot)
     engine._cgroup_held = set(snap.get("cgroup_held", []))
+    engine.states = StateTable.from_json(snap.get("states"))
     for job, iname, slot, pid, error in snap.get("confirmations", []):
         entry = engine.registry.get(job)
         inst = entry.instances.get(iname) if entry else None
@@ -211,8 +229,9 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
 
 def resume_effects(engine: Engine) -> list[Any]:
     """What the shell must re-arm after a restore: the spawn-confirmation
-    timer if news of spawns is pending, and kill timers of instances waiting
-    in `killed` (their deadline restarts from now)."""
+    timer if news of spawns is pending, kill timers of instances waiting
+    in `killed` and ready timers (their deadline restarts from now), and the
+    readiness watches of instances still waiting to be ready."""
     from upstart.core import effects as fx
     out: list[Any] = []
     if engine._confirm:
@@ -224,6 +243,13 @@ def resume_effects(engine: Engine) -> list[Any]:
             if inst.kill_timer:
                 out.append(fx.SetTimer(engine._timer_key(inst),
                                        inst.entry.job_class.kill_timeout))
+            if inst.ready_timer and inst.entry.job_class.ready_timeout:
+                out.append(fx.SetTimer(engine._ready_key(inst),
+                                       inst.entry.job_class.ready_timeout))
+            if inst.ready_watch and inst.ready_on is not None:
+                from upstart.core.readiness import watch_matches
+                out.append(fx.WatchReady(inst.job, inst.name, watch_matches(inst),
+                                         tuple(pid for _s, pid in inst.processes())))
     return out
 
 

@@ -210,7 +210,21 @@ class EngineBackend:
     def instance_props(self, job: str, instance: str) -> InstanceProps:
         goal, state, procs = self.d.engine.instance_info(job, instance)
         return InstanceProps(name=instance, goal=goal, state=state,
-                             processes=[(slot, int(pid)) for slot, pid in procs])
+                             processes=[(slot, int(pid)) for slot, pid in procs],
+                             ready=self.d.engine.instance_ready(job, instance))
+
+    # ------------------------------------------------------------ states (issue #7)
+
+    def set_state(self, caller: Caller, name: str, env: list[str]) -> None:
+        self._check(caller, "modify job state")
+        self.d.apply(self.d.engine.set_state(name, list(env)))
+
+    def clear_state(self, caller: Caller, name: str) -> None:
+        self._check(caller, "modify job state")
+        self.d.apply(self.d.engine.clear_state(name))
+
+    def list_states(self, caller: Caller | None = None) -> list[tuple[str, list[str]]]:
+        return self.d.engine.list_states()
 
     async def instance_start(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
         await self._request(self.d.engine.instance_start, job, instance, wait=wait)

@@ -22,11 +22,12 @@ import time
 import traceback
 
 from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer,
+    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, UnwatchReady, WatchReady,
 )
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
+from upstart.observe.service import ObservedBackend, Observer  # observe hook
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
 SYSTEM_ADDRESS = "unix:abstract=/com/ubuntu/upstart"
@@ -68,7 +69,8 @@ class Daemon:
         self.watcher = None
         self.engine = None
         self.supervisor = None
-        self.backend = EngineBackend(self)
+        self.observer: Observer | None = None  # observe hook: the event recorder
+        self.backend: EngineBackend = ObservedBackend(self)  # observe hook: records callers
         self.bus_address: str | None = None
         self.cgroup_manager_address: str | None = None
         self.session_file: str | None = None
@@ -147,6 +149,7 @@ class Daemon:
         self.supervisor = Supervisor(
             self.loop, logdir=self.log_dir(), no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
+            debug=self.opts.debug,  # observe hook: the debug stanza pauses before exec
         )
         self.engine = Engine(
             MonotonicClock(), self.supervisor,
@@ -158,10 +161,14 @@ class Daemon:
             session_address=self.address if self.session_init else None,
             confirm_delay=CONFIRM_DELAY,
         )
+        self.observer = Observer(self)  # observe hook
+        self.observer.attach()
 
     # ------------------------------------------------------------ effects
 
     def apply(self, effects) -> None:
+        if self.observer is not None and effects:  # observe hook
+            self.observer.effects(effects)
         for effect in effects or ():
             try:
                 self._apply_one(effect)
@@ -196,6 +203,16 @@ class Daemon:
                 os.close(effect.fd)
             except OSError:
                 pass
+        # ---- readiness (issue #8): the adapter in upstart/readiness, if there is one
+        elif kind is WatchReady:
+            readiness = getattr(self, "readiness", None)
+            if readiness is not None:
+                readiness.watch(effect.job, effect.instance, effect.matches, effect.pids)
+        elif kind is UnwatchReady:
+            readiness = getattr(self, "readiness", None)
+            if readiness is not None:
+                readiness.unwatch(effect.job, effect.instance)
+        # ---- end readiness
         elif self.server is not None:
             self.server.broadcast(effect)
 
@@ -214,13 +231,21 @@ class Daemon:
 
     def on_sigchld(self) -> None:
         for note in self.supervisor.reap():
+            if self.observer is not None:  # observe hook
+                self.observer.note(note)
             name = type(note).__name__
             if name == "Exited":
                 self.apply(self.engine.process_exited(note.pid, note.code, note.signal))
             elif name == "Ready":
                 self.apply(self.engine.process_ready(note.pid, note.main_pid))
+            elif name == "Notified":              # readiness (issue #8)
+                self.notified(note.pid, note.fields)
             elif name == "LogLine":
                 self.logger.log(note.priority, note.message)
+
+    def notified(self, pid: int, fields) -> None:
+        """Readiness (issue #8): a process sent notify fields (READY=1, STATUS=…)."""
+        self.apply(self.engine.process_notify(pid, list(fields)))
 
     # ------------------------------------------------------------ configuration
 
@@ -425,6 +450,8 @@ class Daemon:
         if self.opts.state_fd is not None:
             from upstart.daemon.reexec import restore_state
             restored = restore_state(self)
+            if restored and self.observer is not None:  # observe hook: new engine
+                self.observer.attach()
         if not restored:
             self.reload_configuration(full=True)
         self.watcher = _make_watcher(self)

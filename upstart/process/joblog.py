@@ -7,12 +7,16 @@ the raw bytes (the pty turns LF into CR LF; kept as is) to
 The file is opened lazily on the first byte (append, create, O_NOFOLLOW,
 mode 0640), re-created when it has been deleted (`st_nlink == 0`).
 
-When the disk is not writable yet (open fails with EROFS, EPERM or EACCES
-before `notify_disk_writeable()`), output is kept in memory, bounded per
-log (oldest bytes dropped, with one warning); a log whose process has gone
-keeps its buffer on the `LogHub`'s unflushed list until the disk is
-writable. ENOSPC discards. The pty is read until EIO (every copy of the
-slave closed), so the last lines of a crashing job are not lost.
+As upstream (`init/log.c`): when the file cannot be opened (any error but
+ENOSPC) or a write fails, output is kept in memory, bounded per log (oldest
+bytes dropped, with one warning), and written first at the next successful
+open. When the process has gone, a log whose last open failed with EROFS,
+EPERM or EACCES keeps its buffer on the `LogHub`'s unflushed list until
+`notify_disk_writeable()`; other leftovers are dropped. ENOSPC discards.
+A failed write is warned about once per log (upstream: every time). The pty
+is read until EIO (every copy of the slave closed), so the last lines of a
+crashing job are not lost, and output of a grandchild that inherited the
+pty still reaches the log (upstream stops reading when the process exits).
 
 `LogHub` holds what is shared by all logs. Neither class ever touches a
 process; warnings are handed to the `report` callable as `LogLine` notes.
@@ -72,9 +76,28 @@ class JobLog:
         self.closed = False
         self._dropped = False
         self._warned = False
+        self.open_errno = 0
         os.set_blocking(master, False)
         hub.live.add(self)
         hub.loop.add_reader(master, self._readable)
+
+    # ------------------------------------------------------- re-exec
+
+    def export(self) -> dict:
+        """A JSON-able description; the pty master is made inheritable so the
+        re-executed init can adopt it (fds of the fork/fast paths never leak
+        it into jobs: inheritable fds are closed there)."""
+        os.set_inheritable(self.master, True)
+        return {"fd": self.master, "path": self.path, "buffer": self.buffer.hex(),
+                "open_errno": self.open_errno}
+
+    @classmethod
+    def adopt(cls, hub: "LogHub", state: dict) -> "JobLog":
+        os.set_inheritable(state["fd"], False)
+        log = cls(hub, state["path"], state["fd"])
+        log.buffer += bytes.fromhex(state.get("buffer", ""))
+        log.open_errno = state.get("open_errno", 0)
+        return log
 
     # -------------------------------------------------------- reading
 
@@ -112,8 +135,11 @@ class JobLog:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        if self.buffer and not self.hub.disk_writeable:
+        if (self.buffer and not self.hub.disk_writeable
+                and self.open_errno in _BUFFER_ERRNOS):
             self.hub.unflushed.append(self)
+        elif self.fd is None:
+            self.buffer.clear()
 
     # -------------------------------------------------------- writing
 
@@ -136,7 +162,10 @@ class JobLog:
                 data = data[n:]
         except OSError as err:
             if err.errno != errno.ENOSPC:
-                self._warn()
+                self._keep(data)
+            self._warn()
+            os.close(self.fd)
+            self.fd = None
         if self.closed and self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -145,12 +174,12 @@ class JobLog:
         old = os.umask(0o117)
         try:
             self.fd = os.open(self.path, _OPEN_FLAGS, 0o740)
+            self.open_errno = 0
             return True
         except OSError as err:
-            if err.errno in _BUFFER_ERRNOS and not self.hub.disk_writeable:
+            self.open_errno = err.errno
+            if err.errno != errno.ENOSPC:
                 self._keep(data)
-            elif err.errno != errno.ENOSPC:
-                self._warn()
             return False
         finally:
             os.umask(old)

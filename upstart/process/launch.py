@@ -5,11 +5,11 @@ Two roads, chosen per plan (docs/design/spawning.md):
 * the fast path, `os.posix_spawn` (glibc uses CLONE_VFORK: no page-table
   copy, so the cost does not grow with init's heap): new session, the
   standard fds and fd 9 through file actions, every signal disposition
-  reset and an empty mask, the umask set around the call (init is single
-  threaded); exec failures come back synchronously as `OSError`;
+  reset and an empty mask, the umask and working directory set on init
+  around the call (init is single threaded); exec failures come back
+  synchronously as `OSError`;
 * the fork path, for plans that need code in the child (limits, nice, OOM,
-  chroot, chdir elsewhere, setuid/setgid, AppArmor, `console owner`,
-  ptrace, debug): `os.fork()` with every signal blocked, the set-up steps
+  chroot, setuid/setgid, AppArmor, `console owner`, ptrace, debug): `os.fork()` with every signal blocked, the set-up steps
   in upstream's order, and errors sent back through a close-on-exec status
   pipe that the parent reads to EOF before returning.
 
@@ -120,8 +120,17 @@ def spawn_fast(plan: ChildPlan, stdio: tuple[int, int, int], script_fd: int | No
         keep.add(SCRIPT_FD)
     for fd in _inheritable_fds(keep):
         actions.append((os.POSIX_SPAWN_CLOSE, fd))
-    old_umask = os.umask(plan.umask) if plan.umask is not None else None
+    # init is single threaded: its own umask and working directory can be set
+    # for the duration of the call (the child inherits both) and restored
+    old_umask = os.umask(plan.umask) if plan.umask is not None and plan.full_setup else None
+    old_cwd = None
     try:
+        if plan.full_setup and plan.chdir is not None:
+            old_cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.chdir(plan.chdir)
+            except OSError as err:
+                raise SpawnError(_why("unable to change working directory", err)) from None
         try:
             path = _resolve(plan.argv[0], plan.env)
             return os.posix_spawn(path, list(plan.argv), plan.env, file_actions=actions,
@@ -138,6 +147,9 @@ def spawn_fast(plan: ChildPlan, stdio: tuple[int, int, int], script_fd: int | No
     finally:
         if old_umask is not None:
             os.umask(old_umask)
+        if old_cwd is not None:
+            os.fchdir(old_cwd)
+            os.close(old_cwd)
 
 
 # ----------------------------------------------------------- fork path

@@ -69,17 +69,16 @@ class ChildPlan:
         """Steps 3-9 of spec 01 §9 are skipped for the `security` process."""
         return self.slot != "security"
 
-    def needs_fork(self, cwd: str | None) -> bool:
-        """True when some set-up step must run as code in the child."""
+    def needs_fork(self) -> bool:
+        """True when some set-up step must run as code in the child (umask and
+        chdir are done by init around `posix_spawn`: see launch.spawn_fast)."""
         if self.trace or self.debug or self.console == "owner" or self.apparmor:
             return True
         if not self.full_setup:
             return False
         if self.limits or self.nice is not None or self.oom_score:
             return True
-        if self.chroot or self.setuid or self.setgid:
-            return True
-        return self.chdir is not None and self.chdir != cwd
+        return bool(self.chroot or self.setuid or self.setgid)
 
 
 def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,

@@ -124,7 +124,7 @@ class Supervisor:
             if plan.script is not None:
                 script_r, script_w = os.pipe()
                 to_close.append(script_r)
-            if plan.needs_fork(_cwd()):
+            if plan.needs_fork():
                 pid = spawn_forked(plan, stdio, script_r)
             else:
                 pid = spawn_fast(plan, stdio, script_r)
@@ -283,6 +283,55 @@ class Supervisor:
             return os.strerror(err.errno) if err.errno else str(err)
         return None
 
+    # ---------------------------------------------------------- re-exec
+
+    def export_state(self) -> dict:
+        """JSON-able state for a stateful re-exec: job logs (their pty masters
+        stay open across exec), unflushed buffers, the `expect` waits and the
+        ptrace traces (the tracer relation survives exec). Not destructive: if
+        the exec fails, this supervisor carries on as before."""
+        for log in self._logs.values():
+            log.drain()
+        return {
+            "version": 1,
+            "disk_writeable": self._hub.disk_writeable,
+            "logs": {str(pid): log.export() for pid, log in self._logs.items()
+                     if not log.closed},
+            "unflushed": [{"path": log.path, "buffer": log.buffer.hex()}
+                          for log in self._hub.unflushed],
+            "children": {str(pid): [c.label, c.slot, c.await_stop, c.debug_pause]
+                         for pid, c in self._children.items()},
+            "tracer": self._tracer.export(),
+        }
+
+    def prepare_exec(self) -> None:
+        """Called just before init execs itself: flush what can be flushed."""
+        for log in list(self._logs.values()):
+            log.drain()
+            if log.fd is not None:
+                os.close(log.fd)
+                log.fd = None
+
+    def adopt_state(self, state: dict) -> None:
+        """Take over what `export_state()` described in the previous init."""
+        if state.get("version") != 1:
+            return
+        self._hub.disk_writeable = state.get("disk_writeable", False)
+        for pid, item in state.get("logs", {}).items():
+            try:
+                self._logs[int(pid)] = JobLog.adopt(self._hub, item)
+            except OSError:
+                continue
+        for item in state.get("unflushed", []):
+            log = JobLog.__new__(JobLog)
+            log.hub, log.path, log.master, log.fd = self._hub, item["path"], -1, None
+            log.buffer = bytearray.fromhex(item["buffer"])
+            log.closed, log._dropped, log._warned, log.open_errno = True, False, False, 0
+            self._hub.unflushed.append(log)
+        for pid, (label, slot, await_stop, debug_pause) in state.get("children", {}).items():
+            self._children[int(pid)] = _Child(label, slot, await_stop, debug_pause)
+        self._tracer.adopt(state.get("tracer", {}))
+
     # ------------------------------------------------------------- logs
 
     def notify_disk_writeable(self) -> None:
@@ -317,13 +366,6 @@ class Supervisor:
         if not self._woken:
             self._woken = True
             signal.raise_signal(signal.SIGCHLD)
-
-
-def _cwd() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:
-        return None
 
 
 __all__ = ["Supervisor", "Exited", "Ready", "LogLine", "SpawnError"]

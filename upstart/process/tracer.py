@@ -109,6 +109,45 @@ class Tracer:
             self._stopped(tr, proc, os.WSTOPSIG(status), status >> 16)
         return []
 
+    def export(self) -> dict:
+        """JSON-able trace state: the ptrace relation survives init's own exec,
+        so a re-executed init adopts the traces and carries on."""
+        traces = {id(t): t for t in self.by_pid.values()}.values()
+        return {
+            "traces": [{
+                "spawned": t.spawned, "want": t.want, "label": t.label, "leader": t.leader,
+                "forks": t.forks, "handovers": t.handovers, "main": t.main,
+                "procs": [[p.pid, p.parent, p.seq, p.new] for p in t.procs.values()],
+            } for t in traces],
+            "early": {str(k): v for k, v in self.early.items()},
+            "absorbed": sorted(self.absorbed),
+        }
+
+    def adopt(self, state: dict) -> None:
+        for item in state.get("traces", []):
+            tr = _Trace(spawned=item["spawned"], want=item["want"], label=item["label"],
+                        leader=item["leader"], forks=item["forks"],
+                        handovers=item["handovers"], main=item.get("main"))
+            for pid, parent, seq, new in item["procs"]:
+                tr.procs[pid] = _Proc(pid, parent, seq, new)
+                self.by_pid[pid] = tr
+                self._seq = max(self._seq, seq)
+            if tr.main is not None:
+                self._settle_again(tr)
+            else:
+                self._activity(tr)
+        self.early.update({int(k): v for k, v in state.get("early", {}).items()})
+        self.absorbed.update(state.get("absorbed", []))
+
+    def _settle_again(self, tr: _Trace) -> None:
+        """Detaching was under way: stop whatever is still traced once more."""
+        for proc in tr.procs.values():
+            if not proc.new:
+                try:
+                    ptrace.tgkill(proc.pid, signal.SIGSTOP)
+                except OSError:
+                    pass
+
     def swallow_second_report(self, pid: int) -> bool:
         """True (once) for the exit of a zombie the tracer already absorbed."""
         if pid in self.absorbed:

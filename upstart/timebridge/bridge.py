@@ -18,6 +18,7 @@ import selectors
 import time
 from typing import Callable
 
+from upstart.control.client import CallError
 from upstart.timebridge import state as state_file
 from upstart.timebridge.planner import Planner
 from upstart.timebridge.schedule import (EVENT, Leaf, ScheduleError, crossfire,
@@ -127,7 +128,10 @@ class Bridge:
                 jump.delta, "; calendar re-planned" if jump.replanned else ""))
         for fire in fires:
             self.log("Emitting %s %s" % (EVENT, " ".join(fire.env)))
-            self.link.emit(EVENT, fire.env)
+            try:
+                self.link.emit(EVENT, fire.env)
+            except CallError as exc:
+                self.log("Unable to emit %s %s: %s" % (EVENT, fire.schedule.key, exc.message))
         self.save()
         return self.planner.next_wakeup(self.wall(), self.mono())
 

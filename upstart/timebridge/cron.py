@@ -47,8 +47,6 @@ class CronRule:
         self.zone = zone or timezone.utc
         try:
             self._iter(0.0).get_next(float)
-        except CronError:
-            raise
         except Exception as exc:  # croniter's own exception classes
             raise CronError("invalid cron expression %s: %s" % (expr, exc)) from None
 

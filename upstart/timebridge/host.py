@@ -57,7 +57,8 @@ def init_identity(pid: int, proc: str = "/proc") -> tuple[str, float | None]:
     return "%d:%d" % (pid, ticks), ticks / os.sysconf("SC_CLK_TCK")
 
 
-def host_seed(proc: str = "/proc") -> str:
+def host_seed() -> str:
+    """The machine id (stable per host), else the node name."""
     for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
         try:
             with open(path) as f:

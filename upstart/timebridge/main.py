@@ -55,21 +55,35 @@ def _daemonise() -> None:
         os.close(fd)
 
 
-def build(opts, log) -> Bridge:
+def build_bridge(user_opt: bool, state_path: str | None, log, watch: bool) -> Bridge:
     """A loaded bridge on the real clocks (raises LinkError)."""
-    address = choose_address(opts.user)
+    address = choose_address(user_opt)
     link = Link(address)
     boot = host.boot_id()
     ident, started = host.init_identity(host.init_pid(address))
-    user = opts.user or address != "unix:abstract=/com/ubuntu/upstart"
+    user = user_opt or address != "unix:abstract=/com/ubuntu/upstart"
     planner = Planner(zone=host.local_zone(), host_seed=host.host_seed(),
                       init_started=started)
     bridge = Bridge(link, planner,
-                    state_path=opts.state_file or state_file.default_path(user),
+                    state_path=state_path or state_file.default_path(user),
                     boot=boot, init="%s/%s" % (boot, ident), log=log, wall=time.time,
-                    mono=host.boottime, clockwatch=None if opts.list else ClockWatch.open())
+                    mono=host.boottime, clockwatch=ClockWatch.open() if watch else None)
     bridge.load()
     return bridge
+
+
+def list_timers(user: bool = False, state_path: str | None = None) -> str:
+    """The `--list` text (for `initctl list-timers`); raises LinkError.
+
+    Connects as initctl does (`$UPSTART_SESSION`, else init's private socket),
+    reads the jobs and the state file, never emits and never writes."""
+    bridge = build_bridge(user, state_path, lambda text: None, watch=False)
+    try:
+        _, users = collect([leaf for leaves in bridge.leaves.values() for leaf in leaves])
+        return render(bridge.planner.describe(time.time(), host.boottime()), users,
+                      bridge.planner.zone)
+    finally:
+        bridge.link.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,15 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
 
     try:
-        bridge = build(opts, log)
+        if opts.list:
+            sys.stdout.write(list_timers(opts.user, opts.state_file))
+            return 0
+        bridge = build_bridge(opts.user, opts.state_file, log, watch=True)
     except LinkError as exc:
         sys.stderr.write("%s: %s\n" % (PROG, exc))
         return 1
-    if opts.list:
-        _, users = collect([leaf for leaves in bridge.leaves.values() for leaf in leaves])
-        sys.stdout.write(render(bridge.planner.describe(time.time(), host.boottime()), users,
-                                bridge.planner.zone))
-        return 0
     if opts.daemon:
         _daemonise()
     try:

@@ -65,7 +65,8 @@ def test_main_pid_is_the_process_that_remains(h, tmp_path, daemon, mode, forks):
     # no intermediate was reported, nothing before Ready
     assert [n for n in h.notes if isinstance(n, Exited)] == []
     handovers = [n for n in h.notes if isinstance(n, LogLine) and "became new process" in n.message]
-    assert len(handovers) == forks
+    # one per intermediate, fewer when an intermediate exits before its own parent
+    assert 1 <= len(handovers) <= forks
     # the main pid is detached and still ours to reap (subreaper)
     h.run(0.05)
     assert h.sup.kill(ready.main_pid, signal.SIGTERM) is None

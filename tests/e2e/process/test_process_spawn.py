@@ -184,7 +184,7 @@ def test_fork_path_errors(h, tmp_path):
         (dict(setgid="no-such-group-x"), "unable to find setgid group"),
         (dict(chroot=str(tmp_path / "missing")),
          "unable to change root directory: No such file or directory"),
-        (dict(chdir=str(tmp_path / "missing")),
+        (dict(chdir=str(tmp_path / "missing")),      # fast path: chdir around posix_spawn
          "unable to change working directory: No such file or directory"),
         (dict(nice=5, chdir="/nonexistent"),
          "unable to change working directory: No such file or directory"),
@@ -215,13 +215,15 @@ def test_process_setup_stanzas(tmp_path):
 
 def test_system_mode_defaults_umask_022_and_cwd_root(tmp_path):
     h = Harness(logdir=str(tmp_path), session_init=False)
-    old = os.umask(0o077)
+    old, cwd = os.umask(0o077), os.getcwd()
     try:
         h.exited(h.spawn(request("sh -c 'umask; pwd'", env=ENV)))
+        h.exited(h.spawn(request("sh -c 'umask; pwd'", env=ENV, nice=0)))   # fork path
+        assert os.umask(0o077) == 0o077 and os.getcwd() == cwd            # init unchanged
     finally:
         os.umask(old)
         h.close()
-    assert (tmp_path / "j.log").read_bytes() == b"0022\r\n/\r\n"
+    assert (tmp_path / "j.log").read_bytes() == b"0022\r\n/\r\n" * 2
 
 
 def test_session_mode_inherits_umask_and_cwd(h, tmp_path):

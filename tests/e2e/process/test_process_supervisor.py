@@ -131,3 +131,43 @@ def test_no_fd_left_open_in_init(tmp_path):
     finally:
         h.close()
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_state_survives_a_reexec_handover(tmp_path):
+    """export_state() in one supervisor, adopt_state() in a fresh one: running
+    job logs keep flowing and an unfinished `expect daemon` trace completes."""
+    import json
+
+    from upstart.process import ptrace
+    from upstart.process.notes import Ready
+
+    daemon = tmp_path / "daemon.sh"
+    daemon.write_text('#!/bin/sh\nn=$1\nif [ "$n" -gt 0 ]; then "$0" $((n - 1)) "$2" & exit 0; fi\n'
+                      'echo $$ > "$2"\nexec sleep 30\n')
+    daemon.chmod(0o755)
+    a = Harness(logdir=str(tmp_path), session_init=True)
+    logged = a.spawn(request("sh -c 'echo before; sleep 0.4; echo after'", job="l", env=ENV))
+    traced = a.spawn(request(f"sh -c 'sleep 0.4; exec {daemon} 2 {tmp_path}/pid'", job="d",
+                             env=ENV, expect="daemon"))
+    a.run(0.15)
+    state = json.loads(json.dumps(a.sup.export_state()))
+    a.sup.prepare_exec()
+    # the old init disappears without closing anything (as exec does)
+    a.loop.remove_signal_handler(signal.SIGCHLD)
+    for log in a.sup._logs.values():
+        a.loop.remove_reader(log.master)
+    a.sup._tracer.close()
+    a.loop.close()
+
+    b = Harness(logdir=str(tmp_path), session_init=True)
+    b.pids |= {logged, traced}
+    try:
+        b.sup.adopt_state(state)
+        assert b.exited(logged).code == 0
+        ready = b.ready(traced)
+        assert ready == Ready(traced, int((tmp_path / "pid").read_text()))
+        assert not [n for n in b.notes if isinstance(n, Exited) and n.pid != logged]
+    finally:
+        b.close()
+        ptrace.set_child_subreaper(False)
+    assert (tmp_path / "l.log").read_bytes() == b"before\r\nafter\r\n"

@@ -93,21 +93,22 @@ def test_plan_no_log_turns_log_into_none():
 
 
 def test_fast_path_only_when_nothing_runs_in_the_child():
-    assert not _plan(session=True).needs_fork("/anywhere")
-    assert not _plan().needs_fork("/")
-    assert _plan().needs_fork("/tmp")                 # chdir / elsewhere
-    assert _plan(session=True, nice=5).needs_fork("/")
-    assert _plan(session=True, setuid="nobody").needs_fork("/")
-    assert _plan(session=True, console="owner").needs_fork("/")
-    assert _plan(session=True, expect="fork").needs_fork("/")
-    assert not _plan(session=True, oom_score=0).needs_fork("/")
+    assert not _plan(session=True).needs_fork()
+    assert not _plan().needs_fork()
+    assert not _plan(chdir="/tmp", umask=0o077).needs_fork()   # done around posix_spawn
+    assert _plan(session=True, nice=5).needs_fork()
+    assert _plan(session=True, setuid="nobody").needs_fork()
+    assert _plan(session=True, console="owner").needs_fork()
+    assert _plan(session=True, expect="fork").needs_fork()
+    assert _plan(session=True, chroot="/x").needs_fork()
+    assert not _plan(session=True, oom_score=0).needs_fork()
 
 
 def test_security_process_skips_identity_setup():
     plan = plan_for(request("true", slot="security", nice=5, setuid="nobody"),
                     session_init=True, default_console="log", no_log=False,
                     debug=False, apparmor_usable=False)
-    assert not plan.needs_fork("/")
+    assert not plan.needs_fork()
 
 
 def test_trace_only_for_main_and_debug_only_with_init_debug():
@@ -126,6 +127,6 @@ def test_apparmor_switch_only_for_main_and_only_when_usable():
                         session_init=True, default_console="log", no_log=False,
                         debug=False, apparmor_usable=usable)
     assert plan("main", True).apparmor == "prof-j"
-    assert plan("main", True).needs_fork(None)
+    assert plan("main", True).needs_fork()
     assert plan("main", False).apparmor is None
     assert plan("pre-start", True).apparmor is None

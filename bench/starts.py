@@ -1,0 +1,147 @@
+"""(a) simple job starts per second and (b) latency of one start until running.
+
+(a) 100 services (`exec sleep 100000`) started at once from a persistent
+    channel, until all run; median of rounds, as starts per second. References
+    in the same run: the C posix_spawn floor (`bench/build/spawnfloor seq`,
+    spawn + waitpid of /bin/true one after the other), Python's
+    os.posix_spawn and os.fork()+exec loops, supervisord
+    (startAllProcesses, wait), runit and s6 (control FIFOs written directly,
+    status files polled).
+(b) one service: start until running, then stop; median over runs. From a
+    persistent client (our D-Bus Connection: Job.Start wait=true; supervisord:
+    XML-RPC startProcess wait=true; runit/s6: FIFO + status poll) and from the
+    command line (`initctl start`, `supervisorctl start`, `sv start`,
+    `s6-svc -wu -u`).
+runsv refuses to restart a service within 1 s of its last start, so runit's
+rounds are spaced by 1.1 s (the others need no pause).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from common import FLOOR, OURS, Ours, emit, error, median
+from peers import PEERS, Runit
+
+N = 100
+ROUNDS = 5
+LAT_RUNS = 15
+JOBS = {f"j{i:03d}": "exec sleep 100000\n" for i in range(N)}
+NAMES = list(JOBS)
+
+
+def py_spawn_rate(n: int, fork: bool) -> float:
+    true = "/bin/true"
+    t0 = time.perf_counter()
+    for _ in range(n):
+        if fork:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.execv(true, [true])
+                finally:
+                    os._exit(127)
+        else:
+            pid = os.posix_spawn(true, [true], os.environ)
+        os.waitpid(pid, 0)
+    return n / (time.perf_counter() - t0)
+
+
+def floors() -> None:
+    if os.path.exists(FLOOR):
+        rates = [float(subprocess.run([FLOOR, "seq", "1000", "/bin/true"], capture_output=True,
+                                      text=True, check=True).stdout) for _ in range(3)]
+        emit("a", "start_rate", "c-floor", median(rates), "starts/s", "higher", is_ref=True,
+             note="C posix_spawn+waitpid of /bin/true, sequential")
+    else:
+        error("a", "start_rate", "c-floor", "bench/build/spawnfloor not built")
+    emit("a", "start_rate", "python-posix_spawn", median([py_spawn_rate(500, False)
+                                                          for _ in range(3)]),
+         "starts/s", "higher", ref="c-floor")
+    emit("a", "start_rate", "python-fork-exec", median([py_spawn_rate(500, True)
+                                                        for _ in range(3)]),
+         "starts/s", "higher", ref="c-floor")
+
+
+def ours() -> None:
+    with Ours(JOBS) as o:
+        for n in NAMES:
+            o.path(n)
+        times = []
+        for _ in range(ROUNDS):
+            t0 = time.perf_counter()
+            o.call_all(NAMES, "Start")
+            times.append(time.perf_counter() - t0)
+            o.call_all(NAMES, "Stop")
+        emit("a", "start_rate", OURS, N / median(times), "starts/s", "higher", ref="c-floor",
+             target=">= 50% of c-floor", jobs=N, rounds=ROUNDS)
+        lat = []
+        for _ in range(LAT_RUNS):
+            t0 = time.perf_counter()
+            o.call_all(["j000"], "Start")
+            lat.append(time.perf_counter() - t0)
+            o.call_all(["j000"], "Stop")
+        emit("b", "start_latency_client", OURS, median(lat) * 1e3, "ms", ref="s6",
+             target="<= 5 ms", runs=LAT_RUNS)
+        lat = []
+        for _ in range(LAT_RUNS):
+            t0 = time.perf_counter()
+            r = o.initctl("start", "j000")
+            lat.append(time.perf_counter() - t0)
+            if r.returncode:
+                raise RuntimeError(r.stderr)
+            o.initctl("stop", "j000")
+        emit("b", "start_latency_cli", OURS, median(lat) * 1e3, "ms", ref="s6",
+             target="(C Upstart: 6.0 ms)", runs=LAT_RUNS, command="initctl start")
+
+
+def peer(cls) -> None:
+    pause = 1.1 if cls is Runit else 0.0
+    names = [f"p{i:03d}" for i in range(N)]
+    with cls(names) as p:
+        p.wait_supervised()
+        times = []
+        for _ in range(ROUNDS):
+            t0 = time.perf_counter()
+            p.start(names)
+            times.append(time.perf_counter() - t0)
+            p.stop(names)
+            time.sleep(pause)
+        emit("a", "start_rate", cls.name, N / median(times), "starts/s", "higher",
+             ref="c-floor", rounds=ROUNDS)
+        runs = LAT_RUNS if not pause else 5
+        lat = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            p.start(names[:1])
+            lat.append(time.perf_counter() - t0)
+            p.stop(names[:1])
+            time.sleep(pause)
+        emit("b", "start_latency_client", cls.name, median(lat) * 1e3, "ms",
+             **({"is_ref": True} if cls.name == "s6" else {"ref": "s6"}), runs=runs)
+        lat = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            p.cli_start(names[0])
+            lat.append(time.perf_counter() - t0)
+            p.cli_stop(names[0])
+            time.sleep(pause)
+        emit("b", "start_latency_cli", cls.name, median(lat) * 1e3, "ms",
+             **({"is_ref": True} if cls.name == "s6" else {"ref": "s6"}), runs=runs)
+
+
+def main() -> int:
+    floors()
+    for fn, arg in [(ours, None)] + [(peer, c) for c in PEERS]:
+        try:
+            fn(arg) if arg else fn()
+        except Exception as exc:  # one system failing must not hide the others
+            error("ab", "start", getattr(arg, "name", OURS), repr(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

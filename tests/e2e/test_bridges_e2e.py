@@ -1,0 +1,435 @@
+"""End-to-end: every bridge against a real init and a real event source.
+
+Session mode (`SessionInit`, bridges run with `--user`) for the file,
+socket, D-Bus and event bridges; the udev bridge runs under `Pid1Init` in
+its own network namespace, where a synthetic udev netlink message reaches
+only it. A private `dbus-daemon` (started with `--systemd-activation`)
+serves the D-Bus tests. Everything started here is killed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from init_harness import BIN, REPO, Pid1Init, SessionInit
+
+PY = sys.executable
+
+
+def read(path) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bridge_log(init: SessionInit, job: str) -> str:
+    return read(os.path.join(init.log, job + ".log"))
+
+
+def job_pid(init: SessionInit, job: str) -> int | None:
+    words = init.initctl("status", job).stdout.split()
+    return int(words[-1]) if words and words[-1].isdigit() else None
+
+
+def inotify_watches(init: SessionInit, job: str) -> int:
+    """How many inotify watches the job's process holds (its readiness)."""
+    pid = job_pid(init, job)
+    count = 0
+    try:
+        for fd in os.listdir("/proc/%d/fdinfo" % pid):
+            count += read("/proc/%d/fdinfo/%s" % (pid, fd)).count("inotify wd:")
+    except (OSError, TypeError):
+        return 0
+    return count
+
+
+# ---------------------------------------------------------------- file
+
+def test_file_bridge_initial_create_new_file_and_delete(tmp_path):
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    (watched / "early.txt").write_text("x")
+    out = tmp_path / "out"
+    jobs = {
+        "fb": "respawn\nexec upstart-file-bridge --user\n",
+        "t": ("start on file FILE=%s/*.txt\ntask\n"
+              "exec sh -c 'echo \"$FILE $EVENT $MATCH\" >> %s'\n" % (watched, out)),
+    }
+    with SessionInit(jobs=jobs) as init:
+        assert init.initctl("start", "fb").returncode == 0
+        glob = "%s/*.txt" % watched
+        init.wait_for(lambda: "create %s/early.txt" % watched in read(out))
+        (watched / "new.txt").write_text("hello")
+        (watched / "ignored.log").write_text("not a match")
+        init.wait_for(lambda: "create %s/new.txt" % watched in read(out))
+        (watched / "new.txt").write_text("again")
+        init.wait_for(lambda: "modify %s/new.txt" % watched in read(out))
+        (watched / "new.txt").unlink()
+        init.wait_for(lambda: "delete %s/new.txt" % watched in read(out))
+        lines = read(out).splitlines()
+        assert all(line.startswith(glob + " ") for line in lines)
+        assert not any("ignored.log" in line for line in lines)
+        # the first close of a new file is a create, not also a modify
+        assert lines.count("%s modify %s/new.txt" % (glob, watched)) == 1
+
+
+def test_file_bridge_directory_created_later_and_event_filter(tmp_path):
+    target = tmp_path / "later" / "deeper"
+    out = tmp_path / "out"
+    jobs = {
+        "fb": "respawn\nexec upstart-file-bridge --user\n",
+        "t": ("start on file FILE=%s/ EVENT=create\ntask\n"
+              "exec sh -c 'echo \"$FILE $EVENT $MATCH\" >> %s'\n" % (target, out)),
+    }
+    with SessionInit(jobs=jobs) as init:
+        assert init.initctl("start", "fb").returncode == 0
+        init.wait_for(lambda: inotify_watches(init, "fb") == 1)
+        target.mkdir(parents=True)
+        init.wait_for(lambda: "%s/ create" % target in read(out))
+        (target / "inside").write_text("x")
+        init.wait_for(lambda: "%s/ create %s/inside" % (target, target) in read(out))
+        (target / "inside").unlink()                 # EVENT=create: no delete events
+        time.sleep(0.5)
+        assert "delete" not in read(out)
+
+
+def test_file_bridge_follows_jobs_added_later(tmp_path):
+    flag = tmp_path / "flag"
+    out = tmp_path / "out"
+    with SessionInit(jobs={"fb": "respawn\nexec upstart-file-bridge --user\n"}) as init:
+        assert init.initctl("start", "fb").returncode == 0
+        with open(os.path.join(init.conf, "late.conf"), "w") as f:
+            f.write("start on file FILE=%s EVENT=create\ntask\n"
+                    "exec sh -c 'echo \"$FILE $EVENT\" >> %s'\n" % (flag, out))
+        init.wait_for(lambda: inotify_watches(init, "fb") == 1)
+        flag.write_text("x")
+        init.wait_for(lambda: "%s create" % flag in read(out))
+
+
+def test_stock_session_file_bridge_job_starts_at_startup(tmp_path):
+    flag = tmp_path / "flag"
+    out = tmp_path / "out"
+    jobs = {
+        "upstart-file-bridge": read(os.path.join(REPO, "jobs/session/upstart-file-bridge.conf")),
+        "t": ("start on file FILE=%s EVENT=create\ntask\n"
+              "exec sh -c 'echo \"$EVENT\" >> %s'\n" % (flag, out)),
+    }
+    with SessionInit(jobs=jobs, args=()) as init:
+        init.wait_for(lambda: inotify_watches(init, "upstart-file-bridge") == 1)
+        flag.write_text("x")
+        init.wait_for(lambda: read(out) == "create\n")
+
+
+# -------------------------------------------------------------- socket
+
+SERVER = r"""
+import os, socket
+with open(os.environ["OUT"], "a") as f:
+    f.write("%s|%s|%s|%s|%s\n" % (os.environ.get("UPSTART_EVENTS"), os.environ.get("PROTO"),
+                                  os.environ.get("PORT"), os.environ.get("ADDR"),
+                                  os.environ.get("UPSTART_FDS")))
+fd = int(os.environ["UPSTART_FDS"].split()[0])
+listener = socket.socket(fileno=fd)
+conn, _ = listener.accept()
+conn.sendall(b"hello from the job\n")
+conn.close()
+"""
+
+
+def _socket_jobs(tmp_path, port: int) -> dict[str, str]:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    return {
+        "sb": "respawn\nexec upstart-socket-bridge --user\n",
+        "srv": ("start on socket PROTO=inet PORT=%d ADDR=127.0.0.1\nenv OUT=%s\n"
+                "exec %s %s\n" % (port, tmp_path / "out", PY, script)),
+    }
+
+
+def _connect(port: int, timeout: float = 10) -> socket.socket:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_socket_bridge_starts_job_with_socket_event_and_fd(tmp_path):
+    port = free_port()
+    with SessionInit(jobs=_socket_jobs(tmp_path, port)) as init:
+        assert init.initctl("start", "sb").returncode == 0
+        client = _connect(port)
+        try:
+            line = init.wait_for(lambda: read(tmp_path / "out").splitlines()[:1])[0]
+        finally:
+            client.close()
+        events, proto, got_port, addr, fds = line.split("|")
+        assert (events, proto, got_port, addr) == ("socket", "inet", str(port), "127.0.0.1")
+        assert fds.isdigit()
+
+
+@pytest.mark.xfail(reason="the process side does not keep UPSTART_FDS open in the job yet "
+                          "(see docs/design/bridges.md, 'What init must do')", strict=False)
+def test_socket_activated_job_accepts_on_the_passed_fd(tmp_path):
+    port = free_port()
+    with SessionInit(jobs=_socket_jobs(tmp_path, port)) as init:
+        assert init.initctl("start", "sb").returncode == 0
+        client = _connect(port)
+        client.settimeout(2)
+        try:
+            assert client.recv(100) == b"hello from the job\n"
+        finally:
+            client.close()
+
+
+def test_socket_bridge_unix_socket_path(tmp_path):
+    path = tmp_path / "activate.sock"
+    out = tmp_path / "out"
+    jobs = {
+        "sb": "respawn\nexec upstart-socket-bridge --user\n",
+        "t": ("start on socket PROTO=unix SOCKET_PATH=%s\ntask\n"
+              "exec sh -c 'echo \"$UPSTART_EVENTS $PROTO $SOCKET_PATH\" >> %s'\n"
+              % (path, out)),
+    }
+    with SessionInit(jobs=jobs) as init:
+        assert init.initctl("start", "sb").returncode == 0
+        init.wait_for(lambda: path.exists())
+        c = socket.socket(socket.AF_UNIX)
+        try:
+            c.connect(str(path))
+            init.wait_for(lambda: "socket unix %s" % path in read(out))
+        finally:
+            c.close()
+
+
+def test_socket_bridge_warns_about_bad_conditions(tmp_path):
+    jobs = {
+        "sb": "respawn\nexec upstart-socket-bridge --user\n",
+        "bad": "start on socket PROTO=ipx PORT=1\nexec true\n",
+        "half": "start on socket PROTO=inet\nexec true\n",
+    }
+    with SessionInit(jobs=jobs) as init:
+        assert init.initctl("start", "sb").returncode == 0
+        init.wait_for(lambda: "Ignored incomplete socket event in half"
+                      in bridge_log(init, "sb"))
+        assert "Ignored socket event with unknown PROTO=ipx in bad" in bridge_log(init, "sb")
+
+
+# ---------------------------------------------------------------- D-Bus
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=%(dir)s/bus</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>%(dir)s/services</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+SERVICE = """
+import os, time
+from upstart.control import client
+bus = client.Connection(os.environ["DBUS_SESSION_BUS_ADDRESS"], bus=True)
+bus.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
+         ("org.example.Svc", 4), destination="org.freedesktop.DBus")
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def private_bus(tmp_path):
+    if not shutil.which("dbus-daemon"):
+        pytest.skip("dbus-daemon is not installed (apt-get install dbus)")
+    d = tmp_path / "bus"
+    (d / "services").mkdir(parents=True)
+    (d / "bus.conf").write_text(BUS_CONF % {"dir": d})
+    (d / "services" / "org.example.Svc.service").write_text(
+        "[D-BUS Service]\nName=org.example.Svc\nExec=/bin/false\n"
+        "SystemdService=org.example.Svc.service\n")
+    (d / "services" / "org.example.Nobody.service").write_text(
+        "[D-BUS Service]\nName=org.example.Nobody\nExec=/bin/false\n"
+        "SystemdService=dbus-org.example.Nobody.service\n")
+    proc = subprocess.Popen(["dbus-daemon", "--config-file=%s" % (d / "bus.conf"), "--nofork",
+                             "--print-address", "--systemd-activation"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("unix:")
+        yield address
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def dbus_send(address: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["dbus-send", "--bus=" + address, *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+def _dbus_jobs(address: str, tmp_path) -> dict[str, str]:
+    env = "env DBUS_SESSION_BUS_ADDRESS=%s\n" % address
+    (tmp_path / "svc.py").write_text(SERVICE)
+    return {
+        "db": env + ("respawn\nexec upstart-dbus-bridge --user --session --bus-name session "
+                     "--activation\n"),
+        "t": ("start on dbus SIGNAL=Ping ARG0=hello\ntask\n"
+              "exec sh -c 'echo \"$SIGNAL|$BUS|$INTERFACE|$OBJPATH|$ARG0|$ARG1|$ARG2\" >> %s'\n"
+              % (tmp_path / "out")),
+        "svc": env + ("start on dbus-activation org.example.Svc\nenv PYTHONPATH=%s\n"
+                      "exec %s %s\n" % (os.getcwd(), PY, tmp_path / "svc.py")),
+    }
+
+
+def test_dbus_bridge_turns_a_signal_into_an_event(private_bus, tmp_path):
+    out = tmp_path / "out"
+    with SessionInit(jobs=_dbus_jobs(private_bus, tmp_path)) as init:
+        assert init.initctl("start", "db").returncode == 0
+
+        def sent_and_seen():
+            dbus_send(private_bus, "--type=signal", "/org/example", "org.example.Test.Ping",
+                      "string:hello", "int32:-42", "boolean:true")
+            time.sleep(0.2)
+            return read(out)
+        init.wait_for(sent_and_seen)
+        line = read(out).splitlines()[0]
+        assert line == "Ping|session|org.example.Test|/org/example|hello|-42|TRUE"
+
+
+def test_dbus_activation_starts_the_job(private_bus, tmp_path):
+    with SessionInit(jobs=_dbus_jobs(private_bus, tmp_path)) as init:
+        assert init.initctl("start", "db").returncode == 0
+        init.wait_for(lambda: dbus_send(private_bus, "--print-reply",
+                                        "--dest=org.freedesktop.DBus", "/",
+                                        "org.freedesktop.DBus.NameHasOwner",
+                                        "string:org.freedesktop.systemd1").stdout
+                      .rstrip().endswith("true"))
+        r = dbus_send(private_bus, "--print-reply", "--dest=org.freedesktop.DBus", "/",
+                      "org.freedesktop.DBus.StartServiceByName", "string:org.example.Svc",
+                      "uint32:0")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.rstrip().endswith("uint32 1")
+        assert init.initctl("status", "svc").stdout.startswith("svc start/running")
+        # no job waits for this one: the caller gets an error at once
+        started = time.monotonic()
+        r = dbus_send(private_bus, "--print-reply", "--dest=org.freedesktop.DBus", "/",
+                      "org.freedesktop.DBus.StartServiceByName", "string:org.example.Nobody",
+                      "uint32:0")
+        assert r.returncode == 1
+        assert "No job waits for dbus-activation NAME=org.example.Nobody" in r.stderr
+        assert time.monotonic() - started < 10
+
+
+# ---------------------------------------------------------------- event
+
+def test_event_bridge_forwards_system_events_with_sys_prefix(tmp_path):
+    out = tmp_path / "out"
+    with SessionInit() as system:
+        jobs = {
+            "eb": "respawn\nexec upstart-event-bridge --system-address=%s\n" % system.address,
+            "t": ("start on :sys:hello X=1\ntask\n"
+                  "exec sh -c 'echo \"$UPSTART_EVENTS $X $Y\" >> %s'\n" % out),
+        }
+        with SessionInit(jobs=jobs) as session:
+            assert session.initctl("start", "eb").returncode == 0
+
+            def emitted_and_seen():
+                assert system.initctl("emit", "hello", "X=1", "Y=two").returncode == 0
+                time.sleep(0.1)
+                return read(out)
+            session.wait_for(emitted_and_seen)
+            assert read(out).splitlines()[0] == ":sys:hello 1 two"
+
+
+# ----------------------------------------------------------------- udev
+
+SEND_UEVENT = r"""
+import socket, struct, sys
+props = b"".join(p + b"\0" for p in (
+    b"ACTION=add", b"DEVPATH=/devices/virtual/upstarttest/ut0", b"SUBSYSTEM=upstarttest",
+    b"SEQNUM=" + sys.argv[1].encode(), b"DEVNAME=/dev/ut0", b"ID_FOO=bar\x01baz"))
+header = struct.pack("8sIIIIIIII", b"libudev\0", socket.htonl(0xfeedcafe), 40, 40,
+                     len(props), 0, 0, 0, 0)
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 15)
+s.bind((0, 0))
+s.sendto(header + props, (0, 2))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare for a private network namespace")
+def test_udev_bridge_emits_device_added_with_udev_env(tmp_path):
+    out = tmp_path / "out"
+    jobs = {
+        "udevb": "respawn\nexec %s/upstart-udev-bridge\n" % BIN,
+        "t": ("start on upstarttest-device-added\ntask\n"
+              "exec sh -c 'env | grep -E \"^(KERNEL|DEVPATH|DEVNAME|SUBSYSTEM|ACTION|ID_FOO|"
+              "SEQNUM)=\" | sort > %s'\n" % out),
+    }
+    with Pid1Init(jobs=jobs) as init:
+        assert init.run("initctl", "start", "udevb").returncode == 0
+        seq = iter(range(1, 1000))
+
+        def sent_and_seen():
+            init.run(PY, "-c", SEND_UEVENT, str(next(seq)))
+            time.sleep(0.2)
+            return read(out)
+        init.wait_for(sent_and_seen)
+        lines = read(out).splitlines()
+        assert "KERNEL=ut0" in lines
+        assert "DEVPATH=/devices/virtual/upstarttest/ut0" in lines
+        assert "DEVNAME=/dev/ut0" in lines
+        assert "SUBSYSTEM=upstarttest" in lines
+        assert "ACTION=add" in lines
+        assert "ID_FOO=barbaz" in lines            # \x01 stripped
+
+
+# ------------------------------------------------------- life cycle
+
+def test_bridge_exits_when_init_goes_away():
+    with SessionInit() as init:
+        bridge = subprocess.Popen([os.path.join(BIN, "upstart-file-bridge"), "--user"],
+                                  env=init.command_env(), stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)
+            assert bridge.poll() is None
+            init.proc.send_signal(signal.SIGKILL)
+            init.proc.wait()
+            assert bridge.wait(timeout=10) == 1
+            assert "Disconnected from Upstart" in bridge.stderr.read()
+        finally:
+            if bridge.poll() is None:
+                bridge.kill()
+                bridge.wait()
+
+
+def test_user_mode_without_upstart_session_is_fatal():
+    env = {k: v for k, v in os.environ.items() if k != "UPSTART_SESSION"}
+    r = subprocess.run([os.path.join(BIN, "upstart-socket-bridge"), "--user"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr == "upstart-socket-bridge: UPSTART_SESSION isn't set in environment\n"

@@ -1,0 +1,93 @@
+"""`ready on`, the `ready` event and state, end to end (issue #8, core half).
+
+Only event sources here (`ready on started dep`, bare `ready on`, `ready
+timeout`); the file/socket/dbus/notify sources belong to upstart/readiness.
+Our real `init --user` runs per test; the harness kills it and its children.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from init_harness import SessionInit
+
+SVC = "exec sleep 1000\n"
+
+
+def status(init: SessionInit, job: str) -> str:
+    return init.initctl("status", job).stdout.strip()
+
+
+def running(init: SessionInit, job: str) -> bool:
+    return re.match(rf"{job} start/running, process \d+", status(init, job)) is not None
+
+
+def ok(init: SessionInit, *args: str) -> str:
+    p = init.initctl(*args)
+    assert p.returncode == 0, (args, p.stdout, p.stderr, init.init_log())
+    return p.stdout
+
+
+def test_ready_on_event_drives_start_on_ready_and_while_ready():
+    jobs = {
+        "dep": SVC,
+        "r": "ready on started dep\n" + SVC,
+        "after": "start on ready r\n" + SVC,
+        "w": "while ready r\n" + SVC,
+    }
+    with SessionInit(jobs) as init:
+        ok(init, "start", "r")
+        time.sleep(0.3)
+        assert running(init, "r")
+        assert status(init, "after") == "after stop/waiting"
+        assert status(init, "w") == "w stop/waiting"
+        assert "ready JOB=r INSTANCE=" not in ok(init, "list-states")
+
+        ok(init, "start", "dep")
+        init.wait_for(lambda: running(init, "after") and running(init, "w"))
+        assert "ready JOB=r INSTANCE=" in ok(init, "list-states").splitlines()
+
+        ok(init, "stop", "r")
+        init.wait_for(lambda: status(init, "w") == "w stop/waiting")
+        assert running(init, "after")            # an event, not a state: it stays
+
+
+def test_bare_ready_on_emits_ready_right_after_started():
+    jobs = {"b": "ready on\n" + SVC, "after": "start on ready b\n" + SVC}
+    with SessionInit(jobs) as init:
+        ok(init, "start", "b")
+        init.wait_for(lambda: running(init, "after"))
+
+
+def test_ready_timeout_fails_job_with_process_ready(tmp_path):
+    marker = tmp_path / "failed"
+    jobs = {
+        "rt": "ready on never-happens\nready timeout 1\n" + SVC,
+        "watch": f"start on stopped rt RESULT=failed PROCESS=ready\ntask\n"
+                 f"exec sh -c 'echo $RESULT $PROCESS > {marker}'\n",
+    }
+    with SessionInit(jobs) as init:
+        ok(init, "start", "rt")
+        assert running(init, "rt")
+        init.wait_for(lambda: marker.exists() and marker.read_text(), timeout=10)
+        assert marker.read_text() == "failed ready\n"
+        assert status(init, "rt") == "rt stop/waiting"
+
+
+def test_ready_before_timeout_keeps_job_running():
+    jobs = {"dep": SVC, "rt": "ready on started dep\nready timeout 1\n" + SVC}
+    with SessionInit(jobs) as init:
+        ok(init, "start", "rt")
+        ok(init, "start", "dep")
+        time.sleep(1.5)
+        assert running(init, "rt")
+
+
+def test_while_ready_of_job_without_ready_stanza_follows_running():
+    jobs = {"plain": SVC, "w": "while ready plain\n" + SVC}
+    with SessionInit(jobs) as init:
+        ok(init, "start", "plain")
+        init.wait_for(lambda: running(init, "w"))
+        ok(init, "stop", "plain")
+        init.wait_for(lambda: status(init, "w") == "w stop/waiting")

@@ -1,0 +1,182 @@
+"""States, `while` and queuing against transitions, end to end (issue #7).
+
+Each test runs our real `init --user` (SessionInit) with its own confdir and
+drives it with the real `initctl`; the harness kills init and every process
+it left on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from init_harness import SessionInit, descendants, write_jobs
+
+SVC = "exec sleep 1000\n"
+
+
+def status(init: SessionInit, job: str) -> str:
+    return init.initctl("status", job).stdout.strip()
+
+
+def main_pid(init: SessionInit, job: str) -> int | None:
+    m = re.search(r"start/running, process (\d+)", status(init, job))
+    return int(m.group(1)) if m else None
+
+
+def ok(init: SessionInit, *args: str) -> str:
+    p = init.initctl(*args)
+    assert p.returncode == 0, (args, p.stdout, p.stderr, init.init_log())
+    return p.stdout
+
+
+def test_seed_scenario_while_bar_and_baz():
+    """S4 literally: foo runs exactly while bar and baz run, with a new pid each time."""
+    jobs = {"bar": SVC, "baz": SVC, "foo": "while bar and baz\n" + SVC}
+    with SessionInit(jobs) as init:
+        assert status(init, "foo") == "foo stop/waiting"
+        ok(init, "start", "bar")
+        assert status(init, "foo") == "foo stop/waiting"
+        ok(init, "start", "baz")
+        first = init.wait_for(lambda: main_pid(init, "foo"))
+        assert os.path.exists(f"/proc/{first}")
+
+        ok(init, "stop", "baz")
+        init.wait_for(lambda: status(init, "foo") == "foo stop/waiting")
+        init.wait_for(lambda: not os.path.exists(f"/proc/{first}") or
+                      open(f"/proc/{first}/stat").read().split()[2] == "Z")
+
+        ok(init, "start", "baz")
+        second = init.wait_for(lambda: main_pid(init, "foo"))
+        assert second != first
+
+        # the condition is a level: a start by hand while it is false is refused
+        ok(init, "stop", "bar")
+        init.wait_for(lambda: status(init, "foo") == "foo stop/waiting")
+        p = init.initctl("start", "foo")
+        assert p.returncode == 1
+        assert "condition is false" in p.stderr
+
+
+def test_reload_with_condition_already_true_starts_job():
+    with SessionInit({"bar": SVC, "baz": SVC}) as init:
+        ok(init, "start", "bar")
+        ok(init, "start", "baz")
+        write_jobs(init.conf, {"foo": "while bar and baz\n" + SVC})
+        ok(init, "reload-configuration")
+        init.wait_for(lambda: main_pid(init, "foo"))
+
+
+def test_set_state_clear_state_list_states_drive_while():
+    jobs = {"web": "while net IFACE=eth*\n" + SVC}
+    with SessionInit(jobs) as init:
+        ok(init, "set-state", "net", "IFACE=lo")
+        time.sleep(0.2)
+        assert status(init, "web") == "web stop/waiting"
+        ok(init, "set-state", "net", "IFACE=eth0")
+        init.wait_for(lambda: main_pid(init, "web"))
+        listing = ok(init, "list-states").splitlines()
+        assert "net IFACE=eth0" in listing
+        assert "running JOB=web INSTANCE=" in listing
+        ok(init, "clear-state", "net")
+        init.wait_for(lambda: status(init, "web") == "web stop/waiting")
+        assert "net IFACE=eth0" not in ok(init, "list-states")
+        p = init.initctl("clear-state", "net")
+        assert p.returncode == 1 and "Unknown state: net" in p.stderr
+        p = init.initctl("set-state", "running")
+        assert p.returncode == 1
+
+
+def test_while_instances_follow_running_instances():
+    jobs = {"net": "instance $IFACE\n" + SVC,
+            "dhcp": "instance $INSTANCE\nwhile running net\n" + SVC}
+    with SessionInit(jobs) as init:
+        ok(init, "start", "net", "IFACE=eth0")
+        ok(init, "start", "net", "IFACE=eth1")
+        init.wait_for(lambda: "dhcp (eth1) start/running" in ok(init, "list"))
+        assert "dhcp (eth0) start/running" in ok(init, "list")
+        ok(init, "stop", "net", "IFACE=eth0")
+        init.wait_for(lambda: "dhcp (eth0)" not in ok(init, "list"))
+        assert "dhcp (eth1) start/running" in ok(init, "list")
+
+
+def test_start_on_gated_by_while():
+    jobs = {"db": SVC, "app": "start on go\nwhile db\n" + SVC}
+    with SessionInit(jobs) as init:
+        ok(init, "emit", "go")
+        assert status(init, "app") == "app stop/waiting"
+        ok(init, "start", "db")
+        time.sleep(0.2)
+        assert status(init, "app") == "app stop/waiting"     # start on: the event starts it
+        ok(init, "emit", "go")
+        init.wait_for(lambda: main_pid(init, "app"))
+        ok(init, "stop", "db")
+        init.wait_for(lambda: status(init, "app") == "app stop/waiting")
+
+
+SLOW = "pre-start exec sleep 2\nexec sleep 1000\n"
+
+
+def test_second_start_during_slow_pre_start_waits_for_running():
+    with SessionInit({"slow": SLOW}) as init:
+        first = init.popen(os.path.join(os.path.dirname(init.proc.args[0]), "initctl"),
+                           "start", "slow")
+        try:
+            init.wait_for(lambda: "pre-start" in status(init, "slow"))
+            t0 = time.monotonic()
+            second = init.initctl("start", "slow", timeout=20)
+            assert time.monotonic() - t0 > 0.8           # it waited for the pre-start
+            assert second.returncode == 0, second.stderr
+            assert re.fullmatch(r"slow start/running, process \d+\n", second.stdout)
+            out, err = first.communicate(timeout=20)
+            assert first.returncode == 0 and out.startswith("slow start/running"), err
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+
+
+def test_stop_during_slow_pre_start_lands_stopped_without_stray_process():
+    with SessionInit({"slow": SLOW}) as init:
+        first = init.popen(os.path.join(os.path.dirname(init.proc.args[0]), "initctl"),
+                           "start", "slow")
+        try:
+            init.wait_for(lambda: "pre-start" in status(init, "slow"))
+            stop = init.initctl("stop", "slow", timeout=20)
+            assert stop.returncode == 0, stop.stderr
+            assert stop.stdout == "slow stop/waiting\n"
+            first.communicate(timeout=20)
+            assert first.returncode is not None         # the waiting start returned
+            assert status(init, "slow") == "slow stop/waiting"
+            time.sleep(0.2)
+            kids = [p for p in descendants(init.proc.pid)
+                    if b"sleep" in open(f"/proc/{p}/cmdline", "rb").read()]
+            assert kids == []
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+
+
+def test_and_or_emitters_never_blocked_and_job_started_once(tmp_path):
+    log = tmp_path / "starts"
+    jobs = {"j": f"start on A and (B or C)\npre-start exec sh -c 'echo x >> {log}'\n" + SVC}
+    with SessionInit(jobs) as init:
+        for name in ("A", "B", "C"):
+            p = init.initctl("emit", name, timeout=10)
+            assert p.returncode == 0, (name, p.stderr)
+        init.wait_for(lambda: main_pid(init, "j"))
+        time.sleep(0.2)
+        assert log.read_text() == "x\n"
+
+
+@pytest.mark.parametrize("order", [("C", "A"), ("A", "B", "C")])
+def test_and_or_other_orders(tmp_path, order):
+    jobs = {"j": "start on A and (B or C)\n" + SVC}
+    with SessionInit(jobs) as init:
+        for name in order:
+            assert init.initctl("emit", name, timeout=10).returncode == 0
+        init.wait_for(lambda: main_pid(init, "j"))

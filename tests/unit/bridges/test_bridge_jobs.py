@@ -1,0 +1,50 @@
+"""Following which jobs wait for an event, against a real control server."""
+
+import asyncio
+
+from bridge_peer import until
+from upstart.bridges.common import Log
+from upstart.bridges.jobs import JobWatcher
+from upstart.bridges.link import Link
+from upstart.control.membackend import ToyJob
+
+PATH = "/com/ubuntu/Upstart/jobs/"
+
+
+def test_initial_read_added_and_removed_jobs(server, backend):
+    backend.add_job(ToyJob("a", start_on=[["file", "FILE=/x"], ["startup"], ["/OR"]]))
+    backend.add_job(ToyJob("plain", start_on=[["startup"]]))
+    changes = []
+
+    async def scenario():
+        link = Link.open(server.address, Log("t"))
+        watcher = JobWatcher(link, "file", lambda *c: changes.append(c), Log("t"))
+        await watcher.start()
+        assert changes == [(PATH + "a", "a", [("FILE=/x",)])]
+        assert watcher.any()
+        server.call(backend.add_job, ToyJob("b", stop_on=[["file", "FILE=/y", "EVENT=delete"]]))
+        await until(lambda: len(changes) == 2)
+        assert changes[1] == (PATH + "b", "b", [("FILE=/y", "EVENT=delete")])
+        server.call(backend.remove_job, "a")
+        await until(lambda: len(changes) == 3)
+        assert changes[2] == (PATH + "a", "a", [])
+        server.call(backend.remove_job, "b")
+        await until(lambda: not watcher.any())
+        link.close()
+
+    asyncio.run(scenario())
+
+
+def test_jobs_without_the_event_cause_no_change(server, backend):
+    changes = []
+
+    async def scenario():
+        link = Link.open(server.address, Log("t"))
+        watcher = JobWatcher(link, "socket", lambda *c: changes.append(c), Log("t"))
+        await watcher.start()
+        server.call(backend.add_job, ToyJob("x", start_on=[["file", "FILE=/x"]]))
+        await until(lambda: PATH + "x" in watcher.jobs)
+        assert changes == [] and not watcher.any()
+        link.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,105 @@
+"""The structured event log file: JSON lines, rotated by size.
+
+One record per line (see `recorder`), appended in batches. When the file
+would grow past `max_bytes` it is renamed to `<path>.1` (older copies shift
+to `.2` ... `.keep`, the oldest is dropped) and a fresh file is started. If
+the directory cannot be written yet (early boot, read-only root) the records
+wait in memory (bounded) and the file is tried again later, at most once a
+second.
+
+Owns: the file and its rotation. Never: decides what is recorded, or raises
+to its caller (init must not die because a disk is full).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+
+FILE_NAME = "upstart-events.jsonl"
+MAX_BYTES = 4 * 1024 * 1024
+KEEP = 3
+MAX_PENDING = 100000
+
+
+def encode(record: dict) -> str:
+    return json.dumps(record, separators=(",", ":"), sort_keys=False) + "\n"
+
+
+class JsonLog:
+    def __init__(self, path: str, *, max_bytes: int = MAX_BYTES, keep: int = KEEP,
+                 monotonic: Callable[[], float] | None = None):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.pending: list[str] = []
+        self.monotonic = monotonic
+        self._retry_at = 0.0
+        self._size: int | None = None
+
+    def add(self, record: dict) -> None:
+        self.pending.append(encode(record))
+        if len(self.pending) > MAX_PENDING:
+            del self.pending[:len(self.pending) - MAX_PENDING]
+
+    def flush(self) -> bool:
+        """Write what is pending; False when the file could not be written."""
+        if not self.pending:
+            return True
+        now = self.monotonic() if self.monotonic else 0.0
+        if now < self._retry_at:
+            return False
+        try:
+            if self._size is None:
+                try:
+                    self._size = os.stat(self.path).st_size
+                except FileNotFoundError:
+                    self._size = 0
+            data = "".join(self.pending).encode()
+            if self._size and self._size + len(data) > self.max_bytes:
+                self.rotate()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                         0o640)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            self._size += len(data)
+            self.pending.clear()
+            return True
+        except OSError:
+            self._retry_at = now + 1.0
+            self._size = None
+            return False
+
+    def rotate(self) -> None:
+        for n in range(self.keep, 0, -1):
+            older = f"{self.path}.{n}"
+            newer = self.path if n == 1 else f"{self.path}.{n - 1}"
+            try:
+                if n == self.keep and os.path.exists(older):
+                    os.unlink(older)
+                os.rename(newer, older)
+            except FileNotFoundError:
+                pass
+        self._size = 0
+
+
+def read_records(path: str) -> list[dict]:
+    """Every record of a log file and its rotated copies, oldest first."""
+    out: list[dict] = []
+    paths = [f"{path}.{n}" for n in range(9, 0, -1)] + [path]
+    for p in paths:
+        try:
+            with open(p) as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        try:
+                            out.append(json.loads(line))
+                        except ValueError:
+                            continue
+        except OSError:
+            continue
+    return out

@@ -1,0 +1,330 @@
+"""The recorder: what init did, as structured records with causal links.
+
+The daemon shell hands the recorder everything it sees, in order: the
+context of an input (`expect_emit` for an `EmitEvent` call with its caller,
+`command` for a job command), every effect list the engine returns
+(`effects`), every spawn (`spawned`) and every supervisor note (`note`:
+exits, log lines). The recorder turns that stream into records, one dict
+each with a sequence number, a monotonic and a wall timestamp and a `kind`:
+
+    event-queued    id, name, env, by        (who emitted it)
+    event-handled   id, name
+    event-finished  id, name, env, failed
+    goal            job, instance, goal, cause
+    state           job, instance, state
+    spawn           job, instance, slot, pid
+    exit            job, instance, slot, pid, code, signal
+    job-failed      job, instance, status
+    debug-pause     job, pid
+    job-added / job-removed / instance-added / instance-removed
+
+How causality is seen without the engine's help (the engine has no trace
+effect): its effects arrive in the order they happened, and its human log
+lines are part of them whatever the log priority. `Pending NAME event` says
+an event was queued; the effect just before it says by whom (a
+`StateChanged` to starting/running/stopping/waiting: that job's lifecycle
+event; a `Finished NAME event` line: the `NAME/failed` event; the first
+effect of an `EmitEvent` call: its caller; otherwise init itself: startup,
+signals, session end). `Handling NAME event` says which event is being
+handled, so a `GoalChanged` meanwhile was caused by that event (unless the
+instance just failed). A job event carries a copy of its job's goal cause,
+so a chain can be walked back long after the job changed again.
+
+Owns: the record sequence, the bounded table of recent events, each
+instance's goal cause, recent failures, debug pauses. Never: performs I/O,
+reads the clock except through the injected functions, or changes what the
+daemon does (a bug here must never affect init: the service guards it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+Record = dict[str, Any]
+
+# lifecycle event name -> the state change that queues it
+JOB_EVENT_STATE = {"starting": "starting", "started": "running",
+                   "stopping": "stopping", "stopped": "waiting"}
+
+_PENDING = re.compile(r"^Pending (.+) event$")
+_HANDLING = re.compile(r"^Handling (.+) event$")
+_FINISHED = re.compile(r"^Finished (.+) event$")
+_PAUSING = re.compile(r"^Pausing (.+) \((\d+)\) \[pre-exec\] for debug$")
+
+
+def env_dict(env) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env or ():
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+class Recorder:
+    """Turns the daemon's view into records (see the module docstring)."""
+
+    def __init__(self, *, monotonic: Callable[[], float], wall: Callable[[], float],
+                 sink: Callable[[Record], None] | None = None,
+                 keep_events: int = 20000, keep_records: int = 50000):
+        self.monotonic = monotonic
+        self.wall = wall
+        self.sink = sink
+        self.seq = 0
+        self.records: list[Record] = []          # recent records, oldest first
+        self.keep_records = keep_records
+        self.events: OrderedDict[int, Record] = OrderedDict()   # id -> event state
+        self.keep_events = keep_events
+        self._next_event = 1
+        self.goal_causes: dict[tuple[str, str], dict] = {}
+        self.start_causes: dict[tuple[str, str], dict] = {}   # the last goal start
+        self.failures: dict[tuple[str, str], Record] = {}
+        self.pauses: dict[int, Record] = {}
+        self.pids: dict[int, tuple[str, str, str]] = {}
+        self._spawns: dict[int, tuple[str, str, str]] = {}   # spawned, not yet logged
+        # per-batch state
+        self._expect: dict | None = None         # an EmitEvent call awaiting its event
+        self._command: dict | None = None        # a job command awaiting its effects
+        self._input: str = "init"
+        self._prev: Any = None
+        self._handling: Record | None = None
+        self._finished_name: str | None = None
+        self._failed_link: Record | None = None
+        self._just_failed: dict[tuple[str, str], Record] = {}
+
+    # ------------------------------------------------------------ output
+
+    def _emit(self, kind: str, **fields: Any) -> Record:
+        self.seq += 1
+        rec: Record = {"seq": self.seq, "mono": round(self.monotonic(), 6),
+                       "wall": round(self.wall(), 6), "kind": kind}
+        rec.update(fields)
+        self.records.append(rec)
+        if len(self.records) > self.keep_records:
+            del self.records[:len(self.records) - self.keep_records]
+        if self.sink is not None:
+            self.sink(rec)
+        return rec
+
+    # ------------------------------------------------------------ inputs
+
+    def expect_emit(self, name: str, by: dict) -> None:
+        """The next batch comes from an EmitEvent call of `name` by `by`."""
+        self._expect = {"name": name, "by": dict(by)}
+
+    def command(self, by: dict) -> None:
+        """The next batch comes from a job command (start, stop, ...) by `by`."""
+        self._command = dict(by)
+
+    def input(self, kind: str) -> None:
+        """The next batch comes from a timer, an exit, a signal, ... (default init)."""
+        self._input = kind
+
+    def spawned(self, job: str, instance: str, slot: str, pid: int) -> None:
+        self.pids[pid] = (job, instance, slot)
+        self._spawns[pid] = (job, instance, slot)
+
+    def spawn_failed(self, job: str, instance: str, slot: str, reason: str) -> None:
+        self._emit("spawn-failed", job=job, instance=instance, slot=slot, reason=reason)
+
+    def note(self, note: Any) -> None:
+        """A supervisor note (Exited, Ready, LogLine), before the engine sees it."""
+        name = type(note).__name__
+        if name == "Exited":
+            job, inst, slot = self.pids.pop(note.pid, ("", "", ""))
+            self.pauses.pop(note.pid, None)
+            self._emit("exit", job=job, instance=inst, slot=slot, pid=note.pid,
+                       code=note.code, signal=note.signal)
+            self._input = "exit"
+        elif name == "LogLine":
+            m = _PAUSING.match(note.message)
+            if m:
+                pid = int(m.group(2))
+                job, inst, slot = self.pids.get(pid, (m.group(1), "", ""))
+                self.pauses[pid] = self._emit("debug-pause", job=job, instance=inst,
+                                              slot=slot, pid=pid)
+
+    # ------------------------------------------------------------ effects
+
+    def effects(self, effects) -> None:
+        """One batch: the effects of one engine input, in order."""
+        first = True
+        for effect in effects or ():
+            self._effect(effect, first)
+            self._prev = effect
+            first = False
+        self._flush_spawns()
+        self._expect = self._command = None
+        self._input = "init"
+        self._handling = None
+        self._prev = None
+        self._finished_name = None
+        self._just_failed.clear()
+
+    def _flush_spawns(self, pid: int | None = None) -> None:
+        pids = [pid] if pid is not None else list(self._spawns)
+        for p in pids:
+            job, inst, slot = self._spawns.pop(p)
+            self._emit("spawn", job=job, instance=inst, slot=slot, pid=p)
+
+    def _effect(self, effect: Any, first: bool) -> None:
+        kind = type(effect).__name__
+        if kind == "Log":
+            self._log_line(effect.message, first)
+        elif kind == "StateChanged":
+            self._emit("state", job=effect.job, instance=effect.instance, state=effect.state)
+            if effect.state == "starting":
+                self.failures.pop((effect.job, effect.instance), None)
+        elif kind == "GoalChanged":
+            cause = self._goal_cause(effect.job, effect.instance)
+            self.goal_causes[(effect.job, effect.instance)] = dict(cause, goal=effect.goal)
+            if effect.goal == "start":
+                self.start_causes[(effect.job, effect.instance)] = dict(cause, goal="start")
+            self._emit("goal", job=effect.job, instance=effect.instance, goal=effect.goal,
+                       cause=cause)
+        elif kind == "EventEmitted":
+            self._finished(effect.name, list(effect.env))
+        elif kind == "JobFailed":
+            rec = self._emit("job-failed", job=effect.job, instance=effect.instance,
+                             status=effect.status)
+            self._just_failed[(effect.job, effect.instance)] = rec
+        elif kind in ("InstanceAdded", "InstanceRemoved"):
+            self._emit("instance-added" if kind == "InstanceAdded" else "instance-removed",
+                       job=effect.job, instance=effect.instance)
+            if kind == "InstanceRemoved":
+                self.goal_causes.pop((effect.job, effect.instance), None)
+                self.start_causes.pop((effect.job, effect.instance), None)
+        elif kind in ("JobAdded", "JobRemoved"):
+            self._emit("job-added" if kind == "JobAdded" else "job-removed", job=effect.job)
+
+    def _log_line(self, message: str, first: bool) -> None:
+        m = _PENDING.match(message)
+        if m:
+            self._queued(m.group(1), first)
+            return
+        m = _HANDLING.match(message)
+        if m:
+            rec = self._oldest(m.group(1), lambda e: e["handled"] is None)
+            if rec is not None:
+                rec["handled"] = self.seq + 1
+                self._emit("event-handled", id=rec["id"], name=rec["name"])
+            self._handling = rec
+            return
+        m = _FINISHED.match(message)
+        if m:
+            self._handling = None
+            self._finished_name = m.group(1)
+            return
+        if self._spawns and message.endswith(")"):
+            pid_text = message.rpartition("(")[2][:-1]
+            if pid_text.isdigit() and int(pid_text) in self._spawns:
+                self._flush_spawns(int(pid_text))
+
+    def _queued(self, name: str, first: bool) -> None:
+        prev = self._prev
+        by: dict
+        env: list[str] = []
+        if (self._finished_name is not None and name.endswith("/failed")
+                and name[:-len("/failed")] == self._finished_name):
+            by = {"type": "failure", "event": None, "name": self._finished_name}
+        elif (name in JOB_EVENT_STATE and type(prev).__name__ == "StateChanged"
+              and prev.state == JOB_EVENT_STATE[name]):
+            key = (prev.job, prev.instance)
+            cause = self.goal_causes.get(key)
+            started = self.start_causes.get(key)
+            by = {"type": "job", "job": prev.job, "instance": prev.instance,
+                  "goal_cause": dict(cause) if cause else None,
+                  "start_cause": dict(started) if started and started != cause else None}
+            env = [f"JOB={prev.job}", f"INSTANCE={prev.instance}"]
+        elif first and self._expect is not None and self._expect["name"] == name:
+            by = self._expect["by"]
+            self._expect = None
+        else:
+            by = {"type": "init"}
+        event_id = self._next_event
+        self._next_event += 1
+        rec = self._emit("event-queued", id=event_id, name=name, env=env, by=by)
+        state = {"id": event_id, "name": name, "env": env, "by": by, "queued": rec["seq"],
+                 "mono": rec["mono"], "wall": rec["wall"], "handled": None,
+                 "finished": None, "failed": False}
+        self.events[event_id] = state
+        if len(self.events) > self.keep_events:
+            self.events.popitem(last=False)
+        if by["type"] == "failure":
+            self._failed_link = state
+
+    def _oldest(self, name: str, test) -> Record | None:
+        for rec in self.events.values():
+            if rec["name"] == name and rec["finished"] is None and test(rec):
+                return rec
+        return None
+
+    def _finished(self, name: str, env: list[str]) -> None:
+        have = set(env)
+        rec = self._oldest(name, lambda e: set(e["env"]) <= have)
+        failed = False
+        link = self._failed_link
+        if link is not None and link["by"].get("name") == name:
+            failed = True
+            self._failed_link = None
+        if rec is None:
+            return
+        rec["env"] = env
+        rec["finished"] = self.seq + 1
+        rec["failed"] = failed
+        if link is not None and failed:
+            link["by"]["event"] = rec["id"]
+        self._emit("event-finished", id=rec["id"], name=name, env=env, failed=failed)
+        if name == "stopped":
+            vals = env_dict(env)
+            if vals.get("RESULT") == "failed":
+                key = (vals.get("JOB", ""), vals.get("INSTANCE", ""))
+                self.failures[key] = {"job": key[0], "instance": key[1],
+                                      "wall": rec["wall"], "mono": rec["mono"],
+                                      "reason": failure_reason(vals), "env": env}
+
+    def _goal_cause(self, job: str, inst: str) -> dict:
+        failed = self._just_failed.pop((job, inst), None)
+        if failed is not None:
+            return {"type": "failed", "status": failed["status"]}
+        if self._handling is not None:
+            return {"type": "event", "event": self._handling["id"],
+                    "name": self._handling["name"]}
+        if self._command is not None:
+            return dict(self._command)
+        return {"type": self._input}
+
+    # ------------------------------------------------------------ queries
+
+    def event(self, event_id: int | None) -> Record | None:
+        return self.events.get(event_id) if event_id is not None else None
+
+    def latest_event(self, name: str, before: int | None = None,
+                     env: dict[str, str] | None = None) -> Record | None:
+        """The newest recorded event `name` queued before record `before`,
+        preferring one whose variables all agree with `env`."""
+        fallback = None
+        for rec in reversed(self.events.values()):
+            if rec["name"] != name or (before is not None and rec["queued"] > before):
+                continue
+            if env is None or all(env.get(k) == v for k, v in env_dict(rec["env"]).items()):
+                return rec
+            if fallback is None:
+                fallback = rec
+        return fallback
+
+
+def failure_reason(vals: dict[str, str]) -> str:
+    """Why an instance failed, from its `stopped` event variables."""
+    process = vals.get("PROCESS", "")
+    if process == "respawn":
+        return "respawning too fast (respawn limit reached)"
+    if "EXIT_STATUS" in vals:
+        return f"{process} process ended with status {vals['EXIT_STATUS']}"
+    if "EXIT_SIGNAL" in vals:
+        return f"{process} process killed by {vals['EXIT_SIGNAL']} signal"
+    if process:
+        return f"{process} process failed to start"
+    return "failed"
