@@ -48,6 +48,8 @@ def inner() -> int:
         _sh("mount", "--make-rprivate", "/")
         _sh("mount", "--bind", sbin, "/usr/local/sbin")
         _sh("mount", "-t", "tmpfs", "tmpfs", "/run")
+        # the bridges keep state under /var/lib/upstart: keep it in the namespace
+        _sh("mount", "-t", "tmpfs", "tmpfs", "/var/lib")
         # the host's SysV scripts are not ours to run: hide them
         for d in ["/etc/init.d"] + [f"/etc/rc{n}.d" for n in "0123456S"]:
             if os.path.isdir(d):

@@ -147,6 +147,7 @@ _WRAPPER = """#!/bin/sh
 set -e
 mount --make-rprivate /
 mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/lib
 : > /run/utmp
 mount --bind "$T/kmsg" /dev/kmsg
 mount --bind "$T/console" /dev/console

@@ -117,8 +117,11 @@ class Conditions:
                              f"Job cannot be started while its condition is false: {who}")
 
     def _evaluate_whiles(self) -> None:
+        jobs = [n for n, e in sorted(self.registry.entries.items()) if e.job_class.while_]
+        if not jobs:
+            return
         states = self.current_states()
-        for job in self.registry.names():
+        for job in jobs:
             entry = self.registry.get(job)
             if entry is None or entry.job_class.while_ is None:
                 continue

@@ -85,7 +85,7 @@ def sanitise(name: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _record_label(text: str) -> str:
@@ -159,7 +159,7 @@ def graph(jobs: dict[str, JobConfig], *, colours: dict[str, str] | None = None,
 
 def legend(source: str, when: str, colours: dict[str, str] | None = None) -> str:
     col = dict(DEFAULT_COLOURS, **(colours or {}))
-    return (f"Generated at {when} from {source}\\n"
+    return (f"Generated at {when} from {source}\n"
             f"Key: emits = {col['emits']}, start on = {col['start-on']}, "
             f"stop on = {col['stop-on']}, events = {col['event']} diamonds, "
             f"jobs = {col['job']} boxes")
