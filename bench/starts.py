@@ -28,7 +28,7 @@ from peers import PEERS, Runit
 
 N = 100
 ROUNDS = 5
-LAT_RUNS = 15
+LAT_RUNS = 9
 JOBS = {f"j{i:03d}": "exec sleep 100000\n" for i in range(N)}
 NAMES = list(JOBS)
 

@@ -20,8 +20,23 @@ import time
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 TOOLS = ("initctl", "start", "stop", "restart", "reload", "status", "telinit", "runlevel",
-         "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf")
+         "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf",
+         "upstart-time-bridge", "upstart-udev-bridge", "upstart-file-bridge",
+         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge",
+         "upstart-monitor", "initctl2dot")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
+
+
+def stock_confdir(into: str) -> str:
+    """A directory holding the stock system jobs: `jobs/*.conf` and nothing else
+    (`jobs/session/` are Session Init jobs, `jobs/examples/` the guide's examples)."""
+    path = os.path.join(into, "stock")
+    os.makedirs(path, exist_ok=True)
+    jobs = os.path.join(HERE, "jobs")
+    for name in sorted(os.listdir(jobs)):
+        if name.endswith((".conf", ".override")) and os.path.isfile(os.path.join(jobs, name)):
+            shutil.copy(os.path.join(jobs, name), os.path.join(path, name))
+    return path
 
 
 def _sh(*cmd: str) -> None:
@@ -44,7 +59,8 @@ def inner() -> int:
         sbin = os.path.join(tmp, "sbin")
         os.makedirs(sbin)
         for tool in TOOLS:
-            os.symlink(os.path.join(BIN, tool), os.path.join(sbin, tool))
+            if os.path.exists(os.path.join(BIN, tool)):
+                os.symlink(os.path.join(BIN, tool), os.path.join(sbin, tool))
         _sh("mount", "--make-rprivate", "/")
         _sh("mount", "--bind", sbin, "/usr/local/sbin")
         _sh("mount", "-t", "tmpfs", "tmpfs", "/run")
@@ -64,7 +80,7 @@ def inner() -> int:
                "TERM": os.environ.get("TERM", "linux")}
         init = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc",
-             os.path.join(BIN, "init"), "--confdir", os.path.join(HERE, "jobs"),
+             os.path.join(BIN, "init"), "--confdir", stock_confdir(tmp),
              "--append-confdir", os.path.join(HERE, "examples", "demo"),
              "--logdir", logdir],
             env=env, stdin=subprocess.DEVNULL)
@@ -83,7 +99,7 @@ def inner() -> int:
         _run("initctl version", os.path.join(sbin, "initctl"), "version")
         _run("initctl list", os.path.join(sbin, "initctl"), "list")
         _run("start worker NAME=extra", os.path.join(sbin, "start"), "worker", "NAME=extra")
-        for job in ("rc-sysinit", "rc", "heartbeat", "tty1"):
+        for job in ("rc-sysinit", "mountall", "heartbeat", "upstart-time-bridge", "tty1"):
             _run(f"initctl status {job}", os.path.join(sbin, "initctl"), "status", job)
         _run("initctl show-config rc", os.path.join(sbin, "initctl"), "show-config", "rc")
         _run("cat heartbeat.log", "cat", os.path.join(logdir, "heartbeat.log"))

@@ -39,7 +39,11 @@ NOT_STARTED = {
 }
 # Classic examples whose behaviour the tests below check.
 STARTED = {"first-job", "helloworld", "report-uptime", "worker", "db", "app", "flapping",
-           "guarded", "babysat", "bar", "baz", "foo", "nightly-report"}
+           "guarded", "babysat", "bar", "baz", "foo", "nightly-report",
+           "nightly-backup", "heartbeat", "cache-warmup"}
+# The time examples: the term each waits for, as the time bridge repeats it.
+TIME_TERMS = {"nightly-backup": ["CRON=0 3 * * *"], "heartbeat": ["EVERY=15m"],
+              "cache-warmup": ["AFTER=startup", "DELAY=15m"]}
 
 
 def _text(name: str) -> str:
@@ -267,3 +271,26 @@ def test_foo_is_not_restarted_with_events_alone(init):
 def test_nightly_event_runs_the_report(init):
     assert _ic(init, "emit", "nightly") == (0, "", "")
     assert _log(init, "nightly-report") == "nightly report ran\n"
+
+
+@pytest.mark.parametrize("job", sorted(TIME_TERMS))
+def test_time_examples_run_on_their_time_event(init, job):
+    """The event the time bridge emits (the job's own arguments, then TIME_*) starts
+    the job; emitted by hand here, as the guide shows."""
+    extra = ["TIME_DUE=2026-11-23T03:00:00Z", "TIME_FIRED=1", "TIME_MISSED=0"]
+    assert _ic(init, "emit", "time", *TIME_TERMS[job], *extra) == (0, "", "")
+    expected = {"nightly-backup": "backup due at 2026-11-23T03:00:00Z (run 1)\n",
+                "heartbeat": "heartbeat\n", "cache-warmup": "warming caches\n"}[job]
+    assert _log(init, job) == expected
+
+
+def test_time_bridge_lists_the_example_schedules(init):
+    res = init.run(os.path.join(BIN, "upstart-time-bridge"), "--user", "--list",
+                   "--state-file", os.path.join(init.tmp, "timebridge.state"))
+    assert (res.returncode, res.stderr) == (0, "")
+    lines = res.stdout.splitlines()
+    for schedule, job in (('time CRON="0 3 * * *"', "nightly-backup"),
+                          ("time EVERY=15m", "heartbeat"),
+                          ("time AFTER=startup DELAY=15m", "cache-warmup")):
+        assert any(line.startswith(schedule + "  next ") and line.endswith("start on: " + job)
+                   for line in lines), (schedule, res.stdout)

@@ -37,7 +37,7 @@ REQUIRED = [
 
 # Pages of other packages that ours may refer to.
 EXTERNAL = {"dot(1)", "dmesg(1)", "cron(8)", "udev(7)", "inotify(7)", "socket(7)",
-            "utmp(5)", "setrlimit(2)"}
+            "utmp(5)", "setrlimit(2)", "crontab(5)"}
 
 # Console scripts that deliberately have no page of their own.
 NO_PAGE = {
@@ -212,5 +212,5 @@ def test_upstart_events_lists_every_event_the_daemon_emits():
                   "/failed", "control-alt-delete", "keyboard-request",
                   "power-status-changed", "session-end", "child-subreaper-failed",
                   "runlevel", "-device-added", "file", "socket", "dbus", ":sys:",
-                  ":sys:restarted"):
+                  ":sys:restarted", "time", "dbus-activation"):
         assert event in text, event

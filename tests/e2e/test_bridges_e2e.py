@@ -18,6 +18,7 @@ import sys
 import time
 
 import pytest
+from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, Connection
 
 from init_harness import BIN, REPO, Pid1Init, SessionInit
 
@@ -365,6 +366,32 @@ def test_event_bridge_forwards_system_events_with_sys_prefix(tmp_path):
             assert read(out).splitlines()[0] == ":sys:hello 1 two"
 
 
+def test_event_bridge_turns_a_system_reexec_into_sys_restarted(tmp_path):
+    out = tmp_path / "out"
+    with SessionInit() as system:
+        jobs = {
+            "eb": "respawn\nexec upstart-event-bridge --system-address=%s\n" % system.address,
+            "t": ("start on :sys:restarted or :sys:after\ntask\n"
+                  "exec sh -c 'echo \"$UPSTART_EVENTS\" >> %s'\n" % out),
+        }
+        with SessionInit(jobs=jobs) as session:
+            assert session.initctl("start", "eb").returncode == 0
+            pid = job_pid(session, "eb")
+
+            def emitted_and_seen(name):
+                system.initctl("emit", "--no-wait", name)
+                time.sleep(0.1)
+                return ":sys:" + name in read(out)
+            session.wait_for(lambda: emitted_and_seen("before"))      # bridge connected
+            conn = Connection(system.address)
+            conn.call(MANAGER_PATH, MANAGER_IFACE, "Restart")
+            conn.close()
+            session.wait_for(lambda: ":sys:restarted" in read(out))
+            session.wait_for(lambda: emitted_and_seen("after"))
+            assert read(out).splitlines().count(":sys:restarted") == 1
+            assert job_pid(session, "eb") == pid          # reconnected, not respawned
+
+
 # ----------------------------------------------------------------- udev
 
 SEND_UEVENT = r"""
@@ -433,3 +460,18 @@ def test_user_mode_without_upstart_session_is_fatal():
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert r.stderr == "upstart-socket-bridge: UPSTART_SESSION isn't set in environment\n"
+
+
+def test_daemon_mode_detaches_and_writes_the_session_pid_file(tmp_path):
+    with SessionInit() as init:
+        env = init.command_env({"XDG_RUNTIME_DIR": str(tmp_path)})
+        r = subprocess.run([os.path.join(BIN, "upstart-file-bridge"), "--daemon", "--user"],
+                           env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0
+        pidfile = tmp_path / ("upstart-file-bridge.%d.pid" % init.proc.pid)
+        pid = int(init.wait_for(lambda: read(pidfile).strip()))
+        try:
+            assert os.path.exists("/proc/%d" % pid)
+            assert pid not in (init.proc.pid, os.getpid())
+        finally:
+            os.kill(pid, signal.SIGTERM)

@@ -12,23 +12,27 @@ import signal
 import time
 
 import pytest
-from init_harness import REPO, Pid1Init
+from init_harness import Pid1Init
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
-STOCK = os.path.join(REPO, "jobs")
+@pytest.fixture
+def stock(tmp_path):
+    """The stock system jobs (jobs/*.conf) in a directory of their own."""
+    from upstart.demo import stock_confdir
+    return stock_confdir(str(tmp_path))
 
 
 def _status(init: Pid1Init, job: str) -> str:
     return init.run("initctl", "status", job).stdout.strip()
 
 
-def test_boot_reaches_runlevel_and_runs_jobs(tmp_path):
+def test_boot_reaches_runlevel_and_runs_jobs(tmp_path, stock):
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "svc.conf").write_text("start on runlevel [2345]\nstop on runlevel [!2345]\n"
                                     "exec sleep 100000\n")
-    with Pid1Init(args=("--append-confdir", str(extra)), confdirs=(STOCK,),
+    with Pid1Init(args=("--append-confdir", str(extra)), confdirs=(stock,),
                   env={"container": "test"}) as init:
         init.wait_for(lambda: init.run("runlevel").stdout.strip() == "N 2")
         init.wait_for(lambda: _status(init, "svc").startswith("svc start/running, process "))
@@ -64,8 +68,8 @@ def test_orphans_are_reaped():
         assert init.proc.poll() is None
 
 
-def test_sigint_runs_control_alt_delete_and_reboots():
-    with Pid1Init(confdirs=(STOCK,), args=()) as init:
+def test_sigint_runs_control_alt_delete_and_reboots(stock):
+    with Pid1Init(confdirs=(stock,), args=()) as init:
         init.wait_for(lambda: init.run("runlevel").stdout.strip() == "N 2")
         init.signal(signal.SIGINT)
         status = init.wait_exit(timeout=30)
@@ -75,7 +79,7 @@ def test_sigint_runs_control_alt_delete_and_reboots():
         assert status == 129
 
 
-def test_shutdown_stops_jobs_in_order_and_exits_zero():
+def test_shutdown_stops_jobs_in_order_and_exits_zero(stock):
     jobs = {
         "base": "start on runlevel [2345]\nstop on runlevel [!2345]\nexec sleep 100000\n",
         "top": "start on started base\nstop on stopping base\n"
@@ -83,7 +87,7 @@ def test_shutdown_stops_jobs_in_order_and_exits_zero():
         "observer": "start on stopping base\ntask\n"
                     "exec sh -c 'echo base-stopping >> /run/order'\n",
     }
-    with Pid1Init(jobs=jobs, confdirs=(STOCK,), args=()) as init:
+    with Pid1Init(jobs=jobs, confdirs=(stock,), args=()) as init:
         init.wait_for(lambda: _status(init, "top").startswith("top start/running"))
         init.run("cp", "/dev/null", "/run/order")
         res = init.run("shutdown", "-h", "now")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from init_harness import SessionInit, descendants, write_jobs
+from init_harness import BIN, SessionInit, descendants, write_jobs
 
 SVC = "exec sleep 1000\n"
 
@@ -25,6 +25,14 @@ def status(init: SessionInit, job: str) -> str:
 def main_pid(init: SessionInit, job: str) -> int | None:
     m = re.search(r"start/running, process (\d+)", status(init, job))
     return int(m.group(1)) if m else None
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def ok(init: SessionInit, *args: str) -> str:
@@ -46,8 +54,7 @@ def test_seed_scenario_while_bar_and_baz():
 
         ok(init, "stop", "baz")
         init.wait_for(lambda: status(init, "foo") == "foo stop/waiting")
-        init.wait_for(lambda: not os.path.exists(f"/proc/{first}") or
-                      open(f"/proc/{first}/stat").read().split()[2] == "Z")
+        init.wait_for(lambda: first not in descendants(init.proc.pid))
 
         ok(init, "start", "baz")
         second = init.wait_for(lambda: main_pid(init, "foo"))
@@ -122,8 +129,7 @@ SLOW = "pre-start exec sleep 2\nexec sleep 1000\n"
 
 def test_second_start_during_slow_pre_start_waits_for_running():
     with SessionInit({"slow": SLOW}) as init:
-        first = init.popen(os.path.join(os.path.dirname(init.proc.args[0]), "initctl"),
-                           "start", "slow")
+        first = init.popen(os.path.join(BIN, "initctl"), "start", "slow")
         try:
             init.wait_for(lambda: "pre-start" in status(init, "slow"))
             t0 = time.monotonic()
@@ -141,8 +147,7 @@ def test_second_start_during_slow_pre_start_waits_for_running():
 
 def test_stop_during_slow_pre_start_lands_stopped_without_stray_process():
     with SessionInit({"slow": SLOW}) as init:
-        first = init.popen(os.path.join(os.path.dirname(init.proc.args[0]), "initctl"),
-                           "start", "slow")
+        first = init.popen(os.path.join(BIN, "initctl"), "start", "slow")
         try:
             init.wait_for(lambda: "pre-start" in status(init, "slow"))
             stop = init.initctl("stop", "slow", timeout=20)
@@ -152,9 +157,7 @@ def test_stop_during_slow_pre_start_lands_stopped_without_stray_process():
             assert first.returncode is not None         # the waiting start returned
             assert status(init, "slow") == "slow stop/waiting"
             time.sleep(0.2)
-            kids = [p for p in descendants(init.proc.pid)
-                    if b"sleep" in open(f"/proc/{p}/cmdline", "rb").read()]
-            assert kids == []
+            assert [p for p in descendants(init.proc.pid) if b"sleep" in cmdline(p)] == []
         finally:
             if first.poll() is None:
                 first.kill()
@@ -180,3 +183,20 @@ def test_and_or_other_orders(tmp_path, order):
         for name in order:
             assert init.initctl("emit", name, timeout=10).returncode == 0
         init.wait_for(lambda: main_pid(init, "j"))
+
+
+def test_states_and_while_survive_reexec():
+    from upstart.control import client
+
+    jobs = {"web": "while net\n" + SVC}
+    with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
+        ok(init, "set-state", "net", "IFACE=eth0")
+        pid = init.wait_for(lambda: main_pid(init, "web"))
+        with client.connect(init.address) as conn:
+            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
+        assert init.proc.poll() is None
+        assert "net IFACE=eth0" in ok(init, "list-states").splitlines()
+        assert main_pid(init, "web") == pid
+        ok(init, "clear-state", "net")
+        init.wait_for(lambda: status(init, "web") == "web stop/waiting")

@@ -97,7 +97,8 @@ def run(prog: str, body: Callable[[], Awaitable[int | None]]) -> int:
 
     `body` returns when its source or init goes away; its value (default 1:
     the supervising job's `respawn` restarts us) becomes the exit status.
-    A BridgeError is printed as `prog: text` and exits 1.
+    A BridgeError, or a failed call to init during start-up, is printed as
+    `prog: text` and exits 1.
     """
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -118,10 +119,15 @@ def run(prog: str, body: Callable[[], Awaitable[int | None]]) -> int:
             raise
         return 1 if result is None else int(result)
 
+    from upstart.control.client import CallError
+
     try:
         return asyncio.run(main())
     except BridgeError as exc:
         sys.stderr.write("%s: %s\n" % (prog, exc))
+        return 1
+    except CallError as exc:          # init refused or vanished during start-up
+        sys.stderr.write("%s: %s\n" % (prog, exc.message))
         return 1
 
 

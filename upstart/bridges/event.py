@@ -6,8 +6,11 @@ and `:sys:restarted` (mapping in `sysevents`), with wait=false: the system
 event's blocking is not carried over. The source is the system bus with a
 match on `com.ubuntu.Upstart` (upstream), or with `--system-address=ADDR`
 a peer connection to a system init's private socket (our addition; used
-when there is no system bus, and by the tests). Exits when either side
-goes away.
+when there is no system bus, and by the tests). A peer connection cannot
+see the `Restarted` of a re-executed init (it is sent on connections made
+afterwards), so in that mode losing the socket and getting it back within
+ten seconds is what emits `:sys:restarted`. Exits when either side goes
+away for good.
 """
 
 from __future__ import annotations
@@ -21,6 +24,24 @@ from upstart.control import client
 
 PROG = "upstart-event-bridge"
 MATCH = "type='signal',sender='%s',interface='%s'" % (client.BUS_NAME, client.MANAGER_IFACE)
+
+
+RECONNECT_FOR = 10.0       # seconds a re-executing system init may take
+RECONNECT_EVERY = 0.1
+
+
+async def reconnect(address: str, log) -> Link | None:
+    """Peer mode: the system init's socket went away; if it comes back
+    within RECONNECT_FOR seconds (a re-exec), return the new Link."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RECONNECT_FOR
+    while loop.time() < deadline:
+        await asyncio.sleep(RECONNECT_EVERY)
+        try:
+            return Link.open(address, log, label="system")
+        except client.ConnectError:
+            continue
+    return None
 
 
 async def serve(opts, log) -> int:
@@ -37,17 +58,30 @@ async def serve(opts, log) -> int:
 
     def forward(msg) -> None:
         mapped = sysevents.session_event(msg.fields, msg.body)
-        if mapped is not None:
-            init.emit(*mapped)
+        if mapped is None:
+            return
+        if opts.system_address and mapped[0] == sysevents.RESTARTED:
+            return                  # peer mode: a reconnection stands for it, once
+        init.emit(*mapped)
 
     source.on_signal(forward)
     if not opts.system_address:
         await source.add_match(MATCH)
     if opts.daemon:
         common.daemonise()
-    await asyncio.wait([init.closed, source.closed], return_when=asyncio.FIRST_COMPLETED)
-    log.warn("Disconnected from %s" % ("Upstart" if init.closed.done() else "system init"))
-    return 1
+    while True:
+        await asyncio.wait([init.closed, source.closed], return_when=asyncio.FIRST_COMPLETED)
+        if init.closed.done():
+            log.warn("Disconnected from Upstart")
+            return 1
+        if opts.system_address:
+            source = await reconnect(opts.system_address, log)
+            if source is not None:
+                source.on_signal(forward)
+                init.emit(sysevents.RESTARTED, [])
+                continue
+        log.warn("Disconnected from system init")
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from upstart.control import client, wire
 
 PREFIX = ":sys:"
+RESTARTED = PREFIX + "restarted"
 
 
 def session_event(fields: dict, body) -> tuple[str, list[str]] | None:
@@ -19,7 +20,7 @@ def session_event(fields: dict, body) -> tuple[str, list[str]] | None:
         return None
     member = fields.get(wire.F_MEMBER)
     if member == "Restarted":
-        return PREFIX + "restarted", []
+        return RESTARTED, []
     if member == "EventEmitted" and body and len(body) >= 2:
         name, env = body[0], body[1]
         if not isinstance(name, str) or name.startswith(PREFIX):

@@ -118,14 +118,12 @@ class Conditions:
 
     def _evaluate_whiles(self) -> None:
         jobs = [n for n, e in sorted(self.registry.entries.items()) if e.job_class.while_]
-        if not jobs:
-            return
-        states = self.current_states()
         for job in jobs:
             entry = self.registry.get(job)
             if entry is None or entry.job_class.while_ is None:
                 continue
-            wanted = self._while_wanted(entry, states)
+            # fresh per class: an earlier class of this pass may have stopped jobs
+            wanted = self._while_wanted(entry, self.current_states())
             previous, entry.while_names = entry.while_names, set(wanted)
             for instance in entry.sorted_instances():
                 if instance.name not in wanted and instance.goal != "stop":

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from upstart.bridges import common
+from upstart.control.client import CallError
 
 
 def test_init_address_prefers_upstart_session():
@@ -46,7 +47,11 @@ def test_run_maps_results_and_fatal_errors(capsys):
     async def fatal():
         raise common.BridgeError("nope")
 
+    async def refused():
+        raise CallError("org.freedesktop.DBus.Error.AccessDenied", "denied")
+
     assert common.run("b", ok) == 0
     assert common.run("b", lost) == 1
     assert common.run("b", fatal) == 1
-    assert capsys.readouterr().err == "b: nope\n"
+    assert common.run("b", refused) == 1
+    assert capsys.readouterr().err == "b: nope\nb: denied\n"

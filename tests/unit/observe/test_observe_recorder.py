@@ -1,0 +1,159 @@
+"""The recorder and `why`, driven by the real engine's effects."""
+
+from observe_harness import Observed, job
+
+from upstart.observe.recorder import failure_reason
+from upstart.observe.why import events_named, explain, render
+
+
+def chain3():
+    """e1 starts a; `started a` starts b; `started b` and e2 start c."""
+    return Observed(
+        job("a", start_on="e1"),
+        job("b", start_on="started a"),
+        job("c", start_on="started b and e2"),
+    )
+
+
+def test_emitted_event_is_attributed_to_its_caller():
+    h = Observed(job("a", start_on="e1"))
+    h.emit_by("e1", "K=v", uid=1000, pid=77)
+    queued = h.kinds("event-queued")
+    assert [q["name"] for q in queued] == ["e1", "starting", "started"]
+    assert queued[0]["by"] == {"type": "emit", "uid": 1000, "pid": 77,
+                               "cmd": "initctl emit e1"}
+    assert queued[1]["by"]["type"] == "job" and queued[1]["by"]["job"] == "a"
+    finished = {r["name"]: r for r in h.kinds("event-finished")}
+    assert finished["e1"]["env"] == ["K=v"]
+    assert finished["started"]["env"] == ["JOB=a", "INSTANCE="]
+    goal = h.kinds("goal")[0]
+    assert goal["cause"] == {"type": "event", "event": queued[0]["id"], "name": "e1"}
+
+
+def test_every_record_has_both_clocks_and_increasing_seq():
+    h = Observed(job("a", start_on="e1"))
+    h.emit_by("e1")
+    seqs = [r["seq"] for r in h.rec.records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all("mono" in r and "wall" in r and r["wall"] > r["mono"] for r in h.rec.records)
+
+
+def test_event_without_caller_is_from_init():
+    h = Observed(job("a", start_on="startup"))
+    h.emit("startup", wait=False)
+    first = h.kinds("event-queued")[0]
+    assert first["by"] == {"type": "init"}
+    tree = explain(h.rec, "a", "", "start", None, h.conditions())
+    assert "emitted by init at boot" in render(tree)
+
+
+def test_why_names_a_chain_of_three_events_and_the_emitter():
+    h = chain3()
+    h.emit_by("e2", uid=0, pid=11)
+    h.emit_by("e1", uid=1000, pid=4242, cmd="initctl emit e1")
+    assert h.status("c") == "start/running"
+    env = h.engine.env_list(["c", ""])
+    tree = explain(h.rec, "c", "", "start", env, h.conditions())
+    text = render(tree)
+    assert events_named(tree) == ["started", "started", "e1", "e2"]
+    assert "matched start on \"started b\"" in text
+    assert "emitted by job b as it became running" in text
+    assert "emitted by job a as it became running" in text
+    assert "matched start on \"e1\"" in text
+    assert "emitted by `initctl emit` (uid 1000, pid 4242: initctl emit e1)" in text
+    assert "matched start on \"e2\"" in text
+    assert "(uid 0, pid 11: initctl emit e2)" in text
+
+
+def test_why_of_a_command_start_names_the_caller():
+    h = Observed(job("a"))
+    h.rec.command({"type": "command", "command": "start", "uid": 5, "pid": 6, "cmd": "start a"})
+    h.start("a")
+    tree = explain(h.rec, "a", "", "start", None, h.conditions())
+    assert "asked for by `initctl start` (uid 5, pid 6: start a)" in render(tree)
+
+
+def test_stopped_event_chain_includes_why_the_job_ran():
+    h = Observed(job("t", task=True, start_on="go"), job("after", start_on="stopped t"))
+    h.emit_by("go")
+    h.exited(h.pid("t"), 0)
+    text = render(explain(h.rec, "after", "", "start", None, h.conditions()))
+    assert "emitted by job t as it became stopped" in text
+    assert "t: goal start (when it was started)" in text
+    assert "initctl emit go" in text
+
+
+def test_failed_pre_start_is_recorded_with_reason_and_failed_event():
+    h = Observed(job("svc", pre_start="check", start_on="go"))
+    h.emit_by("go")
+    h.exited(h.pid("svc", slot="pre-start"), 3)
+    assert h.status("svc") == "stop/waiting"
+    failure = h.rec.failures[("svc", "")]
+    assert failure["reason"] == "pre-start process ended with status 3"
+    finished = {r["name"]: r for r in h.kinds("event-finished")}
+    assert finished["go"]["failed"] is True
+    go_failed = [q for q in h.kinds("event-queued") if q["name"] == "go/failed"][0]
+    assert go_failed["by"] == {"type": "failure", "event": finished["go"]["id"], "name": "go"}
+    assert h.kinds("job-failed")[0]["status"] == 3
+    stop_goal = [g for g in h.kinds("goal") if g["goal"] == "stop"][0]
+    assert stop_goal["cause"] == {"type": "failed", "status": 3}
+
+
+def test_failure_cleared_when_the_job_starts_again():
+    h = Observed(job("svc", pre_start="check", start_on="go"))
+    h.emit_by("go")
+    h.exited(h.pid("svc", slot="pre-start"), 1)
+    assert ("svc", "") in h.rec.failures
+    h.emit_by("go")
+    assert ("svc", "") not in h.rec.failures
+
+
+def test_spawn_and_exit_records_name_the_process():
+    h = Observed(job("a", start_on="e1"))
+    h.emit_by("e1")
+    pid = h.pid("a")
+    spawn = h.kinds("spawn")[0]
+    assert spawn == dict(spawn, job="a", instance="", slot="main", pid=pid)
+    state_seq = [r["seq"] for r in h.kinds("state") if r["state"] == "spawned"][0]
+    assert spawn["seq"] < state_seq          # recorded where the engine logged it
+    h.exited(pid, None, 9)
+    exit_rec = h.kinds("exit")[0]
+    assert exit_rec == dict(exit_rec, job="a", slot="main", pid=pid, code=None, signal=9)
+
+
+def test_debug_pause_note_is_kept_until_exit():
+    h = Observed(job("a", start_on="e1"))
+    h.emit_by("e1")
+    pid = h.pid("a")
+
+    class LogLine:
+        priority = "info"
+        message = f"Pausing a ({pid}) [pre-exec] for debug"
+    h.rec.note(LogLine())
+    assert h.rec.pauses[pid]["job"] == "a"
+    h.exited(pid, 0)
+    assert pid not in h.rec.pauses
+
+
+def test_sink_receives_every_record():
+    got = []
+    h = Observed(job("a", start_on="e1"))
+    h.rec.sink = got.append
+    h.emit_by("e1")
+    assert got and got == h.rec.records[-len(got):]
+
+
+def test_failure_reasons():
+    assert failure_reason({"PROCESS": "respawn"}) == "respawning too fast (respawn limit reached)"
+    assert failure_reason({"PROCESS": "main", "EXIT_SIGNAL": "SEGV"}) == \
+        "main process killed by SEGV signal"
+    assert failure_reason({"PROCESS": "main"}) == "main process failed to start"
+
+
+def test_respawn_limit_failure():
+    h = Observed(job("r", start_on="go", respawn=True, respawn_limit=2, respawn_interval=5))
+    h.emit_by("go")
+    for _ in range(3):
+        h.exited(h.pid("r"), 1)
+    assert h.status("r") == "stop/waiting"
+    assert h.rec.failures[("r", "")]["reason"] == "respawning too fast (respawn limit reached)"
