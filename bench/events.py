@@ -76,7 +76,7 @@ def fig_c() -> None:
 def fig_d() -> None:
     from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, PROPERTIES_IFACE
     jobs = {f"s{i:04d}": f"start on ev{i} X=1\nexec sleep 100000\n" for i in range(1000)}
-    n = 5000
+    n = 2000
     with Ours(jobs) as o:
         c = o.conn
 

@@ -41,6 +41,7 @@ REPO = os.path.dirname(HERE)
 CACHE = os.path.join(HERE, ".cache")
 JOBS = os.path.join(REPO, "jobs")
 VM_JOBS = os.path.join(HERE, "jobs")
+ROOTFS = os.path.join(HERE, "rootfs")
 PYVER = "3.11"
 GUEST_PY = f"/usr/bin/python{PYVER}"
 GUEST_STDLIB = f"/usr/lib/python{PYVER}"
@@ -63,8 +64,11 @@ TOOLS = {
     "shutdown": "shutdown", "reboot": "reboot", "halt": "reboot", "poweroff": "reboot",
     "upstart-rc": "rc", "init-checkconf": "checkconf",
 }
-# busybox applets we do not link: ours take their place
-BUSYBOX_SKIP = {"busybox", "init", "linuxrc", "halt", "reboot", "poweroff", "getty", "run-init"}
+# busybox applets we do not link: ours (or dash, for sh) take their place.
+# /bin/sh is Debian's dash, as on Debian: busybox's sh prefers its own applets
+# to $PATH, so a job's `reboot` would run busybox reboot (SIGTERM to PID 1,
+# which for Upstart means re-exec) instead of ours.
+BUSYBOX_SKIP = {"busybox", "sh", "init", "linuxrc", "halt", "reboot", "poweroff", "getty", "run-init"}
 
 WRAPPER = f"""#!{GUEST_PY}
 # upstart-py's `{{name}}` in the VM: upstart.cli.{{module}}, with argv[0] kept
@@ -92,7 +96,7 @@ exec /bin/busybox getty "$@"
 """
 
 ETC = {
-    "/etc/passwd": "root::0:0:root:/root:/bin/sh\n",
+    "/etc/passwd": "root::0:0:root:/root:/bin/ash\n",
     "/etc/group": "root:x:0:\ntty:x:5:\n",
     "/etc/shadow": "root::19000:0:99999:7:::\n",
     "/etc/hostname": "upstart-vm\n",
@@ -112,6 +116,8 @@ def log(msg: str) -> None:
 def ensure_host_packages() -> None:
     """qemu, busybox and Debian's python3.11, from apt when missing."""
     wanted = []
+    if not os.path.exists("/bin/dash"):
+        wanted.append("dash")
     if not shutil.which("qemu-system-x86_64"):
         wanted.append("qemu-system-x86")
     if not os.path.exists("/bin/busybox") or "static" not in _file_kind("/bin/busybox"):
@@ -273,7 +279,7 @@ def base_fingerprint() -> str:
     h.update(str(BASE_FORMAT).encode())
     with open(__file__, "rb") as f:
         h.update(f.read())
-    for p in (GUEST_PY, "/bin/busybox", os.path.join(GUEST_STDLIB, "os.py")):
+    for p in (GUEST_PY, "/bin/busybox", "/bin/dash", os.path.join(GUEST_STDLIB, "os.py")):
         st = os.stat(p)
         h.update(f"{p}:{st.st_size}:{int(st.st_mtime)}".encode())
     site = _venv_site()
@@ -309,11 +315,13 @@ def build_base(path: str) -> None:
         for applet in applets:
             if os.path.basename(applet) not in BUSYBOX_SKIP:
                 w.symlink("/" + applet, "/bin/busybox")
+        w.copy("/bin/dash", "/bin/dash")
+        w.symlink("/bin/sh", "dash")
         # python, its shared libraries, its standard library
         w.copy(GUEST_PY, GUEST_PY)
         w.symlink("/usr/bin/python3", f"python{PYVER}")
         dynload = _dynload()
-        for lib in sorted(_ldd([GUEST_PY] + dynload)):
+        for lib in sorted(_ldd([GUEST_PY, "/bin/dash"] + dynload)):
             w.copy(lib, lib)
             real = os.path.realpath(lib)
             if real != lib:
@@ -376,6 +384,11 @@ def build_overlay(path: str) -> None:
         for name, module in sorted(TOOLS.items()):
             w.file(f"/usr/local/sbin/{name}",
                    WRAPPER.format(name=name, module=module).encode(), 0o755)
+        # VM-only system files (vm/rootfs: /etc/init.d/rcS)
+        for dirpath, _dirs, files in os.walk(ROOTFS):
+            for name in sorted(files):
+                src = os.path.join(dirpath, name)
+                w.copy("/" + os.path.relpath(src, ROOTFS), src)
         for src_dir in (JOBS, VM_JOBS):
             for conf in sorted(glob.glob(os.path.join(src_dir, "*.conf"))):
                 w.copy(f"/etc/init/{os.path.basename(conf)}", conf, 0o644)

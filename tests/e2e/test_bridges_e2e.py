@@ -371,7 +371,7 @@ def test_event_bridge_turns_a_system_reexec_into_sys_restarted(tmp_path):
     with SessionInit() as system:
         jobs = {
             "eb": "respawn\nexec upstart-event-bridge --system-address=%s\n" % system.address,
-            "t": ("start on :sys:restarted or :sys:after\ntask\n"
+            "t": ("start on :sys:restarted or :sys:before or :sys:after\ntask\n"
                   "exec sh -c 'echo \"$UPSTART_EVENTS\" >> %s'\n" % out),
         }
         with SessionInit(jobs=jobs) as session:

@@ -148,7 +148,7 @@ def test_timeline_svg_renders_and_contains_every_job(tmp_path):
         assert out.returncode == 0, out.stderr
         data = svg.read_text()
         for name in ("a", "b", "c", "bad"):
-            assert f'class="job"' in data and f">{name}</text>" in data
+            assert 'class="job"' in data and f">{name}</text>" in data
         if shutil.which("rsvg-convert"):
             png = tmp_path / "boot.png"
             subprocess.run(["rsvg-convert", "-o", str(png), str(svg)], check=True)

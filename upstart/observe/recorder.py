@@ -39,7 +39,7 @@ daemon does (a bug here must never affect init: the service guards it).
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -73,11 +73,11 @@ class Recorder:
         self.wall = wall
         self.sink = sink
         self.seq = 0
-        self.records: list[Record] = []          # recent records, oldest first
-        self.keep_records = keep_records
+        self.records: deque[Record] = deque(maxlen=keep_records)   # recent, oldest first
         self.events: OrderedDict[int, Record] = OrderedDict()   # id -> event state
         self.keep_events = keep_events
         self._next_event = 1
+        self._open: dict[str, list[Record]] = {}   # unfinished events by name, in order
         self.goal_causes: dict[tuple[str, str], dict] = {}
         self.start_causes: dict[tuple[str, str], dict] = {}   # the last goal start
         self.failures: dict[tuple[str, str], Record] = {}
@@ -102,8 +102,6 @@ class Recorder:
                        "wall": round(self.wall(), 6), "kind": kind}
         rec.update(fields)
         self.records.append(rec)
-        if len(self.records) > self.keep_records:
-            del self.records[:len(self.records) - self.keep_records]
         if self.sink is not None:
             self.sink(rec)
         return rec
@@ -250,14 +248,15 @@ class Recorder:
                  "mono": rec["mono"], "wall": rec["wall"], "handled": None,
                  "finished": None, "failed": False}
         self.events[event_id] = state
+        self._open.setdefault(name, []).append(state)
         if len(self.events) > self.keep_events:
             self.events.popitem(last=False)
         if by["type"] == "failure":
             self._failed_link = state
 
     def _oldest(self, name: str, test) -> Record | None:
-        for rec in self.events.values():
-            if rec["name"] == name and rec["finished"] is None and test(rec):
+        for rec in self._open.get(name, ()):
+            if test(rec):
                 return rec
         return None
 
@@ -273,6 +272,10 @@ class Recorder:
             return
         rec["env"] = env
         rec["finished"] = self.seq + 1
+        still_open = self._open[name]
+        still_open.remove(rec)
+        if not still_open:
+            del self._open[name]
         rec["failed"] = failed
         if link is not None and failed:
             link["by"]["event"] = rec["id"]

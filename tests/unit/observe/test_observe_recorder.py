@@ -140,7 +140,17 @@ def test_sink_receives_every_record():
     h = Observed(job("a", start_on="e1"))
     h.rec.sink = got.append
     h.emit_by("e1")
-    assert got and got == h.rec.records[-len(got):]
+    assert got and got == list(h.rec.records)[-len(got):]
+
+
+def test_memory_is_bounded():
+    h = Observed(job("a", start_on="tick"))
+    h.rec = type(h.rec)(monotonic=h.ticker, wall=h.ticker, keep_events=50, keep_records=100)
+    for n in range(500):
+        h.emit_by("tick", f"N={n}")
+    assert len(h.rec.records) == 100 and len(h.rec.events) == 50
+    assert h.rec.records[-1]["seq"] == h.rec.seq
+    assert not h.rec._open                     # every event finished and left the index
 
 
 def test_failure_reasons():
