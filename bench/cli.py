@@ -37,7 +37,7 @@ def main() -> int:
             o.call_all(["svc"], "Start")
             for bench, args, target in (("initctl_status", ("status", "svc"), "<= 20 ms"),
                                         ("initctl_version", ("version",), "<= 15 ms")):
-                def run() -> None:
+                def run(args=args) -> None:
                     if o.initctl(*args).returncode:
                         raise RuntimeError("initctl failed")
                 emit("h", bench, OURS, wall(run), "ms", ref="python -S -c pass",

@@ -14,6 +14,7 @@ The reference for (e) and (f) is supervisord, the other Python supervisor.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -115,7 +116,7 @@ def report(system: str, got: dict[int, dict]) -> None:
 
 
 def main() -> int:
-    systems = [(OURS, ours)] + [(c.name, (lambda c: lambda n: peer(c, n))(c)) for c in PEERS]
+    systems = [(OURS, ours)] + [(c.name, functools.partial(peer, c)) for c in PEERS]
     for name, fn in systems:
         got = {}
         for n in SIZES:

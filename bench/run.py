@@ -1,32 +1,80 @@
-"""`make bench`: run every benchmark in bench/ and write docs/benchmarks.md.
+"""`make bench`: set up the references, run every benchmark, write the report.
 
-Each bench script prints JSON lines (`{"bench": NAME, ...}`); this driver runs
-them one after another on the same machine, keeps the raw lines in
-`bench/results.json`, and renders a table. Timings live here and only here:
-no test passes or fails on a figure.
+1. `bench/setup.py` installs/compiles what the references need (idempotent):
+   runit and s6 (apt), supervisor and matplotlib (pip), the C spawn floor (cc).
+2. The figure scripts run one after the other (never in parallel: they share
+   2 cores with whatever else runs); each prints JSON rows, one per system
+   (`fig`, `bench`, `system`, `value`, `unit`, `better`, `ref`/`is_ref`, ...).
+   The component scripts (parse, engine, control, spawn) print their own rows.
+3. Every figure of ours is divided by a reference measured in the same run
+   (`ref`), because these machines are noisy; the table shows both.
+4. The worst ratio of ours is profiled (`profile_init.py`, cProfile on init
+   under that benchmark's workload).
+5. Writes bench/results.json (raw rows), docs/benchmarks.md (tables, profile,
+   bench/analysis.md) and docs/benchmarks.png (matplotlib).
+
+Usage: python bench/run.py [--only starts,events,...] [--no-setup]
+Timings live here and only here: no test passes or fails on a figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
 import platform
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-SCRIPTS = ["parse.py", "engine.py", "control.py", "spawn.py", "boot.py", "ready.py"]
+DOC = os.path.join(REPO, "docs", "benchmarks.md")
+PNG = os.path.join(REPO, "docs", "benchmarks.png")
+RESULTS = os.path.join(HERE, "results.json")
+OURS = "upstart-py"
+
+# (script, extra args): the figure scripts first, then the component ones
+SCRIPTS = [
+    ("starts.py", []),      # (a) (b)
+    ("events.py", []),      # (c) (d)
+    ("memory.py", []),      # (e) (f)
+    ("boot.py", []),        # (g)
+    ("cli.py", []),         # (h)
+    ("engine.py", []),      # (d) without I/O, transitions
+    ("parse.py", []),
+    ("control.py", ["--runs", "21", "--requests", "5000"]),
+    ("spawn.py", ["--count", "400", "--heap-mb", "200"]),
+]
+FIGURES = {
+    "a": "Simple job starts per second (100 services started at once, until all run)",
+    "b": "Latency of `start` until running, one job",
+    "c": "One event starting 100 tasks, until all are done",
+    "d": "Events per second, 1,000 job classes, no match",
+    "e": "Memory of the idle supervisor (no job running)",
+    "f": "Start of the supervisor until 1,000 jobs are listed",
+    "g": "Boot: exec of the supervisor until 100 jobs run",
+    "h": "Command-line status and version, wall time",
+}
+PROFILE_WORKLOADS = ("start_rate", "start_latency_client", "event_100_tasks",
+                     "events_per_s_daemon", "ready_1000_jobs")
 
 
-def run_one(script: str) -> list[dict]:
+def run_one(script: str, args: list[str], timeout: float = 400) -> list[dict]:
     path = os.path.join(HERE, script)
     if not os.path.exists(path):
         return []
-    proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=900)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, path, *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=HERE)
+        stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        stderr, code = f"timed out after {timeout} s", -1
     rows = []
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{"):
             try:
@@ -35,57 +83,280 @@ def run_one(script: str) -> list[dict]:
                 continue
             row["script"] = script
             rows.append(row)
-    if proc.returncode != 0:
-        rows.append({"bench": script, "error": proc.stderr.strip()[-500:], "script": script})
+    if code != 0:
+        rows.append({"bench": script, "error": stderr.strip()[-500:], "script": script})
+    print(f"   {script}: {time.monotonic() - t0:.1f} s", flush=True)
     return rows
 
 
-def _figure(row: dict) -> str:
-    for key in ("value", "files_per_s", "spawns_per_s", "median_ms", "seconds", "ms"):
-        if key in row:
-            return f"{row[key]}"
-    return ""
+# ------------------------------------------------------------------ ratios
+
+def figure_rows(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "fig" in r and "value" in r]
 
 
-def render(rows: list[dict]) -> str:
+def attach_ratios(rows: list[dict]) -> None:
+    """row["ratio"] = value / value of its reference (same fig and bench, else same fig);
+    row["slowdown"] = how many times worse than the reference (>1 is worse)."""
+    figs = figure_rows(rows)
+    for r in figs:
+        ref = r.get("ref")
+        if not ref:
+            continue
+        cands = [x for x in figs if x["system"] == ref and x["fig"] == r["fig"]]
+        same = [x for x in cands if x["bench"] == r["bench"]]
+        base = (same or cands or [None])[0]
+        if base is None or not base["value"]:
+            continue
+        r["ratio"] = r["value"] / base["value"]
+        r["ref_value"] = base["value"]
+        if r["value"]:
+            r["slowdown"] = (base["value"] / r["value"] if r.get("better") == "higher"
+                             else r["value"] / base["value"])
+
+
+def worst(rows: list[dict]) -> dict | None:
+    ours = [r for r in figure_rows(rows) if r["system"] == OURS and "slowdown" in r
+            and r["bench"] in PROFILE_WORKLOADS]
+    return max(ours, key=lambda r: r["slowdown"]) if ours else None
+
+
+# ------------------------------------------------------------------ rendering
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+    return str(v)
+
+
+def machine() -> str:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) // (1024 * 1024)
+    except OSError:
+        mem = 0
+    try:
+        load = "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        load = "?"
+    return (f"{model or platform.processor()}, {os.cpu_count()} cores, {mem} GB RAM, "
+            f"Linux {platform.release()}, Python {platform.python_version()}; "
+            f"load average at the end of the run {load}")
+
+
+def versions() -> str:
+    out = []
+    try:
+        import supervisor
+        out.append("supervisor " + getattr(supervisor, "__version__", "")
+                   or "supervisor (PyPI)")
+    except ImportError:
+        pass
+    try:
+        from importlib.metadata import version
+        out[-1:] = ["supervisor " + version("supervisor")] if out else []
+    except Exception:
+        pass
+    for pkg in ("runit", "s6"):
+        r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True,
+                           text=True)
+        if r.returncode == 0:
+            out.append(f"{pkg} {r.stdout.strip()} (Debian)")
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True)
+    if cc.returncode == 0:
+        out.append(cc.stdout.splitlines()[0])
+    return ", ".join(out)
+
+
+def render(rows: list[dict], elapsed: float, prof: list[dict], analysis: str) -> str:
+    figs = figure_rows(rows)
     out = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench` on {datetime.date.today()} "
-        f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}).",
-        "Figures are medians or rates from one run; these machines are noisy, so compare",
-        "ratios measured in the same run rather than absolute numbers across runs.",
+        f"Measured by `make bench` on {datetime.date.today()} in {elapsed / 60:.1f} min.",
+        f"Machine: {machine()}.",
+        f"References: {versions()}.",
         "",
-        "| script | benchmark | figure | target | details |",
+        "Every figure is a median over repeated runs, and every figure of ours is",
+        "divided by a reference measured in the same run (`× ref`; the reference row",
+        "reads 1). These machines are noisy (other work shares the 2 cores), so compare",
+        "the ratios, not absolute numbers across runs. Raw rows: `bench/results.json`;",
+        "how each figure is measured: the docstring of the script named in the table.",
+        "",
+        "![benchmarks](benchmarks.png)",
+        "",
+        "## Summary: ours against the targets",
+        "",
+        "| fig | benchmark | upstart-py | × ref (ref) | target |",
         "|---|---|---|---|---|",
     ]
-    for row in rows:
-        details = {k: v for k, v in row.items()
-                   if k not in ("bench", "script", "target", "value", "files_per_s",
-                                "spawns_per_s", "median_ms", "error")}
-        target = row.get("target", row.get("target_ms", ""))
-        if "error" in row:
-            out.append(f"| {row['script']} | {row['bench']} | error | | "
-                       f"{row['error'][:120]} |")
+    for r in figs:
+        if r["system"] != OURS:
             continue
-        out.append(f"| {row['script']} | {row['bench']} | {_figure(row)} | {target} | "
-                   f"{json.dumps(details) if details else ''} |")
+        ratio = (f"{_fmt(r['ratio'])} ({r['ref']})" if "ratio" in r else "")
+        out.append(f"| {r['fig']} | {r['bench']} | {_fmt(r['value'])} {r['unit']} | {ratio} "
+                   f"| {r.get('target', '')} |")
+    for fig, title in FIGURES.items():
+        sel = [r for r in figs if r["fig"] == fig]
+        errs = [r for r in rows if r.get("fig", "").find(fig) >= 0 and "error" in r]
+        if not sel and not errs:
+            continue
+        out += ["", f"## ({fig}) {title}", "",
+                "| benchmark | system | median | unit | × ref | ref | details |",
+                "|---|---|---|---|---|---|---|"]
+        for r in sel:
+            details = {k: v for k, v in r.items() if k not in (
+                "fig", "bench", "system", "value", "unit", "better", "ref", "is_ref",
+                "script", "ratio", "ref_value", "slowdown")}
+            mark = "**" if r["system"] == OURS else ""
+            ratio = "1 (ref)" if r.get("is_ref") else _fmt(r["ratio"]) if "ratio" in r else ""
+            out.append(f"| {r['bench']} | {mark}{r['system']}{mark} | {_fmt(r['value'])} | "
+                       f"{r['unit']} ({r.get('better', 'lower')} is better) | {ratio} | "
+                       f"{r.get('ref', '')} | "
+                       f"{'; '.join(f'{k}: {v}' for k, v in details.items())} |")
+        for r in errs:
+            out.append(f"| {r['bench']} | {r['system']} | error | | | | "
+                       f"{r['error'][:150].replace('|', '/')} |")
+    comp = [r for r in rows if "fig" not in r and "profile" not in r]
+    if comp:
+        out += ["", "## Component benchmarks (our code without the daemon around it)", "",
+                "| script | benchmark | figure | target | details |", "|---|---|---|---|---|"]
+        for r in comp:
+            if "error" in r:
+                out.append(f"| {r['script']} | {r['bench']} | error | | "
+                           f"{r['error'][:150].replace('|', '/')} |")
+                continue
+            fig = next((r[k] for k in ("value", "files_per_s", "spawns_per_s", "median_ms")
+                        if k in r), "")
+            target = r.get("target", r.get("target_ms", ""))
+            details = {k: v for k, v in r.items() if k not in (
+                "bench", "script", "target", "target_ms", "value", "files_per_s",
+                "spawns_per_s", "median_ms")}
+            out.append(f"| {r['script']} | {r['bench']} | {_fmt(fig)} | {target} | "
+                       f"{'; '.join(f'{k}: {v}' for k, v in details.items())} |")
+    if prof:
+        head = prof[0]
+        out += ["", f"## Profile of the worst ratio: `{head['profile']}`", "",
+                f"Our init run under cProfile (`bench/profile_init.py {head['profile']}`): the "
+                f"workload took {head['wall_s']} s of wall time, during which init used "
+                f"{head['init_cpu_s']} s of CPU (profiled, so inflated). Top functions by own "
+                "time, then by cumulative time (full listing: `bench/build/profile.txt`):", "",
+                "| sort | function | calls | own s | cumulative s |", "|---|---|---|---|---|"]
+        for p in prof[1:]:
+            out.append(f"| {p['sort']} | `{p['function']}` | {p['calls']} | {p['tottime']} | "
+                       f"{p['cumtime']} |")
+    if analysis:
+        out += ["", analysis.strip()]
     out.append("")
     return "\n".join(out)
 
 
+def chart(rows: list[dict]) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figs = figure_rows(rows)
+    groups = []
+    for fig in FIGURES:
+        benches = []
+        for r in figs:
+            if r["fig"] == fig and r["bench"] not in benches:
+                benches.append(r["bench"])
+        for b in benches:
+            sel = [r for r in figs if r["fig"] == fig and r["bench"] == b]
+            if len(sel) > 1 or any(r["system"] == OURS for r in sel):
+                groups.append((fig, b, sel))
+    if not groups:
+        return False
+    cols = 4
+    nrows = (len(groups) + cols - 1) // cols
+    f, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    for ax, (fig, bench, sel) in zip(axes.flat, groups):
+        names = [r["system"] for r in sel]
+        vals = [r["value"] for r in sel]
+        colors = ["tab:red" if n == OURS else "tab:gray" if r.get("is_ref") else "tab:blue"
+                  for n, r in zip(names, sel)]
+        ax.barh(range(len(sel)), vals, color=colors)
+        ax.set_yticks(range(len(sel)))
+        ax.set_yticklabels(names, fontsize=7)
+        ax.invert_yaxis()
+        if max(vals) > 0 and min(v for v in vals if v > 0) * 30 < max(vals):
+            ax.set_xscale("log")
+        better = sel[0].get("better", "lower")
+        ax.set_title(f"({fig}) {bench}", fontsize=8)
+        ax.set_xlabel(f"{sel[0]['unit']}, {better} is better", fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    f.suptitle("upstart-py (red) against references (grey) and peers (blue); medians, "
+               "same run", fontsize=9)
+    f.tight_layout()
+    f.savefig(PNG, dpi=90)
+    plt.close(f)
+    return True
+
+
 def main() -> int:
-    rows: list[dict] = []
-    for script in SCRIPTS:
-        print(f"== {script}", flush=True)
-        got = run_one(script)
-        for row in got:
-            print(json.dumps(row), flush=True)
-        rows += got
-    with open(os.path.join(HERE, "results.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-    with open(os.path.join(REPO, "docs", "benchmarks.md"), "w") as f:
-        f.write(render(rows))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", help="comma-separated script names (without .py)")
+    ap.add_argument("--no-setup", action="store_true")
+    ap.add_argument("--render-only", action="store_true",
+                    help="re-render docs from bench/results.json")
+    opts = ap.parse_args()
+    t0 = time.monotonic()
+    if opts.render_only:
+        with open(RESULTS) as f:
+            saved = json.load(f)
+        rows, prof, elapsed = saved["rows"], saved["profile"], saved["elapsed_s"]
+    else:
+        if not opts.no_setup:
+            print("== setup.py", flush=True)
+            subprocess.run([sys.executable, os.path.join(HERE, "setup.py")])
+        only = set(opts.only.split(",")) if opts.only else None
+        rows = []
+        for script, args in SCRIPTS:
+            if only and script[:-3] not in only:
+                continue
+            print(f"== {script}", flush=True)
+            got = run_one(script, args)
+            for row in got:
+                print("   " + json.dumps(row), flush=True)
+            rows += got
+        attach_ratios(rows)
+        prof = []
+        w = worst(rows)
+        if w:
+            print(f"== profile_init.py {w['bench']} (worst ratio: {w['slowdown']:.1f}x "
+                  f"{w['ref']})", flush=True)
+            prof = [r for r in run_one("profile_init.py", [w["bench"]]) if "profile" in r]
+        elapsed = time.monotonic() - t0
+        with open(RESULTS, "w") as f:
+            json.dump({"date": str(datetime.date.today()), "machine": machine(),
+                       "elapsed_s": round(elapsed, 1), "rows": rows, "profile": prof},
+                      f, indent=1)
+    attach_ratios(rows)
+    analysis = ""
+    path = os.path.join(HERE, "analysis.md")
+    if os.path.exists(path):
+        with open(path) as f:
+            analysis = f.read()
+    with open(DOC, "w") as f:
+        f.write(render(rows, elapsed, prof, analysis))
+    chart(rows)
+    print(f"== wrote {DOC}, {PNG}, {RESULTS} in {time.monotonic() - t0:.0f} s", flush=True)
     return 0
 
 

@@ -57,13 +57,8 @@ STDLIB_SKIP_DIRS = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "li
                     "__pycache__", "__phello__", "sqlite3", "curses", "dbm"}
 DYNLOAD_SKIP = ("_test", "xx", "_ctypes_test", "_sqlite3", "_ssl", "_hashlib", "nis", "_dbm",
                 "_curses", "readline", "ossaudiodev", "audioop")
-# SysV tools and Upstart commands: /usr/local/sbin/NAME runs upstart.cli.MODULE
-TOOLS = {
-    "initctl": "initctl", "start": "initctl", "stop": "initctl", "restart": "initctl",
-    "reload": "initctl", "status": "initctl", "telinit": "telinit", "runlevel": "runlevel",
-    "shutdown": "shutdown", "reboot": "reboot", "halt": "reboot", "poweroff": "reboot",
-    "upstart-rc": "rc", "init-checkconf": "checkconf",
-}
+# console scripts not installed as wrappers: /sbin/init is ours
+NOT_TOOLS = {"init", "upstart"}
 # busybox applets we do not link: ours (or dash, for sh) take their place.
 # /bin/sh is Debian's dash, as on Debian: busybox's sh prefers its own applets
 # to $PATH, so a job's `reboot` would run busybox reboot (SIGTERM to PID 1,
@@ -71,11 +66,12 @@ TOOLS = {
 BUSYBOX_SKIP = {"busybox", "sh", "init", "linuxrc", "halt", "reboot", "poweroff", "getty", "run-init"}
 
 WRAPPER = f"""#!{GUEST_PY}
-# upstart-py's `{{name}}` in the VM: upstart.cli.{{module}}, with argv[0] kept
-# (initctl's shorthands and reboot/halt/poweroff dispatch on its basename).
+# upstart-py's `{{name}}` in the VM ({{module}}:{{func}}), a console script as
+# pip writes them: argv[0] is kept (initctl's shorthands and
+# reboot/halt/poweroff dispatch on its basename).
 import sys
-from upstart.cli.{{module}} import main
-sys.exit(main())
+from {{module}} import {{func}}
+sys.exit({{func}}())
 """
 
 INIT = f"""#!{GUEST_PY}
@@ -371,6 +367,21 @@ def ensure_base() -> str:
 # ------------------------------------------------------------------ overlay
 
 
+def tools() -> dict[str, tuple[str, str]]:
+    """pyproject.toml's console scripts whose module exists: name -> (module, function)."""
+    import tomllib
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    out = {}
+    for name, target in scripts.items():
+        module, _, func = target.partition(":")
+        base = os.path.join(REPO, *module.split("."))
+        if name not in NOT_TOOLS and (os.path.exists(base + ".py") or os.path.isdir(base)):
+            out[name] = (module, func or "main")
+    return out
+
+
 def build_overlay(path: str) -> None:
     """Our package, init, the tools and /etc/init: rebuilt on every prep."""
     from vm.cpio import CpioWriter
@@ -381,9 +392,9 @@ def build_overlay(path: str) -> None:
                         skip_dirs={"__pycache__"}, tmp=tmp)
         w.file("/sbin/init", INIT.encode(), 0o755)
         w.file("/sbin/getty", GETTY.encode(), 0o755)
-        for name, module in sorted(TOOLS.items()):
+        for name, (module, func) in sorted(tools().items()):
             w.file(f"/usr/local/sbin/{name}",
-                   WRAPPER.format(name=name, module=module).encode(), 0o755)
+                   WRAPPER.format(name=name, module=module, func=func).encode(), 0o755)
         # VM-only system files (vm/rootfs: /etc/init.d/rcS)
         for dirpath, _dirs, files in os.walk(ROOTFS):
             for name in sorted(files):

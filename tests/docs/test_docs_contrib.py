@@ -184,33 +184,23 @@ qa!
 """
 
 
-@pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
-def test_vim_highlights_a_job_file(tmp_path):
-    sample = tmp_path / "init" / "sample.conf"
-    sample.parent.mkdir()
-    sample.write_text(ALL_STANZAS)
-    lines = ALL_STANZAS.splitlines()
-    probes = [[lines.index("description \"d\"") + 1, 1],      # stanza keyword
-              [lines.index("description \"d\"") + 1, 13],     # its string
-              [lines.index("start on (a and b) or c X=1") + 1, 14],   # operator `and`
-              [lines.index("while bar and baz") + 1, 1],      # roadmap stanza
-              [lines.index("    echo hi") + 1, 5],            # shell inside script
-              [lines.index("# x") + 1 if "# x" in lines else 1, 1]]
-    guarded = os.path.join(REPO, "jobs", "examples", "guarded.conf")
+def _run_vim(tmp_path, probes) -> list[str]:
     script = tmp_path / "probe.vim"
     out = tmp_path / "out.txt"
-    # ftdetect matches jobs/examples/*.conf; the sample is set by hand via a path rule
-    script.write_text(_PROBE.format(
-        vim=VIM, out=out,
-        probes=repr([[guarded, [[2, 1], [6, 5]]], [str(sample), probes[:5]]])))
+    script.write_text(_PROBE.format(vim=VIM, out=out, probes=repr(probes)))
     res = subprocess.run(["vim", "-es", "-N", "-u", "NONE", "-i", "NONE", "-S", str(script)],
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
                          env=dict(os.environ, HOME=str(tmp_path)))
     assert res.returncode == 0, res.stdout + res.stderr
-    got = out.read_text().splitlines()
-    assert got[:3] == ["upstart", "upstartStanza", "shConditional"]
-    # the sample lives in a directory named init/ but not /etc/init: not detected
-    assert got[3] == ""
+    return out.read_text().splitlines()
+
+
+@pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+def test_vim_detects_and_highlights_a_job_file(tmp_path):
+    guarded = os.path.join(REPO, "jobs", "examples", "guarded.conf")
+    # line 2: `description "..."`; line 6: `if` inside the pre-start script
+    got = _run_vim(tmp_path, [[guarded, [[2, 1], [2, 13], [6, 5]]]])
+    assert got == ["upstart", "upstartStanza", "upstartString", "shConditional"]
 
 
 @pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
@@ -221,14 +211,7 @@ def test_vim_highlights_every_stanza_form(tmp_path):
     lines = ALL_STANZAS.splitlines()
     probes = [[i + 1, 1] for i, line in enumerate(lines)
               if line and not line.startswith(" ") and not line.startswith("end ")]
-    script = tmp_path / "probe.vim"
-    out = tmp_path / "out.txt"
-    script.write_text(_PROBE.format(vim=VIM, out=out, probes=repr([[str(sample), probes]])))
-    res = subprocess.run(["vim", "-es", "-N", "-u", "NONE", "-i", "NONE", "-S", str(script)],
-                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
-                         env=dict(os.environ, HOME=str(tmp_path)))
-    assert res.returncode == 0, res.stdout + res.stderr
-    got = out.read_text().splitlines()
+    got = _run_vim(tmp_path, [[str(sample), probes]])
     assert got[0] == "upstart"
     names = dict(zip([lines[line - 1] for line, _ in probes], got[1:]))
     plain = {line: name for line, name in names.items()
@@ -259,7 +242,7 @@ def test_lexer_reads_real_job_files_without_errors(lexer_module, path):
         text = f.read()
     tokens = list(lexer_module.UpstartLexer().get_tokens(text))
     assert [v for t, v in tokens if t in Error] == []
-    assert "".join(v for _, v in tokens) == text if text.endswith("\n") else True
+    assert "".join(v for _, v in tokens) == text      # nothing lost or added
 
 
 def test_lexer_marks_stanzas_conditions_and_shell(lexer_module):

@@ -33,11 +33,10 @@ def _observe(ctx, what: str, args: list[str]):
 
 
 def cmd_why(ctx, args: list[str]) -> int:
-    from upstart.cli.initctl import UsageError, _job_target
-    if not args:
-        job, inst = _job_target(ctx, args)
-        if inst is not None:
-            raise UsageError("missing job name")
+    from upstart.cli.initctl import _job_target
+    if not args:                       # inside a job: UPSTART_JOB (its single instance)
+        job, _inst = _job_target(ctx, args)
+        args = [job]
     answer = _observe(ctx, "why", args)
     if ctx.opts.get("json"):
         ctx.out.write(json.dumps(answer["tree"], indent=2) + "\n")
@@ -56,7 +55,12 @@ def cmd_timeline(ctx, args: list[str]) -> int:
         if not records:
             raise Failure(f"{path}: no records")
     else:
-        records = _observe(ctx, "log", [])
+        records = []
+        while True:                              # the answer comes in pages
+            page = _observe(ctx, "log", [str(records[-1]["seq"] if records else 0)])
+            records += page
+            if not page:
+                break
     timeline = tl.spans(records)
     svg_path = ctx.opts.get("svg")
     if svg_path:

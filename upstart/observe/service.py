@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from upstart.daemon.daemon import Daemon
 
 LOG_TAIL_LINES = 10
+LOG_PAGE = 5000          # records per `log` answer (a D-Bus message stays small)
 
 
 def _cmdline(pid: int) -> str:
@@ -146,9 +147,15 @@ class Observer:
     # ------------------------------------------------------------ queries
 
     def query(self, what: str, args: list[str]) -> Any:
-        if what == "log":
+        if what == "log":        # a page: the first LOG_PAGE records after SINCE
             since = int(args[0]) if args and args[0].isdigit() else 0
-            return [r for r in self.recorder.records if r["seq"] > since]
+            out = []
+            for r in self.recorder.records:
+                if r["seq"] > since:
+                    out.append(r)
+                    if len(out) >= LOG_PAGE:
+                        break
+            return out
         if what == "why":
             return self._why(args)
         if what == "failed":

@@ -251,7 +251,11 @@ def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   #
             os.dup2(src, target)
         else:
             os.set_inheritable(target, True)
-    keep = sorted({0, 1, 2, wfd} | ({SCRIPT_FD} if script_fd is not None else set()))
+    env = plan.env
+    passed: set[int] = set()
+    if plan.fds:
+        wfd, passed, env = _pass_fds(plan, wfd)
+    keep = sorted({0, 1, 2, wfd} | passed | ({SCRIPT_FD} if script_fd is not None else set()))
     low = 0
     for fd in keep:
         if fd > low:
@@ -284,7 +288,30 @@ def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   #
             ptrace.traceme()
         except OSError as err:
             raise ChildFailure(_why("unable to set trace", err)) from None
-    _execvp(plan.argv, plan.env)
+    _execvp(plan.argv, env)
+
+
+def _pass_fds(plan: ChildPlan, wfd: int) -> tuple[int, set[int], dict[str, str]]:   # pragma: no cover
+    """Socket activation: the `UPSTART_FDS` fds stay open at their numbers
+    (upstream) and copies are placed at 3, 4, ... with `LISTEN_FDS` and
+    `LISTEN_PID` set (systemd's convention, spec 07 §8)."""
+    top = 10 + len(plan.fds)
+    wfd = fcntl.fcntl(wfd, fcntl.F_DUPFD_CLOEXEC, top)
+    temps, passed = [], set()
+    for fd in plan.fds:
+        try:   # an fd that is not open is skipped (upstream ignores it too)
+            temps.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, top))
+            os.set_inheritable(fd, True)
+        except OSError:
+            continue
+        passed.add(fd)
+    for i, tmp in enumerate(temps):
+        os.dup2(tmp, 3 + i)            # inheritable copy
+        passed.add(3 + i)
+    env = dict(plan.env)
+    env["LISTEN_FDS"] = str(len(temps))
+    env["LISTEN_PID"] = str(os.getpid())
+    return wfd, passed, env
 
 
 def _setup_identity(plan: ChildPlan, script_fd: int | None) -> None:   # pragma: no cover

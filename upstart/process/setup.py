@@ -63,6 +63,7 @@ class ChildPlan:
     apparmor: str | None = None               # profile name, already expanded
     trace: bool = False
     debug: bool = False
+    fds: tuple[int, ...] = ()                 # UPSTART_FDS: init's fds the job inherits
 
     @property
     def full_setup(self) -> bool:
@@ -73,6 +74,8 @@ class ChildPlan:
         """True when some set-up step must run as code in the child (umask and
         chdir are done by init around `posix_spawn`: see launch.spawn_fast)."""
         if self.trace or self.debug or self.console == "owner" or self.apparmor:
+            return True
+        if self.fds:   # LISTEN_PID must be the child's own pid
             return True
         if not self.full_setup:
             return False
@@ -110,8 +113,17 @@ def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,
         limits=limits, umask=umask, nice=cls.nice, oom_score=cls.oom_score,
         chroot=cls.chroot, chdir=chdir, setuid=cls.setuid, setgid=cls.setgid,
         apparmor=apparmor, trace=request.trace and request.slot == "main",
-        debug=debug and cls.debug,
+        debug=debug and cls.debug, fds=passed_fds(env),
     )
+
+
+def passed_fds(env: dict[str, str]) -> tuple[int, ...]:
+    """The fds named by `UPSTART_FDS` (an event's socket, spec 06/07 §8)."""
+    out = []
+    for word in env.get("UPSTART_FDS", "").replace(",", " ").split():
+        if word.isdigit() and int(word) > 2:
+            out.append(int(word))
+    return tuple(dict.fromkeys(out))
 
 
 def _rlim(value: int | None) -> int:

@@ -185,14 +185,19 @@ class Tracer:
             tr.timer.cancel()
             tr.timer = None
 
-    def _ptrace(self, what: str, fn, pid: int, *args) -> bool:
+    def _ptrace(self, tr: _Trace, fn, pid: int, *args) -> bool:
+        """One ptrace request; failures are upstream's warnings (ESRCH: the
+        process died meanwhile, its exit is on its way: silent)."""
         try:
             fn(pid, *args)
             return True
         except ProcessLookupError:
             return False
         except OSError as err:
-            self.report(LogLine("warn", f"Failed to {what} traced process ({pid}): "
+            what = {ptrace.setoptions: "Failed to set ptrace options for",
+                    ptrace.cont: "Failed to continue traced",
+                    ptrace.detach: "Failed to detach traced"}[fn]
+            self.report(LogLine("warn", f"{what} {tr.label} main process ({pid}): "
                                         f"{os.strerror(err.errno)}"))
             return False
 
@@ -205,10 +210,10 @@ class Tracer:
             first = sig == (signal.SIGTRAP if pid == tr.spawned else signal.SIGSTOP)
             if first and event == 0:
                 proc.new = False
-                self._ptrace("set options on", ptrace.setoptions, pid)
-                self._ptrace("continue", ptrace.cont, pid, 0)
+                self._ptrace(tr, ptrace.setoptions, pid)
+                self._ptrace(tr, ptrace.cont, pid, 0)
             else:
-                self._ptrace("continue", ptrace.cont, pid, sig)
+                self._ptrace(tr, ptrace.cont, pid, sig)
             return
         if sig == signal.SIGTRAP and event in _FORK_EVENTS:
             try:
@@ -223,19 +228,19 @@ class Tracer:
                 early = self.early.pop(child, None)
                 if early is not None:
                     self._stopped(tr, tr.procs[child], os.WSTOPSIG(early), early >> 16)
-            self._ptrace("continue", ptrace.cont, pid, 0)
+            self._ptrace(tr, ptrace.cont, pid, 0)
             self._activity(tr)
         elif sig == signal.SIGTRAP and event == ptrace.EVENT_EXEC:
             if pid == tr.leader:
                 self.report(LogLine("info", f"{tr.label} main process ({pid}) executable changed"))
-            self._ptrace("continue", ptrace.cont, pid, 0)
+            self._ptrace(tr, ptrace.cont, pid, 0)
             self._activity(tr)
         elif event:
-            self._ptrace("continue", ptrace.cont, pid, 0)
+            self._ptrace(tr, ptrace.cont, pid, 0)
         elif sig in _STOP_SIGNALS and ptrace.is_group_stop(pid):
-            self._ptrace("continue", ptrace.cont, pid, 0)
+            self._ptrace(tr, ptrace.cont, pid, 0)
         else:
-            self._ptrace("continue", ptrace.cont, pid, sig)
+            self._ptrace(tr, ptrace.cont, pid, sig)
 
     def _stopped_detaching(self, tr: _Trace, proc: _Proc, sig: int, event: int) -> None:
         pid = proc.pid
@@ -249,16 +254,16 @@ class Tracer:
                 early = self.early.pop(child, None)
                 if early is not None:
                     self._stopped_detaching(tr, tr.procs[child], os.WSTOPSIG(early), 0)
-            self._ptrace("continue", ptrace.cont, pid, 0)
+            self._ptrace(tr, ptrace.cont, pid, 0)
         elif event:
-            self._ptrace("continue", ptrace.cont, pid, 0)
+            self._ptrace(tr, ptrace.cont, pid, 0)
         elif sig == signal.SIGSTOP:
             # the attach stop of a late child, or the SIGSTOP we sent (thread-directed,
             # so it is a signal-delivery stop of the traced thread): swallow it
-            self._ptrace("detach from", ptrace.detach, pid, 0)
+            self._ptrace(tr, ptrace.detach, pid, 0)
             self._untrack(tr, pid)
         else:
-            self._ptrace("continue", ptrace.cont, pid, sig)
+            self._ptrace(tr, ptrace.cont, pid, sig)
 
     def _exited(self, tr: _Trace, proc: _Proc, code: int | None, sig: int | None) -> list[Note]:
         pid = proc.pid

@@ -121,9 +121,10 @@ def test_fork_path_has_no_leaked_fds_and_default_signals(h, tmp_path):
 
 
 def test_new_session_and_stdin_dev_null(h, tmp_path):
-    pid, _ = run(h, tmp_path, "sh -c 'ps -o sid=,pgid= -p $$; readlink /proc/$$/fd/0'")
-    sid, pgid, stdin = logtext(tmp_path).decode().split()
+    pid, _ = run(h, tmp_path, "sh -c 'ps -o sid=,pgid=,tty= -p $$; readlink /proc/$$/fd/0'")
+    sid, pgid, tty, stdin = logtext(tmp_path).decode().split()
     assert int(sid) == int(pgid) == pid
+    assert tty == "?"                    # the log pty is not a controlling terminal
     assert stdin == "/dev/null"
 
 
@@ -360,3 +361,26 @@ def test_console_owner_gets_console_as_controlling_tty(h, tmp_path):
     assert note.code == 0
     name, ctty = out.read_text().split()
     assert name == "/dev/console" and ctty != "?"
+
+
+def test_upstart_fds_are_passed_with_systemd_listen_variables(h, tmp_path):
+    import socket
+    ours, theirs = socket.socketpair()
+    fd = theirs.fileno()
+    assert not os.get_inheritable(fd)      # init's fds are close-on-exec
+    prog = ("import os; e = os.environ; n = int(e['UPSTART_FDS']); "
+            "os.write(n, b'upstart:' + e['UPSTART_FDS'].encode() + b' '); "
+            "os.write(3, b'listen:' + e['LISTEN_FDS'].encode() + b' ' + "
+            "str(int(e['LISTEN_PID']) == os.getpid()).encode())")
+    try:
+        _, note = run(h, tmp_path, f'/usr/bin/python3 -S -c "{prog}"',
+                      env=ENV + (f"UPSTART_FDS={fd}",))
+        assert note.code == 0, logtext(tmp_path)
+        ours.settimeout(5)
+        data = b""
+        while not data.endswith(b"True") and len(data) < 100:
+            data += ours.recv(100)
+        assert data == f"upstart:{fd} listen:1 True".encode()
+    finally:
+        ours.close()
+        theirs.close()

@@ -106,7 +106,11 @@ def test_stop_on_combines_and_toggle_restarts():
     assert h.status("app") == "start/running"
     h.emit("halt-app")
     h.kill_ack("app")
-    assert h.status("app") == "stop/waiting"
+    assert h.status("app") == "stop/waiting"             # stop on wins while db runs
+    h.stop("db")
+    h.kill_ack("db")
+    h.start("db")                                        # the condition toggled
+    assert h.status("app") == "start/running"
 
 
 def test_external_states_and_list_states():

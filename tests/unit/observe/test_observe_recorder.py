@@ -167,3 +167,23 @@ def test_respawn_limit_failure():
         h.exited(h.pid("r"), 1)
     assert h.status("r") == "stop/waiting"
     assert h.rec.failures[("r", "")]["reason"] == "respawning too fast (respawn limit reached)"
+
+
+def test_log_query_is_paged():
+    from upstart.observe import service
+
+    class FakeObserver:
+        pass
+    h = Observed(job("a", start_on="tick"))
+    for n in range(30):
+        h.emit_by("tick", f"N={n}")
+    obs = FakeObserver()
+    obs.recorder = h.rec
+    old, service.LOG_PAGE = service.LOG_PAGE, 50
+    try:
+        first = service.Observer.query(obs, "log", [])
+        second = service.Observer.query(obs, "log", [str(first[-1]["seq"])])
+    finally:
+        service.LOG_PAGE = old
+    assert len(first) == 50 and second[0]["seq"] == first[-1]["seq"] + 1
+    assert [r["seq"] for r in first + second] == [r["seq"] for r in h.rec.records][:len(first) + len(second)]
