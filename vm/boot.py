@@ -16,7 +16,6 @@ The same checks back tests/vm/.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -26,8 +25,10 @@ from vm import image
 from vm.qemu import VM, accel_args, kernel_lines, kernel_time
 
 RUNLEVEL_MARK = r"vm-report: runlevel (\S+) reached"
+THEN_MARK = r"vm-report: then (poweroff|reboot)"
+CAD_MARK = r"vm-cad: control-alt-delete event"
+# what asked for the shutdown, then the lines that must follow in this order
 STOP_ORDER = (
-    r"vm-report: then (poweroff|reboot)",
     r"vm-stop: vm-base pre-stop",
     r"vm-stop: vm-top post-stop",
     r"vm-stop: vm-base post-stop",
@@ -46,8 +47,10 @@ def positions(console: str, patterns) -> list[int | None]:
     return out
 
 
-def check_boot(console: str, end: str = "poweroff", runlevel: str = "2") -> list[str]:
-    """Problems with a boot that should reach `runlevel` and end with `end`."""
+def check_boot(console: str, end: str = "poweroff", runlevel: str = "2",
+               trigger: str = THEN_MARK) -> list[str]:
+    """Problems with a boot that should reach `runlevel`, then see `trigger`
+    and end with `end`, every job stopped in order on the way."""
     problems = []
     if "Kernel panic" in console:
         problems.append("kernel panic: " + console[console.index("Kernel panic"):][:200])
@@ -62,12 +65,13 @@ def check_boot(console: str, end: str = "poweroff", runlevel: str = "2") -> list
     if final not in console:
         problems.append(f"no {final!r}: the VM did not {end}")
     if end in ("poweroff", "reboot"):
-        where = positions(console, STOP_ORDER)
-        missing = [p for p, w in zip(STOP_ORDER, where) if w is None]
+        order = (trigger, *STOP_ORDER)
+        where = positions(console, order)
+        missing = [p for p, w in zip(order, where) if w is None]
         if missing:
             problems.append(f"shutdown lines missing: {missing}")
         elif where != sorted(where):
-            got = [p for _, p in sorted(zip(where, STOP_ORDER))]
+            got = [p for _, p in sorted(zip(where, order))]
             problems.append(f"shutdown out of order: {got}")
     return problems
 
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         sys.stdout.write(console)
     end = "reboot" if args.cad or args.then == "reboot" else "poweroff"
-    problems = check_boot(console, end=end)
+    problems = check_boot(console, end=end, trigger=CAD_MARK if args.cad else THEN_MARK)
     if code is None:
         problems.append("qemu did not exit")
     if args.scenario == "crash" and "vm-crash respawning too fast, stopped" not in console:
@@ -129,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenario == "orphans" and not re.search(
             r"vm-orphans: orphans left=0 zombies of init=0", console):
         problems.append("orphans were not all reaped")
-    if args.cad and "vm-cad: control-alt-delete event" not in console:
-        problems.append("no control-alt-delete event")
     times = boot_time(console)
     sys.stdout.write(
         f"\nvm-boot: kernel start -> startup event {times['startup_event']} s, "

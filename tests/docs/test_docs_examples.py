@@ -326,10 +326,13 @@ def test_while_keeps_foo_running_exactly_while_bar_and_baz_run(init):
 
 def test_web_client_waits_for_web_to_be_ready(init):
     rc, out, _ = _ic(init, "start", "web")
-    assert rc == 0 and re.fullmatch(r"web start/running, process \d+\n", out)
-    # running, but not ready yet: the client has not run
+    # running, but not ready yet (web emits its event a second later)
+    assert rc == 0 and re.fullmatch(r"web start/running, process \d+\n\twaiting for ready\n",
+                                    out)
     assert _log(init, "web-client") == ""
     init.wait_for(lambda: _log(init, "web-client") == "web is ready\n", timeout=15)
+    assert re.fullmatch(r"web start/running, process \d+\n\tready\n",
+                        _ic(init, "status", "web")[1])
     states = _ic(init, "list-states")[1].splitlines()
     assert "ready JOB=web INSTANCE=" in states
     assert _ic(init, "stop", "web") == (0, "web stop/waiting\n", "")

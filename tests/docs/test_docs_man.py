@@ -217,3 +217,29 @@ def test_upstart_events_lists_every_event_the_daemon_emits():
                   "runlevel", "-device-added", "file", "socket", "dbus", ":sys:",
                   ":sys:restarted", "time", "dbus-activation"):
         assert event in text, event
+
+
+# Programs whose --help lists their options, and the page that must document them.
+HELP_PAGES = {
+    "init": "init.8", "init-checkconf": "init-checkconf.8", "initctl2dot": "initctl2dot.8",
+    "upstart-monitor": "upstart-monitor.8", "upstart-time-bridge": "upstart-time-bridge.8",
+    "upstart-udev-bridge": "upstart-udev-bridge.8",
+    "upstart-file-bridge": "upstart-file-bridge.8",
+    "upstart-socket-bridge": "upstart-socket-bridge.8",
+    "upstart-dbus-bridge": "upstart-dbus-bridge.8",
+    "upstart-event-bridge": "upstart-event-bridge.8", "telinit": "telinit.8",
+}
+
+
+@pytest.mark.parametrize("prog", sorted(HELP_PAGES))
+def test_every_option_in_help_is_documented(prog):
+    exe = os.path.join(os.path.dirname(sys.executable), prog)
+    if not os.path.exists(exe):
+        pytest.skip(f"{prog} is not installed")
+    res = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, UPSTART_SESSION=""))
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", res.stdout))
+    assert options, res.stdout + res.stderr
+    page = _plain(_roff(HELP_PAGES[prog]))
+    missing = sorted(o for o in options if o not in page)
+    assert missing == [], f"{prog} options not in {HELP_PAGES[prog]}: {missing}"

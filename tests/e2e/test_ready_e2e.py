@@ -91,3 +91,24 @@ def test_while_ready_of_job_without_ready_stanza_follows_running():
         init.wait_for(lambda: running(init, "w"))
         ok(init, "stop", "plain")
         init.wait_for(lambda: status(init, "w") == "w stop/waiting")
+
+
+def test_status_shows_readiness_on_a_line_of_its_own():
+    """`initctl status` keeps its first line and adds readiness below it."""
+    from init_harness import SessionInit
+
+    jobs = {"dep": "exec sleep 100000\n",
+            "r": "ready on started dep\nexec sleep 100000\n",
+            "plain": "exec sleep 100000\n"}
+    with SessionInit(jobs=jobs) as init:
+        out = init.initctl("start", "r").stdout
+        first, second = out.rstrip("\n").split("\n")
+        assert first.startswith("r start/running, process ")
+        assert second == "\twaiting for ready"
+        init.initctl("start", "dep")
+        status = init.initctl("status", "r").stdout.rstrip("\n").split("\n")
+        assert status[0] == first and status[1] == "\tready"
+        plain = init.initctl("start", "plain").stdout
+        assert plain.count("\n") == 1  # no readiness line without `ready on`
+        listing = init.initctl("list").stdout
+        assert "\tready" in listing

@@ -32,6 +32,13 @@ def status_line(job: str, props: dict | None) -> str:
             out.append(", (%s) process %d" % (slot, pid))
         for slot, pid in procs[1:]:
             out.append("\n\t%s process %d" % (slot, pid))
+    # readiness (our addition): only for jobs with a `ready on` stanza, on a line
+    # of its own so the first line stays the one tools parse
+    ready = props.get("ready") or ""
+    if ready == "ready":
+        out.append("\n\tready")
+    elif ready == "waiting" and props.get("goal") == "start":
+        out.append("\n\twaiting for ready")
     return "".join(out)
 
 

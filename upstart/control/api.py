@@ -177,6 +177,9 @@ INSTANCE = Interface(
         Property("goal", "s"),
         Property("state", "s"),
         Property("processes", "a(si)"),
+        # our addition (readiness, docs/design/readiness.md): "" when the job has
+        # no `ready on` stanza, "ready" once it is, "waiting" while it is not yet
+        Property("ready", "s"),
     ),
 )
 

@@ -688,6 +688,9 @@ class ControlServer:
             return value or ""
         if name == "processes":
             return [(slot, int(pid)) for slot, pid in props.processes]
+        if name == "ready":
+            ready = getattr(props, "ready", None)
+            return "" if ready is None else ("ready" if ready else "waiting")
         return getattr(props, name) or ""
 
     # ------------------------------------------------------------ permission

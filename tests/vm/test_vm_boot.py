@@ -1,0 +1,77 @@
+"""upstart-py as PID 1 of a real kernel (qemu, TCG), issue #16.
+
+Each test boots the Debian cloud kernel with our initramfs (vm/image.py),
+reads the serial console, and checks what it must show: the default
+runlevel reached, `initctl list` printed by a job, every job stopped in
+order at shutdown, and the VM powered off or restarted by reboot(2) from
+init's final stage. `vm.boot.run` kills qemu whatever happens.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from vm.boot import CAD_MARK, boot_time, check_boot, run
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_vm_boots_to_runlevel_2_and_powers_off(vm_paths):
+    console, code, wall = run(paths=vm_paths)
+    assert check_boot(console, end="poweroff") == [], console
+    assert code == 0
+    # the jobs saw our tools: runlevel from utmp, initctl list from init
+    assert re.search(r"^vm-report: runlevel says: N 2$", console, re.M), console
+    listed = dict(re.findall(r"^vm-report:   (\S+) (\S+)", console, re.M))
+    assert listed["rc-sysinit"] == "stop/waiting"
+    assert listed["container-detect"] == "stop/waiting"
+    assert listed["vm-report"] == "start/running,"
+    assert listed["vm-base"] == listed["vm-top"] == "start/running,"
+    assert listed["tty1"] == "start/running,"  # not-container was emitted
+    # shutdown -h now: runlevel 0, rc, poweroff -f, final stage, reboot(2)
+    assert "init: Will now power off" in console
+    assert "Kernel panic" not in console
+    times = boot_time(console)
+    assert times["startup_event"] < times["runlevel"] < times["end"]
+    print(f"\nvm boot: startup event {times['startup_event']:.2f} s, runlevel 2 "
+          f"{times['runlevel']:.2f} s, power down {times['end']:.2f} s "
+          f"(kernel clock); qemu wall {wall:.1f} s")
+
+
+def test_vm_reboot_restarts(vm_paths):
+    console, code, _ = run(then="reboot", paths=vm_paths)
+    assert check_boot(console, end="reboot") == [], console
+    assert "init: Will now reboot" in console
+    assert "reboot: Power down" not in console
+
+
+def test_vm_crashing_job_hits_respawn_limit_and_boot_goes_on(vm_paths):
+    console, code, _ = run("vm.scenario=crash", paths=vm_paths)
+    assert check_boot(console, end="poweroff") == [], console
+    deaths = re.findall(r"^init: vm-crash main process \(\d+\) killed by SEGV signal$",
+                        console, re.M)
+    assert len(deaths) == 6, console  # respawn limit 5 10: the sixth death stops it
+    assert len(re.findall(r"^init: vm-crash main process ended, respawning$",
+                          console, re.M)) == 5
+    assert "init: vm-crash respawning too fast, stopped" in console
+    assert re.search(r"vm-report: after the crashes: vm-crash stop/waiting", console)
+
+
+def test_vm_init_reaps_a_thousand_orphans(vm_paths):
+    console, code, _ = run("vm.scenario=orphans", paths=vm_paths)
+    assert "vm-orphans: 1000 orphans forked" in console, console
+    assert re.search(r"vm-orphans: orphans left=0 zombies of init=0", console), console
+    assert check_boot(console, end="poweroff") == [], console
+
+
+def test_vm_ctrl_alt_del_reboots(vm_paths):
+    console, code, _ = run(cad=True, paths=vm_paths)
+    # the kernel sent SIGINT to PID 1, init emitted control-alt-delete, the
+    # stock job ran `shutdown -r now`
+    assert "vm-report: then wait" in console, console
+    assert "vm-cad: control-alt-delete event" in console, console
+    assert console.index("vm-report: then wait") < console.index("vm-cad: control-alt-delete")
+    assert check_boot(console, end="reboot", trigger=CAD_MARK) == [], console
+    assert "vm-report: then reboot" not in console  # the key press asked for it
