@@ -102,7 +102,8 @@ def peer_once(cls) -> float:
 
 def main() -> int:
     for name, fn, extra in (("s6", lambda: peer_once(PEERS[2]), {"is_ref": True}),
-                            (OURS, ours_once, {"ref": "s6", "target": "<= 0.5 s"}),
+                            (OURS, ours_once, {"ref": "s6", "target": "<= 0.5 s",
+                                                     "target_value": 0.5}),
                             ("pid1-floor", floor_once, {"ref": "s6"}),
                             ("runit", lambda: peer_once(PEERS[1]), {"ref": "s6"}),
                             ("supervisord", lambda: peer_once(PEERS[0]), {"ref": "s6"})):

@@ -197,15 +197,20 @@ def render(rows: list[dict], elapsed: float, prof: list[dict], analysis: str) ->
         "",
         "## Summary: ours against the targets",
         "",
-        "| fig | benchmark | upstart-py | × ref (ref) | target |",
-        "|---|---|---|---|---|",
+        "| fig | benchmark | upstart-py | × ref (ref) | target | met? |",
+        "|---|---|---|---|---|---|",
     ]
     for r in figs:
         if r["system"] != OURS:
             continue
         ratio = (f"{_fmt(r['ratio'])} ({r['ref']})" if "ratio" in r else "")
+        met = ""
+        if "target_value" in r:
+            ok = (r["value"] >= r["target_value"] if r.get("better") == "higher"
+                  else r["value"] <= r["target_value"])
+            met = "yes" if ok else "**no**"
         out.append(f"| {r['fig']} | {r['bench']} | {_fmt(r['value'])} {r['unit']} | {ratio} "
-                   f"| {r.get('target', '')} |")
+                   f"| {r.get('target', '')} | {met} |")
     for fig, title in FIGURES.items():
         sel = [r for r in figs if r["fig"] == fig]
         errs = [r for r in rows if r.get("fig", "").find(fig) >= 0 and "error" in r]
@@ -217,7 +222,7 @@ def render(rows: list[dict], elapsed: float, prof: list[dict], analysis: str) ->
         for r in sel:
             details = {k: v for k, v in r.items() if k not in (
                 "fig", "bench", "system", "value", "unit", "better", "ref", "is_ref",
-                "script", "ratio", "ref_value", "slowdown")}
+                "script", "ratio", "ref_value", "slowdown", "target_value", "upstart_c")}
             mark = "**" if r["system"] == OURS else ""
             ratio = "1 (ref)" if r.get("is_ref") else _fmt(r["ratio"]) if "ratio" in r else ""
             out.append(f"| {r['bench']} | {mark}{r['system']}{mark} | {_fmt(r['value'])} | "
@@ -266,6 +271,7 @@ def chart(rows: list[dict]) -> bool:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter
     except ImportError:
         return False
     figs = figure_rows(rows)
@@ -293,8 +299,22 @@ def chart(rows: list[dict]) -> bool:
         ax.set_yticks(range(len(sel)))
         ax.set_yticklabels(names, fontsize=7)
         ax.invert_yaxis()
-        if max(vals) > 0 and min(v for v in vals if v > 0) * 30 < max(vals):
+        pos = [v for v in vals if v > 0]
+        if pos and min(pos) * 30 < max(pos):
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        for i, v in enumerate(vals):
+            ax.text(v, i, " " + _fmt(float(v)), va="center", fontsize=6)
+        mine = next((r for r in sel if r["system"] == OURS), {})
+        if "target_value" in mine:
+            ax.axvline(mine["target_value"], color="tab:green", ls="--", lw=1,
+                       label="target")
+        if "upstart_c" in mine:
+            ax.axvline(mine["upstart_c"], color="black", ls=":", lw=1,
+                       label="C Upstart 1.13.2")
+        if "target_value" in mine or "upstart_c" in mine:
+            ax.legend(fontsize=6, loc="lower right")
+        ax.margins(x=0.25)
         better = sel[0].get("better", "lower")
         ax.set_title(f"({fig}) {bench}", fontsize=8)
         ax.set_xlabel(f"{sel[0]['unit']}, {better} is better", fontsize=7)

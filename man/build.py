@@ -16,6 +16,10 @@ import os
 import re
 import sys
 
+# The docutils release the committed pages were made with. Other releases lay
+# the roff out differently, so `--check` is only meaningful with this one.
+DOCUTILS_VERSION = "0.23"
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "src")
 _NAME = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\.(?P<section>[1-8])\.rst$")
@@ -79,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="report pages that are out of date, write nothing")
     args = parser.parse_args(argv)
+    import docutils
+    if docutils.__version__ != DOCUTILS_VERSION:
+        print(f"warning: docutils {docutils.__version__}, the pages were made with "
+              f"{DOCUTILS_VERSION}: expect layout-only differences", file=sys.stderr)
     stale = build(check=args.check)
     for dest in stale:
         print(("stale: " if args.check else "wrote: ") + os.path.relpath(dest))

@@ -4,6 +4,7 @@
     python -m vm.boot --then reboot        ... `reboot`: must restart (qemu exits, -no-reboot)
     python -m vm.boot --scenario crash     a respawning job that dies of SIGSEGV
     python -m vm.boot --scenario orphans   1,000 orphans left to PID 1
+    python -m vm.boot --scenario crash,orphans   both, in one boot
     python -m vm.boot --cad                stay up, press ctrl-alt-del in the monitor
     python -m vm.boot --shell              interactive: login on the serial console
                                            (root, no password; ctrl-a x quits qemu)
@@ -112,7 +113,7 @@ def shell(paths: dict) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Boot upstart-py in qemu and check the boot.")
     ap.add_argument("--then", choices=("poweroff", "reboot"), default="poweroff")
-    ap.add_argument("--scenario", choices=("crash", "orphans"))
+    ap.add_argument("--scenario", help="crash, orphans or crash,orphans")
     ap.add_argument("--cad", action="store_true", help="press ctrl-alt-del once booted")
     ap.add_argument("--shell", action="store_true", help="interactive boot")
     ap.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -128,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     problems = check_boot(console, end=end, trigger=CAD_MARK if args.cad else THEN_MARK)
     if code is None:
         problems.append("qemu did not exit")
-    if args.scenario == "crash" and "vm-crash respawning too fast, stopped" not in console:
+    steps = (args.scenario or "").split(",")
+    if "crash" in steps and "vm-crash respawning too fast, stopped" not in console:
         problems.append("vm-crash was not stopped at the respawn limit")
-    if args.scenario == "orphans" and not re.search(
+    if "orphans" in steps and not re.search(
             r"vm-orphans: orphans left=0 zombies of init=0", console):
         problems.append("orphans were not all reaped")
     times = boot_time(console)

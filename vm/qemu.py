@@ -5,12 +5,13 @@ the sandbox's /dev/kvm cannot run a stock kernel) with the serial console on
 stdout, collects the console in a thread, talks to the human monitor over a
 unix socket (`sendkey ctrl-alt-delete`), and always kills qemu on close
 (it is a context manager). Kernel command-line words understood by our
-VM-only jobs: `vm.then=poweroff|reboot|halt|wait`, `vm.scenario=crash|orphans`,
+VM-only jobs: `vm.then=poweroff|reboot|halt|wait`, `vm.scenario=crash,orphans` (either or both),
 `vm.getty`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -24,6 +25,13 @@ import time
 BASE_APPEND = ("console=ttyS0 panic=-1 rdinit=/sbin/init printk.devkmsg=on "
                "printk.time=1 loglevel=6")
 TIMESTAMP = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
+
+
+def _die_with_parent() -> None:
+    """In the qemu child: SIGKILL when the process that started us dies, so a
+    killed test run (timeout, ^C) leaves no VM behind."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def accel_args() -> list[str]:
@@ -57,7 +65,7 @@ class VM:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.exit_code: int | None = None

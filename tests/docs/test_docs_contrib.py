@@ -22,7 +22,8 @@ COMPLETION = os.path.join(CONTRIB, "bash-completion", "initctl")
 VIM = os.path.join(CONTRIB, "vim")
 LEXER = os.path.join(CONTRIB, "pygments", "upstart_lexer.py")
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "jobs", "examples", "*.conf")))
-STOCK = sorted(glob.glob(os.path.join(REPO, "jobs", "*.conf")))
+STOCK = sorted(glob.glob(os.path.join(REPO, "jobs", "*.conf"))
+               + glob.glob(os.path.join(REPO, "jobs", "session", "*.conf")))
 
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 from init_harness import SessionInit  # noqa: E402

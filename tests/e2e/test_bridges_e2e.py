@@ -188,8 +188,6 @@ def test_socket_bridge_starts_job_with_socket_event_and_fd(tmp_path):
         assert fds.isdigit()
 
 
-@pytest.mark.xfail(reason="the process side does not keep UPSTART_FDS open in the job yet "
-                          "(see docs/design/bridges.md, 'What init must do')", strict=False)
 def test_socket_activated_job_accepts_on_the_passed_fd(tmp_path):
     port = free_port()
     with SessionInit(jobs=_socket_jobs(tmp_path, port)) as init:

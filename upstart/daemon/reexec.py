@@ -61,6 +61,8 @@ def serialise(daemon: "Daemon") -> bytes:
         "engine": daemon.engine.snapshot(),
         "log_priority": daemon.logger.priority,
         "logged_errors": sorted(daemon._logged_errors),
+        # job log ptys and unfinished ptrace sessions, kept open across the exec
+        "supervisor": daemon.supervisor.export_state(),
     }
     return json.dumps(state).encode()
 
@@ -84,7 +86,7 @@ def reexec(daemon: "Daemon") -> None:
             daemon.server.close()
         if daemon.watcher is not None:
             daemon.watcher.close()
-        daemon.supervisor.prepare_exec() if hasattr(daemon.supervisor, "prepare_exec") else None
+        daemon.supervisor.prepare_exec()
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, argv)
@@ -117,6 +119,8 @@ def restore_state(daemon: "Daemon") -> bool:
             debug_stanza=daemon.opts.debug,
             session_address=daemon.address if daemon.session_init else None,
         )
+        if state.get("supervisor") is not None:
+            daemon.supervisor.adopt_state(state["supervisor"])
         daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
         daemon._logged_errors = set(state.get("logged_errors", []))
         effects = getattr(daemon.engine, "resume_effects", None)
