@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench man clean
 
 venv: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: venv
-	$(VENV)/bin/ruff check upstart tests bench
+	$(VENV)/bin/ruff check upstart tests bench man contrib
 
 test: venv lint
 	$(VPY) -m pytest -n 4 tests
@@ -26,6 +26,10 @@ demo: venv
 
 bench: venv
 	$(VPY) bench/run.py
+
+man: venv
+	$(VPY) -c 'import docutils' 2>/dev/null || $(VPY) -m pip install -q -e '.[docs]' --config-settings editable_mode=compat
+	$(VPY) man/build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
