@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
-	@command -v dbus-send >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq dbus >/dev/null) || true
+	sh tools/setup-system.sh
 	touch $(STAMP)
 
 lint: venv

@@ -126,16 +126,70 @@ def python_floor_ms(runs: int = 15, flags: tuple[str, ...] = ("-S",)) -> float:
     return median(ts) * 1e3
 
 
-class Ours:
-    """Our init in session mode (tests/e2e SessionInit) plus a persistent client."""
+LAUNCHER = r"""
+import sys
+sys.path.insert(0, %(repo)r)
+sys.argv = [%(init)r] + sys.argv[1:]
+%(prelude)s
+from upstart.cli import init
+sys.exit(init.main())
+"""
 
-    def __init__(self, jobs: dict[str, str]):
-        from init_harness import SessionInit
-        from upstart.control.client import Connection
-        self.si = SessionInit(jobs=jobs)
-        self.pid = self.si.proc.pid
-        self.conn = Connection(self.si.address)
+
+class Ours:
+    """Our init in session mode (`init --user --no-dbus`, as tests/e2e SessionInit
+    starts it, in a temp dir) plus a persistent D-Bus client.
+
+    `prelude`: Python run in init's process before main (a what-if, e.g.
+    `import upstart.daemon.daemon as d; d.CONFIRM_DELAY = 0`); then init runs
+    through `python -c` instead of the `init` entry point.
+    """
+
+    def __init__(self, jobs: dict[str, str], prelude: str = ""):
+        import shutil
+        import subprocess
+        import tempfile
+
+        from init_harness import DEFAULT_PATH, write_jobs
+        from upstart.control.client import (MANAGER_IFACE, MANAGER_PATH, ConnectError,
+                                            Connection)
+        self.tmp = tempfile.mkdtemp(prefix="bench-init-")
+        conf, log, xdg = (os.path.join(self.tmp, d) for d in ("conf", "log", "xdg"))
+        for d in (conf, log, xdg):
+            os.makedirs(d)
+        write_jobs(conf, jobs)
+        self.env = {"PATH": BIN + ":" + DEFAULT_PATH, "HOME": self.tmp, "XDG_RUNTIME_DIR": xdg}
+        init = os.path.join(BIN, "init")
+        argv = [init] if not prelude else [
+            sys.executable, "-c", LAUNCHER % {"repo": REPO, "init": init, "prelude": prelude}]
+        self.t_exec = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv + ["--user", "--confdir", conf, "--logdir", log, "--no-dbus",
+                    "--no-startup-event"],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        self.address = f"unix:abstract=/com/ubuntu/upstart-session/{os.getuid()}/{self.pid}"
+        self.conn = None
         self._paths: dict[str, str] = {}
+
+        def listed() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError("init exited early")
+            try:
+                if self.conn is None:
+                    self.conn = Connection(self.address)
+                return len(self.conn.call(MANAGER_PATH, MANAGER_IFACE, "GetAllJobs")[0]) \
+                    == len(jobs)
+            except ConnectError:
+                return False
+        try:
+            wait_until(listed, 60)
+        except BaseException:
+            self.close()
+            raise
+        self.t_listed = time.perf_counter()
+        self._rmtree = shutil.rmtree
 
     def path(self, name: str) -> str:
         from upstart.control.client import MANAGER_IFACE, MANAGER_PATH
@@ -157,11 +211,25 @@ class Ours:
         self.conn.call(MANAGER_PATH, MANAGER_IFACE, "EmitEvent", "sasb", (name, [], wait))
 
     def initctl(self, *args: str):
-        return self.si.initctl(*args)
+        import subprocess
+        return subprocess.run([os.path.join(BIN, "initctl"), *args], capture_output=True,
+                              text=True, env={"PATH": self.env["PATH"],
+                                              "UPSTART_SESSION": self.address})
 
     def close(self) -> None:
-        self.conn.close()
-        self.si.close()
+        import shutil
+        if self.conn is not None:
+            self.conn.close()
+        if self.proc.poll() is None:
+            family = tree(self.proc.pid)[1:]
+            self.proc.kill()
+            self.proc.wait()
+            for pid in family:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the system programs the test suite and the tools use, if missing.
+# Idempotent; quiet when everything is there. Needs root (apt-get) to install;
+# without root it only reports what is missing (the tests that need a missing
+# program skip with a reason).
+set -u
+need=""
+have() { command -v "$1" >/dev/null 2>&1; }
+have dbus-send      || need="$need dbus"
+have dbus-daemon    || need="$need dbus-daemon"
+have dot            || need="$need graphviz"
+have rsvg-convert   || need="$need librsvg2-bin"
+have groff          || need="$need groff"
+have man            || need="$need man-db"
+have setpriv        || need="$need util-linux"
+have nsenter        || need="$need util-linux"
+have gcc            || need="$need gcc"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! have apt-get; then
+    echo "setup-system: missing packages:$need (install them to run every test)" >&2
+    exit 0
+fi
+echo "setup-system: installing$need" >&2
+apt-get update -qq >/dev/null 2>&1 || true
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null 2>&1 || \
+    echo "setup-system: could not install:$need" >&2
+exit 0
