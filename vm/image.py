@@ -92,7 +92,7 @@ exec /bin/busybox getty "$@"
 """
 
 ETC = {
-    "/etc/passwd": "root::0:0:root:/root:/bin/ash\n",
+    "/etc/passwd": "root::0:0:root:/root:/bin/sh\n",
     "/etc/group": "root:x:0:\ntty:x:5:\n",
     "/etc/shadow": "root::19000:0:99999:7:::\n",
     "/etc/hostname": "upstart-vm\n",

@@ -24,6 +24,8 @@ import time
 
 BASE_APPEND = ("console=ttyS0 panic=-1 rdinit=/sbin/init printk.devkmsg=on "
                "printk.time=1 loglevel=6")
+# two vCPUs (MTTCG: two host threads): the boot runs several Pythons at once
+SMP = int(os.environ.get("VM_SMP", "2"))
 TIMESTAMP = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
 
 
@@ -57,7 +59,7 @@ class VM:
             shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
             *accel_args(), "-nodefaults", "-display", "none", "-serial", "stdio",
             "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
-            "-no-reboot", "-nic", "none", "-m", str(memory),
+            "-no-reboot", "-nic", "none", "-m", str(memory), "-smp", str(SMP),
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
         ]
         self._buf = bytearray()

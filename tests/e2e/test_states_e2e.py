@@ -200,3 +200,17 @@ def test_states_and_while_survive_reexec():
         assert main_pid(init, "web") == pid
         ok(init, "clear-state", "net")
         init.wait_for(lambda: status(init, "web") == "web stop/waiting")
+
+
+def test_show_config_prints_while_and_ready_on():
+    """The roadmap conditions are D-Bus properties (RPN, like start_on) and
+    show-config prints them as it prints start on / stop on."""
+    from init_harness import SessionInit
+
+    jobs = {"foo": "while bar and baz\nready on started qux\nexec sleep 100000\n"}
+    with SessionInit(jobs=jobs) as init:
+        out = init.initctl("show-config", "foo").stdout
+        assert out == "foo\n  while (bar and baz)\n  ready on started qux\n"
+        enum = init.initctl("show-config", "-e", "foo").stdout.splitlines()
+        assert "  while bar (job:, env:)" in enum
+        assert "  ready on started (job: qux, env:)" in enum

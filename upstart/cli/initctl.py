@@ -540,16 +540,18 @@ def _job_configs(ctx: Ctx, name: str | None):
             raise Failure(reply.message)
         props = {k: v[1] for k, v in reply[0].items()}
         configs.append((props["name"], props.get("emits", []), props.get("start_on", []),
-                        props.get("stop_on", [])))
+                        props.get("stop_on", []), props.get("while", []),
+                        props.get("ready_on", [])))
     configs.sort(key=lambda c: c[0])
     return configs
 
 
 def cmd_show_config(ctx: Ctx, args: list[str]) -> int:
     from upstart.cli.initctl_format import show_config
-    for name, emits, start_on, stop_on in _job_configs(ctx, args[0] if args else None):
+    for name, emits, start_on, stop_on, while_on, ready_on in \
+            _job_configs(ctx, args[0] if args else None):
         for line in show_config(name, emits, start_on, stop_on,
-                                bool(ctx.opts.get("enumerate"))):
+                                bool(ctx.opts.get("enumerate")), while_on, ready_on):
             ctx.message(line)
     return 0
 
@@ -572,7 +574,7 @@ def cmd_check_config(ctx: Ctx, args: list[str]) -> int:
     checker = ConfigChecker(names, emits, set(ctx.ignored), warn=bool(ctx.opts.get("warn")),
                             session=ctx.user_mode)
     failed = False
-    for name, _emits, start_on, stop_on in configs:
+    for name, _emits, start_on, stop_on, _while, _ready in configs:
         if args and name != args[0]:
             continue
         lines = checker.report(name, start_on, stop_on)

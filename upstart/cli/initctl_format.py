@@ -96,10 +96,12 @@ def enumerate_lines(stanza: str, rpn: list[list[str]]) -> list[str]:
     return out
 
 
-def show_config(name: str, emits: list[str], start_on, stop_on, enumerate_: bool) -> list[str]:
+def show_config(name: str, emits: list[str], start_on, stop_on, enumerate_: bool,
+                while_on=(), ready_on=()) -> list[str]:
     lines = [name]
     lines += ["  emits %s" % e for e in emits]
-    for stanza, rpn in (("start on", start_on), ("stop on", stop_on)):
+    for stanza, rpn in (("start on", start_on), ("stop on", stop_on),
+                        ("while", while_on or []), ("ready on", ready_on or [])):
         if enumerate_:
             lines += enumerate_lines(stanza, rpn)
         else:

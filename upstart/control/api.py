@@ -155,6 +155,9 @@ JOB = Interface(
         Property("usage", "s"),
         Property("start_on", "aas"),
         Property("stop_on", "aas"),
+        # our additions: the `while` and `ready on` conditions, same RPN form
+        Property("while", "aas"),
+        Property("ready_on", "aas"),
         Property("emits", "as"),
     ),
 )

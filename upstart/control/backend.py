@@ -9,7 +9,7 @@ name, instance name); object paths are the server's business.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -31,6 +31,9 @@ class JobProps:
     start_on: list[list[str]]
     stop_on: list[list[str]]
     emits: list[str]
+    # roadmap conditions, same RPN form (empty when the job has none)
+    while_on: list[list[str]] = field(default_factory=list)
+    ready_on: list[list[str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -680,6 +680,9 @@ class ControlServer:
                               else self.backend.instance_props(target[1], target[2]))
         props = cache["props"]
         if kind == "job":
+            if name in ("while", "ready_on"):
+                return [list(x) for x in getattr(props, "while_on" if name == "while"
+                                                 else "ready_on", [])]
             value = getattr(props, name)
             if name in ("start_on", "stop_on"):
                 return [list(x) for x in value]

@@ -39,6 +39,7 @@ or spawn except through its ports and its returned effects.
 
 from __future__ import annotations
 
+import random as _random
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ from upstart.core.effects import (
 from upstart.core.environ import (
     ExpandError, env_lookup, env_merge, env_set, env_unset, expand,
 )
+from upstart.core.backoff import Backoff
 from upstart.core.conditions import Conditions
 from upstart.core.dispatch import Dispatch
 from upstart.core.event import EventQueue
@@ -60,7 +62,7 @@ from upstart.core.registry import ClassEntry, Registry
 from upstart.core.states import StateTable
 from upstart.jobfile.model import JobClass
 
-class Engine(Lifecycle, Dispatch, Conditions, Readiness):
+class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
     """Job classes, instances and the event queue of one init (see module doc).
 
     Inputs return effects; queries raise `ControlFailure`. Extra keyword
@@ -73,9 +75,12 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness):
                  job_env: list[str], init_env: dict[str, str], default_console: str = "log",
                  debug_stanza: bool = False, session_address: str | None = None,
                  apparmor: bool = False, confirm_delay: float = 0.02,
-                 cgroup_gate: bool = False):
+                 cgroup_gate: bool = False, random: Callable[[], float] | None = None):
         self.clock = clock
         self.spawner = spawner
+        # jitter of respawn backoff (issue #14): floats in [0, 1); a fixed-seed
+        # generator unless the shell injects one (the core stays deterministic)
+        self.random: Callable[[], float] = random or _random.Random(0x5EED).random
         self.session_init = session_init
         self.job_env: list[str] = list(job_env)
         self._job_env_initial = list(job_env)
@@ -512,6 +517,8 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness):
 
     def _apply(self, instance: Instance, kind: str, wait: bool, token: Any, value: Any,
                start_env: Any = _UNSET, stop_env: Any = _UNSET) -> None:
+        if kind in ("start", "restart"):
+            self._backoff_clear(instance)          # an operator start resets backoff
         if start_env is not Engine._UNSET:
             instance.start_env = start_env
         if stop_env is not Engine._UNSET:
@@ -519,10 +526,13 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness):
         self._job_finished(instance, False)
         if wait:
             instance.blocking.append(Waiter(kind, token, value))
-        if kind in ("stop", "restart"):
-            self._change_goal(instance, "stop")
-        if kind in ("start", "restart"):
-            self._change_goal(instance, "start")
+        if kind == "restart" and self._backoff_unpause(instance):
+            self._change_state(instance, "starting")   # backoff: restart in a pause respawns now
+        else:
+            if kind in ("stop", "restart"):
+                self._change_goal(instance, "stop")
+            if kind in ("start", "restart"):
+                self._change_goal(instance, "start")
         if not wait:
             self._out.append(fx.Reply(token, value))
 
@@ -533,10 +543,14 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness):
         if instance.state == "running":
             self._reply_error(token, upstart_error(
                 "AlreadyStarted", f"Job is already running: {instance.display}"))
-        elif wait:
+            return
+        if wait:
             instance.blocking.append(Waiter(kind, token, value))
         else:
             self._out.append(fx.Reply(token, value))
+        self._backoff_clear(instance)
+        if self._backoff_unpause(instance):        # backoff: a start cuts the pause short
+            self._change_state(instance, "starting")
 
 
 __all__ = ["Engine"]

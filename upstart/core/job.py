@@ -65,6 +65,14 @@ class Instance:
     respawn_time: int | None = None
     respawn_count: int = 0
     kill_timer: bool = False
+    # respawn backoff (issue #14, backoff.py): consecutive respawns, the pause
+    # chosen for the next one, whether it is still to come / timed now
+    run_since: float | None = None
+    backoff_count: int = 0
+    backoff_delay: float = 0.0
+    backoff_pending: bool = False
+    backoff_timer: bool = False
+    backoff_due: float | None = None
     # readiness (issue #8): `ready` from the ready event until stopping;
     # `ready_on` is this run's latching copy of the class's condition while
     # it waits; `notified` remembers a READY=1 that came before `running`

@@ -110,6 +110,8 @@ class Lifecycle:
             self._change_state(instance, self._next(instance))
         elif goal == "stop" and instance.state == "running":
             self._change_state(instance, self._next(instance))
+        elif goal == "stop" and self._backoff_unpause(instance):
+            self._change_state(instance, self._next(instance))   # backoff: stop ends a pause
 
     def _next(self, instance: Instance) -> str:
         state, goal = next_state(instance.state, instance.goal, instance.main_alive())
@@ -121,6 +123,9 @@ class Lifecycle:
         jc = instance.entry.job_class
         while instance.state != state:
             assert instance.blocker is None, f"{instance.display} changes state while blocked"
+            if state == "starting" and instance.state == "post-stop" and \
+                    self._backoff_pause(instance):
+                return                              # backoff: respawn pause (backoff.py)
             old = instance.state
             self._log("info", f"{instance.display} state changed from {old} to {state}")
             instance.state = state
@@ -138,6 +143,7 @@ class Lifecycle:
                 instance.failed_process = None
                 instance.exit_status = 0
                 instance.notified = False
+                instance.entry.gave_up.pop(instance.name, None)
                 instance.entry.counters["starts"] += 1
                 instance.blocker = self._emit_job_event(instance, "starting", block=True)
             elif state == "security-spawning":
@@ -242,6 +248,8 @@ class Lifecycle:
         instance.pids[slot] = pid
         self._pids[pid] = (instance, slot)
         self._log("info", f"{instance.display} {slot} process ({pid})")
+        if slot == "main":
+            self._backoff_main_started(instance)
         if slot == "main" and jc.expect == "none":
             self._confirm.append((instance, slot, pid, None))
 
@@ -276,6 +284,9 @@ class Lifecycle:
     def _timer_fired(self, key: Any) -> None:
         if isinstance(key, tuple) and len(key) == 3 and key[2] == "ready":
             self._ready_timer_fired(key)
+            return
+        if isinstance(key, tuple) and len(key) == 3 and key[2] == "respawn":
+            self._backoff_timer_fired(key)
             return
         if not (isinstance(key, tuple) and len(key) == 3 and key[2] == "kill"):
             return
@@ -350,7 +361,9 @@ class Lifecycle:
                 if status or (jc.respawn and not jc.task):
                     failed = status not in jc.normal_exit
                     if failed and jc.respawn and not self.respawn_disabled:
-                        if self._runaway(instance):
+                        if jc.respawn_delay is not None and self._backoff_gives_up(instance):
+                            failed_process, failed_status = None, 0
+                        elif jc.respawn_delay is None and self._runaway(instance):
                             self._log("warn", f"{instance.display} respawning too fast, stopped")
                             failed_process, failed_status = None, 0
                         else:

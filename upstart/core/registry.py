@@ -40,6 +40,9 @@ class ClassEntry:
     # `while`: instance names the condition held for at the last evaluation
     # (a new entry starts empty: its condition is evaluated on current states)
     while_names: set[str] = field(default_factory=set)
+    # respawn backoff (issue #14): instance name -> respawns it gave up after,
+    # kept until that instance is started again
+    gave_up: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, job_class: JobClass) -> ClassEntry:

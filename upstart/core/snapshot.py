@@ -118,8 +118,13 @@ def take(engine: Engine) -> dict[str, Any]:
                 "waiting_ready": inst.ready_on is not None, "ready_watch": inst.ready_watch,
                 "ready_timer": inst.ready_timer, "notified": inst.notified,
                 "notify_status": inst.notify_status, "notify_mainpid": inst.notify_mainpid,
+                # respawn backoff (issue #14)
+                "run_since": inst.run_since, "backoff_count": inst.backoff_count,
+                "backoff_delay": inst.backoff_delay, "backoff_pending": inst.backoff_pending,
+                "backoff_timer": inst.backoff_timer, "backoff_due": inst.backoff_due,
             }
         classes[name] = {"start_on": _latch(entry.start_on), "deleted": entry.deleted,
+                         "gave_up": dict(entry.gave_up),
                          "while_names": sorted(entry.while_names),
                          "instances": instances, "class": class_to_json(entry.job_class)}
     events = []
@@ -181,6 +186,7 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             continue
         entry.deleted = entry.deleted or cdata.get("deleted", False)
         entry.while_names = set(cdata.get("while_names", []))
+        entry.gave_up = {k: int(v) for k, v in cdata.get("gave_up", {}).items()}
         _restore_latch(entry.start_on, cdata.get("start_on"), events)
         for iname, d in cdata.get("instances", {}).items():
             inst = Instance(entry, iname, goal=d["goal"], state=d["state"], env=list(d["env"]),
@@ -201,6 +207,12 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             inst.notified = bool(d.get("notified", False))
             inst.notify_status = d.get("notify_status")
             inst.notify_mainpid = d.get("notify_mainpid")
+            inst.run_since = d.get("run_since")
+            inst.backoff_count = int(d.get("backoff_count", 0))
+            inst.backoff_delay = float(d.get("backoff_delay", 0.0))
+            inst.backoff_pending = bool(d.get("backoff_pending", False))
+            inst.backoff_timer = bool(d.get("backoff_timer", False))
+            inst.backoff_due = d.get("backoff_due")
             inst.blocker = events.get(d["blocker"]) if d["blocker"] is not None else None
             for ev_id in d["blocking"]:
                 if ev_id in events:
@@ -246,6 +258,10 @@ def resume_effects(engine: Engine) -> list[Any]:
             if inst.ready_timer and inst.entry.job_class.ready_timeout:
                 out.append(fx.SetTimer(engine._ready_key(inst),
                                        inst.entry.job_class.ready_timeout))
+            if inst.backoff_timer:                  # respawn pause: what is left of it
+                left = inst.backoff_delay if inst.backoff_due is None else \
+                    max(0.0, inst.backoff_due - engine.clock.monotonic())
+                out.append(fx.SetTimer(engine._respawn_key(inst), left))
             if inst.ready_watch and inst.ready_on is not None:
                 from upstart.core.readiness import watch_matches
                 out.append(fx.WatchReady(inst.job, inst.name, watch_matches(inst),

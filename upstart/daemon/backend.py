@@ -184,6 +184,8 @@ class EngineBackend:
             start_on=expr_to_rpn(cls.start_on),
             stop_on=expr_to_rpn(cls.stop_on),
             emits=list(cls.emits),
+            while_on=expr_to_rpn(cls.while_),
+            ready_on=expr_to_rpn(cls.ready_on),
         )
 
     def get_all_instances(self, job: str) -> list[str]:

@@ -24,6 +24,7 @@ import traceback
 from upstart.core.effects import (
     CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, UnwatchReady, WatchReady,
 )
+from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
@@ -160,9 +161,16 @@ class Daemon:
             debug_stanza=self.opts.debug,
             session_address=self.address if self.session_init else None,
             confirm_delay=CONFIRM_DELAY,
+            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
         )
         self.observer = Observer(self)  # observe hook
         self.observer.attach()
+        # ---- cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md)
+        from upstart.cgroups.manager import CGroupManager
+        self.cgroups = CGroupManager.from_environ(
+            self.environ, log=self.logger.log, loop=self.loop, enabled=not self.opts.no_cgroups)
+        self.supervisor.cgroups = self.cgroups
+        # ---- end cgroups
 
     # ------------------------------------------------------------ effects
 
@@ -180,6 +188,12 @@ class Daemon:
 
     def _apply_one(self, effect) -> None:
         kind = type(effect)
+        cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
+        if kind is StateChanged and cgroups is not None:
+            cgroups.state_changed(effect.job, effect.instance, effect.state)
+        if kind is Kill and effect.group and cgroups is not None and \
+                cgroups.kill(effect.pid, effect.signal):
+            return          # the whole cgroup of the job was signalled
         if kind is Reply:
             self.backend.resolve(effect.token, effect.value, effect.error)
         elif kind is Log:
@@ -494,6 +508,10 @@ class Daemon:
         finally:
             try:
                 self.supervisor and self.supervisor.close()
+            except Exception:
+                pass
+            try:   # cgroups hook (issue #9): remove what can be removed
+                getattr(self, "cgroups", None) and self.cgroups.close()
             except Exception:
                 pass
 

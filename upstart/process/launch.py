@@ -263,6 +263,10 @@ def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   #
         low = fd + 1
     os.closerange(low, 1 << 20)
 
+    # cgroups (issue #9): join the job's cgroups before anything else is charged
+    for procs in plan.cgroup_procs:
+        _join_cgroup(procs)
+
     if plan.apparmor:
         try:
             with open(f"/proc/{os.getpid()}/attr/exec", "w") as f:
@@ -407,6 +411,23 @@ def _write_oom(score: int) -> None:   # pragma: no cover
         os.write(fd, b"%d\n" % value)
     except OSError as err:
         raise ChildFailure(_why("unable to set oom adjustment", err)) from None
+    finally:
+        os.close(fd)
+
+
+def _join_cgroup(procs: str) -> None:   # pragma: no cover - runs in the child
+    """cgroups (issue #9): move this process into the cgroup whose
+    `cgroup.procs` file is `procs`. A failure is not fatal (the roadmap's rule:
+    the stanza degrades, the job runs); the manager has already warned about
+    anything it could not create."""
+    try:
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"0")
+    except OSError:
+        pass
     finally:
         os.close(fd)
 

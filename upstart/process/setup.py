@@ -64,6 +64,7 @@ class ChildPlan:
     trace: bool = False
     debug: bool = False
     fds: tuple[int, ...] = ()                 # UPSTART_FDS: init's fds the job inherits
+    cgroup_procs: tuple[str, ...] = ()        # cgroups (issue #9): cgroup.procs files to join
 
     @property
     def full_setup(self) -> bool:
@@ -76,6 +77,8 @@ class ChildPlan:
         if self.trace or self.debug or self.console == "owner" or self.apparmor:
             return True
         if self.fds:   # LISTEN_PID must be the child's own pid
+            return True
+        if self.cgroup_procs:   # cgroups (issue #9): the child joins them before exec
             return True
         if not self.full_setup:
             return False

@@ -54,6 +54,8 @@ def signal_name(sig: int) -> str:
 
 
 class Supervisor:
+    cgroups = None   # cgroups (issue #9): the daemon's CGroupManager, when there is one
+
     def __init__(self, loop, *, logdir: str | None, no_log: bool, session_init: bool,
                  default_console: str = "log", debug: bool = False,
                  subreaper: bool = True):
@@ -93,6 +95,8 @@ class Supervisor:
                         default_console=self.default_console, no_log=self.no_log,
                         debug=self.debug, apparmor_usable=self._apparmor)
         label = request.job_class.job_name_for_display(request.instance)
+        if self.cgroups is not None:   # cgroups (issue #9): create, configure, join
+            plan.cgroup_procs = self.cgroups.prepare(request)
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
         master = script_w = None

@@ -167,7 +167,8 @@ def test_states_unknown_when_backend_lacks_them():
 def test_job_properties(conn):
     assert conn.get_all(job("svc"), JI) == {
         "name": "svc", "description": "a service", "author": "me", "version": "1.0",
-        "usage": "", "start_on": [], "stop_on": [], "emits": []}
+        "usage": "", "start_on": [], "stop_on": [], "emits": [],
+        "while": [], "ready_on": []}
     props = conn.get_all(job("cond"), "")
     assert props["start_on"] == [["a"], ["b", "X=1"], ["/OR"]]
     assert props["stop_on"] == [["stopping", "svc"]]

@@ -1,0 +1,266 @@
+"""The cgroup manager: init's own, in place of 1.13's cgmanager.
+
+What it is: the daemon-side owner of the cgroups of running job
+instances. Before a process of a job with `cgroup` stanzas is spawned,
+`prepare(request)` plans (upstart.cgroups.model), creates the cgroups,
+enables v2 controllers, writes the settings and returns the
+`cgroup.procs` files the child writes itself into before exec. `kill(pid,
+sig)` signals every process of the instance owning `pid` (the whole
+cgroup, so double-forked daemons cannot escape), `state_changed(...)` at
+`waiting` kills what is left and removes the cgroups (retrying while the
+last members exit), and `status(job)` reports cgroups and usage.
+
+What it owns: the per-instance record of cgroup directories, and the set
+of warnings already given (one per job and problem). It must never fail a
+spawn (anything it cannot do is a warning and the stanza becomes a no-op),
+never touch cgroups it did not create for a job, and never block longer
+than a freeze takes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+
+from upstart.cgroups import fs
+from upstart.cgroups.model import V1, V2, JobPlan, Placement, plan_job
+
+REMOVE_RETRY = 0.05       # seconds between attempts to remove a busy cgroup
+REMOVE_TRIES = 100        # about five seconds
+
+
+@dataclass
+class _Instance:
+    dirs: dict[tuple[str, str], tuple[fs.Hierarchy, str]] = field(default_factory=dict)
+    track: str | None = None          # directory of the tracking cgroup
+    track_kind: str = V2
+
+
+class CGroupManager:
+    def __init__(self, hierarchies: list[fs.Hierarchy], *, log=None, loop=None,
+                 enabled: bool = True):
+        self.enabled = enabled
+        self.log = log or (lambda priority, message: None)
+        self.loop = loop
+        self.v1: dict[str, fs.Hierarchy] = {}
+        self.v2: fs.Hierarchy | None = None
+        for h in hierarchies:
+            if h.kind == V1:
+                for c in h.controllers:
+                    self.v1.setdefault(c, h)
+            elif self.v2 is None:
+                self.v2 = h
+        self._instances: dict[tuple[str, str], _Instance] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str], **kw) -> CGroupManager:
+        """`UPSTART_CGROUP_BASE` (a path from each hierarchy's root) puts every
+        job cgroup below it; otherwise they go below init's own cgroups."""
+        return cls(fs.discover(environ.get("UPSTART_CGROUP_BASE") or None), **kw)
+
+    # ------------------------------------------------------------ spawn
+
+    def wants(self, request) -> bool:
+        return self.enabled and bool(request.job_class.cgroups)
+
+    def prepare(self, request) -> tuple[str, ...]:
+        """Create and configure the cgroups of the process about to be spawned;
+        return the `cgroup.procs` files it must join (possibly none)."""
+        if not self.wants(request):
+            return ()
+        try:
+            return self._prepare(request)
+        except Exception as exc:   # noqa: BLE001 - never fail a spawn over cgroups
+            self._warn(request.job, request.instance, [f"cgroup set-up failed: {exc}"])
+            return ()
+
+    def _prepare(self, request) -> tuple[str, ...]:
+        job, inst = request.job, request.instance
+        env = {}
+        for item in request.env:
+            k, sep, v = item.partition("=")
+            if sep:
+                env[k] = v
+        v1_ok = {c for c, h in self.v1.items() if fs.writable(h)}
+        v2_ok = None
+        if self.v2 is not None and fs.writable(self.v2):
+            v2_ok = fs.v2_available(self.v2)
+        plan = plan_job(request.job_class.cgroups, job=job, instance=inst, env=env,
+                        v1_controllers=v1_ok, v2_available=v2_ok,
+                        freezer_v1="freezer" in v1_ok)
+        problems = list(plan.warnings)
+        if self.v2 is None and not self.v1:
+            problems = ["no cgroup file system is mounted: cgroup stanza ignored"]
+        record = self._instances.setdefault((job, inst), _Instance())
+        joined = self._create(plan, record, problems)
+        self._write(plan, record, problems)
+        self._warn(job, inst, problems)
+        return joined
+
+    def _hier(self, place: Placement) -> fs.Hierarchy | None:
+        return self.v2 if place.world == V2 else self.v1.get(place.controller)
+
+    def _create(self, plan: JobPlan, record: _Instance, problems: list[str]) -> tuple[str, ...]:
+        joined: list[str] = []
+        for place in plan.placements:
+            hier = self._hier(place)
+            if hier is None:
+                continue
+            try:
+                path = fs.make(hier, place.path)
+            except OSError as err:
+                problems.append(f"cannot create cgroup {hier.path(place.path)}: "
+                                f"{os.strerror(err.errno)}")
+                continue
+            record.dirs[(hier.mountpoint, place.path)] = (hier, place.path)
+            procs = os.path.join(path, "cgroup.procs")
+            if procs not in joined:
+                joined.append(procs)
+            if place == plan.track:
+                record.track, record.track_kind = path, place.world
+        for rel, ctrls in plan.v2_controllers.items():
+            if self.v2 is None:
+                continue
+            try:
+                fs.enable_v2(self.v2, rel, ctrls)
+            except OSError as err:
+                problems.append(f"cannot enable {' '.join(sorted(ctrls))} for "
+                                f"{self.v2.path(rel)}: {os.strerror(err.errno)}")
+        return tuple(joined)
+
+    def _write(self, plan: JobPlan, record: _Instance, problems: list[str]) -> None:
+        for place, w in plan.writes:
+            hier = self._hier(place)
+            if hier is None or (hier.mountpoint, place.path) not in record.dirs:
+                continue
+            try:
+                fs.apply_write(place.world, place.controller, hier.path(place.path), w)
+            except OSError as err:
+                problems.append(f"cannot set {w.filename}={w.value}: "
+                                f"{os.strerror(err.errno) if err.errno else err}")
+
+    def _warn(self, job: str, inst: str, problems: list[str]) -> None:
+        new = [p for p in dict.fromkeys(problems) if (job, p) not in self._warned]
+        if not new:
+            return
+        self._warned.update((job, p) for p in new)
+        label = job + (f" ({inst})" if inst else "")
+        self.log("warn", f"{label}: cgroup stanza not fully applied: " + "; ".join(
+            p.removeprefix(label + ": ") for p in new))
+
+    # ------------------------------------------------------------- kill
+
+    def owner(self, pid: int) -> tuple[str, str] | None:
+        """The instance whose tracking cgroup holds `pid`."""
+        for key, record in self._instances.items():
+            if record.track and pid in fs.members(record.track):
+                return key
+        return None
+
+    def kill(self, pid: int, sig: int) -> bool:
+        """Signal the whole cgroup of the instance that `pid` belongs to. False
+        when `pid` is in no job cgroup (the caller signals the process group)."""
+        key = self.owner(pid)
+        if key is None:
+            return False
+        return self._kill_instance(self._instances[key], sig)
+
+    def _kill_instance(self, record: _Instance, sig: int) -> bool:
+        if record.track is None:
+            return False
+        if record.track_kind == V2:
+            return fs.kill_v2(record.track, sig)
+        return fs.kill_v1_freezer(record.track, sig)
+
+    # ---------------------------------------------------------- cleanup
+
+    def state_changed(self, job: str, instance: str, state: str) -> None:
+        if state == "waiting" and (job, instance) in self._instances:
+            self.cleanup(job, instance)
+
+    def cleanup(self, job: str, instance: str, tries: int = REMOVE_TRIES) -> bool:
+        """The instance is gone: kill what is left in its cgroups and remove
+        them. Returns True when every directory is gone now; otherwise retries
+        on the loop (members take a moment to exit)."""
+        record = self._instances.get((job, instance))
+        if record is None:
+            return True
+        if record.track is not None and fs.populated(record.track):
+            self._kill_instance(record, signal.SIGKILL)
+        for hier, rel in record.dirs.values():
+            path = hier.path(rel)
+            if os.path.isdir(path) and fs.populated(path):
+                fs.sweep(lambda p=path: fs.members(p), signal.SIGKILL)
+        left = {}
+        for key, (hier, rel) in record.dirs.items():
+            try:
+                gone = fs.remove_tree(hier.path(rel))
+            except OSError:
+                gone = True      # not ours to fight over
+            if gone:
+                fs.prune(hier, rel)
+            else:
+                left[key] = (hier, rel)
+        record.dirs = left
+        if not left:
+            if self._instances.get((job, instance)) is record:
+                del self._instances[(job, instance)]
+            return True
+        if tries > 0 and self.loop is not None:
+            self.loop.call_later(REMOVE_RETRY, self._retry, job, instance, tries - 1)
+        elif tries <= 0:
+            self.log("warn", f"cgroups of {job} could not be removed: "
+                     + ", ".join(h.path(r) for h, r in left.values()))
+        return False
+
+    def _retry(self, job: str, instance: str, tries: int) -> None:
+        try:
+            self.cleanup(job, instance, tries)
+        except Exception as exc:   # noqa: BLE001 - a timer callback must not raise
+            self.log("error", f"cgroup cleanup of {job} failed: {exc}")
+
+    def close(self) -> None:
+        """Init is leaving: remove what can be removed now."""
+        for job, inst in list(self._instances):
+            self.cleanup(job, inst, tries=0)
+
+    # ----------------------------------------------------------- status
+
+    def status(self, job: str) -> list[dict]:
+        """Per instance: its cgroups, memory in use (bytes), pids count."""
+        out = []
+        for (j, inst), record in sorted(self._instances.items()):
+            if j != job:
+                continue
+            groups, memory, pids = [], None, None
+            for hier, rel in record.dirs.values():
+                path = hier.path(rel)
+                if not os.path.isdir(path):
+                    continue
+                if hier.kind == V1:
+                    groups.append(f"{','.join(sorted(hier.controllers))}:{path}")
+                    if "memory" in hier.controllers:
+                        memory = _int(fs.read_value(V1, "memory", path,
+                                                    "memory.usage_in_bytes"))
+                    if "pids" in hier.controllers:
+                        pids = _int(fs.read_value(V1, "pids", path, "pids.current"))
+                else:
+                    groups.append(f"unified:{path}")
+                    memory = _int(fs.read_value(V2, "", path, "memory.current")) \
+                        if memory is None else memory
+                    pids = _int(fs.read_value(V2, "", path, "pids.current")) \
+                        if pids is None else pids
+            if pids is None and record.track is not None:
+                pids = len(fs.members(record.track))
+            out.append({"instance": inst, "cgroups": groups, "memory": memory,
+                        "pids": pids})
+        return out
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

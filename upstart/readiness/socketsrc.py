@@ -1,0 +1,275 @@
+"""The `socket` source: tell when the job's socket is listening.
+
+A socket watch waits for a listening TCP socket on `PORT` (`ADDR`, or a
+wildcard address of that family), or a listening unix socket at `PATH`,
+owned by the job: the socket's inode must be open in one of the job's
+processes (the pids the core gave, their descendants, or processes of the
+sessions they lead -- jobs run in their own session). When the job's fds
+cannot be read (another user's process), any listener counts.
+
+How "listening" is learnt: a netlink `sock_diag` dump of the listening
+sockets of one family (pyroute2, imported on the first socket watch only:
+it costs ~13 MB and ~130 ms, never at init start-up). The kernel has no
+notification for listen(2) -- sock_diag multicasts only socket
+*destruction*, the proc connector reports fork/exec/exit but not socket
+calls, and the tracepoint `sock:inet_sock_set_state` needs a BPF loader.
+So the dump is re-run on a bounded back-off: 5 ms, then x1.5 up to 200 ms
+between checks, until ready or unwatched (each dump costs ~0.3 ms; see
+docs/design/readiness.md "Sources" for the measured latency). For a unix
+socket with a path, bind(2) creates the path: a file watch on it resets the
+back-off to 5 ms, so the check follows the bind closely.
+
+Owns the diag socket (closed when the last watch goes) and the timers.
+Never connects to the watched socket (that would be a client of the
+service), never blocks beyond one local netlink dump.
+"""
+
+from __future__ import annotations
+
+import os
+import socket as _socket
+from collections.abc import Callable, Iterable
+
+from upstart.readiness.spec import FileSpec, SocketSpec
+
+FIRST_DELAY = 0.005
+GROWTH = 1.5
+MAX_DELAY = 0.2
+SS_LISTEN = 10
+
+
+def next_delay(delay: float | None) -> float:
+    """The back-off: 5 ms, then x1.5, never more than 200 ms."""
+    if delay is None:
+        return FIRST_DELAY
+    return min(MAX_DELAY, delay * GROWTH)
+
+
+def inet_matches(spec: SocketSpec, rows: Iterable[tuple[str, int, int]]) -> list[int]:
+    """Inodes of the listeners (addr, port, inode) that serve the spec."""
+    return [ino for addr, port, ino in rows if spec.accepts(addr, port)]
+
+
+def unix_matches(spec: SocketSpec, rows: Iterable[tuple[str, bool, int]]) -> list[int]:
+    """Inodes of the unix listeners (name, abstract, inode) that serve the spec."""
+    return [ino for name, abstract, ino in rows if spec.accepts_unix(name, abstract)]
+
+
+# ------------------------------------------------------------ the job's sockets
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                out += [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def tree(pids: Iterable[int]) -> set[int]:
+    """The pids and every live descendant."""
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        todo += _children(p)
+    return seen
+
+
+def session_members(sids: set[int]) -> set[int]:
+    """Processes whose session is one of `sids` (orphans of the job are
+    re-parented to init but keep the session)."""
+    out: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        if len(fields) > 3 and int(fields[3]) in sids:
+            out.add(int(name))
+    return out
+
+
+def socket_inodes(pids: Iterable[int]) -> tuple[set[int], bool]:
+    """Socket inodes open in the processes; False if some fd table was unreadable."""
+    inodes: set[int] = set()
+    complete = True
+    for pid in pids:
+        d = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(d)
+        except PermissionError:
+            complete = False
+            continue
+        except OSError:
+            continue
+        for n in names:
+            try:
+                link = os.readlink(f"{d}/{n}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(int(link[8:-1]))
+    return inodes, complete
+
+
+def owned(candidates: list[int], pids: tuple[int, ...]) -> bool:
+    """Is one of the listening inodes the job's? (see module doc)"""
+    if not candidates:
+        return False
+    if not pids:
+        return True
+    procs = tree(pids)
+    inodes, complete = socket_inodes(procs)
+    if any(c in inodes for c in candidates):
+        return True
+    more, complete2 = socket_inodes(session_members(set(pids)) - procs)
+    if any(c in more for c in candidates):
+        return True
+    return not (complete and complete2)
+
+
+# ------------------------------------------------------------ the probe
+
+class DiagProbe:
+    """Listening sockets from the kernel (pyroute2 sock_diag, opened lazily)."""
+
+    def __init__(self):
+        self._ds = None
+
+    def _sock(self):
+        if self._ds is None:
+            from pyroute2.netlink.diag import DiagSocket   # heavy: only when needed
+            ds = DiagSocket()
+            ds.bind()
+            self._ds = ds
+        return self._ds
+
+    def listeners(self, spec: SocketSpec) -> list[int]:
+        ds = self._sock()
+        if spec.proto == "unix":
+            rows = []
+            for msg in ds.get_sock_stats(family=_socket.AF_UNIX, states=1 << SS_LISTEN,
+                                         show=0x01 | 0x02):
+                name = msg.get_attr("UNIX_DIAG_NAME")
+                if name is None:
+                    continue
+                abstract = msg.get_attr("UNIX_DIAG_VFS") is None
+                rows.append((name.lstrip("\0") if abstract else name, abstract,
+                             msg["udiag_ino"]))
+            return unix_matches(spec, rows)
+        family = _socket.AF_INET if spec.proto == "inet" else _socket.AF_INET6
+        rows = [(m["idiag_src"], m["idiag_sport"], m["idiag_inode"])
+                for m in ds.get_sock_stats(family=family, states=1 << SS_LISTEN)]
+        return inet_matches(spec, rows)
+
+    def close(self) -> None:
+        if self._ds is not None:
+            try:
+                self._ds.close()
+            except Exception:   # noqa: BLE001 - closing a netlink socket cannot matter
+                pass
+            self._ds = None
+
+
+class _Watch:
+    __slots__ = ("spec", "pids", "fire", "delay", "handle")
+
+    def __init__(self, spec: SocketSpec, pids: tuple[int, ...], fire: Callable[[], None]):
+        self.spec = spec
+        self.pids = pids
+        self.fire = fire
+        self.delay: float | None = None
+        self.handle = None
+
+
+class SocketWatcher:
+    """Every socket watch of the readiness adapter."""
+
+    def __init__(self, loop, log: Callable[[str, str], None], files=None, probe=None,
+                 owner_check: Callable[[list[int], tuple[int, ...]], bool] = owned):
+        self.loop = loop
+        self.log = log
+        self.files = files              # a FileWatcher, for unix path sockets
+        self.probe = probe or DiagProbe()
+        self.owner_check = owner_check
+        self._watches: dict[object, _Watch] = {}
+        self.checks = 0                 # dumps made (for tests and the bench)
+
+    def add(self, key: object, spec: SocketSpec, pids: tuple[int, ...],
+            fire: Callable[[], None]) -> None:
+        self.remove(key)
+        watch = _Watch(spec, tuple(pids), fire)
+        self._watches[key] = watch
+        if spec.proto == "unix" and spec.path and spec.path.startswith("/") and \
+                self.files is not None:
+            self.files.add(("socket-path", key), FileSpec(spec.path),
+                           lambda _found, k=key: self.poke(k))
+        self._check(key)
+
+    def remove(self, key: object) -> None:
+        watch = self._watches.pop(key, None)
+        if watch is None:
+            return
+        if watch.handle is not None:
+            watch.handle.cancel()
+        if self.files is not None:
+            self.files.remove(("socket-path", key))
+        if not self._watches:
+            self.probe.close()
+
+    def keys(self) -> list[object]:
+        return list(self._watches)
+
+    def poke(self, key: object) -> None:
+        """Something happened that may have made the socket listen: check now
+        and restart the back-off from its shortest step."""
+        watch = self._watches.get(key)
+        if watch is None:
+            return
+        watch.delay = None
+        self._check(key)
+
+    def _check(self, key: object) -> None:
+        watch = self._watches.get(key)
+        if watch is None:
+            return
+        if watch.handle is not None:
+            watch.handle.cancel()
+            watch.handle = None
+        self.checks += 1
+        try:
+            found = self.probe.listeners(watch.spec)
+            ready = self.owner_check(found, watch.pids)
+        except Exception as exc:   # noqa: BLE001 - e.g. no netlink in this container
+            self.log("warn", f"Unable to check socket {' '.join(watch.spec.event_env())}: "
+                             f"{exc}")
+            ready = False
+        if ready:
+            self.remove(key)
+            watch.fire()
+            return
+        watch.delay = next_delay(watch.delay)
+        watch.handle = self.loop.call_later(watch.delay, self._check, key)
+
+    def close(self) -> None:
+        for key in list(self._watches):
+            self.remove(key)
+        self.probe.close()
+
+
+__all__ = ["SocketWatcher", "DiagProbe", "next_delay", "inet_matches", "unix_matches",
+           "owned", "tree", "socket_inodes"]
