@@ -78,6 +78,19 @@ def test_user_controls_own_session_init():
         assert os.stat(f"/proc/{pid}").st_uid == UID
         stopped = initctl("stop", "mine")
         assert stopped.stdout == "mine stop/waiting\n"
+        # without UPSTART_SESSION (a login shell), the user's initctl finds its
+        # own Session Init through the session file
+        found = subprocess.run(as_user(os.path.join(BIN, "initctl"), "status", "mine"),
+                               env={"PATH": cenv["PATH"],
+                                    "XDG_RUNTIME_DIR": os.path.join(tmp, "xdg")},
+                               capture_output=True, text=True, timeout=20)
+        assert found.returncode == 0, found.stderr
+        assert found.stdout == "mine stop/waiting\n"
+        listed = subprocess.run(as_user(os.path.join(BIN, "initctl"), "list-sessions"),
+                                env={"PATH": cenv["PATH"],
+                                     "XDG_RUNTIME_DIR": os.path.join(tmp, "xdg")},
+                                capture_output=True, text=True, timeout=20)
+        assert listed.stdout == f"{proc.pid} {cenv['UPSTART_SESSION']}\n"
         # root's initctl is another user to this session: libdbus's rule, kept
         other = subprocess.run([os.path.join(BIN, "initctl"), "list"], env=cenv,
                                capture_output=True, text=True, timeout=20)

@@ -105,6 +105,10 @@ class Ctx:
         env = os.environ
         session = env.get("UPSTART_SESSION")
         use_bus = self.opts.get("system") or self.opts.get("session")
+        if not session and not use_bus and os.getuid() != 0:
+            # an ordinary user's initctl finds that user's own Session Init
+            # (its session file), as a login shell has no UPSTART_SESSION yet
+            session = _own_session(env)
         dest = self.opts.get("dest")
         if self.opts.get("user") and not session:
             raise Failure("UPSTART_SESSION isn't set in the environment. "
@@ -166,6 +170,38 @@ class Ctx:
 
     def get(self, path, iface, name):
         return self.call(path, client.PROPERTIES_IFACE, "Get", "ss", (iface, name))[0][1]
+
+
+def _own_session(env) -> str | None:
+    """The newest live Session Init of this user, from
+    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session`, or None."""
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        return None
+    directory = os.path.join(runtime, "upstart", "sessions")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return None
+    best = None
+    for name in names:
+        pid_text, dot, ext = name.partition(".")
+        if ext != "session" or not pid_text.isdigit():
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.stat(path)
+            if st.st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)
+            with open(path) as f:
+                line = f.readline().strip()
+        except OSError:
+            continue
+        if line.startswith("UPSTART_SESSION="):
+            if best is None or st.st_mtime > best[0]:
+                best = (st.st_mtime, line[len("UPSTART_SESSION="):])
+    return best[1] if best else None
 
 
 def _usage_error(ctx: Ctx, text: str) -> int:

@@ -105,6 +105,17 @@ def status_extra(ctx, job: str) -> None:
             ctx.message("  last lines of its log:")
             for line in item["log"]:
                 ctx.message(f"    {line}")
+    for group in answer.get("cgroups", []):   # cgroups (issue #9): where, and what it uses
+        who = f" ({group['instance']})" if group.get("instance") else ""
+        for path in group.get("cgroups", []):
+            ctx.message(f"  cgroup{who}: {path}")
+        use = []
+        if group.get("memory") is not None:
+            use.append(f"memory {group['memory']} bytes")
+        if group.get("pids") is not None:
+            use.append(f"pids {group['pids']}")
+        if use:
+            ctx.message(f"  cgroup usage{who}: " + ", ".join(use))
     for pause in answer.get("paused", []):
         slot = pause.get("slot") or "main"
         ctx.message(f"  {slot} process {pause['pid']} is paused before exec (debug); "

@@ -163,7 +163,11 @@ class Observer:
         if what == "status":
             if not args:
                 raise ControlFailure(upstart_error("UnknownJob", "Unknown job: "))
-            return {"failures": self._failures(args[0]), "paused": self._paused(args[0])}
+            answer = {"failures": self._failures(args[0]), "paused": self._paused(args[0])}
+            cgroups = getattr(self.d, "cgroups", None)   # cgroups hook (issue #9)
+            if cgroups is not None:
+                answer["cgroups"] = cgroups.status(args[0])
+            return answer
         raise ControlFailure(upstart_error("UnknownQuery", f"Unknown query: {what}"))
 
     def _conditions(self) -> dict:

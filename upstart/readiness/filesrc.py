@@ -96,6 +96,10 @@ class FileWatcher:
     def keys(self) -> list[object]:
         return list(self._watches)
 
+    def close(self) -> None:
+        self._watches.clear()
+        self._close()
+
     # ------------------------------------------------------------ inotify
 
     def _open(self) -> None:
