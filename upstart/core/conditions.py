@@ -26,6 +26,7 @@ from typing import Any
 from upstart.core.effects import INVALID_ARGS, ControlError, ControlFailure, upstart_error
 from upstart.core.environ import ExpandError, env_lookup, env_merge, env_set, expand
 from upstart.core.job import Instance
+from upstart.core.limits import check_env, check_name, check_new_instance, refuse
 from upstart.core.registry import ClassEntry
 from upstart.core.states import JOB_STATE_NAMES, RUNNING_STATES, State, witnesses
 
@@ -45,6 +46,15 @@ class Conditions:
                 "PermissionDenied", f"State is kept by jobs and cannot be changed: {name}"))
         if env is not None and any("=" not in e for e in env):
             raise ControlFailure(ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
+        if env is not None:                       # hardening: bounded states
+            bound = check_name(self.limits, name, "State name") or \
+                check_env(self.limits, env, "State environment")
+            if bound is None and name not in self.states and \
+                    len(self.states.states()) >= self.limits.states:
+                bound = refuse(f"{len(self.states.states())} states are set, "
+                               f"limit is {self.limits.states}")
+            if bound is not None:
+                raise ControlFailure(bound)
 
     def _set_state(self, name: str, env: list[str]) -> None:
         if self.states.set(name, env):
@@ -136,6 +146,12 @@ class Conditions:
             for name in sorted(set(wanted) - previous):
                 if self._gated(entry):
                     continue
+                if name not in entry.instances:    # hardening: bounded instances
+                    bound = check_new_instance(self.limits, entry.name,
+                                               len(entry.instances), name)
+                    if bound is not None:
+                        self._log("warn", f"{entry.name} not started: {bound.message}")
+                        continue
                 instance = entry.instances.get(name) or self._new_instance(entry, name)
                 if instance.goal == "start":
                     continue

@@ -23,6 +23,7 @@ from upstart.core.effects import upstart_error
 from upstart.core.environ import ExpandError, env_merge, env_set, expand
 from upstart.core.event import Event
 from upstart.core.job import Instance
+from upstart.core.limits import check_new_instance
 from upstart.core.registry import ClassEntry
 
 
@@ -152,6 +153,12 @@ class Dispatch:
             self._log("info", f"{entry.name} not started: its while condition does not hold")
             oper.reset()                          # `while` gates `start on` (states.md)
             return
+        if existing is None:                      # hardening: bounded instances
+            bound = check_new_instance(self.limits, entry.name, len(entry.instances), name)
+            if bound is not None:
+                self._log("warn", f"{entry.name} not started: {bound.message}")
+                oper.reset()
+                return
         instance = existing or self._new_instance(entry, name)
         if instance.goal != "start":
             fds = [str(ev.fd) for ev in events if ev.fd is not None]

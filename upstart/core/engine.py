@@ -56,6 +56,7 @@ from upstart.core.dispatch import Dispatch
 from upstart.core.event import EventQueue
 from upstart.core.job import Instance, Waiter
 from upstart.core.lifecycle import Lifecycle
+from upstart.core import limits as lim
 from upstart.core.operator import Operator
 from upstart.core.readiness import Readiness
 from upstart.core.registry import ClassEntry, Registry
@@ -100,6 +101,7 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         # manager's address (01 §11); classes whose start condition fired meanwhile
         self.cgroup_gate = cgroup_gate
         self._cgroup_held: set[str] = set()
+        self.limits = lim.Limits()               # hardening (issue #14): size/count bounds
         self.registry = Registry()
         self.queue = EventQueue()
         # states set by name (docs/design/states.md); True when a state may
@@ -124,6 +126,13 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
 
     def load(self, classes: dict[str, JobClass]) -> list[Effect]:
         def run() -> None:
+            nonlocal classes
+            long = sorted(n for n in classes if len(n) > self.limits.job_name)
+            if long:                              # hardening: refuse absurd job names
+                for n in long:
+                    self._log("warn", f"Ignored job with a name of {len(n)} characters "
+                                      f"(limit {self.limits.job_name})")
+                classes = {n: c for n, c in classes.items() if len(n) <= self.limits.job_name}
             added, removed = self.registry.load(classes)
             self._signal_registry(added, removed)
             self._states_dirty = True            # `while` is evaluated on current states
@@ -137,6 +146,10 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
                 return
             if any("=" not in e for e in env):
                 self._reply_error(token, ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
+                return
+            bound = lim.check_event(self.limits, name, env, len(self.queue.events))
+            if bound is not None:                 # hardening: refused, never queued
+                self._reply_error(token, bound)
                 return
             event = self._queue_event(name, list(env), fd)
             if wait:
@@ -283,8 +296,13 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
     def env_set(self, job_details: list[str], vars: list[str], replace: bool) -> None:
         self._env_refused()
         target = self._env_target(job_details)
+        trial = list(target)
         for var in vars:
-            env_set(target, var if "=" in var else var + "=", replace)
+            env_set(trial, var if "=" in var else var + "=", replace)
+        bound = lim.check_env(self.limits, trial, "Job environment")
+        if bound is not None:                     # hardening: the table stays as it was
+            raise ControlFailure(bound)
+        target[:] = trial
 
     def env_unset(self, job_details: list[str], names: list[str]) -> None:
         self._env_refused()
@@ -450,6 +468,9 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
             entry = self._entry(job)
             if any("=" not in e for e in env):
                 raise ControlFailure(ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
+            bound = lim.check_env(self.limits, env)
+            if bound is not None:
+                raise ControlFailure(bound)
             name = self._instance_name(entry, env, usage=(kind == "start"))
         except ControlFailure as err:
             self._reply_error(token, err.error)
@@ -468,6 +489,10 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
                 self._reply_error(token, self._while_refusal(entry, name))
                 return
             if instance is None:
+                bound = lim.check_new_instance(self.limits, entry.name, len(entry.instances), name)
+                if bound is not None:
+                    self._reply_error(token, bound)
+                    return
                 instance = self._new_instance(entry, name)
             start_env = env_merge(self._class_environment(entry), env)
             self._apply(instance, kind, wait, token, name, start_env=start_env)
