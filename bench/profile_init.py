@@ -135,6 +135,28 @@ def main() -> int:
         f.write(text.getvalue())
     print(json.dumps({"profile": name, "wall_s": round(wall, 3), "init_cpu_s": round(cpu, 3),
                       "total_tt": round(stats.total_tt, 3)}))
+    focus = {
+        "D-Bus signals (ControlServer.broadcast)": ("control/server.py", "broadcast"),
+        "D-Bus serialisation (jeepney Message.serialise)": ("jeepney/low_level.py",
+                                                            "serialise", 480),
+        "socket send()": ("~", "<method 'send' of '_socket.socket' objects>"),
+        "event records (observe recorder)": ("observe/recorder.py", "_emit"),
+        "posix_spawn": ("~", "<built-in method posix.posix_spawn>"),
+        "engine (Engine._input)": ("core/engine.py", "_input"),
+    }
+    idle = sum(tt for (fn, _l, func), (_c, _n, tt, _ct, _cs) in stats.stats.items()
+               if "epoll" in func and "poll" in func)
+    busy = stats.total_tt - idle
+    print(json.dumps({"profile": name, "sort": "busy", "function": "init busy (not in epoll)",
+                      "calls": "", "tottime": "", "cumtime": round(busy, 3), "share": 1.0}))
+    for label, want in focus.items():
+        ct = 0.0
+        for (fn, line, func), (_cc, _nc, _tt, cum, _callers) in stats.stats.items():
+            if fn.endswith(want[0]) and func == want[1] and (len(want) < 3 or line == want[2]):
+                ct += cum
+        print(json.dumps({"profile": name, "sort": "focus", "function": label,
+                          "calls": "", "tottime": "", "cumtime": round(ct, 3),
+                          "share": round(ct / busy, 3) if busy else 0}))
     for key in ("tottime", "cumulative"):
         rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2 if key == "tottime" else 3])
         for (fn, line, func), (_cc, nc, tt, ct, _callers) in rows[:15]:

@@ -258,12 +258,44 @@ def render(rows: list[dict], elapsed: float, prof: list[dict], analysis: str) ->
                 "time, then by cumulative time (full listing: `bench/build/profile.txt`):", "",
                 "| sort | function | calls | own s | cumulative s |", "|---|---|---|---|---|"]
         for p in prof[1:]:
-            out.append(f"| {p['sort']} | `{p['function']}` | {p['calls']} | {p['tottime']} | "
-                       f"{p['cumtime']} |")
+            if p["sort"] in ("tottime", "cumulative"):
+                out.append(f"| {p['sort']} | `{p['function']}` | {p['calls']} | "
+                           f"{p['tottime']} | {p['cumtime']} |")
+        focus = [p for p in prof if p.get("sort") in ("busy", "focus")]
+        if focus:
+            out += ["", "Where init's busy time goes (cumulative seconds, share of the time "
+                    "init spent outside epoll; the parts overlap: serialisation and send() "
+                    "are inside the signals):", "", "| part | cumulative s | share |",
+                    "|---|---|---|"]
+            for p in focus:
+                out.append(f"| {p['function']} | {p['cumtime']} | {p['share'] * 100:.0f}% |")
     if analysis:
-        out += ["", analysis.strip()]
+        out += ["", fill(analysis.strip(), figs, prof)]
     out.append("")
     return "\n".join(out)
+
+
+def fill(text: str, figs: list[dict], prof: list[dict]) -> str:
+    """Replace tokens in bench/analysis.md by this run's figures:
+    {v:FIG:BENCH:SYSTEM} value, {r:FIG:BENCH:SYSTEM} ratio to its reference,
+    {p:LABEL-PREFIX} share (%) of init's busy time in the profile."""
+    import re
+
+    def one(m: re.Match) -> str:
+        kind, key = m.group(1), m.group(2)
+        if kind == "p":
+            for p in prof:
+                if p.get("sort") == "focus" and p["function"].startswith(key):
+                    return f"{p['share'] * 100:.0f}%"
+            return "?"
+        fig, bench, system = key.split(":", 2)
+        for r in figs:
+            if (r["fig"], r["bench"], r["system"]) == (fig, bench, system):
+                if kind == "v":
+                    return _fmt(float(r["value"]))
+                return _fmt(float(r["ratio"])) if "ratio" in r else "?"
+        return "?"
+    return re.sub(r"\{([vrp]):([^{}]+)\}", one, text)
 
 
 def chart(rows: list[dict]) -> bool:

@@ -28,15 +28,26 @@ from vm.qemu import VM, accel_args, kernel_lines, kernel_time
 RUNLEVEL_MARK = r"vm-report: runlevel (\S+) reached"
 THEN_MARK = r"vm-report: then (poweroff|reboot)"
 CAD_MARK = r"vm-cad: control-alt-delete event"
-# what asked for the shutdown, then the lines that must follow in this order
-STOP_ORDER = (
-    r"vm-stop: vm-base pre-stop",
-    r"vm-stop: vm-top post-stop",
-    r"vm-stop: vm-base post-stop",
-    r"init: Will now (power off|reboot)",
-    r"vm-stop: vm-last post-stop",
-    r"reboot: (Power down|Restarting system)",
+# At shutdown, after what asked for it (THEN_MARK or CAD_MARK), each of these
+# chains must appear in order. The runlevel change stops vm-top before vm-base
+# (`stop on stopping vm-base`); `upstart-rc 0|6` then asks for the final
+# stage, which stops what is left (vm-last has no `stop on`) before reboot(2).
+# The two chains may interleave: rc runs alongside the jobs stopping on the
+# runlevel, so the final stage can begin while vm-base is still stopping (it
+# then waits for it). The kernel's last line comes after every post-stop.
+STOP_CHAINS = (
+    (r"vm-stop: vm-base pre-stop", r"vm-stop: vm-top post-stop",
+     r"vm-stop: vm-base post-stop", r"reboot: (Power down|Restarting system)"),
+    (r"init: Will now (power off|reboot)", r"vm-stop: vm-last post-stop",
+     r"reboot: (Power down|Restarting system)"),
 )
+
+
+def untimed(console: str) -> str:
+    """The console without the kernel's `[   1.234567] ` prefixes: init's lines
+    read the same whether they went through /dev/kmsg or straight to the
+    console."""
+    return re.sub(r"^\[\s*\d+\.\d+\] ?", "", console, flags=re.M)
 
 
 def positions(console: str, patterns) -> list[int | None]:
@@ -52,11 +63,15 @@ def check_boot(console: str, end: str = "poweroff", runlevel: str = "2",
                trigger: str = THEN_MARK) -> list[str]:
     """Problems with a boot that should reach `runlevel`, then see `trigger`
     and end with `end`, every job stopped in order on the way."""
+    console = untimed(console)
     problems = []
     if "Kernel panic" in console:
         problems.append("kernel panic: " + console[console.index("Kernel panic"):][:200])
     if re.search(r"^init: .*(Traceback|internal error)", console, re.M):
         problems.append("init logged an internal error")
+    for m in re.finditer(r"^init: (Failed to spawn .*|(?!vm-crash )\S+ respawning too fast.*)$",
+                         console, re.M):
+        problems.append(f"init: {m.group(1)}")
     if not re.search(rf"vm-report: runlevel {runlevel} reached", console):
         problems.append(f"runlevel {runlevel} not reached")
     if not re.search(r"^vm-report:   rc-sysinit stop/waiting$", console, re.M):
@@ -66,14 +81,15 @@ def check_boot(console: str, end: str = "poweroff", runlevel: str = "2",
     if final not in console:
         problems.append(f"no {final!r}: the VM did not {end}")
     if end in ("poweroff", "reboot"):
-        order = (trigger, *STOP_ORDER)
-        where = positions(console, order)
-        missing = [p for p, w in zip(order, where) if w is None]
-        if missing:
-            problems.append(f"shutdown lines missing: {missing}")
-        elif where != sorted(where):
-            got = [p for _, p in sorted(zip(where, order))]
-            problems.append(f"shutdown out of order: {got}")
+        for chain in STOP_CHAINS:
+            order = (trigger, *chain)
+            where = positions(console, order)
+            missing = [p for p, w in zip(order, where) if w is None]
+            if missing:
+                problems.append(f"shutdown lines missing: {missing}")
+            elif where != sorted(where):
+                got = [p for _, p in sorted(zip(where, order))]
+                problems.append(f"shutdown out of order: {got}")
     return problems
 
 

@@ -17,7 +17,7 @@ Everything lands in vm/.cache/ and is reused:
 
 The archives are uncompressed cpio "newc" written by vm/cpio.py, so device
 nodes need no mknod on the host. Host packages needed (installed with
-apt-get when missing): qemu-system-x86, busybox-static, python3.11.
+apt-get when missing): qemu-system-x86, busybox-static, dash, python3.11.
 """
 
 from __future__ import annotations
@@ -49,8 +49,6 @@ GUEST_SITE = f"/usr/local/lib/python{PYVER}/dist-packages"
 KERNEL_META = "linux-image-cloud-amd64"
 BASE_FORMAT = 3  # bump when base.cpio's layout changes
 
-# our pure-Python dependencies (pyproject.toml), and theirs
-DEPENDENCIES = ("jeepney", "inotify_simple", "croniter", "dateutil", "tzdata", "pyudev", "six")
 # stdlib parts a boot never needs
 STDLIB_SKIP_DIRS = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
                     "pydoc_data", "distutils", "venv", "site-packages", "dist-packages",
@@ -63,7 +61,8 @@ NOT_TOOLS = {"init", "upstart"}
 # /bin/sh is Debian's dash, as on Debian: busybox's sh prefers its own applets
 # to $PATH, so a job's `reboot` would run busybox reboot (SIGTERM to PID 1,
 # which for Upstart means re-exec) instead of ours.
-BUSYBOX_SKIP = {"busybox", "sh", "init", "linuxrc", "halt", "reboot", "poweroff", "getty", "run-init"}
+BUSYBOX_SKIP = {"busybox", "sh", "init", "linuxrc", "halt", "reboot", "poweroff", "getty",
+                "run-init"}
 
 WRAPPER = f"""#!{GUEST_PY}
 # upstart-py's `{{name}}` in the VM ({{module}}:{{func}}), a console script as
@@ -240,6 +239,42 @@ def add_python_tree(w, src_root: str, dst_root: str, skip_dirs=frozenset(),
     return count
 
 
+def dependency_modules() -> list[str]:
+    """Top-level modules of pyproject.toml's dependencies and theirs (no
+    extras), as installed in the running (venv) interpreter."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    def name_of(req: str) -> str:
+        return re.split(r"[\s<>=!~;\[(]", req.strip(), maxsplit=1)[0]
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        todo = [name_of(d) for d in tomllib.load(f)["project"]["dependencies"]]
+    seen: set[str] = set()
+    modules: set[str] = set()
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            log(f"dependency {name} is not installed in {sys.prefix}")
+            continue
+        for f in dist.files or ():
+            top = f.parts[0]
+            if len(f.parts) == 1 and not top.endswith(".py"):
+                continue
+            if top.endswith((".dist-info", ".egg-info")) or top in ("..", "__pycache__"):
+                continue
+            modules.add(top[:-3] if top.endswith(".py") else top)
+        todo += [name_of(r) for r in dist.requires or () if "extra ==" not in r]
+    return sorted(modules)
+
+
 def _venv_site() -> str:
     spec = importlib.util.find_spec("jeepney")
     if spec is None or not spec.origin:
@@ -279,7 +314,7 @@ def base_fingerprint() -> str:
         st = os.stat(p)
         h.update(f"{p}:{st.st_size}:{int(st.st_mtime)}".encode())
     site = _venv_site()
-    for dep in DEPENDENCIES:
+    for dep in dependency_modules():
         for p in glob.glob(os.path.join(site, dep + "*")):
             h.update(f"{os.path.basename(p)}:{int(os.stat(p).st_mtime)}".encode())
     return h.hexdigest()[:16]
@@ -329,7 +364,7 @@ def build_base(path: str) -> None:
         for so in dynload:
             w.copy(f"{GUEST_STDLIB}/lib-dynload/{os.path.basename(so)}", so)
         # our pure-Python dependencies, from the venv
-        for dep in DEPENDENCIES:
+        for dep in dependency_modules():
             pkg = os.path.join(site, dep)
             if os.path.isdir(pkg):
                 n += add_python_tree(w, pkg, f"{GUEST_SITE}/{dep}", skip_dirs={"__pycache__"},

@@ -91,6 +91,10 @@ class CGroupManager:
                         v1_controllers=v1_ok, v2_available=v2_ok,
                         freezer_v1="freezer" in v1_ok)
         problems = list(plan.warnings)
+        for entry in request.job_class.cgroups:
+            hier = self.v1.get(entry.controller)
+            if hier is not None and entry.controller not in v1_ok:
+                problems.append(f"cannot write cgroups below {hier.base}")
         if self.v2 is None and not self.v1:
             problems = ["no cgroup file system is mounted: cgroup stanza ignored"]
         record = self._instances.setdefault((job, inst), _Instance())
@@ -225,6 +229,27 @@ class CGroupManager:
         """Init is leaving: remove what can be removed now."""
         for job, inst in list(self._instances):
             self.cleanup(job, inst, tries=0)
+
+    # ---------------------------------------------------------- re-exec
+
+    def export_state(self) -> dict:
+        """JSON-able record of the instances' cgroups, for a stateful re-exec."""
+        return {"version": 1, "instances": [
+            {"job": job, "instance": inst, "track": r.track, "track_kind": r.track_kind,
+             "dirs": [[h.kind, sorted(h.controllers), h.mountpoint, h.base, rel]
+                      for h, rel in r.dirs.values()]}
+            for (job, inst), r in self._instances.items()]}
+
+    def adopt_state(self, state: dict) -> None:
+        """Take over `export_state()` of the previous init (same machine)."""
+        if not isinstance(state, dict) or state.get("version") != 1:
+            return
+        for item in state.get("instances", []):
+            record = _Instance(track=item.get("track"), track_kind=item.get("track_kind", V2))
+            for kind, ctrls, mountpoint, base, rel in item.get("dirs", []):
+                hier = fs.Hierarchy(kind, frozenset(ctrls), mountpoint, base)
+                record.dirs[(mountpoint, rel)] = (hier, rel)
+            self._instances[(item["job"], item["instance"])] = record
 
     # ----------------------------------------------------------- status
 

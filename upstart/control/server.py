@@ -32,7 +32,9 @@ import socket
 import struct
 import uuid
 
-from jeepney.low_level import HeaderFields, Message, MessageFlag, MessageType, calc_msg_size
+from jeepney.low_level import (
+    Endianness, Header, HeaderFields, Message, MessageFlag, MessageType, calc_msg_size,
+)
 from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_signal
 
 from upstart.control import address as addr
@@ -48,6 +50,12 @@ MAX_FDS_PER_READ = 16
 MAX_OUTPUT = 1 << 25           # 32 MiB of unsent output: the client is stuck
 READ_SIZE = 65536
 MAX_CONNECTIONS = 512          # beyond this new clients are refused, not served badly
+# hardening (issue #14): calls of one connection still being answered; at this
+# many a private connection is not read any further until one is answered
+# (back-pressure); a bus connection's extra calls are refused with LimitsExceeded
+MAX_CALLS_IN_FLIGHT = 256
+LIMITS_EXCEEDED = "org.freedesktop.DBus.Error.LimitsExceeded"
+DBUS_MAX_MESSAGE = 1 << 27     # the protocol's own maximum; larger is garbage
 
 _PERMISSION_TEXT = {
     "ReloadConfiguration": "You do not have permission to reload configuration",
@@ -103,7 +111,7 @@ class _Connection:
 
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
                  "serial", "closed", "writing", "unique_name", "bus", "pending",
-                 "callers")
+                 "callers", "skip", "in_flight", "paused")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -120,6 +128,9 @@ class _Connection:
         self.bus = None           # "system"/"session"/...: a message-bus connection
         self.pending: dict = {}   # serial of our own call → future (bus only)
         self.callers: dict = {}   # bus sender → Caller
+        self.skip = 0             # hardening: bytes of a refused oversized message left
+        self.in_flight = 0        # hardening: calls being answered asynchronously
+        self.paused = False       # hardening: not read while too many are in flight
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1
@@ -313,19 +324,29 @@ class ControlServer:
             if not conn.sasl.done:
                 return
             data = leftover
+        if conn.skip:                    # hardening: the rest of a refused message
+            dropped = min(conn.skip, len(data))
+            conn.skip -= dropped
+            data = data[dropped:]
         conn.inbuf += data
         conn.infds.extend(fds)
         if len(conn.infds) > MAX_PENDING_FDS:
             self._drop(conn)
             return
         while not conn.closed and len(conn.inbuf) >= 16:
+            if conn.in_flight >= MAX_CALLS_IN_FLIGHT and not conn.bus:
+                self._pause(conn)        # hardening: back-pressure, resumed in _finish
+                return
             if conn.inbuf[0] not in (0x6C, 0x42) or conn.inbuf[3] != 1:
                 self._drop(conn)
                 return
             size = calc_msg_size(bytes(conn.inbuf[:16]))
             if size > MAX_MESSAGE:
-                self._drop(conn)
-                return
+                if conn.bus or size > DBUS_MAX_MESSAGE:   # beyond the protocol: drop
+                    self._drop(conn)
+                    return
+                self._refuse_oversized(conn, size)   # hardening: error, then skip it
+                continue
             if len(conn.inbuf) < size:
                 break
             raw = bytes(conn.inbuf[:size])
@@ -339,6 +360,48 @@ class ControlServer:
             msg_fds = conn.infds[:used]
             del conn.infds[:used]
             self._dispatch(conn, msg, msg_fds)
+
+    def _pause(self, conn: _Connection) -> None:
+        if not conn.paused:
+            conn.paused = True
+            self.loop.remove_reader(conn.fd)
+
+    def _call_done(self, conn: _Connection) -> None:
+        """Hardening: one asynchronous call answered; resume a paused reader."""
+        conn.in_flight -= 1
+        if conn.paused and not conn.closed and conn.in_flight < MAX_CALLS_IN_FLIGHT:
+            conn.paused = False
+            self.loop.add_reader(conn.fd, self._readable, conn)
+            try:
+                self._received(conn, b"", [])      # what is already buffered
+            except Exception as exc:  # never let one client take init down
+                self._log("warn", "Dropped control connection: %s" % exc)
+                self._drop(conn)
+
+    def _refuse_oversized(self, conn: _Connection, size: int) -> None:
+        """Hardening (issue #14): answer a message larger than MAX_MESSAGE with
+        LimitsExceeded (when it is a call wanting a reply) and skip its bytes
+        without buffering them; the connection stays usable."""
+        head = bytes(conn.inbuf[:16])
+        endian = "<" if head[0] == 0x6C else ">"
+        serial = struct.unpack(endian + "I", head[8:12])[0]
+        kind, flags = head[1], head[2]
+        dropped = min(size, len(conn.inbuf))
+        del conn.inbuf[:dropped]
+        conn.skip = size - dropped
+        for fd in conn.infds:            # whatever fds came with it are not ours
+            _close_fd(fd)
+        conn.infds.clear()
+        self._log("warn", "Refused a control message of %d bytes (limit %d)"
+                  % (size, MAX_MESSAGE))
+        if kind != MessageType.method_call.value or flags & MessageFlag.no_reply_expected:
+            return
+        text = "Message of %d bytes exceeds the limit of %d bytes" % (size, MAX_MESSAGE)
+        header = Header(Endianness.little, MessageType.error, 0, 1, 0, 0,
+                        {HeaderFields.reply_serial: serial,
+                         HeaderFields.error_name: LIMITS_EXCEEDED,
+                         HeaderFields.signature: "s"})
+        self._send(conn, Message(header, (text,)))
 
     def _send(self, conn: _Connection, msg: Message) -> None:
         if conn.closed:
@@ -532,6 +595,15 @@ class ControlServer:
             self._answer(call, want_reply, error=exc)
             return
         if inspect.isawaitable(result):
+            if conn.in_flight >= MAX_CALLS_IN_FLIGHT:     # hardening: bounded
+                if inspect.iscoroutine(result):
+                    result.close()                      # never started: nothing done
+                call.close_fds()
+                self._answer(call, want_reply, error=DBusError(
+                    LIMITS_EXCEEDED, "Too many calls in progress on this connection "
+                                     "(limit %d)" % MAX_CALLS_IN_FLIGHT))
+                return
+            conn.in_flight += 1
             task = self.loop.create_task(self._finish(call, want_reply, result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -543,13 +615,16 @@ class ControlServer:
         try:
             result = await awaitable
         except asyncio.CancelledError:
+            call.conn.in_flight -= 1
             raise
         except Exception as exc:
             call.close_fds()
             self._answer(call, want_reply, error=exc)
+            self._call_done(call.conn)
             return
         call.close_fds()
         self._answer(call, want_reply, result=result)
+        self._call_done(call.conn)
 
     def _answer(self, call, want_reply, result=None, error=None) -> None:
         if not want_reply or call.conn.closed:

@@ -165,6 +165,14 @@ class Daemon:
         )
         self.observer = Observer(self)  # observe hook
         self.observer.attach()
+        # ---- readiness (issue #8): the sources adapter (upstart/readiness/adapter.py);
+        # each source (inotify, sock_diag, bus connection) is opened at its first use
+        from upstart.readiness.adapter import Readiness
+        self.readiness = Readiness(
+            self.loop, emit=lambda name, env: self._guard(
+                lambda: self.apply(self.engine.emit(name, list(env), wait=False, token=None))),
+            log=self.logger.log, session_init=self.session_init, environ=self.environ)
+        # ---- end readiness
         # ---- cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md)
         from upstart.cgroups.manager import CGroupManager
         self.cgroups = CGroupManager.from_environ(
@@ -498,6 +506,8 @@ class Daemon:
             self._remove_session_file()
             if self.watcher is not None:
                 self.watcher.close()
+            if getattr(self, "readiness", None) is not None:   # readiness (issue #8)
+                self.readiness.close()
             if self.server is not None:
                 self.server.close()
 

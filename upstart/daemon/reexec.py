@@ -63,6 +63,8 @@ def serialise(daemon: "Daemon") -> bytes:
         "logged_errors": sorted(daemon._logged_errors),
         # job log ptys and unfinished ptrace sessions, kept open across the exec
         "supervisor": daemon.supervisor.export_state(),
+        # job cgroups (issue #9), so that running jobs keep whole-cgroup kill and cleanup
+        "cgroups": daemon.cgroups.export_state() if getattr(daemon, "cgroups", None) else None,
     }
     return json.dumps(state).encode()
 
@@ -121,6 +123,8 @@ def restore_state(daemon: "Daemon") -> bool:
         )
         if state.get("supervisor") is not None:
             daemon.supervisor.adopt_state(state["supervisor"])
+        if state.get("cgroups") and getattr(daemon, "cgroups", None):
+            daemon.cgroups.adopt_state(state["cgroups"])
         daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
         daemon._logged_errors = set(state.get("logged_errors", []))
         effects = getattr(daemon.engine, "resume_effects", None)

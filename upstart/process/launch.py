@@ -118,8 +118,12 @@ def spawn_fast(plan: ChildPlan, stdio: tuple[int, int, int], script_fd: int | No
     if script_fd is not None:
         actions.append((os.POSIX_SPAWN_DUP2, script_fd, SCRIPT_FD))
         keep.add(SCRIPT_FD)
+    if plan.notify_pipe is not None:   # readiness (issue #8): `notify-fd N`
+        keep.add(plan.notify_fd)
     for fd in _inheritable_fds(keep):
         actions.append((os.POSIX_SPAWN_CLOSE, fd))
+    if plan.notify_pipe is not None:   # readiness: last, after every source was used
+        actions.append((os.POSIX_SPAWN_DUP2, plan.notify_pipe, plan.notify_fd))
     # init is single threaded: its own umask and working directory can be set
     # for the duration of the call (the child inherits both) and restored
     old_umask = os.umask(plan.umask) if plan.umask is not None and plan.full_setup else None
@@ -255,6 +259,11 @@ def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   #
     passed: set[int] = set()
     if plan.fds:
         wfd, passed, env = _pass_fds(plan, wfd)
+    if plan.notify_pipe is not None:   # readiness (issue #8): `notify-fd N`
+        if wfd == plan.notify_fd:
+            wfd = fcntl.fcntl(wfd, fcntl.F_DUPFD_CLOEXEC, plan.notify_fd + 1)
+        os.dup2(plan.notify_pipe, plan.notify_fd)
+        passed.add(plan.notify_fd)
     keep = sorted({0, 1, 2, wfd} | passed | ({SCRIPT_FD} if script_fd is not None else set()))
     low = 0
     for fd in keep:

@@ -64,6 +64,11 @@ class ChildPlan:
     trace: bool = False
     debug: bool = False
     fds: tuple[int, ...] = ()                 # UPSTART_FDS: init's fds the job inherits
+    # ---- readiness (issue #8): `ready on notify` / `notify-fd N` (process/notify.py)
+    notify: bool = False                      # give the process a NOTIFY_SOCKET
+    notify_fd: int | None = None              # N of `notify-fd N`: a pipe's write end there
+    notify_pipe: int | None = None            # init's fd for that write end (set by NotifyHub)
+    # ---- end readiness
     cgroup_procs: tuple[str, ...] = ()        # cgroups (issue #9): cgroup.procs files to join
 
     @property
@@ -117,7 +122,17 @@ def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,
         chroot=cls.chroot, chdir=chdir, setuid=cls.setuid, setgid=cls.setgid,
         apparmor=apparmor, trace=request.trace and request.slot == "main",
         debug=debug and cls.debug, fds=passed_fds(env),
+        **_notify_fields(cls, request.slot),   # readiness (issue #8)
     )
+
+
+def _notify_fields(cls, slot: str) -> dict:
+    """Readiness (issue #8): the notify channels the main process gets."""
+    if not getattr(cls, "ready_on", None):
+        return {}
+    from upstart.process.notify import wants
+    sock, fd = wants(cls.ready_on, slot)
+    return {"notify": sock, "notify_fd": fd}
 
 
 def passed_fds(env: dict[str, str]) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ It implements the core's `Spawner` (`spawn(request) -> pid`, raising
 `SpawnError` with upstream's reason text) and turns the kernel's view of
 children into notes for the daemon: `reap()` loops
 `waitpid(-1, WNOHANG|__WALL|WUNTRACED|WCONTINUED)` and returns `Exited`,
-`Ready` and `LogLine` notes in order. It also sends signals (`kill`) and
+`Ready`, `LogLine` and `Notified` (readiness: `notify.py`) notes in order. It also sends signals (`kill`) and
 owns the `console log` machinery (ptys, log files, buffering until
 `notify_disk_writeable()`).
 
@@ -31,6 +31,7 @@ from upstart.process import ptrace
 from upstart.process.joblog import JobLog, LogHub, log_path
 from upstart.process.launch import open_console, spawn_fast, spawn_forked
 from upstart.process.notes import Exited, LogLine, Note, Ready
+from upstart.process.notify import NotifyHub   # readiness (issue #8)
 from upstart.process.setup import apparmor_usable, plan_for
 from upstart.process.tracer import Tracer
 
@@ -69,6 +70,7 @@ class Supervisor:
         self._woken = False
         self._hub = LogHub(loop, self._report)
         self._tracer = Tracer(loop, self._report, self._wake)
+        self._notify = NotifyHub(loop, self._report)   # readiness: NOTIFY_SOCKET, notify-fd
         self._children: dict[int, _Child] = {}
         self._logs: dict[int, JobLog] = {}
         self._writers: dict[int, bytes] = {}
@@ -101,7 +103,9 @@ class Supervisor:
             plan.console = "none"
         master = script_w = None
         to_close: list[int] = []   # init's copies of the child's fds, closed after spawn
+        notify = None              # readiness (issue #8): the main process's notify channel
         try:
+            notify = self._notify.prepare(plan)
             if plan.console == "log":
                 try:
                     master, slave = os.openpty()
@@ -136,10 +140,12 @@ class Supervisor:
             for fd in (master, script_w):
                 if fd is not None:
                     os.close(fd)
+            self._notify.abandon(notify)   # readiness
             raise
         finally:
             for fd in to_close:
                 os.close(fd)
+        self._notify.started(notify, pid)   # readiness
         if script_w is not None:
             self._feed_script(script_w, plan.script)
         if master is not None:
@@ -239,10 +245,12 @@ class Supervisor:
             child = self._children.pop(note.pid, None)
             if child is not None:
                 self._children[note.main_pid] = child
+            self._notify.moved(note.pid, note.main_pid)   # readiness
         notes.append(note)
 
     def _finished(self, pid: int, notes: list[Note]) -> None:
         self._children.pop(pid, None)
+        self._notify.finished(pid)   # readiness
         self._tracer.early.pop(pid, None)
         log = self._logs.pop(pid, None)
         if log is not None and not log.drain():
@@ -354,6 +362,7 @@ class Supervisor:
             os.close(fd)
         self._writers.clear()
         self._tracer.close()
+        self._notify.close()   # readiness
         if self._was_subreaper is not None:
             try:
                 ptrace.set_child_subreaper(self._was_subreaper)

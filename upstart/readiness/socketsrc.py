@@ -8,8 +8,8 @@ sessions they lead -- jobs run in their own session). When the job's fds
 cannot be read (another user's process), any listener counts.
 
 How "listening" is learnt: a netlink `sock_diag` dump of the listening
-sockets of one family (pyroute2, imported on the first socket watch only:
-it costs ~13 MB and ~130 ms, never at init start-up). The kernel has no
+sockets of one family (pyroute2's message classes, imported on the first
+socket watch only: they cost ~13 MB and ~130 ms, never at init start-up). The kernel has no
 notification for listen(2) -- sock_diag multicasts only socket
 *destruction*, the proc connector reports fork/exec/exit but not socket
 calls, and the tracepoint `sock:inet_sock_set_state` needs a BPF loader.
@@ -36,6 +36,8 @@ FIRST_DELAY = 0.005
 GROWTH = 1.5
 MAX_DELAY = 0.2
 SS_LISTEN = 10
+NETLINK_SOCK_DIAG = 4
+NLMSG_ERROR, NLMSG_DONE = 2, 3
 
 
 def next_delay(delay: float | None) -> float:
@@ -145,25 +147,64 @@ def owned(candidates: list[int], pids: tuple[int, ...]) -> bool:
 # ------------------------------------------------------------ the probe
 
 class DiagProbe:
-    """Listening sockets from the kernel (pyroute2 sock_diag, opened lazily)."""
+    """Listening sockets from the kernel: a NETLINK_SOCK_DIAG dump, with the
+    request built and the answer parsed by pyroute2's message classes (imported
+    at the first check). The socket I/O is ours: pyroute2's own socket classes
+    run an event loop of their own, which cannot nest in init's. The kernel
+    answers a dump synchronously (the reply is queued by the time `send`
+    returns), so reading it never waits."""
 
     def __init__(self):
-        self._ds = None
+        self._nl: _socket.socket | None = None
+        self._seq = 0
 
-    def _sock(self):
-        if self._ds is None:
-            from pyroute2.netlink.diag import DiagSocket   # heavy: only when needed
-            ds = DiagSocket()
-            ds.bind()
-            self._ds = ds
-        return self._ds
+    def _query(self, family: int, states: int, show: int = 0) -> list:
+        from pyroute2.netlink import NLM_F_MATCH, NLM_F_REQUEST, NLM_F_ROOT
+        from pyroute2.netlink.diag import (
+            SOCK_DIAG_BY_FAMILY, MarshalDiag, inet_diag_req, unix_diag_req,
+        )
+        if self._nl is None:
+            nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC,
+                                NETLINK_SOCK_DIAG)
+            nl.bind((0, 0))
+            self._nl = nl
+        if family == _socket.AF_UNIX:
+            req = unix_diag_req()
+            req["udiag_states"] = states
+            req["udiag_show"] = show
+            req["udiag_ino"] = 0
+            req["udiag_cookie"] = 0
+        else:
+            req = inet_diag_req()
+            req["sdiag_protocol"] = _socket.IPPROTO_TCP
+            req["idiag_states"] = states
+            req["idiag_ext"] = 0
+            req["idiag_sport"] = 0
+            req["idiag_dport"] = 0
+        self._seq += 1
+        req["sdiag_family"] = family
+        req["header"]["type"] = SOCK_DIAG_BY_FAMILY
+        req["header"]["flags"] = NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH
+        req["header"]["sequence_number"] = self._seq
+        req.encode()
+        self._nl.send(req.data)
+        marshal = MarshalDiag()
+        out = []
+        while True:
+            data = self._nl.recv(1 << 16)
+            for msg in marshal.parse(data):
+                kind = msg["header"]["type"]
+                if kind == NLMSG_ERROR:
+                    raise OSError("sock_diag dump refused")
+                if kind == NLMSG_DONE:
+                    return out
+                if msg["header"]["sequence_number"] == self._seq:
+                    out.append(msg)
 
     def listeners(self, spec: SocketSpec) -> list[int]:
-        ds = self._sock()
         if spec.proto == "unix":
             rows = []
-            for msg in ds.get_sock_stats(family=_socket.AF_UNIX, states=1 << SS_LISTEN,
-                                         show=0x01 | 0x02):
+            for msg in self._query(_socket.AF_UNIX, 1 << SS_LISTEN, show=0x01 | 0x02):
                 name = msg.get_attr("UNIX_DIAG_NAME")
                 if name is None:
                     continue
@@ -173,16 +214,13 @@ class DiagProbe:
             return unix_matches(spec, rows)
         family = _socket.AF_INET if spec.proto == "inet" else _socket.AF_INET6
         rows = [(m["idiag_src"], m["idiag_sport"], m["idiag_inode"])
-                for m in ds.get_sock_stats(family=family, states=1 << SS_LISTEN)]
+                for m in self._query(family, 1 << SS_LISTEN)]
         return inet_matches(spec, rows)
 
     def close(self) -> None:
-        if self._ds is not None:
-            try:
-                self._ds.close()
-            except Exception:   # noqa: BLE001 - closing a netlink socket cannot matter
-                pass
-            self._ds = None
+        if self._nl is not None:
+            self._nl.close()
+            self._nl = None
 
 
 class _Watch:

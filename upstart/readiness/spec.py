@@ -150,7 +150,7 @@ def parse_file(args: tuple[str, ...]) -> FileSpec | str:
 
 
 def parse_socket(args: tuple[str, ...]) -> SocketSpec | str:
-    got = _split(args, ("PROTO", "PORT", "ADDR"), {"SOCKET_PATH": "PATH", "PATH": "PATH"})
+    got = _split(args, ("PROTO", "PORT", "ADDR", "PATH"), {"SOCKET_PATH": "PATH"})
     if isinstance(got, str):
         return got
     values, written = got

@@ -1,0 +1,201 @@
+"""The socket source: back-off schedule, matching rows, the kernel dump
+(real sock_diag), job ownership through /proc, and the watcher firing once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from upstart.readiness import socketsrc
+from upstart.readiness.socketsrc import (
+    DiagProbe, SocketWatcher, inet_matches, next_delay, owned, socket_inodes, unix_matches,
+)
+from upstart.readiness.spec import parse_socket
+
+
+@pytest.fixture
+def loop():
+    lp = asyncio.new_event_loop()
+    yield lp
+    lp.close()
+
+
+def test_backoff_grows_from_5ms_to_a_200ms_cap():
+    delays = []
+    d = None
+    for _ in range(20):
+        d = next_delay(d)
+        delays.append(d)
+    assert delays[0] == 0.005
+    assert all(b >= a for a, b in zip(delays, delays[1:]))
+    assert delays[-1] == socketsrc.MAX_DELAY == 0.2
+    assert sum(delays[:8]) < 0.25      # eight checks in the first quarter second
+
+
+def test_row_matching():
+    spec = parse_socket(("PROTO=inet", "PORT=8080"))
+    assert inet_matches(spec, [("0.0.0.0", 8080, 11), ("127.0.0.1", 9, 12),
+                               ("127.0.0.1", 8080, 13)]) == [11, 13]
+    uspec = parse_socket(("PROTO=unix", "PATH=/run/x.sock"))
+    assert unix_matches(uspec, [("/run/x.sock", False, 5), ("run/x.sock", True, 6)]) == [5]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_diag_probe_sees_a_real_listener_and_not_a_bound_one():
+    port = free_port()
+    spec = parse_socket(("PROTO=inet", "PORT=%d" % port))
+    probe = DiagProbe()
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        assert probe.listeners(spec) == []          # bound is not listening
+        s.listen()
+        inode = os.fstat(s.fileno()).st_ino
+        assert probe.listeners(spec) == [inode]
+    finally:
+        s.close()
+        probe.close()
+
+
+def test_diag_probe_unix_path_and_abstract(tmp_path):
+    path = str(tmp_path / "s.sock")
+    probe = DiagProbe()
+    a = socket.socket(socket.AF_UNIX)
+    b = socket.socket(socket.AF_UNIX)
+    name = "upstart-py-test-%d" % os.getpid()
+    try:
+        a.bind(path)
+        a.listen()
+        b.bind("\0" + name)
+        b.listen()
+        assert probe.listeners(parse_socket(("PROTO=unix", "PATH=" + path))) == \
+            [os.fstat(a.fileno()).st_ino]
+        assert probe.listeners(parse_socket(("PROTO=unix", "PATH=@" + name))) == \
+            [os.fstat(b.fileno()).st_ino]
+        assert probe.listeners(parse_socket(("PROTO=unix", "PATH=@" + name + "x"))) == []
+    finally:
+        a.close()
+        b.close()
+        probe.close()
+
+
+def test_ownership_through_proc():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    inode = os.fstat(s.fileno()).st_ino
+    try:
+        inodes, complete = socket_inodes([os.getpid()])
+        assert inode in inodes and complete
+        assert owned([inode], (os.getpid(),))
+        assert owned([inode], ())                    # no pids: any listener counts
+        assert not owned([], (os.getpid(),))
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                                 start_new_session=True)
+        try:
+            assert not owned([inode], (child.pid,))  # someone else's socket
+        finally:
+            child.kill()
+            child.wait()
+    finally:
+        s.close()
+
+
+def test_ownership_follows_descendants():
+    port = free_port()
+    code = ("import socket,time; s=socket.socket(); s.bind(('127.0.0.1',%d)); s.listen();"
+            " print('up', flush=True); time.sleep(30)" % port)
+    parent = subprocess.Popen(["sh", "-c", f'"{sys.executable}" -c "{code}"; :'],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert parent.stdout.readline().strip() == "up"
+        probe = DiagProbe()
+        found = probe.listeners(parse_socket(("PROTO=inet", "PORT=%d" % port)))
+        probe.close()
+        assert found and owned(found, (parent.pid,))
+    finally:
+        os.killpg(parent.pid, 9)
+        parent.wait()
+
+
+class FakeProbe:
+    def __init__(self):
+        self.listening: list[int] = []
+        self.calls = 0
+        self.closed = 0
+
+    def listeners(self, spec):
+        self.calls += 1
+        return list(self.listening)
+
+    def close(self):
+        self.closed += 1
+
+
+def test_watcher_rechecks_on_backoff_and_fires_once(loop):
+    probe = FakeProbe()
+    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c))
+    fired = []
+    w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: fired.append(1))
+    loop.run_until_complete(asyncio.sleep(0.1))
+    assert not fired and probe.calls >= 4           # 5, 7.5, 11, 17, 25 ms ...
+    probe.listening = [7]
+    t0 = time.monotonic()
+    while not fired and time.monotonic() - t0 < 1:
+        loop.run_until_complete(asyncio.sleep(0.005))
+    assert fired == [1] and w.keys() == [] and probe.closed
+    calls = probe.calls
+    loop.run_until_complete(asyncio.sleep(0.1))
+    assert probe.calls == calls                       # no checks after firing
+
+
+def test_watcher_remove_stops_checking(loop):
+    probe = FakeProbe()
+    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c))
+    w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
+    w.remove("k")
+    calls = probe.calls
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert probe.calls == calls == 1
+
+
+def test_unix_path_bind_resets_backoff_through_the_file_watch(loop, tmp_path):
+    from upstart.readiness.filesrc import FileWatcher
+    files = FileWatcher(loop, lambda p, m: None)
+    probe = FakeProbe()
+    w = SocketWatcher(loop, lambda p, m: None, files=files, probe=probe,
+                      owner_check=lambda c, p: bool(c))
+    path = tmp_path / "app.sock"
+    fired = []
+    w.add("k", parse_socket(("PROTO=unix", "PATH=" + str(path))), (), lambda: fired.append(1))
+    loop.run_until_complete(asyncio.sleep(1.0))     # back-off now at its 200 ms cap
+    assert w._watches["k"].delay == socketsrc.MAX_DELAY
+    probe.listening = [3]
+    path.write_text("")                               # what bind(2) does to the directory
+    loop.run_until_complete(asyncio.sleep(0.03))
+    assert fired == [1]
+    assert files.keys() == []
+
+
+def test_probe_failure_is_logged_not_raised(loop):
+    class Broken(FakeProbe):
+        def listeners(self, spec):
+            raise OSError("no netlink here")
+    logs = []
+    w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=Broken())
+    w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
+    assert logs and "no netlink here" in logs[0]
+    w.close()
