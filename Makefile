@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench man clean
+.PHONY: venv demo test lint bench man clean vm-prep vm-boot
 
 venv: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: venv
-	$(VENV)/bin/ruff check upstart tests bench man contrib
+	$(VENV)/bin/ruff check upstart tests bench man contrib vm
 
 test: venv lint
 	$(VPY) -m pytest -n 4 tests
@@ -30,6 +30,12 @@ bench: venv
 man: venv
 	$(VPY) -c 'import docutils' 2>/dev/null || $(VPY) -m pip install -q -e '.[docs]' --config-settings editable_mode=compat
 	$(VPY) man/build.py
+
+vm-prep: venv
+	$(VPY) -m vm.image
+
+vm-boot: vm-prep
+	$(VPY) -m vm.boot
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 FLOOR = os.path.join(HERE, "build", "spawnfloor")
 OURS = "upstart-py"
+CALL_TIMEOUT = 30.0
 
 
 def emit(fig: str, bench: str, system: str, value: float, unit: str, better: str = "lower",
@@ -189,6 +190,9 @@ class Ours:
             self.close()
             raise
         self.t_listed = time.perf_counter()
+        # a reply that never comes (a daemon bug) must fail this system's row, not hang
+        # the run: a timed-out recv ends in CallError(NoReply)
+        self.conn.sock.settimeout(CALL_TIMEOUT)
         self._rmtree = shutil.rmtree
 
     def path(self, name: str) -> str:

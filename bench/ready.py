@@ -183,7 +183,7 @@ def run(n: int, only: set[str] | None) -> list[dict]:
                     p = init.initctl("start", job)
                     assert p.returncode == 0, p.stderr
                     if producer == "file":
-                        time.sleep(random.uniform(0.2, 0.3))
+                        time.sleep(random.uniform(0.05, 0.15))
                         os.makedirs(os.path.join(tmp, "files"), exist_ok=True)
                         t = time.time()
                         open(os.path.join(tmp, "files", "ready"), "w").close()

@@ -66,12 +66,21 @@ def run_one(script: str, args: list[str], timeout: float = 400) -> list[dict]:
     if not os.path.exists(path):
         return []
     t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, path, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=HERE)
     try:
-        proc = subprocess.run([sys.executable, path, *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=HERE)
-        stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired as exc:
-        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        stdout, stderr = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        # kill the script and everything it started (inits, peers in their own sessions)
+        sys.path.insert(0, HERE)
+        from common import tree
+        for pid in reversed(tree(proc.pid)):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        stdout, _ = proc.communicate()
         stderr, code = f"timed out after {timeout} s", -1
     rows = []
     for line in stdout.splitlines():

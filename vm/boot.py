@@ -11,19 +11,23 @@
 
 Prints the console, the boot time (kernel start to the default runlevel,
 from the console's kernel timestamps) and every failed check; exits 1 if any.
+Each boot has an ext2 test disk: a file written (not synced) by a job
+before the shutdown must be on it after qemu exits.
 The same checks back tests/vm/.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 from vm import image
-from vm.qemu import VM, accel_args, kernel_lines, kernel_time
+from vm.qemu import SMP, VM, accel_args, kernel_lines, kernel_time
 
 RUNLEVEL_MARK = r"vm-report: runlevel (\S+) reached"
 THEN_MARK = r"vm-report: then (poweroff|reboot)"
@@ -103,23 +107,42 @@ def boot_time(console: str) -> dict[str, float | None]:
 
 
 def run(append: str = "", then: str = "poweroff", cad: bool = False,
-        timeout: float = 90.0, paths: dict | None = None) -> tuple[str, int | None, float]:
-    """One boot; returns (console, qemu exit status, wall seconds). Kills qemu always."""
+        timeout: float = 90.0, paths: dict | None = None,
+        disk: str | None = None) -> tuple[str, int | None, float]:
+    """One boot; returns (console, qemu exit status, wall seconds). Kills qemu
+    always. `disk`: a raw ext2 image the guest mounts on /mnt (vm-disk)."""
     paths = paths or image.prepare(quiet=True)
     append = f"vm.then={'wait' if cad else then} {append}".strip()
-    with VM(paths["kernel"], paths["initrd"], append=append) as vm:
+    if disk:
+        append += " vm.disk"
+    with VM(paths["kernel"], paths["initrd"], append=append, disk=disk) as vm:
         if cad:
-            if vm.wait_for(r"vm-report: then wait", timeout):
-                time.sleep(0.3)
-                vm.sendkey("ctrl-alt-delete")
+            if not vm.wait_for(r"vm-report: then wait", timeout):
+                return vm.console, vm.wait(1), time.monotonic() - vm.started
+            time.sleep(0.3)
+            vm.sendkey("ctrl-alt-delete")
         code = vm.wait(timeout)
         return vm.console, code, time.monotonic() - vm.started
+
+
+def make_disk(path: str, size_mb: int = 8) -> None:
+    """An empty ext2 image for vm-disk."""
+    with open(path, "wb") as f:
+        f.truncate(size_mb << 20)
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", path], check=True)
+
+
+def read_disk_file(image_path: str, name: str) -> str | None:
+    """A file's text from an ext2 image, read with debugfs (no mount)."""
+    out = subprocess.run(["debugfs", "-R", f"cat /{name}", image_path],
+                         capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 and out.stdout else None
 
 
 def shell(paths: dict) -> int:
     """Interactive boot: getty on ttyS0, qemu in the foreground."""
     argv = ["qemu-system-x86_64", *accel_args(), "-nodefaults", "-display", "none",
-            "-serial", "mon:stdio", "-no-reboot", "-nic", "none", "-m", "512",
+            "-serial", "mon:stdio", "-no-reboot", "-nic", "none", "-m", "512", "-smp", str(SMP),
             "-kernel", paths["kernel"], "-initrd", paths["initrd"],
             "-append", "console=ttyS0 panic=-1 rdinit=/sbin/init printk.devkmsg=on "
                        "loglevel=6 vm.then=wait vm.getty"]
@@ -138,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.shell:
         return shell(paths)
     append = f"vm.scenario={args.scenario}" if args.scenario else ""
-    console, code, wall = run(append, then=args.then, cad=args.cad, paths=paths)
+    with tempfile.TemporaryDirectory(prefix="upstart-vm-disk-") as tmp:
+        disk = os.path.join(tmp, "disk.img")
+        make_disk(disk)
+        console, code, wall = run(append, then=args.then, cad=args.cad, paths=paths, disk=disk)
+        synced = read_disk_file(disk, "vm-sync-test")
     if not args.quiet:
         sys.stdout.write(console)
     end = "reboot" if args.cad or args.then == "reboot" else "poweroff"
@@ -148,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = (args.scenario or "").split(",")
     if "crash" in steps and "vm-crash respawning too fast, stopped" not in console:
         problems.append("vm-crash was not stopped at the respawn limit")
+    if not synced:
+        problems.append("/mnt/vm-sync-test did not reach the disk: no sync before reboot(2)")
     if "orphans" in steps and not re.search(
             r"vm-orphans: orphans left=0 zombies of init=0", console):
         problems.append("orphans were not all reaped")

@@ -47,6 +47,11 @@ GUEST_PY = f"/usr/bin/python{PYVER}"
 GUEST_STDLIB = f"/usr/lib/python{PYVER}"
 GUEST_SITE = f"/usr/local/lib/python{PYVER}/dist-packages"
 KERNEL_META = "linux-image-cloud-amd64"
+# modules for the test disk (virtio-blk; ext4, which mounts ext2, is built in),
+# in load order (their `depends=`); the guest has them in /lib/modules/vm/
+KERNEL_MODULES = ("drivers/virtio/virtio_ring", "drivers/virtio/virtio",
+                  "drivers/virtio/virtio_pci_legacy_dev", "drivers/virtio/virtio_pci_modern_dev",
+                  "drivers/virtio/virtio_pci", "drivers/block/virtio_blk")
 BASE_FORMAT = 3  # bump when base.cpio's layout changes
 
 # stdlib parts a boot never needs
@@ -119,6 +124,8 @@ def ensure_host_packages() -> None:
         wanted.append("busybox-static")
     if not os.path.exists(GUEST_PY):
         wanted.append(f"python{PYVER}")
+    if not shutil.which("mke2fs") or not shutil.which("debugfs"):
+        wanted.append("e2fsprogs")  # the test disk
     if not wanted:
         return
     log(f"installing {' '.join(wanted)}")
@@ -144,9 +151,15 @@ def kernel_path() -> str:
     return os.path.join(CACHE, "vmlinuz")
 
 
+def module_paths() -> list[str]:
+    """The cached kernel modules for the test disk, in load order."""
+    return [os.path.join(CACHE, "modules", os.path.basename(m) + ".ko") for m in KERNEL_MODULES]
+
+
 def fetch_kernel() -> str:
+    """vmlinuz and the few modules we load (KERNEL_MODULES), from the kernel .deb."""
     path = kernel_path()
-    if os.path.exists(path):
+    if os.path.exists(path) and all(os.path.exists(m) for m in module_paths()):
         return path
     os.makedirs(CACHE, exist_ok=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -171,15 +184,21 @@ def fetch_kernel() -> str:
                               stderr=subprocess.DEVNULL)
         deb = glob.glob(os.path.join(tmp, "*.deb"))[0]
         tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+        wanted = {f"kernel/{m}.ko": dst for m, dst in zip(KERNEL_MODULES, module_paths())}
+        os.makedirs(os.path.join(CACHE, "modules"), exist_ok=True)
         with tarfile.open(fileobj=tar.stdout, mode="r|") as tf:
             for member in tf:
-                if member.isfile() and os.path.basename(member.name).startswith("vmlinuz-"):
-                    data = tf.extractfile(member).read()
+                if not member.isfile():
+                    continue
+                rel = member.name.split("/", 4)[-1]  # ./lib/modules/VERSION/kernel/...
+                if os.path.basename(member.name).startswith("vmlinuz-"):
                     with open(path + ".tmp", "wb") as out:
-                        out.write(data)
+                        out.write(tf.extractfile(member).read())
                     with open(os.path.join(CACHE, "kernel-version"), "w") as out:
                         out.write(os.path.basename(member.name)[len("vmlinuz-"):] + "\n")
-                    break
+                elif member.name.startswith("./lib/modules/") and rel in wanted:
+                    with open(wanted[rel], "wb") as out:
+                        out.write(tf.extractfile(member).read())
         while tar.stdout.read(1 << 20):  # drain, so dpkg-deb ends quietly
             pass
         tar.stdout.close()
@@ -271,8 +290,18 @@ def dependency_modules() -> list[str]:
             if top.endswith((".dist-info", ".egg-info")) or top in ("..", "__pycache__"):
                 continue
             modules.add(top[:-3] if top.endswith(".py") else top)
-        todo += [name_of(r) for r in dist.requires or () if "extra ==" not in r]
+        todo += [name_of(r) for r in dist.requires or () if _applies(r)]
     return sorted(modules)
+
+
+def _applies(req: str) -> bool:
+    """Does a Requires-Dist line apply on Linux, without extras?"""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # without packaging: only unconditional requirements
+        return ";" not in req
+    marker = Requirement(req).marker
+    return marker is None or marker.evaluate({"extra": ""})
 
 
 def _venv_site() -> str:
@@ -310,7 +339,8 @@ def base_fingerprint() -> str:
     h.update(str(BASE_FORMAT).encode())
     with open(__file__, "rb") as f:
         h.update(f.read())
-    for p in (GUEST_PY, "/bin/busybox", "/bin/dash", os.path.join(GUEST_STDLIB, "os.py")):
+    for p in (GUEST_PY, "/bin/busybox", "/bin/dash", os.path.join(GUEST_STDLIB, "os.py"),
+              *module_paths()):
         st = os.stat(p)
         h.update(f"{p}:{st.st_size}:{int(st.st_mtime)}".encode())
     site = _venv_site()
@@ -377,6 +407,10 @@ def build_base(path: str) -> None:
                     w.file(pyc, data)
         for name, text in ETC.items():
             w.file(name, text.encode(), 0o600 if name == "/etc/shadow" else 0o644)
+        for ko in module_paths():
+            w.copy(f"/lib/modules/vm/{os.path.basename(ko)}", ko)
+        w.file("/lib/modules/vm/order",
+               "".join(os.path.basename(ko) + "\n" for ko in module_paths()).encode())
         w.close()
     os.replace(tmp_final, path)
     log(f"base.cpio: {n} python files, {os.path.getsize(path) >> 20} MiB")

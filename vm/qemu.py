@@ -6,7 +6,7 @@ stdout, collects the console in a thread, talks to the human monitor over a
 unix socket (`sendkey ctrl-alt-delete`), and always kills qemu on close
 (it is a context manager). Kernel command-line words understood by our
 VM-only jobs: `vm.then=poweroff|reboot|halt|wait`, `vm.scenario=crash,orphans` (either or both),
-`vm.getty`.
+`vm.getty`, `vm.disk` (with `disk=`: mount /dev/vda on /mnt).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def accel_args() -> list[str]:
 
 class VM:
     def __init__(self, kernel: str, initrd: str, append: str = "", init_args: str = "",
-                 memory: int = 512):
+                 memory: int = 512, disk: str | None = None):
         self.tmp = tempfile.mkdtemp(prefix="upstart-vm-")
         self.monitor_path = os.path.join(self.tmp, "monitor.sock")
         cmdline = f"{BASE_APPEND} {append}".strip()
@@ -62,6 +62,8 @@ class VM:
             "-no-reboot", "-nic", "none", "-m", str(memory), "-smp", str(SMP),
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
         ]
+        if disk:  # a raw image as /dev/vda (virtio-blk)
+            self.argv += ["-drive", f"file={disk},format=raw,if=virtio"]
         self._buf = bytearray()
         self._cond = threading.Condition()
         self.started = time.monotonic()

@@ -88,7 +88,7 @@ def check_order(init: SessionInit, job: str, signal_file, stamp, label: str) -> 
     ready_at = ready_event_wall(init, job)
     print(f"\n[readiness e2e] {label}: signal -> ready event "
           f"{(ready_at - signal_at) * 1000:.2f} ms")
-    assert "ready" in status(init, job)
+    assert status(init, job).splitlines()[-1] == "\tready"
 
 
 def wait_running_not_ready(init: SessionInit, job: str) -> None:
@@ -96,6 +96,12 @@ def wait_running_not_ready(init: SessionInit, job: str) -> None:
     assert "waiting for ready" in status(init, job)
     assert status(init, f"after-{job}") == f"after-{job} stop/waiting"
     assert status(init, f"while-{job}") == f"while-{job} stop/waiting"
+
+
+def gate(path) -> str:
+    """Shell words that wait until the test creates `path` (so the test sees
+    the job waiting before the producer signals, however loaded the host)."""
+    return f"while [ ! -e {path} ]; do sleep 0.02; done; "
 
 
 def free_port() -> int:
@@ -177,18 +183,20 @@ def test_file_written_later(tmp_path):
 def test_systemd_notify_ready(tmp_path):
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
     jobs = {"sd": "ready on notify\n"
-                  f"exec sh -c 'sleep 0.5; date +%s.%N > {sig}; "
+                  f"exec sh -c '{gate(tmp_path / 'go')}date +%s.%N > {sig}; "
                   "systemd-notify --ready --status=serving; exec sleep 1000'\n",
             **dependents("sd", str(stamp))}
     with SessionInit(jobs) as init:
         ok(init, "start", "sd")
         wait_running_not_ready(init, "sd")
+        (tmp_path / "go").write_text("")
         check_order(init, "sd", sig, stamp, "notify (systemd-notify --ready)")
 
 
 SENDER = """\
 import os, socket, sys, time
-time.sleep(0.5)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.02)
 addr = os.environ["NOTIFY_SOCKET"]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 open(sys.argv[1], "w").write(repr(time.time()))
@@ -200,31 +208,35 @@ time.sleep(1000)
 def test_python_sender_on_notify_socket(tmp_path):
     (tmp_path / "sender.py").write_text(SENDER)
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
-    jobs = {"py": f"ready on notify\nexec {PY} {tmp_path}/sender.py {sig}\n",
+    jobs = {"py": f"ready on notify\nexec {PY} {tmp_path}/sender.py {sig} {tmp_path}/go\n",
             **dependents("py", str(stamp))}
     with SessionInit(jobs) as init:
         ok(init, "start", "py")
         wait_running_not_ready(init, "py")
+        (tmp_path / "go").write_text("")
         check_order(init, "py", sig, stamp, "notify (python sender)")
 
 
 def test_notify_fd_writer(tmp_path):
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
     jobs = {"s6": "ready on notify-fd 3\n"
-                  f"exec sh -c 'sleep 0.5; date +%s.%N > {sig}; echo >&3; exec sleep 1000'\n",
+                  f"exec sh -c '{gate(tmp_path / 'go')}date +%s.%N > {sig}; echo >&3; "
+                  "exec sleep 1000'\n",
             **dependents("s6", str(stamp))}
     with SessionInit(jobs) as init:
         ok(init, "start", "s6")
         wait_running_not_ready(init, "s6")
+        (tmp_path / "go").write_text("")
         check_order(init, "s6", sig, stamp, "notify-fd (s6 style)")
 
 
 # ---------------------------------------------------------------- dbus
 
 CLAIMER = """\
-import sys, time
+import os, sys, time
 from upstart.control.client import connect
-time.sleep(0.5)
+while not os.path.exists(sys.argv[4]):
+    time.sleep(0.02)
 conn = connect(sys.argv[1], bus=True)
 open(sys.argv[3], "w").write(repr(time.time()))
 conn.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
@@ -246,13 +258,15 @@ def test_dbus_name_claimed_on_a_private_bus(tmp_path):
         (tmp_path / "claim.py").write_text(CLAIMER)
         sig, stamp = tmp_path / "signal", tmp_path / "stamp"
         jobs = {"busy": "ready on dbus NAME=org.example.Busy\n"
-                        f"exec {PY} {tmp_path}/claim.py {address} org.example.Busy {sig}\n",
+                        f"exec {PY} {tmp_path}/claim.py {address} org.example.Busy {sig} "
+                        f"{tmp_path}/go\n",
                 **dependents("busy", str(stamp))}
         with SessionInit(jobs, env={"DBUS_SESSION_BUS_ADDRESS": address,
                                     "PYTHONPATH": os.path.dirname(os.path.dirname(
                                         os.path.dirname(os.path.abspath(__file__))))}) as init:
             ok(init, "start", "busy")
             wait_running_not_ready(init, "busy")
+            (tmp_path / "go").write_text("")
             check_order(init, "busy", sig, stamp, "dbus (name claimed on private bus)")
     finally:
         bus.kill()
@@ -277,3 +291,24 @@ def test_udev_style_event_is_an_ordinary_event(tmp_path):
         sig.write_text(repr(time.time()))
         ok(init, "emit", "--no-wait", "net-device-added", "INTERFACE=eth9", "ID_NET_NAME=eth9")
         check_order(init, "net", sig, stamp, "udev-style event")
+
+
+# ---------------------------------------------------------------- re-exec
+
+def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
+    """After `Restart` the new init re-sends WatchReady; the new adapter watches."""
+    from upstart.control import client
+
+    target = tmp_path / "later"
+    sig, stamp = tmp_path / "signal", tmp_path / "stamp"
+    jobs = {"app": f"ready on file FPATH={target}\n" + SVC, **dependents("app", str(stamp))}
+    with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
+        ok(init, "start", "app")
+        wait_running_not_ready(init, "app")
+        with client.connect(init.address) as conn:
+            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
+        assert "waiting for ready" in status(init, "app")
+        sig.write_text(repr(time.time()))
+        target.write_text("")
+        check_order(init, "app", sig, stamp, "file after re-exec")

@@ -73,7 +73,7 @@ def test_vm_jobs_parse_cleanly():
     assert list(result.errors) == []
     names = set(result.classes)
     for job in ("vm-report", "vm-base", "vm-top", "vm-last", "vm-crash", "vm-orphans",
-                "vm-cad", "vm-startup", "ttyS0", "rc-sysinit"):
+                "vm-cad", "vm-startup", "vm-disk", "ttyS0", "rc-sysinit"):
         assert job in names, names
 
 

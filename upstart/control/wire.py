@@ -59,6 +59,13 @@ def _type_end(sig: str, i: int) -> int:
             j = _type_end(sig, j)
         if j >= len(sig):
             raise WireError("unclosed container in %r" % sig)
+        # hardening (issue #14, found by tests/fuzz): an empty struct would make
+        # `a()` loop forever; a dict entry is exactly a basic key and a value
+        inner = split_signature(sig[i + 1:j])
+        if not inner:
+            raise WireError("empty container in %r" % sig)
+        if c == "{" and (len(inner) != 2 or inner[0][0] in "a({v"):
+            raise WireError("bad dict entry in %r" % sig)
         return j + 1
     if c in _ALIGN:
         return i + 1
@@ -266,6 +273,11 @@ def decode_message(raw) -> Message:
     _body_len, serial = struct.unpack_from(order + "II", raw, 4)
     (field_list,), pos = unmarshal("a(yv)", raw, 12, order)
     fields = {code: value for code, (_s, value) in field_list}
+    # hardening (issue #14, found by tests/fuzz): a header field of the wrong
+    # type (e.g. a boolean signature) is malformed, not a crash further on
+    for code, (fsig, _value) in field_list:
+        if _FIELD_TYPES.get(code, fsig) != fsig:
+            raise WireError("header field %d has type %r" % (code, fsig))
     pos += -pos % 8
     sig = fields.get(F_SIGNATURE, "")
     body, _ = unmarshal(sig, raw, pos, order) if sig else ([], pos)

@@ -453,6 +453,8 @@ class Daemon:
         if self.pid1 and not self.opts.restart:
             from upstart.daemon.boot import early_setup
             early_setup(self.logger.log)
+            # /dev may have been mounted just now
+            self.logger.open_kmsg()
         if self.pid1:
             # disable ctrl-alt-del rebooting (we get SIGINT instead); inside a
             # PID namespace the kernel refuses this, which tells us where we are

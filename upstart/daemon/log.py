@@ -22,11 +22,17 @@ class Logger:
         self.prog = prog
         self._kmsg_fd: int | None = None
         if kmsg:
-            try:
-                self._kmsg_fd = os.open("/dev/kmsg", os.O_WRONLY | os.O_APPEND | os.O_NOCTTY
-                                        | os.O_CLOEXEC)
-            except OSError:
-                self._kmsg_fd = None
+            self.open_kmsg()
+
+    def open_kmsg(self) -> None:
+        """(Re)open /dev/kmsg: at boot /dev may only be mounted after we start."""
+        if self._kmsg_fd is not None:
+            return
+        try:
+            self._kmsg_fd = os.open("/dev/kmsg", os.O_WRONLY | os.O_APPEND | os.O_NOCTTY
+                                    | os.O_CLOEXEC)
+        except OSError:
+            self._kmsg_fd = None
 
     def enabled(self, priority: str) -> bool:
         try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from upstart.control.address import SYSTEM_BUS_DEFAULT
-from upstart.readiness.spec import DbusSpec, FileSpec, SocketSpec, parse_leaf
 
 
 def bus_address(kind: str, environ: dict[str, str]) -> str | None:
@@ -75,6 +74,8 @@ class Readiness:
     # ------------------------------------------------------------ the seam
 
     def watch(self, job: str, instance: str, matches, pids=()) -> None:
+        from upstart.readiness.spec import DbusSpec, FileSpec, SocketSpec, parse_leaf
+
         self.unwatch(job, instance)
         keys: list[tuple] = []
         self._keys[(job, instance)] = keys

@@ -8,9 +8,11 @@ deeper if the next directory appeared, and checks the target. The watch is
 added *before* the check, so a path created in between is never missed.
 When a watched directory goes away (`IN_IGNORED`) the watch climbs back up.
 
-Owns one inotify instance (opened at the first watch, closed when the last
-goes) and the reader on its fd. Never polls, never reads file contents,
-never blocks; a watch fires its callback at most once.
+Owns one inotify instance (opened at the first watch and kept: closing an
+inotify fd waits for an SRCU grace period in the kernel, 10-60 ms measured,
+which would stall init's loop right when a job becomes ready) and the reader
+on its fd. Never polls, never reads file contents, never blocks; a watch
+fires its callback at most once.
 """
 
 from __future__ import annotations
@@ -83,15 +85,11 @@ class FileWatcher:
         watch = _Watch(spec, fire)
         self._watches[key] = watch
         self._arm(key, watch)
-        if not self._watches:
-            self._close()
 
     def remove(self, key: object) -> None:
         watch = self._watches.pop(key, None)
         if watch is not None:
             self._drop_wd(key, watch)
-        if not self._watches:
-            self._close()
 
     def keys(self) -> list[object]:
         return list(self._watches)
@@ -190,8 +188,6 @@ class FileWatcher:
             watch = self._watches.get(key)
             if watch is not None:
                 self._arm(key, watch)
-        if not self._watches:
-            self._close()
 
 
 __all__ = ["FileWatcher", "nearest_dir", "find"]

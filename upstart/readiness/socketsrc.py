@@ -13,9 +13,11 @@ socket watch only: they cost ~13 MB and ~130 ms, never at init start-up). The ke
 notification for listen(2) -- sock_diag multicasts only socket
 *destruction*, the proc connector reports fork/exec/exit but not socket
 calls, and the tracepoint `sock:inet_sock_set_state` needs a BPF loader.
-So the dump is re-run on a bounded back-off: 5 ms, then x1.5 up to 200 ms
-between checks, until ready or unwatched (each dump costs ~0.3 ms; see
-docs/design/readiness.md "Sources" for the measured latency). For a unix
+So the dump is re-run on a bounded back-off: 5 ms, then x1.5 up to 50 ms
+between checks, until ready or unwatched. A dump of a few listeners costs
+~0.06 ms, so a waiting watch costs ~0.1% of a CPU at the cap; a listen(2)
+is seen within 50 ms, half that on average (docs/design/readiness.md
+"Sources" has the measured latency). For a unix
 socket with a path, bind(2) creates the path: a file watch on it resets the
 back-off to 5 ms, so the check follows the bind closely.
 
@@ -34,14 +36,14 @@ from upstart.readiness.spec import FileSpec, SocketSpec
 
 FIRST_DELAY = 0.005
 GROWTH = 1.5
-MAX_DELAY = 0.2
+MAX_DELAY = 0.05
 SS_LISTEN = 10
 NETLINK_SOCK_DIAG = 4
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 
 
 def next_delay(delay: float | None) -> float:
-    """The back-off: 5 ms, then x1.5, never more than 200 ms."""
+    """The back-off: 5 ms, then x1.5, never more than 50 ms."""
     if delay is None:
         return FIRST_DELAY
     return min(MAX_DELAY, delay * GROWTH)
@@ -224,7 +226,7 @@ class DiagProbe:
 
 
 class _Watch:
-    __slots__ = ("spec", "pids", "fire", "delay", "handle")
+    __slots__ = ("spec", "pids", "fire", "delay", "handle", "warned")
 
     def __init__(self, spec: SocketSpec, pids: tuple[int, ...], fire: Callable[[], None]):
         self.spec = spec
@@ -232,6 +234,7 @@ class _Watch:
         self.fire = fire
         self.delay: float | None = None
         self.handle = None
+        self.warned = False
 
 
 class SocketWatcher:
@@ -292,9 +295,15 @@ class SocketWatcher:
         try:
             found = self.probe.listeners(watch.spec)
             ready = self.owner_check(found, watch.pids)
-        except Exception as exc:   # noqa: BLE001 - e.g. no netlink in this container
-            self.log("warn", f"Unable to check socket {' '.join(watch.spec.event_env())}: "
+        except ImportError as exc:   # pyroute2 not installed: this leaf cannot be watched
+            self.log("warn", f"Unable to watch socket {' '.join(watch.spec.event_env())}: "
                              f"{exc}")
+            return
+        except Exception as exc:   # noqa: BLE001 - e.g. no netlink in this container
+            if not watch.warned:
+                watch.warned = True
+                self.log("warn", f"Unable to check socket "
+                                 f"{' '.join(watch.spec.event_env())}: {exc}")
             ready = False
         if ready:
             self.remove(key)

@@ -96,6 +96,13 @@ def read_runlevel(path: str | None = None) -> tuple[str, str] | None:
 
 
 def _utmp_write(path: str, entry: Utmpx) -> bool:
+    # glibc does not create utmp; a fresh /run has none until someone does
+    if not os.path.exists(path):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o664)
+            os.close(fd)
+        except OSError:
+            pass
     _libc.utmpxname(path.encode())
     _libc.setutxent()
     try:

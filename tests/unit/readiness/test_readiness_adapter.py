@@ -166,3 +166,25 @@ def test_emitted_event_makes_the_core_instance_ready(loop, tmp_path):
     names = [e.name for e in seen if isinstance(e, fx.EventEmitted)]
     assert "file" in names and "ready" in names
     assert box["r"].active() == []
+
+
+def test_sources_are_loaded_only_when_a_job_asks():
+    """init start-up pays for none of them: pyroute2 (~13 MB) comes with the
+    first socket watch, inotify with the first file watch."""
+    import subprocess
+    import sys
+    code = """
+import asyncio, sys
+from upstart.readiness.adapter import Readiness
+from upstart.jobfile.model import Match
+loop = asyncio.new_event_loop()
+r = Readiness(loop, lambda n, e: None)
+heavy = ("pyroute2", "inotify_simple", "upstart.readiness.socketsrc")
+print(sorted(m for m in heavy if m in sys.modules))
+r.watch("j", "", (Match("socket", ("PROTO=inet", "PORT=1")),), ())
+print("pyroute2" in sys.modules)
+r.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30)
+    assert out.stdout.splitlines() == ["[]", "True"], out.stderr

@@ -47,14 +47,17 @@ def test_nearest_dir_and_find(tmp_path):
     assert find(FileSpec(str(tmp_path / "a" / "*.sock"))) == str(tmp_path / "a" / "x.sock")
 
 
-def test_existing_path_fires_at_once_and_closes_inotify(loop, tmp_path):
+def test_existing_path_fires_at_once_and_keeps_inotify_open(loop, tmp_path):
     target = tmp_path / "here"
     target.write_text("")
     w = make(loop)
     fired = []
     w.add("k", FileSpec(str(target)), fired.append)
     assert fired == [str(target)]
-    assert w.keys() == [] and w._ino is None
+    assert w.keys() == [] and w._ino is not None   # closing would stall the loop (SRCU)
+    assert w._by_wd == {}                            # but no kernel watch is left
+    w.close()
+    assert w._ino is None
 
 
 def test_path_under_missing_directories_fires_when_created(loop, tmp_path):
@@ -111,7 +114,7 @@ def test_removed_watch_never_fires(loop, tmp_path):
     assert spin_until(loop, lambda: fired)
     spin(loop)
     assert fired == [str(tmp_path / "b")]
-    assert w._ino is None
+    assert w._by_wd == {}
 
 
 def test_watched_directory_removed_and_recreated(loop, tmp_path):

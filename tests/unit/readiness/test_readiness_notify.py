@@ -14,7 +14,7 @@ import pytest
 
 from upstart.jobfile.model import Match, Op
 from upstart.process.harness import Harness, request
-from upstart.process.notes import Notified
+from upstart.process.notes import LogLine, Notified
 from upstart.process.notify import belongs, notify_fd_number, parse_datagram, wants
 
 PY = sys.executable
@@ -114,6 +114,9 @@ def test_stranger_datagram_is_dropped(h, tmp_path):
     s.close()
     h.run(0.2)
     assert not [n for n in h.notes if isinstance(n, Notified)]
+    assert [n for n in h.notes if isinstance(n, LogLine)
+            and n.message == f"Ignored notify message for process {pid} from process "
+                             f"{os.getpid()}"]
 
 
 @pytest.mark.parametrize("stanzas", [{}, {"nice": 1}], ids=["fast-path", "fork-path"])

@@ -26,7 +26,7 @@ def loop():
     lp.close()
 
 
-def test_backoff_grows_from_5ms_to_a_200ms_cap():
+def test_backoff_grows_from_5ms_to_a_50ms_cap():
     delays = []
     d = None
     for _ in range(20):
@@ -34,8 +34,9 @@ def test_backoff_grows_from_5ms_to_a_200ms_cap():
         delays.append(d)
     assert delays[0] == 0.005
     assert all(b >= a for a, b in zip(delays, delays[1:]))
-    assert delays[-1] == socketsrc.MAX_DELAY == 0.2
+    assert delays[-1] == socketsrc.MAX_DELAY == 0.05
     assert sum(delays[:8]) < 0.25      # eight checks in the first quarter second
+    assert delays[:3] == [0.005, 0.0075, 0.01125]
 
 
 def test_row_matching():
@@ -181,7 +182,7 @@ def test_unix_path_bind_resets_backoff_through_the_file_watch(loop, tmp_path):
     path = tmp_path / "app.sock"
     fired = []
     w.add("k", parse_socket(("PROTO=unix", "PATH=" + str(path))), (), lambda: fired.append(1))
-    loop.run_until_complete(asyncio.sleep(1.0))     # back-off now at its 200 ms cap
+    loop.run_until_complete(asyncio.sleep(1.0))     # back-off now at its cap
     assert w._watches["k"].delay == socketsrc.MAX_DELAY
     probe.listening = [3]
     path.write_text("")                               # what bind(2) does to the directory
@@ -197,5 +198,21 @@ def test_probe_failure_is_logged_not_raised(loop):
     logs = []
     w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=Broken())
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
-    assert logs and "no netlink here" in logs[0]
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert len(logs) == 1 and "no netlink here" in logs[0]     # once, not per re-check
+    assert w._watches["k"].handle is not None                  # still re-checking
+    w.close()
+
+
+def test_missing_pyroute2_stops_the_watch_with_one_warning(loop):
+    class NoLib(FakeProbe):
+        def listeners(self, spec):
+            self.calls += 1
+            raise ImportError("No module named 'pyroute2'")
+    logs = []
+    probe = NoLib()
+    w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=probe)
+    w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert probe.calls == 1 and len(logs) == 1 and "pyroute2" in logs[0]
     w.close()

@@ -1,0 +1,6 @@
+"""Fuzz suite (issue #14): make the shared helpers importable."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
