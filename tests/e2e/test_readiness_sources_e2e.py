@@ -159,6 +159,35 @@ def test_socket_of_another_process_does_not_count(tmp_path):
         squatter.close()
 
 
+UNIX_SERVER = """\
+import os, socket, sys, time
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+time.sleep(0.3)                      # bound (the path exists) but not listening yet
+open(sys.argv[2], "w").write(repr(time.time()))
+s.listen()
+time.sleep(1000)
+"""
+
+
+def test_unix_socket_server(tmp_path):
+    (tmp_path / "userver.py").write_text(UNIX_SERVER)
+    path = tmp_path / "app.sock"
+    sig, stamp, go = tmp_path / "signal", tmp_path / "stamp", tmp_path / "go"
+    jobs = {"usrv": f"ready on socket PROTO=unix PATH={path}\n"
+                    f"exec {PY} {tmp_path}/userver.py {path} {sig} {go}\n",
+            **dependents("usrv", str(stamp))}
+    with SessionInit(jobs) as init:
+        ok(init, "start", "usrv")
+        wait_running_not_ready(init, "usrv")
+        go.write_text("")
+        init.wait_for(lambda: path.exists())
+        assert "waiting for ready" in status(init, "usrv")      # bound is not listening
+        check_order(init, "usrv", sig, stamp, "socket (unix path, listen 0.3 s after bind)")
+
+
 # ---------------------------------------------------------------- file
 
 def test_file_written_later(tmp_path):

@@ -6,7 +6,9 @@ mentions them (`wants()`):
 * `notify` -- a unix datagram socket of its own, abstract, with a random
   name, passed as `NOTIFY_SOCKET=@...` (systemd's protocol: datagrams of
   newline-separated `KEY=VALUE`: `READY=1`, `STATUS=...`, `MAINPID=...`,
-  `STOPPING=1`, `WATCHDOG=1`). `SO_PASSCRED` makes the kernel attach the
+  `STOPPING=1`, `WATCHDOG=1`; fds passed along, as `FDSTORE=1` and
+  `systemd-notify`'s `BARRIER=1` do, are closed at once: closing the
+  barrier's pipe is its answer). `SO_PASSCRED` makes the kernel attach the
   sender's pid; a datagram counts only if that pid is the process, one of
   its descendants, or a member of its session (jobs run in their own
   session); others are dropped;
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from upstart.process.notes import LogLine, Notified
 
 SCRIPT_FD = 9
+MAX_PASSED_FDS = 16               # fds a notify datagram may carry (closed at once)
 MAX_FD = 1023
 _UCRED = struct.Struct("iII")
 SO_PASSCRED = getattr(socket, "SO_PASSCRED", 16)
@@ -215,7 +218,8 @@ class NotifyHub:
     def _datagram(self, ch: _Channel) -> None:
         while ch.sock is not None:
             try:
-                data, anc, _flags, _addr = ch.sock.recvmsg(4096, socket.CMSG_SPACE(_UCRED.size))
+                data, anc, _flags, _addr = ch.sock.recvmsg(
+                    4096, socket.CMSG_SPACE(_UCRED.size) + socket.CMSG_SPACE(4 * MAX_PASSED_FDS))
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -225,9 +229,16 @@ class NotifyHub:
                 return
             sender = None
             for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == SCM_CREDENTIALS and \
-                        len(payload) >= _UCRED.size:
+                if level != socket.SOL_SOCKET:
+                    continue
+                if kind == SCM_CREDENTIALS and len(payload) >= _UCRED.size:
                     sender = _UCRED.unpack_from(payload)[0]
+                elif kind == socket.SCM_RIGHTS:     # FDSTORE=1, BARRIER=1: not kept
+                    for i in range(len(payload) // 4):
+                        try:
+                            os.close(int.from_bytes(payload[4 * i:4 * i + 4], "little"))
+                        except OSError:
+                            pass
             if sender is None or not belongs(sender, owner):
                 self.report(LogLine("debug", f"Ignored notify message for process {owner} "
                                              f"from process {sender}"))

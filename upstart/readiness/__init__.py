@@ -8,6 +8,8 @@ package only watches the world for it:
   that proves it (pure);
 * `filesrc`   -- a path comes to exist (inotify on the nearest directory);
 * `socketsrc` -- a listening socket owned by the job (netlink sock_diag);
+* `listenbpf` -- listen(2) events from the kernel (a BPF ring buffer), which
+  tell `socketsrc` when to look;
 * `dbussrc`   -- a bus name gets an owner (NameOwnerChanged + NameHasOwner);
 * `adapter`   -- `Readiness`, the daemon's `readiness` object: `watch`/`unwatch`
   from the core's `WatchReady`/`UnwatchReady`, emitting the ordinary events.

@@ -9,19 +9,28 @@ cannot be read (another user's process), any listener counts.
 
 How "listening" is learnt: a netlink `sock_diag` dump of the listening
 sockets of one family (pyroute2's message classes, imported on the first
-socket watch only: they cost ~13 MB and ~130 ms, never at init start-up). The kernel has no
-notification for listen(2) -- sock_diag multicasts only socket
-*destruction*, the proc connector reports fork/exec/exit but not socket
-calls, and the tracepoint `sock:inet_sock_set_state` needs a BPF loader.
-So the dump is re-run on a bounded back-off: 5 ms, then x1.5 up to 50 ms
-between checks, until ready or unwatched. A dump of a few listeners costs
-~0.06 ms, so a waiting watch costs ~0.1% of a CPU at the cap; a listen(2)
-is seen within 50 ms, half that on average (docs/design/readiness.md
-"Sources" has the measured latency). For a unix
-socket with a path, bind(2) creates the path: a file watch on it resets the
-back-off to 5 ms, so the check follows the bind closely.
+socket watch only: they cost ~13 MB and ~130 ms, never at init start-up).
+When to dump:
 
-Owns the diag socket (closed when the last watch goes) and the timers.
+* TCP: the kernel's `inet_sock_set_state` tracepoint, through a tiny BPF
+  program and ring buffer (`listenbpf.py`), wakes the loop at every
+  listen(2) on the host; the TCP watches check at once and, if the socket
+  is not in the table yet (the tracepoint fires just before it is hashed),
+  1 ms later, then on the back-off below;
+* a unix socket with a path: bind(2) creates the path; a file watch on it
+  triggers the check the same way;
+* otherwise, and as a safety net: a bounded back-off, 5 ms then x1.5 up to
+  50 ms between checks (500 ms for TCP while listen events work), until
+  ready or unwatched. Without BPF (an ordinary user's Session Init, a
+  container forbidding bpf(2)) there is no other notification for listen(2):
+  sock_diag multicasts only socket destruction, the proc connector reports
+  fork/exec/exit but no socket calls. A dump of a few listeners costs
+  ~0.06 ms, so a waiting watch costs ~0.1% of a CPU at the 50 ms cap.
+
+docs/design/readiness.md "Sources" has the measured latencies.
+
+Owns the diag socket (closed when the last watch goes), the timers and the
+listen events (kept until `close()`).
 Never connects to the watched socket (that would be a client of the
 service), never blocks beyond one local netlink dump.
 """
@@ -37,16 +46,18 @@ from upstart.readiness.spec import FileSpec, SocketSpec
 FIRST_DELAY = 0.005
 GROWTH = 1.5
 MAX_DELAY = 0.05
+MAX_DELAY_WITH_EVENTS = 0.5       # TCP while listen events arrive: only a safety net
+EVENT_DELAY = 0.001               # the second check after a listen event
 SS_LISTEN = 10
 NETLINK_SOCK_DIAG = 4
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 
 
-def next_delay(delay: float | None) -> float:
-    """The back-off: 5 ms, then x1.5, never more than 50 ms."""
+def next_delay(delay: float | None, cap: float = MAX_DELAY) -> float:
+    """The back-off: 5 ms, then x1.5, never more than `cap` (50 ms)."""
     if delay is None:
         return FIRST_DELAY
-    return min(MAX_DELAY, delay * GROWTH)
+    return min(cap, delay * GROWTH)
 
 
 def inet_matches(spec: SocketSpec, rows: Iterable[tuple[str, int, int]]) -> list[int]:
@@ -226,7 +237,7 @@ class DiagProbe:
 
 
 class _Watch:
-    __slots__ = ("spec", "pids", "fire", "delay", "handle", "warned")
+    __slots__ = ("spec", "pids", "fire", "delay", "handle", "warned", "soon")
 
     def __init__(self, spec: SocketSpec, pids: tuple[int, ...], fire: Callable[[], None]):
         self.spec = spec
@@ -235,13 +246,15 @@ class _Watch:
         self.delay: float | None = None
         self.handle = None
         self.warned = False
+        self.soon = False               # after a listen event: re-check 1 ms after a miss
 
 
 class SocketWatcher:
     """Every socket watch of the readiness adapter."""
 
     def __init__(self, loop, log: Callable[[str, str], None], files=None, probe=None,
-                 owner_check: Callable[[list[int], tuple[int, ...]], bool] = owned):
+                 owner_check: Callable[[list[int], tuple[int, ...]], bool] = owned,
+                 listen_events: Callable | None | bool = True):
         self.loop = loop
         self.log = log
         self.files = files              # a FileWatcher, for unix path sockets
@@ -249,10 +262,48 @@ class SocketWatcher:
         self.owner_check = owner_check
         self._watches: dict[object, _Watch] = {}
         self.checks = 0                 # dumps made (for tests and the bench)
+        # listen events (listenbpf): True = try the BPF source at the first watch;
+        # a factory(loop, callback) for tests; False/None = back-off only
+        self._events_factory = listen_events
+        self.events = None              # the open ListenEvents, if any
+
+    def _start_events(self) -> None:
+        factory = self._events_factory
+        if not factory or self.events is not None:
+            return
+        self._events_factory = None     # one attempt
+        if factory is True:
+            from upstart.readiness.listenbpf import ListenEvents
+            factory = ListenEvents
+        events = factory(self.loop, self._listened)
+        try:
+            events.open()
+        except OSError as exc:
+            self.log("debug", f"readiness: no listen(2) events ({exc}); "
+                              f"socket checks back off up to {MAX_DELAY * 1000:.0f} ms")
+            return
+        self.events = events
+
+    def _listened(self) -> None:
+        """Some TCP socket started listening: check the TCP watches shortly."""
+        for key, watch in self._watches.items():
+            if watch.spec.proto == "unix":
+                continue
+            if watch.handle is not None:
+                watch.handle.cancel()
+            watch.delay = None
+            watch.soon = True
+            watch.handle = self.loop.call_soon(self._check, key)
+
+    def _cap(self, spec: SocketSpec) -> float:
+        return MAX_DELAY_WITH_EVENTS if self.events is not None and spec.proto != "unix" \
+            else MAX_DELAY
 
     def add(self, key: object, spec: SocketSpec, pids: tuple[int, ...],
             fire: Callable[[], None]) -> None:
         self.remove(key)
+        if spec.proto != "unix":
+            self._start_events()
         watch = _Watch(spec, tuple(pids), fire)
         self._watches[key] = watch
         if spec.proto == "unix" and spec.path and spec.path.startswith("/") and \
@@ -309,13 +360,20 @@ class SocketWatcher:
             self.remove(key)
             watch.fire()
             return
-        watch.delay = next_delay(watch.delay)
+        if watch.soon:                  # the event may precede the socket's hashing
+            watch.soon = False
+            watch.handle = self.loop.call_later(EVENT_DELAY, self._check, key)
+            return
+        watch.delay = next_delay(watch.delay, self._cap(watch.spec))
         watch.handle = self.loop.call_later(watch.delay, self._check, key)
 
     def close(self) -> None:
         for key in list(self._watches):
             self.remove(key)
         self.probe.close()
+        if self.events is not None:     # kept until now: a BPF link's release may wait
+            self.events.close()
+            self.events = None
 
 
 __all__ = ["SocketWatcher", "DiagProbe", "next_delay", "inet_matches", "unix_matches",

@@ -151,3 +151,30 @@ def test_real_systemd_notify_client(h):
                           ready_on=Match("notify"), ready=True))
     fields = notified(h, pid).fields
     assert "READY=1" in fields
+
+
+BARRIER = """\
+import os, socket, sys, time
+addr = os.environ["NOTIFY_SOCKET"]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+r, w = os.pipe()
+s.sendmsg([b"READY=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, w.to_bytes(4, "little"))],
+          0, "\\0" + addr[1:])
+os.close(w)
+os.read(r, 1)                      # EOF once init closed the copy it received
+open(sys.argv[1], "w").write("barrier passed")
+time.sleep(30)
+"""
+
+
+def test_fds_passed_with_a_datagram_are_closed_like_a_barrier(h, tmp_path):
+    (tmp_path / "barrier.py").write_text(BARRIER)
+    out = tmp_path / "out"
+    pid = h.spawn(request(f"{PY} {tmp_path}/barrier.py {out}", ready_on=Match("notify"),
+                          ready=True))
+    assert notified(h, pid).fields == ("READY=1",)
+    for _ in range(300):
+        if out.exists():
+            break
+        h.run(0.01)
+    assert out.read_text() == "barrier passed"

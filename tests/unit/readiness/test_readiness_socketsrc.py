@@ -148,7 +148,8 @@ class FakeProbe:
 
 def test_watcher_rechecks_on_backoff_and_fires_once(loop):
     probe = FakeProbe()
-    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c))
+    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c),
+                      listen_events=False)
     fired = []
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: fired.append(1))
     loop.run_until_complete(asyncio.sleep(0.1))
@@ -165,7 +166,8 @@ def test_watcher_rechecks_on_backoff_and_fires_once(loop):
 
 def test_watcher_remove_stops_checking(loop):
     probe = FakeProbe()
-    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c))
+    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c),
+                      listen_events=False)
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
     w.remove("k")
     calls = probe.calls
@@ -178,7 +180,8 @@ def test_unix_path_bind_resets_backoff_through_the_file_watch(loop, tmp_path):
     files = FileWatcher(loop, lambda p, m: None)
     probe = FakeProbe()
     w = SocketWatcher(loop, lambda p, m: None, files=files, probe=probe,
-                      owner_check=lambda c, p: bool(c))
+                      owner_check=lambda c, p: bool(c),
+                      listen_events=False)
     path = tmp_path / "app.sock"
     fired = []
     w.add("k", parse_socket(("PROTO=unix", "PATH=" + str(path))), (), lambda: fired.append(1))
@@ -196,7 +199,7 @@ def test_probe_failure_is_logged_not_raised(loop):
         def listeners(self, spec):
             raise OSError("no netlink here")
     logs = []
-    w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=Broken())
+    w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=Broken(), listen_events=False)
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
     loop.run_until_complete(asyncio.sleep(0.05))
     assert len(logs) == 1 and "no netlink here" in logs[0]     # once, not per re-check
@@ -211,8 +214,103 @@ def test_missing_pyroute2_stops_the_watch_with_one_warning(loop):
             raise ImportError("No module named 'pyroute2'")
     logs = []
     probe = NoLib()
-    w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=probe)
+    w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=probe, listen_events=False)
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
     loop.run_until_complete(asyncio.sleep(0.05))
     assert probe.calls == 1 and len(logs) == 1 and "pyroute2" in logs[0]
     w.close()
+
+
+# ---------------------------------------------------------------- listen events
+
+class FakeEvents:
+    def __init__(self, loop, callback, fail=False):
+        self.callback = callback
+        self.fail = fail
+        self.closed = False
+
+    def open(self):
+        if self.fail:
+            raise OSError(1, "Operation not permitted")
+
+    def close(self):
+        self.closed = True
+
+
+def test_listen_event_triggers_a_prompt_check_of_tcp_watches_only(loop):
+    made = []
+    probe = FakeProbe()
+    w = SocketWatcher(loop, lambda p, m: None, probe=probe, owner_check=lambda c, p: bool(c),
+                      listen_events=lambda lp, cb: made.append(FakeEvents(lp, cb)) or made[-1])
+    fired = []
+    w.add("tcp", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: fired.append("tcp"))
+    w.add("unix", parse_socket(("PROTO=unix", "PATH=@x")), (), lambda: fired.append("unix"))
+    assert len(made) == 1 and w.events is made[0]
+    w._watches["tcp"].delay = w._watches["unix"].delay = 10.0   # far away
+    for watch in w._watches.values():
+        watch.handle.cancel()
+        watch.handle = loop.call_later(10.0, lambda: None)
+    probe.listening = [5]
+    made[0].callback()                                        # "something listened"
+    loop.run_until_complete(asyncio.sleep(0.02))
+    assert fired == ["tcp"]                                   # unix waits for its own turn
+    assert socketsrc.next_delay(1.0, w._cap(parse_socket(("PROTO=inet", "PORT=1")))) == \
+        socketsrc.MAX_DELAY_WITH_EVENTS
+    assert w._cap(parse_socket(("PROTO=unix", "PATH=@y"))) == socketsrc.MAX_DELAY
+    w.close()
+    assert made[0].closed
+
+
+def test_no_listen_events_falls_back_to_the_short_backoff(loop):
+    logs = []
+    w = SocketWatcher(loop, lambda p, m: logs.append((p, m)), probe=FakeProbe(),
+                      listen_events=lambda lp, cb: FakeEvents(lp, cb, fail=True))
+    w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
+    assert w.events is None
+    assert logs == [("debug", "readiness: no listen(2) events ([Errno 1] Operation not "
+                              "permitted); socket checks back off up to 50 ms")]
+    assert w._cap(parse_socket(("PROTO=inet", "PORT=80"))) == socketsrc.MAX_DELAY
+    w.close()
+
+
+def test_bpf_program_shape():
+    from upstart.readiness.listenbpf import program
+    code = program(7)
+    assert len(code) == 12 * 8
+    assert code[3 * 8] == 0x18 and code[3 * 8 + 1] == (1 | (1 << 4))  # ld_imm64 map fd
+    assert int.from_bytes(code[3 * 8 + 4:4 * 8], "little") == 7
+    assert code[-8] == 0x95                                            # exit
+    assert int.from_bytes(code[12:16], "little") == 10                 # TCP_LISTEN
+
+
+def test_real_listen_events_wake_the_watcher(loop):
+    from upstart.readiness.listenbpf import ListenEvents
+    probe_events = ListenEvents(loop, lambda: None)
+    try:
+        probe_events.open()
+    except OSError as exc:
+        pytest.skip(f"no BPF here: {exc}")
+    probe_events.close()
+    port = free_port()
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    w = SocketWatcher(loop, lambda p, m: None)
+    fired = []
+    try:
+        w.add("k", parse_socket(("PROTO=inet", "PORT=%d" % port)), (os.getpid(),),
+              lambda: fired.append(time.monotonic()))
+        assert w.events is not None
+        watch = w._watches["k"]
+        watch.handle.cancel()
+        watch.handle = loop.call_later(5.0, lambda: None)        # no back-off to help
+        loop.run_until_complete(asyncio.sleep(0.01))
+        t0 = time.monotonic()
+        s.listen()
+        deadline = t0 + 1.0
+        while not fired and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.001))
+        assert fired and fired[0] - t0 < 0.5
+        print(f"\nlisten -> fired {(fired[0] - t0) * 1000:.2f} ms")
+    finally:
+        s.close()
+        w.close()
