@@ -332,7 +332,10 @@ def test_dbus_activation_starts_the_job(private_bus, tmp_path):
                       "uint32:0")
         assert r.returncode == 0, r.stderr
         assert r.stdout.rstrip().endswith("uint32 1")
-        assert init.initctl("status", "svc").stdout.startswith("svc start/running")
+        # the service owns its name as soon as it runs; init may still be confirming
+        # the exec (a main-loop turn) when the activation reply arrives
+        init.wait_for(lambda: init.initctl("status", "svc").stdout.startswith(
+            "svc start/running"), timeout=5)
         # no job waits for this one: the caller gets an error at once
         started = time.monotonic()
         r = dbus_send(private_bus, "--print-reply", "--dest=org.freedesktop.DBus", "/",
