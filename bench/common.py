@@ -204,11 +204,20 @@ class Ours:
 
     def call_all(self, names: list[str], method: str) -> None:
         """Start/Stop (wait=true) every job, all calls in flight at once."""
-        from upstart.control.client import JOB_IFACE
+        from upstart.control.client import JOB_IFACE, CallError
         serials = [self.conn.send(self.path(n), JOB_IFACE, method, "asb", ([], True))
                    for n in names]
-        for s in serials:
-            self.conn.wait_reply(s)
+        for i, s in enumerate(serials):
+            try:
+                self.conn.wait_reply(s)
+            except CallError as exc:
+                if exc.name != "org.freedesktop.DBus.Error.NoReply":
+                    raise
+                # say which call went unanswered and where its job is (for the lead)
+                r = self.initctl("status", names[i])
+                raise CallError(exc.name, f"no reply to {method}({names[i]}) after "
+                                f"{CALL_TIMEOUT:.0f} s ({i} of {len(names)} replies "
+                                f"received); status now: {r.stdout.strip()}") from None
 
     def emit(self, name: str, wait: bool = True) -> None:
         from upstart.control.client import MANAGER_IFACE, MANAGER_PATH

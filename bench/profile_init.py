@@ -8,7 +8,7 @@ Runs `init --user` under cProfile (a launcher calls upstart.cli.init.main with
 the profiler enabled and dumps the stats when init exits on SIGTERM), drives
 the workload from a persistent client, then prints JSON rows: the wall time
 of the workload, the CPU time init spent (profiled, so inflated), and the top
-functions by own time and by cumulative time. Writes bench/build/profile.txt
+functions by own time and by cumulative time. Writes bench/build/profile-WORKLOAD.txt
 (the pstats listing) too.
 """
 
@@ -131,7 +131,7 @@ def main() -> int:
     stats.stream = text
     stats.sort_stats("tottime").print_stats(25)
     stats.sort_stats("cumulative").print_stats(25)
-    with open(os.path.join(HERE, "build", "profile.txt"), "w") as f:
+    with open(os.path.join(HERE, "build", f"profile-{name}.txt"), "w") as f:
         f.write(text.getvalue())
     print(json.dumps({"profile": name, "wall_s": round(wall, 3), "init_cpu_s": round(cpu, 3),
                       "total_tt": round(stats.total_tt, 3)}))

@@ -18,6 +18,7 @@ rounds are spaced by 1.1 s (the others need no pause).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -164,12 +165,24 @@ def peer(cls) -> None:
 
 def main() -> int:
     floor = floors()
-    for fn, arg in [(ours, floor), (ours_no_confirm_delay, floor)] + \
-            [(peer, c) for c in PEERS]:
-        try:
-            fn(arg)
-        except Exception as exc:  # one system failing must not hide the others
-            error("ab", "start", getattr(arg, "name", OURS), repr(exc))
+    for label, fn, arg in [(OURS, ours, floor),
+                           (OURS + " (CONFIRM_DELAY=0)", ours_no_confirm_delay, floor)] + \
+            [(c.name, peer, c) for c in PEERS]:
+        for attempt in (1, 2):     # ours: one retry with a fresh init (see run notes)
+            try:
+                fn(arg)
+                break
+            except Exception as exc:  # one system failing must not hide the others
+                import traceback
+                where = traceback.extract_tb(exc.__traceback__)
+                text = "%r at %s" % (exc, " < ".join(f"{f.name}:{f.lineno}"
+                                                    for f in reversed(where[-4:])))
+                if attempt == 1 and label.startswith(OURS):
+                    print(json.dumps({"warning": f"{label}: attempt 1 failed, retried: "
+                                                 + text[-300:]}), flush=True)
+                    continue
+                error("ab", "start", label, text)
+                break
     return 0
 
 
