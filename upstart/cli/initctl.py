@@ -722,7 +722,13 @@ def cmd_notify_cgroup_manager_address(ctx: Ctx, args: list[str]) -> int:
 
 
 def cmd_help(ctx: Ctx, args: list[str]) -> int:
-    from upstart.cli.initctl_help import commands_help
+    """`help` lists the commands (as upstream); `help COMMAND` is `COMMAND --help`."""
+    from upstart.cli.initctl_help import command_help, commands_help
+    if args and args[0] in COMMANDS and args[0] != "help":
+        ctx.out.write(command_help(ctx.prog, args[0], False))
+        return 0
+    if args:
+        raise UsageError("invalid command: %s" % args[0])
     ctx.out.write(commands_help(ctx.prog))
     return 0
 
