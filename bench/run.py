@@ -46,6 +46,7 @@ SCRIPTS = [
     ("parse.py", []),
     ("control.py", ["--runs", "21", "--requests", "5000"]),
     ("spawn.py", ["--count", "400", "--heap-mb", "200"]),
+    ("ready.py", []),       # readiness signal to `ready` event, per source
 ]
 FIGURES = {
     "a": "Simple job starts per second (100 services started at once, until all run)",
