@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 
@@ -83,9 +84,13 @@ def test_inotify_overflow_then_rescan():
         with open("/proc/sys/fs/inotify/max_queued_events") as f:
             queue = int(f.read())
         n = min(queue + 4000, 40000)
-        for i in range(n):
-            with open(os.path.join(junk, f"f{i}.txt"), "w"):
-                pass
+        os.kill(init.proc.pid, signal.SIGSTOP)      # init reads nothing: the queue overflows
+        try:
+            for i in range(n):
+                with open(os.path.join(junk, f"f{i}.txt"), "w"):
+                    pass
+        finally:
+            os.kill(init.proc.pid, signal.SIGCONT)
         with open(os.path.join(init.conf, "afterstorm.conf"), "w") as f:
             f.write("exec sleep 100000\n")
         wait_until(lambda: "afterstorm" in _jobs(init), timeout=30)

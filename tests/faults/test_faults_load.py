@@ -86,3 +86,38 @@ def test_two_hundred_initctl_clients_at_once():
         assert [p.returncode for p in procs] == [0] * CLIENTS, [o[1] for o in outs][:3]
         assert all(o[0].startswith(f"steady start/running, process {steady}") for o in outs)
         survived(init, steady)
+
+
+def test_connection_flood_beyond_the_bound():
+    """600 idle connections: 512 (MAX_CONNECTIONS) are held, the rest refused
+    at once; when they go, ordinary clients are served again."""
+    import socket
+
+    from upstart.control import address as addr
+    from upstart.control.server import MAX_CONNECTIONS
+
+    with session({}) as (init, steady):
+        sockaddr, _ = addr.parse(init.address)
+        socks = []
+        try:
+            for _ in range(MAX_CONNECTIONS + 88):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                socks.append(s)
+                s.connect(sockaddr)              # blocking: waits while the backlog is full
+                s.settimeout(5)
+            time.sleep(0.5)
+            refused = 0
+            for s in socks[MAX_CONNECTIONS - 8:]:
+                try:
+                    s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode()
+                              + b"\r\n")
+                    refused += s.recv(100) == b""
+                except OSError:                  # closed by init: refused
+                    refused += 1
+            assert 80 <= refused <= 88, refused          # the first 8 checked are held
+            assert init.proc.poll() is None
+        finally:
+            for s in socks:
+                s.close()
+        wait_until(lambda: init.initctl("status", "steady").returncode == 0)
+        survived(init, steady)

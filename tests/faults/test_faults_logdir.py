@@ -11,7 +11,10 @@ import os
 import subprocess
 import time
 
-from faults_common import pid_of, session, status, survived, tmpfs, wait_until
+import pytest
+from faults_common import can_mount, pid_of, session, status, survived, tmpfs, wait_until
+
+pytestmark = pytest.mark.skipif(not can_mount(), reason="needs root to mount a tmpfs")
 
 CHATTY = "script\n  i=0\n  while :; do echo line $i; i=$((i+1)); sleep 0.01; done\nend script\n"
 

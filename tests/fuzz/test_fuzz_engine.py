@@ -117,3 +117,15 @@ def test_engine_random_inputs_keep_invariants(ops, r):
         again.instance_info("nosuch", "")
     except ControlFailure:
         pass
+
+
+@fuzz()
+@given(st.floats(0, 1e6), st.floats(0, 1e6), st.floats(1, 1e3), st.integers(1, 10**12),
+       st.floats(0, 0.999999))
+def test_backoff_delay_bounded_and_growing(low, span, factor, count, r):
+    from upstart.core.backoff import base_delay, jittered
+    spec = (low, low + span, factor)
+    now, later = base_delay(spec, count), base_delay(spec, count + 1)
+    assert low <= now <= low + span or now == min(low, low + span)
+    assert later >= now
+    assert low <= jittered(spec, now, r) <= now or now <= low

@@ -25,6 +25,7 @@ time comes from the injected clock, jitter from the injected random source.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from upstart.core import effects as fx
@@ -45,14 +46,17 @@ def reset_after(jc: JobClass) -> float:
 
 
 def base_delay(spec: tuple[float, float, float], count: int) -> float:
-    """Delay before the `count`-th consecutive respawn (1-based), before jitter."""
+    """Delay before the `count`-th consecutive respawn (1-based), before jitter:
+    `min(MAX, MIN * FACTOR**(count-1))`, in constant time for any count."""
     low, high, factor = (float(x) for x in spec)
-    delay = low
-    for _ in range(max(0, count - 1)):
-        if delay >= high:
-            break
-        delay *= factor
-    return min(high, delay)
+    if factor <= 1.0 or low <= 0.0 or count <= 1:
+        return min(high, low)
+    exponent = math.log(low) + (count - 1) * math.log(factor)
+    if exponent >= math.log(high):
+        return high                   # capped
+    if (count - 1) * math.log(factor) < 700:
+        return min(high, low * factor ** (count - 1))    # exact for ordinary specs
+    return min(high, math.exp(exponent))   # a tiny MIN: in logs, no overflow
 
 
 def jittered(spec: tuple[float, float, float], base: float, r: float) -> float:

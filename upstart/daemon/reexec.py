@@ -120,6 +120,7 @@ def restore_state(daemon: "Daemon") -> bool:
             init_env=dict(daemon.environ), default_console=daemon.opts.default_console,
             debug_stanza=daemon.opts.debug,
             session_address=daemon.address if daemon.session_init else None,
+            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
         )
         if state.get("supervisor") is not None:
             daemon.supervisor.adopt_state(state["supervisor"])

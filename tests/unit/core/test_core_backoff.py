@@ -27,6 +27,11 @@ def test_base_delay_grows_by_factor_up_to_max():
     assert [base_delay(spec, n) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
     assert base_delay((0.5, 0.5, 1.0), 50) == 0.5
     assert base_delay((1.0, 60.0, 3.0), 10_000) == 60     # no overflow, capped
+    assert base_delay((1.0, 10.0, 1.0), 10**9) == 1.0     # factor 1: fixed, in O(1)
+    assert base_delay((0.0, 10.0, 2.0), 10**9) == 0.0     # MIN 0: no pause ever
+    assert base_delay((1.0, 10.0, 1.0000001), 10**9) == 10.0   # tiny factor: still O(1)
+    # found by tests/fuzz: a tiny MIN made FACTOR**(n-1) overflow before the cap
+    assert 0 < base_delay((1.1125369292536007e-308, 2.0, 3.0), 647) <= 2.0
 
 
 def test_jitter_shortens_growing_delays_only_and_never_below_min():
