@@ -21,6 +21,7 @@ but a child whose set-up failed, and never uses `subprocess`.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import grp
@@ -36,6 +37,27 @@ from upstart.core.effects import SpawnError
 from upstart.process import ptrace
 from upstart.process.command import SCRIPT_FD, SHELL, exec_path
 from upstart.process.setup import ChildPlan, oom_legacy_value
+
+# glibc reserves signals 32 and 33 and will not let `signal()` touch them, but a
+# disposition of SIG_IGN inherited from whoever started init would pass on to
+# every job. We reset them with the raw system call, only when they are ignored.
+_SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(os.uname().machine)
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_RESERVED_SIGNALS = (32, 33)
+
+
+def reset_reserved_signals() -> None:
+    """Set glibc's reserved signals back to SIG_DFL where they are SIG_IGN."""
+    if _SYS_RT_SIGACTION is None:
+        return
+    for sig in _RESERVED_SIGNALS:
+        old = (ctypes.c_ulong * 4)()
+        if _LIBC.syscall(_SYS_RT_SIGACTION, sig, None, ctypes.byref(old), 8) != 0:
+            continue
+        if old[0] == 1:  # SIG_IGN
+            new = (ctypes.c_ulong * 4)(0, 0, 0, 0)  # SIG_DFL, no flags, empty mask
+            _LIBC.syscall(_SYS_RT_SIGACTION, sig, ctypes.byref(new), None, 8)
+
 
 _DEFAULTED_SIGNALS = tuple(sorted(
     set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}))
@@ -291,6 +313,7 @@ def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   #
             signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
+    reset_reserved_signals()
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
     if plan.debug:

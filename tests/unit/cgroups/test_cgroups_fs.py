@@ -157,7 +157,17 @@ def test_cgroup_kill_takes_every_member_including_other_sessions(scratch):
     proc = _sleeper(path, sessions=2)
     try:
         members = _wait_members(path, 3)
-        assert len({os.getsid(p) for p in members}) == 3
+        # the sleepers are members as soon as they are forked, and in their own
+        # sessions only once `setsid` has run in them: wait for that
+        for _ in range(200):
+            try:
+                sids = {os.getsid(p) for p in members}
+            except ProcessLookupError:
+                sids = set()
+            if len(sids) == 3:
+                break
+            time.sleep(0.01)
+        assert len(sids) == 3
         assert fs.kill_v2(path, signal.SIGKILL)
         proc.wait(timeout=5)
         for _ in range(200):
