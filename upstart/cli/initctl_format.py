@@ -34,6 +34,9 @@ def status_line(job: str, props: dict | None) -> str:
             out.append("\n\t%s process %d" % (slot, pid))
     # readiness (our addition): only for jobs with a `ready on` stanza, on a line
     # of its own so the first line stays the one tools parse
+    respawn = props.get("respawn") or ""
+    if respawn:
+        out.append("\n\t" + respawn)
     ready = props.get("ready") or ""
     if ready == "ready":
         out.append("\n\tready")

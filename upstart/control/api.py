@@ -183,6 +183,8 @@ INSTANCE = Interface(
         # our addition (readiness, docs/design/readiness.md): "" when the job has
         # no `ready on` stanza, "ready" once it is, "waiting" while it is not yet
         Property("ready", "s"),
+        # our addition (back-off, docs/design/backoff.md): "" or "respawn N in Xs"
+        Property("respawn", "s"),
     ),
 )
 

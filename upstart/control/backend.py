@@ -45,6 +45,9 @@ class InstanceProps:
     # roadmap (issue #8): None for a class without `ready on`, else whether
     # the instance is ready (docs/design/readiness.md)
     ready: bool | None = None
+    # roadmap (issue #14): "" unless the job has `respawn delay` and is paused
+    # between a death and its respawn; then e.g. "respawn 3 in 1.2s"
+    respawn: str = ""
 
 
 class Backend(Protocol):

@@ -211,9 +211,16 @@ class EngineBackend:
 
     def instance_props(self, job: str, instance: str) -> InstanceProps:
         goal, state, procs = self.d.engine.instance_info(job, instance)
+        backoff = self.d.engine.respawn_state(job, instance)
+        respawn = ""
+        if backoff and backoff.get("paused"):
+            due = backoff.get("due_in")
+            respawn = f"respawn {backoff.get('count', 0)}" + (
+                f" in {due:.1f}s" if due is not None else "")
         return InstanceProps(name=instance, goal=goal, state=state,
                              processes=[(slot, int(pid)) for slot, pid in procs],
-                             ready=self.d.engine.instance_ready(job, instance))
+                             ready=self.d.engine.instance_ready(job, instance),
+                             respawn=respawn)
 
     # ------------------------------------------------------------ states (issue #7)
 

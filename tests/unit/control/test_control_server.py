@@ -180,7 +180,8 @@ def test_job_start_stop_cycle(conn):
     inst = conn.call(job("svc"), JI, "Start", "asb", ([], True))[0]
     assert inst == "/com/ubuntu/Upstart/jobs/svc/_"
     assert conn.get_all(inst, II) == {"name": "", "goal": "start", "state": "running",
-                                      "processes": [("main", 1001)], "ready": ""}
+                                      "processes": [("main", 1001)], "ready": "",
+                                      "respawn": ""}
     assert conn.call(job("svc"), JI, "GetAllInstances") == [[inst]]
     assert conn.call(job("svc"), JI, "GetInstance", "as", ([],)) == [inst]
     assert conn.call(job("svc"), JI, "GetInstanceByName", "s", ("",)) == [inst]
@@ -353,7 +354,7 @@ def test_introspect_is_valid_and_complete(conn):
     inst = _introspect(conn, job("net/apache") + "/_")
     assert {p.get("name"): p.get("type") for p in inst.find("interface").findall("property")} \
         == {"name": "s", "goal": "s", "state": "s", "processes": "a(si)",
-               "ready": "s"}
+               "ready": "s", "respawn": "s"}
     assert [n.get("name") for n in _introspect(conn, "/").findall("node")] == ["com"]
 
 
