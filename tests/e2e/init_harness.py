@@ -40,6 +40,17 @@ def write_jobs(confdir: str, jobs: dict[str, str]) -> None:
             f.write(text)
 
 
+def wait_for(predicate, timeout: float, interval: float, context):
+    """Poll `predicate` until it returns something true; fail with `context()`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time; " + context())
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of `pid` (from /proc/*/task/*/children)."""
     out: list[int] = []
@@ -115,13 +126,7 @@ class SessionInit:
             return f.read()
 
     def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        raise AssertionError("condition not reached in time; init log:\n" + self.init_log())
+        return wait_for(predicate, timeout, interval, lambda: "init log:\n" + self.init_log())
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -235,13 +240,7 @@ class Pid1Init:
         return self.proc.wait(timeout=timeout)
 
     def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        raise AssertionError("condition not reached in time; kmsg:\n" + self.kmsg())
+        return wait_for(predicate, timeout, interval, lambda: "kmsg:\n" + self.kmsg())
 
     def close(self) -> None:
         if self.proc.poll() is None:
