@@ -47,8 +47,8 @@ FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 # a short timer (about the time a fork+exec takes), and before the confirmation
 # the shell reaps whatever died meanwhile. Measured against golden 108 (a killed
 # service's `stopped` must come before a new task's `started`): 0 reorders events,
-# 5 ms matches; start latency is then ~6 ms rather than ~1 ms.
-CONFIRM_DELAY = 0.005
+# 2 ms matches (with the reaping first); start latency is then ~3 ms.
+CONFIRM_DELAY = 0.002
 SPAWN_CONFIRM_KEY = ("spawn", "", "confirm")
 
 
