@@ -37,15 +37,14 @@ ROADMAP_EVENT_ONLY = {"print-queue": "waits for the `ready` event",
 NOT_STARTED = {
     "ssh": "needs /usr/sbin/sshd (its conditions are checked instead)",
     "nagios": "needs /usr/sbin/nagios3 (babysat shows the behaviour)",
-    "memory-capped": "cgroup settings are not applied yet",
     "cups": "needs cupsd",
     "print-queue": "needs cups running",
-    "backoff": "the respawn delay is planned",
 }
 # Examples whose behaviour the tests below check.
 STARTED = {"first-job", "helloworld", "report-uptime", "worker", "db", "app", "flapping",
            "guarded", "babysat", "bar", "baz", "foo", "nightly-report",
-           "nightly-backup", "heartbeat", "cache-warmup", "foo-while", "web", "web-client"}
+           "nightly-backup", "heartbeat", "cache-warmup", "foo-while", "web", "web-client",
+           "loader", "backoff", "memory-capped"}
 # The time examples: the term each waits for, as the time bridge repeats it.
 TIME_TERMS = {"nightly-backup": ["CRON=0 3 * * *"], "heartbeat": ["EVERY=15m"],
               "cache-warmup": ["AFTER=startup", "DELAY=15m"]}
@@ -108,6 +107,8 @@ def test_roadmap_examples_mean_what_the_guide_says():
     assert queue.start_on is not None and queue.task
     web = parse_job(_text("web"), "web")
     assert web.ready_on is not None and web.ready_timeout == 30
+    loader = parse_job(_text("loader"), "loader")
+    assert loader.ready_on is not None and loader.ready_timeout == 30
 
 
 _BLOCK = re.compile(r"<!-- example: (?P<name>[\w.-]+)\.conf -->\n```conf\n(?P<body>.*?)```\n",
@@ -309,6 +310,8 @@ def test_while_keeps_foo_running_exactly_while_bar_and_baz_run(init):
     def foo_while():
         return _ic(init, "status", "foo-while")[1]
     assert foo_while() == "foo-while stop/waiting\n"
+    assert _ic(init, "show-config", "foo-while") == (
+        0, "foo-while\n  while (bar and baz)\n", "")
     assert _ic(init, "start", "bar")[0] == 0
     assert foo_while() == "foo-while stop/waiting\n"         # baz is not running yet
     assert _ic(init, "start", "baz")[0] == 0
@@ -336,3 +339,42 @@ def test_web_client_waits_for_web_to_be_ready(init):
     states = _ic(init, "list-states")[1].splitlines()
     assert "ready JOB=web INSTANCE=" in states
     assert _ic(init, "stop", "web") == (0, "web stop/waiting\n", "")
+
+
+def test_loader_is_ready_when_it_writes_to_its_notify_fd(init):
+    rc, out, _ = _ic(init, "start", "loader")
+    assert rc == 0 and re.fullmatch(
+        r"loader start/running, process \d+\n\twaiting for ready\n", out)
+    init.wait_for(lambda: re.fullmatch(r"loader start/running, process \d+\n\tready\n",
+                                       _ic(init, "status", "loader")[1]), timeout=15)
+    assert "ready JOB=loader INSTANCE=" in _ic(init, "list-states")[1].splitlines()
+    assert _ic(init, "stop", "loader") == (0, "loader stop/waiting\n", "")
+
+
+def test_backoff_pauses_before_each_respawn(init):
+    """Between respawns the job waits at start/post-stop, and status says which
+    respawn comes next and in how long; the first pause is MIN (1 s), the second
+    up to 2 s."""
+    paused = re.compile(r"backoff start/post-stop\n\trespawn (\d+) in (\d+\.\d)s\n")
+    rc, out, _ = _ic(init, "start", "backoff")
+    assert rc == 0
+    first = init.wait_for(lambda: paused.fullmatch(_ic(init, "status", "backoff")[1]))
+    assert first[1] != "1" or float(first[2]) <= 1.0
+    second = init.wait_for(lambda: (lambda m: m and int(m[1]) >= 2 and m)(
+        paused.fullmatch(_ic(init, "status", "backoff")[1])), timeout=15)
+    assert int(second[1]) > 2 or float(second[2]) <= 2.0
+    assert _ic(init, "stop", "backoff") == (0, "backoff stop/waiting\n", "")
+    assert "backoff main process ended, respawning" in init.init_log()
+    assert _log(init, "backoff").startswith("cannot reach the database\n")
+
+
+def test_memory_capped_runs_in_its_cgroups(init):
+    """Where init may write cgroupfs, status --verbose shows the job's cgroups;
+    elsewhere the job runs all the same and init logs what it could not apply."""
+    rc, out, _ = _ic(init, "start", "memory-capped")
+    assert rc == 0 and re.fullmatch(r"memory-capped start/running, process \d+\n", out)
+    verbose = _ic(init, "status", "--verbose", "memory-capped")[1]
+    assert verbose.startswith(out)
+    assert ("  cgroup: memory:" in verbose and "  cgroup usage: memory " in verbose) or (
+        "memory-capped: cgroup stanza not fully applied" in init.init_log())
+    assert _ic(init, "stop", "memory-capped") == (0, "memory-capped stop/waiting\n", "")
