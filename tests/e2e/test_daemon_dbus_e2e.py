@@ -131,3 +131,24 @@ def test_busctl_through_a_bus():
                     except OSError:
                         pass
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_client_keeps_replies_that_arrive_out_of_order():
+    """Two calls in flight, answered in the opposite order: our client must
+    hand each caller its own reply (it once dropped the early one)."""
+    from upstart.control import client
+
+    jobs = {"slow": "pre-start exec sleep 0.5\nexec sleep 100000\n",
+            "quick": "exec sleep 100000\n"}
+    with SessionInit(jobs=jobs) as init:
+        conn = client.Connection(init.address)
+        conn.sock.settimeout(10)
+        try:
+            first = conn.send("/com/ubuntu/Upstart/jobs/slow", client.JOB_IFACE, "Start",
+                              "asb", ([], True))
+            second = conn.send("/com/ubuntu/Upstart/jobs/quick", client.JOB_IFACE, "Start",
+                               "asb", ([], True))
+            assert conn.wait_reply(first) == ["/com/ubuntu/Upstart/jobs/slow/_"]
+            assert conn.wait_reply(second) == ["/com/ubuntu/Upstart/jobs/quick/_"]
+        finally:
+            conn.close()

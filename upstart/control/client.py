@@ -53,6 +53,9 @@ class Connection:
         self.serial = 0
         self.buf = bytearray()
         self.signals: list[wire.Message] = []
+        # replies that came before the caller asked for them (calls in flight
+        # answered out of order): kept by the serial they answer
+        self.early: dict[int, wire.Message] = {}
         self.unique_name = None
         try:
             sockaddr, display = _address.parse(address)
@@ -174,18 +177,22 @@ class Connection:
             self.buf += data
 
     def wait_reply(self, serial: int) -> list:
-        while True:
-            msg = self.receive()
-            if msg.type == wire.SIGNAL:
-                self.signals.append(msg)
+        msg = self.early.pop(serial, None)
+        while msg is None:
+            got = self.receive()
+            if got.type == wire.SIGNAL:
+                self.signals.append(got)
                 continue
-            if msg.fields.get(wire.F_REPLY_SERIAL) != serial:
-                continue
-            if msg.type == wire.ERROR:
-                name = msg.fields.get(wire.F_ERROR_NAME, "")
-                text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
-                raise CallError(name, text)
-            return msg.body
+            answers = got.fields.get(wire.F_REPLY_SERIAL)
+            if answers == serial:
+                msg = got
+            elif answers is not None and len(self.early) < 65536:
+                self.early[answers] = got
+        if msg.type == wire.ERROR:
+            name = msg.fields.get(wire.F_ERROR_NAME, "")
+            text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
+            raise CallError(name, text)
+        return msg.body
 
     def call(self, path: str, interface: str | None, member: str, sig: str = "", body=(),
              *, destination: str | None = None, fds=None) -> list:

@@ -35,13 +35,15 @@ import uuid
 from jeepney.low_level import (
     Endianness, Header, HeaderFields, Message, MessageFlag, MessageType, calc_msg_size,
 )
+from jeepney.low_level import simple_types as _jeepney_types
 from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_signal
 
 from upstart.control import address as addr
 from upstart.control import api, paths
 from upstart.control.backend import Caller
 from upstart.control.sasl import ANY_UID, SaslError, SaslServer
-from upstart.control.signals import signal_for
+from upstart.control.signals import Restarted, signal_for
+from upstart.core import effects as fx
 from upstart.core.effects import ControlFailure
 
 MAX_MESSAGE = 1 << 22          # 4 MiB: far above any legitimate request
@@ -49,6 +51,9 @@ MAX_PENDING_FDS = 64
 MAX_FDS_PER_READ = 16
 MAX_OUTPUT = 1 << 25           # 32 MiB of unsent output: the client is stuck
 READ_SIZE = 65536
+# output is coalesced: written to the socket once per loop turn, or at once when
+# this much is waiting (perf: one send() per connection per turn, not per message)
+FLUSH_AT = 1 << 18
 MAX_CONNECTIONS = 512          # beyond this new clients are refused, not served badly
 # hardening (issue #14): calls of one connection still being answered; at this
 # many a private connection is not read any further until one is answered
@@ -111,7 +116,7 @@ class _Connection:
 
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
                  "serial", "closed", "writing", "unique_name", "bus", "pending",
-                 "callers", "skip", "in_flight", "paused")
+                 "callers", "skip", "in_flight", "paused", "flush_soon")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -131,6 +136,7 @@ class _Connection:
         self.skip = 0             # hardening: bytes of a refused oversized message left
         self.in_flight = 0        # hardening: calls being answered asynchronously
         self.paused = False       # hardening: not read while too many are in flight
+        self.flush_soon = False   # perf: a flush of outbuf is scheduled for this turn
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1
@@ -158,6 +164,138 @@ def _open_to_all(iface: str | None, member: str) -> bool:
     return (iface, member) in _OPEN_TO_ALL
 
 
+# ------------------------------------------------------------ fast signals
+#
+# perf: the signals init broadcasts (about ten per job start) have a handful of
+# fixed shapes. Their bytes are built here directly instead of by jeepney's
+# generic serialiser: the header fields (path, interface, member, signature)
+# are serialised once per signal and object by jeepney itself and cached, the
+# body is packed with struct, and only body length and serial are filled in
+# per message. The bytes are exactly jeepney's (tests/unit/control/
+# test_control_fastsignal.py); anything unusual (a value jeepney would refuse,
+# a signature not below) takes jeepney's path, so errors stay what they were.
+
+_U32 = struct.Struct("<I").pack
+_I32 = struct.Struct("<i").pack
+_SIGNAL_START = b"l" + bytes((MessageType.signal.value, 0, 1))
+_HEAD_CACHE_MAX = 8192
+_PATH_CACHE_MAX = 8192
+_check_object_path = _jeepney_types["o"].check_data
+_valid_paths: set[str] = set()
+
+
+# effects whose fields are all strings (or tuples of them): equal effects give
+# equal bytes, so a signal's bytes can be looked up by its effect (JobFailed,
+# with an int that equals a float or a bool, is not among them)
+_BYTES_CACHEABLE = frozenset({fx.JobAdded, fx.JobRemoved, fx.EventEmitted, fx.InstanceAdded,
+                              fx.InstanceRemoved, fx.GoalChanged, fx.StateChanged, Restarted})
+_BYTES_CACHE_MAX = 4096
+
+
+class _Unsupported(Exception):
+    """Not a shape the fast encoder handles: use jeepney."""
+
+
+def _fast_str(value) -> bytes:
+    if not isinstance(value, str):
+        raise _Unsupported
+    data = value.encode("utf-8")
+    return _U32(len(data)) + data + b"\0"
+
+
+def _fast_path(value) -> bytes:
+    if value not in _valid_paths:
+        _check_object_path(value)          # raises as jeepney would
+        if len(_valid_paths) >= _PATH_CACHE_MAX:
+            _valid_paths.clear()
+        _valid_paths.add(value)
+    return _fast_str(value)
+
+
+def _body_none(body) -> bytes:
+    return b""
+
+
+def _body_s(body) -> bytes:
+    (value,) = body
+    return _fast_str(value)
+
+
+def _body_o(body) -> bytes:
+    (value,) = body
+    return _fast_path(value)
+
+
+def _body_i(body) -> bytes:
+    (value,) = body
+    if type(value) is not int:
+        raise _Unsupported
+    return _I32(value)
+
+
+def _body_sas(body) -> bytes:
+    name, items = body
+    if type(items) is not list:
+        raise _Unsupported
+    out = bytearray(_fast_str(name))
+    out += b"\0" * (-len(out) % 4)
+    at = len(out)
+    out += b"\0\0\0\0"
+    start = at + 4
+    for item in items:
+        out += b"\0" * (-len(out) % 4)
+        out += _fast_str(item)
+    if len(out) > 1 << 26:
+        raise _Unsupported                 # jeepney's size limit: let it say so
+    struct.pack_into("<I", out, at, len(out) - start)
+    return bytes(out)
+
+
+_FAST_BODIES = {"": _body_none, "s": _body_s, "o": _body_o, "i": _body_i, "sas": _body_sas}
+
+
+def fast_signal_parts(cache: dict, path: str, iface: str, member: str, sig: str,
+                      body) -> tuple[bytes, bytes]:
+    """(first 8 bytes: endianness..body length, rest after the serial) of the
+    signal jeepney's `new_signal(...).serialise(serial)` would build; raises
+    `_Unsupported` (or jeepney's own error) when it cannot."""
+    encode = _FAST_BODIES.get(sig)
+    if encode is None or type(body) is not tuple:
+        raise _Unsupported
+    key = (path, iface, member, sig)
+    fields = cache.get(key)
+    if fields is None:
+        msg = new_signal(DBusAddress(path, interface=iface), member, sig or None, ())
+        msg.header.body_length = 0
+        raw = msg.header.serialise(serial=0)
+        fields = bytes(raw[12:]) + b"\0" * (-len(raw) % 8)
+        if len(cache) >= _HEAD_CACHE_MAX:
+            cache.clear()
+        cache[key] = fields
+    data = encode(body) if sig else b""
+    return _SIGNAL_START + _U32(len(data)), fields + data
+
+
+_REPLY_START = b"l" + bytes((MessageType.method_return.value, 0, 1))
+_REPLY_SERIAL_FIELD = bytes((HeaderFields.reply_serial.value, 1, ord("u"), 0))
+_SIGNATURE_FIELD = bytes((HeaderFields.signature.value, 1, ord("g"), 0))
+
+
+def fast_reply_parts(call_msg, sig: str, body) -> tuple[bytes, bytes]:
+    """The same split for jeepney's `new_method_return(call_msg, sig or None,
+    body)` on a private connection (no sender: no destination field)."""
+    encode = _FAST_BODIES.get(sig)
+    header = call_msg.header
+    if encode is None or type(body) is not tuple or HeaderFields.sender in header.fields:
+        raise _Unsupported
+    data = encode(body) if sig else b""
+    fields = _REPLY_SERIAL_FIELD + _U32(header.serial)
+    if sig:
+        fields += _SIGNATURE_FIELD + bytes((len(sig),)) + sig.encode("ascii") + b"\0"
+    rest = _U32(len(fields)) + fields + b"\0" * (-(16 + len(fields)) % 8) + data
+    return _REPLY_START + _U32(len(data)), rest
+
+
 class ControlServer:
     """The D-Bus server of init. See the module docstring."""
 
@@ -180,6 +318,8 @@ class ControlServer:
         self._conns: dict[int, _Connection] = {}
         self._tasks: set[asyncio.Task] = set()
         self._next_unique = 0
+        self._signal_heads: dict = {}       # perf: fast_signal_parts' header cache
+        self._signal_bytes: dict = {}       # perf: effect -> its signal's bytes (no serial)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -236,14 +376,36 @@ class ControlServer:
 
     def broadcast(self, effect) -> None:
         """Send the D-Bus signal matching `effect` on every connection."""
-        spec = signal_for(effect)
-        if spec is None:
-            return
-        path, iface, member, sig, body = spec
-        msg = new_signal(DBusAddress(path, interface=iface), member, sig or None, body)
+        try:                               # perf: the same effect, the same bytes
+            parts = self._signal_bytes.get(effect)
+        except TypeError:                  # unhashable: not from the engine
+            parts = None
+        if parts is None:
+            spec = signal_for(effect)
+            if spec is None:
+                return
+            path, iface, member, sig, body = spec
+            try:
+                parts = fast_signal_parts(self._signal_heads, path, iface, member, sig, body)
+            except Exception:
+                parts = None
+            if parts is None:              # jeepney's path: same bytes, same errors
+                msg = new_signal(DBusAddress(path, interface=iface), member, sig or None, body)
+                for conn in list(self._conns.values()):
+                    if conn.sasl.done and not conn.closed:
+                        self._send(conn, msg)
+                return
+            if type(effect) in _BYTES_CACHEABLE:
+                if len(self._signal_bytes) >= _BYTES_CACHE_MAX:
+                    self._signal_bytes.clear()
+                try:
+                    self._signal_bytes[effect] = parts
+                except TypeError:          # unhashable: not cached
+                    pass
+        head, rest = parts
         for conn in list(self._conns.values()):
             if conn.sasl.done and not conn.closed:
-                self._send(conn, msg)
+                self._write(conn, head + _U32(conn.next_serial()) + rest)
 
     # ------------------------------------------------------------ socket I/O
 
@@ -414,10 +576,23 @@ class ControlServer:
         self._write(conn, data)
 
     def _write(self, conn: _Connection, data: bytes) -> None:
+        if conn.flush_soon and not conn.writing and len(conn.outbuf) + len(data) > MAX_OUTPUT:
+            self._flush(conn)              # what the earlier writes would have sent by now
         conn.outbuf += data
         if len(conn.outbuf) > MAX_OUTPUT:
+            conn.flush_soon = False        # a message that overflows is never sent
             self._drop(conn)
             return
+        if conn.writing:
+            return
+        if len(conn.outbuf) >= FLUSH_AT:
+            self._flush(conn)
+        elif not conn.flush_soon:          # perf: one send() per connection per turn
+            conn.flush_soon = True
+            self.loop.call_soon(self._flush_soon, conn)
+
+    def _flush_soon(self, conn: _Connection) -> None:
+        conn.flush_soon = False
         if not conn.writing:
             self._flush(conn)
 
@@ -443,6 +618,13 @@ class ControlServer:
     def _drop(self, conn: _Connection) -> None:
         if conn.closed:
             return
+        if conn.flush_soon and not conn.writing and conn.outbuf:
+            # what was written this turn would have been sent already: send it
+            try:
+                while conn.outbuf:
+                    del conn.outbuf[:conn.sock.send(conn.outbuf)]
+            except OSError:
+                pass
         conn.closed = True
         self._conns.pop(conn.fd, None)
         try:
@@ -640,6 +822,13 @@ class ControlServer:
             reply = new_error(call.msg, name, "s", (text,))
         else:
             sig, body = result if result is not None else ("", ())
+            try:
+                head, rest = fast_reply_parts(call.msg, sig, body)
+            except Exception:
+                head = None
+            if head is not None:           # perf: jeepney's bytes without jeepney
+                self._write(call.conn, head + _U32(call.conn.next_serial()) + rest)
+                return
             reply = new_method_return(call.msg, sig or None, body)
         self._send(call.conn, reply)
 

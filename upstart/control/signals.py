@@ -21,34 +21,56 @@ class Restarted:
     """The manager's `Restarted()` signal, sent by the re-executed init."""
 
 
+# perf: escaping is pure; the names of the few jobs and instances that change
+# state are escaped once, not for every signal (bounded: cleared when full)
+_ESCAPED: dict[str, str] = {}
+_ESCAPED_MAX = 8192
+
+
+def _esc(name: str) -> str:
+    out = _ESCAPED.get(name)
+    if out is None:
+        out = paths.escape(name)
+        if len(_ESCAPED) >= _ESCAPED_MAX:
+            _ESCAPED.clear()
+        _ESCAPED[name] = out
+    return out
+
+
+_JOBS = paths.JOBS_PATH + "/"
+
+
+def _job_path(job: str) -> str:
+    return _JOBS + _esc(job)
+
+
+def _instance_path(job: str, instance: str) -> str:
+    return _JOBS + _esc(job) + "/" + _esc(instance)
+
+
+_SIGNALS = {
+    fx.JobAdded: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "JobAdded", "o",
+                            (_job_path(e.job),)),
+    fx.JobRemoved: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "o",
+                              (_job_path(e.job),)),
+    fx.EventEmitted: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "EventEmitted", "sas",
+                                (e.name, list(e.env))),
+    Restarted: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "Restarted", "", ()),
+    fx.InstanceAdded: lambda e: (_job_path(e.job), JOB_IFACE, "InstanceAdded", "o",
+                                 (_instance_path(e.job, e.instance),)),
+    fx.InstanceRemoved: lambda e: (_job_path(e.job), JOB_IFACE, "InstanceRemoved", "o",
+                                   (_instance_path(e.job, e.instance),)),
+    fx.GoalChanged: lambda e: (_instance_path(e.job, e.instance), INSTANCE_IFACE,
+                               "GoalChanged", "s", (e.goal,)),
+    fx.StateChanged: lambda e: (_instance_path(e.job, e.instance), INSTANCE_IFACE,
+                                "StateChanged", "s", (e.state,)),
+    fx.JobFailed: lambda e: (_instance_path(e.job, e.instance), INSTANCE_IFACE,
+                             "Failed", "i", (int(e.status),)),
+}
+
+
 def signal_for(effect) -> tuple[str, str, str, str, tuple] | None:
     """(path, interface, member, signature, body) for a broadcastable effect,
     or None when the effect is not a signal."""
-    t = type(effect)
-    if t is fx.JobAdded:
-        return (paths.MANAGER_PATH, MANAGER_IFACE, "JobAdded", "o",
-                (paths.job_path(effect.job),))
-    if t is fx.JobRemoved:
-        return (paths.MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "o",
-                (paths.job_path(effect.job),))
-    if t is fx.EventEmitted:
-        return (paths.MANAGER_PATH, MANAGER_IFACE, "EventEmitted", "sas",
-                (effect.name, list(effect.env)))
-    if t is Restarted:
-        return (paths.MANAGER_PATH, MANAGER_IFACE, "Restarted", "", ())
-    if t is fx.InstanceAdded:
-        return (paths.job_path(effect.job), JOB_IFACE, "InstanceAdded", "o",
-                (paths.instance_path(effect.job, effect.instance),))
-    if t is fx.InstanceRemoved:
-        return (paths.job_path(effect.job), JOB_IFACE, "InstanceRemoved", "o",
-                (paths.instance_path(effect.job, effect.instance),))
-    if t is fx.GoalChanged:
-        return (paths.instance_path(effect.job, effect.instance), INSTANCE_IFACE,
-                "GoalChanged", "s", (effect.goal,))
-    if t is fx.StateChanged:
-        return (paths.instance_path(effect.job, effect.instance), INSTANCE_IFACE,
-                "StateChanged", "s", (effect.state,))
-    if t is fx.JobFailed:
-        return (paths.instance_path(effect.job, effect.instance), INSTANCE_IFACE,
-                "Failed", "i", (int(effect.status),))
-    return None
+    build = _SIGNALS.get(type(effect))
+    return None if build is None else build(effect)

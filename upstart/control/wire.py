@@ -13,6 +13,7 @@ arrays ↔ list (`a{..}` ↔ dict), structs ↔ tuple, `v` ↔ (signature, value
 
 from __future__ import annotations
 
+import functools
 import struct
 
 METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
@@ -37,13 +38,20 @@ class WireError(ValueError):
 
 def split_signature(sig: str) -> list[str]:
     """Split a signature into complete types: "asb(si)" → ["as", "b", "(si)"]."""
+    return list(_split(sig))
+
+
+@functools.lru_cache(maxsize=512)
+def _split(sig: str) -> tuple[str, ...]:
+    # perf: a client sees a handful of signatures; each is split once (a bad
+    # one raises every time: exceptions are not cached)
     out = []
     i = 0
     while i < len(sig):
         j = _type_end(sig, i)
         out.append(sig[i:j])
         i = j
-    return out
+    return tuple(out)
 
 
 def _type_end(sig: str, i: int) -> int:
@@ -61,7 +69,7 @@ def _type_end(sig: str, i: int) -> int:
             raise WireError("unclosed container in %r" % sig)
         # hardening (issue #14, found by tests/fuzz): an empty struct would make
         # `a()` loop forever; a dict entry is exactly a basic key and a value
-        inner = split_signature(sig[i + 1:j])
+        inner = _split(sig[i + 1:j])
         if not inner:
             raise WireError("empty container in %r" % sig)
         if c == "{" and (len(inner) != 2 or inner[0][0] in "a({v"):
@@ -101,7 +109,7 @@ def _put(buf: bytearray, t: str, v) -> None:
         _put(buf, vsig, value)
     elif c == "(":
         _pad(buf, 8)
-        for sub, item in zip(split_signature(t[1:-1]), v, strict=True):
+        for sub, item in zip(_split(t[1:-1]), v, strict=True):
             _put(buf, sub, item)
     elif c == "a":
         elem = t[1:]
@@ -111,7 +119,7 @@ def _put(buf: bytearray, t: str, v) -> None:
         _pad(buf, _ALIGN[elem[0]])
         start = len(buf)
         if elem[0] == "{":
-            kt, vt = split_signature(elem[1:-1])
+            kt, vt = _split(elem[1:-1])
             for key, value in v.items():
                 _pad(buf, 8)
                 _put(buf, kt, key)
@@ -128,7 +136,7 @@ def marshal(sig: str, values, buf: bytearray | None = None) -> bytearray:
     """Append the body `values` (a sequence matching `sig`) to `buf`."""
     if buf is None:
         buf = bytearray()
-    types = split_signature(sig)
+    types = _split(sig)
     if len(types) != len(values):
         raise WireError("%d values for signature %r" % (len(values), sig))
     for t, v in zip(types, values):
@@ -168,14 +176,14 @@ def _get(buf, pos: int, t: str, order: str):
         return bytes(buf[pos:pos + n]).decode("ascii"), pos + n + 1
     if c == "v":
         vsig, pos = _get(buf, pos, "g", order)
-        if len(split_signature(vsig)) != 1:
+        if len(_split(vsig)) != 1:
             raise WireError("variant must hold one type")
         value, pos = _get(buf, pos, vsig, order)
         return (vsig, value), pos
     if c == "(":
         pos += -pos % 8
         items = []
-        for sub in split_signature(t[1:-1]):
+        for sub in _split(t[1:-1]):
             item, pos = _get(buf, pos, sub, order)
             items.append(item)
         return tuple(items), pos
@@ -191,7 +199,7 @@ def _get(buf, pos: int, t: str, order: str):
         if end > len(buf):
             raise WireError("truncated array")
         if elem[0] == "{":
-            kt, vt = split_signature(elem[1:-1])
+            kt, vt = _split(elem[1:-1])
             out = {}
             while pos < end:
                 pos += -pos % 8
@@ -211,7 +219,7 @@ def unmarshal(sig: str, buf, pos: int = 0, order: str = "<") -> tuple[list, int]
     """Decode a body of signature `sig` starting at `pos` (offsets are
     relative to the start of `buf`, which must be 8-aligned to the message)."""
     values = []
-    for t in split_signature(sig):
+    for t in _split(sig):
         v, pos = _get(buf, pos, t, order)
         values.append(v)
     return values, pos
@@ -262,6 +270,54 @@ class Message:
             self.type, self.serial, self.fields, self.body)
 
 
+def _fast_header_fields(raw, order: str):
+    """perf: `unmarshal("a(yv)", raw, 12, order)` for the usual header (every
+    variant a string, path, signature or uint32), without the generic walk;
+    None for anything else, which the generic code then decodes (or refuses)."""
+    try:
+        n = len(raw)
+        (size,) = struct.unpack_from(order + "I", raw, 12)
+        pos = 16
+        end = pos + size
+        if end > n:
+            return None
+        out = []
+        while pos < end:
+            pos += -pos % 8
+            if pos + 4 > n or raw[pos + 1] != 1:
+                return None
+            code = raw[pos]
+            vsig = chr(raw[pos + 2])
+            pos += 4
+            if vsig == "u":
+                if pos + 4 > n:
+                    return None
+                (value,) = struct.unpack_from(order + "I", raw, pos)
+                pos += 4
+            elif vsig == "s" or vsig == "o":
+                if pos + 4 > n:
+                    return None
+                (length,) = struct.unpack_from(order + "I", raw, pos)
+                pos += 4
+                if pos + length + 1 > n:
+                    return None
+                value = bytes(raw[pos:pos + length]).decode("utf-8", "surrogateescape")
+                pos += length + 1
+            elif vsig == "g":
+                length = raw[pos]
+                pos += 1
+                if pos + length + 1 > n:
+                    return None
+                value = bytes(raw[pos:pos + length]).decode("ascii")
+                pos += length + 1
+            else:
+                return None
+            out.append((code, (vsig, value)))
+        return out, pos
+    except Exception:
+        return None
+
+
 def decode_message(raw) -> Message:
     """Decode one complete message (bytes of exactly `message_size`)."""
     if len(raw) < 16:
@@ -271,7 +327,11 @@ def decode_message(raw) -> Message:
         raise WireError("bad endianness flag")
     mtype, flags, _version = raw[1], raw[2], raw[3]
     _body_len, serial = struct.unpack_from(order + "II", raw, 4)
-    (field_list,), pos = unmarshal("a(yv)", raw, 12, order)
+    fast = _fast_header_fields(raw, order)
+    if fast is None:
+        (field_list,), pos = unmarshal("a(yv)", raw, 12, order)
+    else:
+        field_list, pos = fast
     fields = {code: value for code, (_s, value) in field_list}
     # hardening (issue #14, found by tests/fuzz): a header field of the wrong
     # type (e.g. a boolean signature) is malformed, not a crash further on

@@ -199,6 +199,9 @@ class Daemon:
 
     def _apply_one(self, effect) -> None:
         kind = type(effect)
+        if kind is Log:             # perf: the commonest effect, first (no hook applies)
+            self.logger.log(effect.priority, effect.message)
+            return
         cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
         if kind is StateChanged and cgroups is not None:
             cgroups.state_changed(effect.job, effect.instance, effect.state)

@@ -23,8 +23,35 @@ KEEP = 3
 MAX_PENDING = 100000
 
 
-def encode(record: dict) -> str:
+def _dumps(record: dict) -> str:
     return json.dumps(record, separators=(",", ":"), sort_keys=False) + "\n"
+
+
+def _c_encoder():
+    """perf: the C encoder json.dumps(record, separators=(",", ":")) builds for
+    every call (with its options and a fresh table of containers being
+    encoded), built once; None without the C accelerator."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    enc = json.JSONEncoder(separators=(",", ":"), sort_keys=False)
+    return make({}, enc.default, json.encoder.encode_basestring_ascii, enc.indent,
+                enc.key_separator, enc.item_separator, enc.sort_keys, enc.skipkeys,
+                enc.allow_nan)
+
+
+_C_ENCODE = _c_encoder()
+
+
+def encode(record: dict) -> str:
+    global _C_ENCODE
+    if _C_ENCODE is None or type(record) is not dict:
+        return _dumps(record)
+    try:
+        return "".join(_C_ENCODE(record, 0)) + "\n"
+    except Exception:
+        _C_ENCODE = _c_encoder()        # its table may hold what it was encoding
+        return _dumps(record)           # the same text, or json.dumps' own error
 
 
 class JsonLog:

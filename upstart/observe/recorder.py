@@ -198,11 +198,12 @@ class Recorder:
             self._emit("job-added" if kind == "JobAdded" else "job-removed", job=effect.job)
 
     def _log_line(self, message: str, first: bool) -> None:
-        m = _PENDING.match(message)
+        # perf: a pattern is only tried on a line with its first word
+        m = _PENDING.match(message) if message.startswith("Pending ") else None
         if m:
             self._queued(m.group(1), first)
             return
-        m = _HANDLING.match(message)
+        m = _HANDLING.match(message) if message.startswith("Handling ") else None
         if m:
             rec = self._oldest(m.group(1), lambda e: e["handled"] is None)
             if rec is not None:
@@ -210,7 +211,7 @@ class Recorder:
                 self._emit("event-handled", id=rec["id"], name=rec["name"])
             self._handling = rec
             return
-        m = _FINISHED.match(message)
+        m = _FINISHED.match(message) if message.startswith("Finished ") else None
         if m:
             self._handling = None
             self._finished_name = m.group(1)
