@@ -47,7 +47,9 @@ FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 # a short timer (about the time a fork+exec takes), and before the confirmation
 # the shell reaps whatever died meanwhile. Measured against golden 108 (a killed
 # service's `stopped` must come before a new task's `started`): 0 reorders events,
-# 2 ms matches (with the reaping first); start latency is then ~3 ms.
+# 2 ms matches (with the reaping first). The delay is only used while some job's
+# main process is being killed (the case it orders); otherwise the confirmation
+# comes on the next loop turn.
 CONFIRM_DELAY = 0.002
 SPAWN_CONFIRM_KEY = ("spawn", "", "confirm")
 
@@ -220,8 +222,14 @@ class Daemon:
             old = self.timers.pop(effect.key, None)
             if old is not None:
                 old.cancel()
+            delay = effect.delay
+            if effect.key == SPAWN_CONFIRM_KEY and not self._kill_pending():
+                # the confirmation delay only orders a death already on its way
+                # (a kill signal sent, its timer armed); with none, confirm on the
+                # next loop turn, as upstream does when nothing else is ready
+                delay = 0.0
             self.timers[effect.key] = self.loop.call_later(
-                max(0.0, effect.delay), self._guard, self._timer_fired, effect.key)
+                max(0.0, delay), self._guard, self._timer_fired, effect.key)
         elif kind is CancelTimer:
             old = self.timers.pop(effect.key, None)
             if old is not None:
@@ -243,6 +251,10 @@ class Daemon:
         # ---- end readiness
         elif self.server is not None:
             self.server.broadcast(effect)
+
+    def _kill_pending(self) -> bool:
+        """Is some job's main process being killed (its kill timer armed)?"""
+        return any(isinstance(k, tuple) and len(k) == 3 and k[2] == "kill" for k in self.timers)
 
     def _guard(self, fn, *args) -> None:
         try:
