@@ -17,12 +17,6 @@ _VALUED = {
     "--confdir", "--prepend-confdir", "--append-confdir", "--default-console",
     "--logdir", "--startup-event", "--state-fd",
 }
-_FLAGS = {
-    "--no-log", "--no-startup-event", "--no-dbus", "--session", "--user",
-    "--no-inherit-env", "--no-cgroups", "--chroot-sessions", "--restart",
-    "--write-state-file", "-q", "--quiet", "-v", "--verbose", "--debug",
-    "--help", "--version", "--error",
-}
 
 
 class OptionError(Exception):
@@ -68,7 +62,7 @@ def parse_options(argv: list[str]) -> Options:
                 value = argv[i]
                 i += 1
             _apply_valued(opts, name, value)
-        elif arg in _FLAGS:
+        elif arg in _FLAG_EFFECT:
             _apply_flag(opts, arg)
         else:
             opts.ignored.append(arg)
@@ -97,35 +91,22 @@ def _apply_valued(opts: Options, name: str, value: str) -> None:
             opts.state_fd = None
 
 
+# flag -> (attribute, value); --debug also lowers the priority (below)
+_FLAG_EFFECT = {
+    "--no-log": ("no_log", True), "--no-startup-event": ("startup_event", None),
+    "--no-dbus": ("no_dbus", True), "--session": ("session_bus", True),
+    "--user": ("user", True), "--no-inherit-env": ("no_inherit_env", True),
+    "--no-cgroups": ("no_cgroups", True), "--chroot-sessions": ("chroot_sessions", True),
+    "--restart": ("restart", True), "--write-state-file": ("write_state_file", True),
+    "-q": ("priority", "error"), "--quiet": ("priority", "error"),
+    "--error": ("priority", "error"), "-v": ("priority", "info"),
+    "--verbose": ("priority", "info"), "--debug": ("debug", True),
+    "--help": ("help", True), "--version": ("version", True),
+}
+
+
 def _apply_flag(opts: Options, flag: str) -> None:
-    if flag == "--no-log":
-        opts.no_log = True
-    elif flag == "--no-startup-event":
-        opts.startup_event = None
-    elif flag == "--no-dbus":
-        opts.no_dbus = True
-    elif flag == "--session":
-        opts.session_bus = True
-    elif flag == "--user":
-        opts.user = True
-    elif flag == "--no-inherit-env":
-        opts.no_inherit_env = True
-    elif flag == "--no-cgroups":
-        opts.no_cgroups = True
-    elif flag == "--chroot-sessions":
-        opts.chroot_sessions = True
-    elif flag == "--restart":
-        opts.restart = True
-    elif flag == "--write-state-file":
-        opts.write_state_file = True
-    elif flag in ("-q", "--quiet", "--error"):
-        opts.priority = "error"
-    elif flag in ("-v", "--verbose"):
-        opts.priority = "info"
-    elif flag == "--debug":
+    attr, value = _FLAG_EFFECT[flag]
+    setattr(opts, attr, value)
+    if flag == "--debug":
         opts.priority = "debug"
-        opts.debug = True
-    elif flag == "--help":
-        opts.help = True
-    elif flag == "--version":
-        opts.version = True

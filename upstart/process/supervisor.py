@@ -67,6 +67,7 @@ class Supervisor:
         self.default_console = default_console
         self.debug = debug
         self._pending: list[Note] = []
+        self._apparmor_warned: set[str] = set()
         self._woken = False
         self._hub = LogHub(loop, self._report)
         self._tracer = Tracer(loop, self._report, self._wake)
@@ -97,6 +98,13 @@ class Supervisor:
                         default_console=self.default_console, no_log=self.no_log,
                         debug=self.debug, apparmor_usable=self._apparmor)
         label = request.job_class.job_name_for_display(request.instance)
+        if (request.slot == "main" and request.job_class.apparmor_switch
+                and not self._apparmor and request.job not in self._apparmor_warned):
+            # 1.13 skips the stanza silently; say so once per job instead
+            self._apparmor_warned.add(request.job)
+            self._report(LogLine("warn", f"{request.job}: AppArmor is not available, "
+                                         f"running without profile "
+                                         f"{request.job_class.apparmor_switch}"))
         if self.cgroups is not None:   # cgroups (issue #9): create, configure, join
             plan.cgroup_procs = self.cgroups.prepare(request)
         if plan.console == "log" and self.logdir is None:
