@@ -220,6 +220,49 @@ def test_socket_bridge_unix_socket_path(tmp_path):
             c.close()
 
 
+INETD = r"""
+import os, socket
+conn = socket.socket(fileno=3)               # LISTEN_FDS: the connected socket
+name = conn.recv(100).decode().strip()
+conn.sendall(("hello %s from instance %s, you are port %s\n" % (
+    name, os.environ["UPSTART_INSTANCE"], os.environ["REMOTE_PORT"])).encode())
+conn.close()
+"""
+
+
+def test_inetd_style_job_serves_each_connection_in_its_own_instance(tmp_path):
+    port = free_port()
+    script = tmp_path / "inetd.py"
+    script.write_text(INETD)
+    jobs = {
+        "sb": "respawn\nexec upstart-socket-bridge --user\n",
+        "echo": ("start on socket PROTO=inet PORT=%d ADDR=127.0.0.1 ACCEPT=y\n"
+                 "instance $CONNECTION\nexec %s %s\n" % (port, PY, script)),
+    }
+    with SessionInit(jobs=jobs) as init:
+        assert init.initctl("start", "sb").returncode == 0
+        first = _connect(port)                   # held open while the second is served
+        second = _connect(port)
+        ports = (first.getsockname()[1], second.getsockname()[1])
+        try:
+            for c in (first, second):
+                c.settimeout(10)
+            second.sendall(b"second\n")
+            reply2 = second.recv(200).decode()
+            first.sendall(b"first\n")
+            reply1 = first.recv(200).decode()
+        finally:
+            first.close()
+            second.close()
+        assert reply1.startswith("hello first from instance ")
+        assert reply1.endswith(", you are port %d\n" % ports[0])
+        assert reply2.startswith("hello second from instance ")
+        assert reply2.endswith(", you are port %d\n" % ports[1])
+        inst1 = reply1.split("instance ")[1].split(",")[0]
+        inst2 = reply2.split("instance ")[1].split(",")[0]
+        assert inst1 != inst2 and {inst1, inst2} <= {"1", "2"}
+
+
 def test_socket_bridge_warns_about_bad_conditions(tmp_path):
     jobs = {
         "sb": "respawn\nexec upstart-socket-bridge --user\n",

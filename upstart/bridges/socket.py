@@ -11,6 +11,16 @@ after an error reply it stays quiet for a second, and it never emits more
 than twice a second per socket, so a job that dies without accepting
 cannot make the bridge spin. Sockets stay open while any job asks for them and
 keep listening after the job stops. Exits when init disconnects.
+
+Two more kinds (see `sockspec`): a datagram socket (`TYPE=dgram`) is bound
+and passed like a listening one when a datagram waits; an accepting socket
+(`ACCEPT=y`, inetd style) is accepted by the bridge, and each connection
+becomes its own `socket` event, not waited for, carrying the connected
+socket and who is at the other end (`REMOTE_ADDR`/`REMOTE_PORT`, or
+`REMOTE_PID`/`REMOTE_UID`/`REMOTE_GID` for unix) and `CONNECTION=<n>`, a
+counter a job can use as its instance name. At most `MAX_ACCEPTED` of those
+emits are outstanding; beyond that the bridge stops accepting and the kernel's
+backlog holds the clients.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from upstart.bridges.jobs import JobWatcher
 PROG = "upstart-socket-bridge"
 RETRY_DELAY = 1.0          # quiet time after an error reply
 MIN_INTERVAL = 0.5         # at most two emits per second per socket
+MAX_ACCEPTED = 32          # ACCEPT=y: connection emits outstanding at once
 
 
 class Listener:
@@ -35,11 +46,12 @@ class Listener:
         self.watching = False
         self.closed = False
         self.last_emit = float("-inf")
+        self.outstanding = 0       # ACCEPT=y: emits not answered yet
 
 
 def open_socket(spec: sockspec.SocketSpec) -> socket.socket:
     """Create, bind and listen; raises OSError (with the failing step)."""
-    sock = socket.socket(spec.family, socket.SOCK_STREAM)
+    sock = socket.socket(spec.family, spec.socktype)
     try:
         step = "create"
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,8 +65,14 @@ def open_socket(spec: sockspec.SocketSpec) -> socket.socket:
                 pass
         step = "bind"
         sock.bind(spec.sockaddr)
-        step = "listen"
-        sock.listen(socket.SOMAXCONN)
+        if spec.mode is not None:
+            step = "chmod"
+            os.chmod(spec.path, int(spec.mode, 8))
+        if not spec.dgram:
+            step = "listen"
+            sock.listen(socket.SOMAXCONN)
+        if spec.accepting:
+            sock.setblocking(False)     # the bridge accepts; no job inherits it
     except OSError as exc:
         sock.close()
         exc.step = step
@@ -69,6 +87,7 @@ class SocketBridge:
         self.loop = asyncio.get_running_loop()
         self.by_job: dict[str, set[sockspec.SocketSpec]] = {}
         self.listeners: dict[sockspec.SocketSpec, Listener] = {}
+        self.connections = 0       # ACCEPT=y: the CONNECTION counter
 
     def on_job_change(self, path: str, name: str, leaves) -> None:
         specs = set()
@@ -109,6 +128,9 @@ class SocketBridge:
         self.loop.add_reader(listener.sock.fileno(), self._ready, listener)
 
     def _ready(self, listener: Listener) -> None:
+        if listener.spec.accepting:
+            self._accept(listener)
+            return
         self.loop.remove_reader(listener.sock.fileno())
         listener.watching = False
         wait = listener.last_emit + MIN_INTERVAL - self.loop.time()
@@ -128,6 +150,42 @@ class SocketBridge:
         self.log.warn("%s: %s" % (listener.spec.describe(), getattr(exc, "message", exc)))
         self.loop.call_later(RETRY_DELAY, self._watch, listener)
 
+    def _accept(self, listener: Listener) -> None:
+        """ACCEPT=y: one event per connection, with the connected socket."""
+        try:
+            conn, peer = listener.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:           # e.g. EMFILE: pause rather than spin
+            self.log.warn("%s: accept: %s" % (listener.spec.describe(), exc.strerror or exc))
+            self._pause(listener, RETRY_DELAY)
+            return
+        conn.setblocking(True)
+        self.connections += 1
+        env = listener.spec.event_env() + remote_env(listener.spec, conn, peer) + [
+            "CONNECTION=%d" % self.connections]
+        listener.outstanding += 1
+        if listener.outstanding >= MAX_ACCEPTED:
+            self._pause(listener, None)
+        fut = self.link.emit(sockspec.EVENT, env, wait=False, fd=conn.fileno())
+        fut.add_done_callback(lambda f: self._accepted(listener, conn, f))
+
+    def _accepted(self, listener: Listener, conn: socket.socket, fut) -> None:
+        conn.close()                     # init holds its own copy now (or refused it)
+        listener.outstanding -= 1
+        exc = fut.exception()
+        if exc is not None:
+            self.log.warn("%s: %s" % (listener.spec.describe(), getattr(exc, "message", exc)))
+        if listener.outstanding < MAX_ACCEPTED and not listener.watching:
+            self._watch(listener)
+
+    def _pause(self, listener: Listener, delay: float | None) -> None:
+        if listener.watching:
+            self.loop.remove_reader(listener.sock.fileno())
+            listener.watching = False
+        if delay is not None:
+            self.loop.call_later(delay, self._watch, listener)
+
     def _close(self, listener: Listener) -> None:
         listener.closed = True
         if listener.watching:
@@ -144,6 +202,19 @@ class SocketBridge:
         for listener in self.listeners.values():
             self._close(listener)
         self.listeners.clear()
+
+
+def remote_env(spec: sockspec.SocketSpec, conn: socket.socket, peer) -> list[str]:
+    """Who connected: address and port, or the unix peer's credentials."""
+    if spec.proto != "unix":
+        return ["REMOTE_ADDR=%s" % peer[0], "REMOTE_PORT=%d" % peer[1]]
+    import struct
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return []
+    pid, uid, gid = struct.unpack("3i", creds)
+    return ["REMOTE_PID=%d" % pid, "REMOTE_UID=%d" % uid, "REMOTE_GID=%d" % gid]
 
 
 async def serve(opts, log) -> int:

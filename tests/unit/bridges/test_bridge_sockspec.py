@@ -50,3 +50,43 @@ def test_same_socket_is_one_identity():
     assert {parse_socket("a", ("PROTO=inet", "PORT=80")),
             parse_socket("b", ("PROTO=inet", "PORT=80", "ADDR=0.0.0.0"))} == \
         {SocketSpec("inet", port=80, addr="0.0.0.0")}
+
+
+# ---------------------------------------------------------- beyond 1.13
+
+def test_extensions_are_carried_in_the_event_as_written():
+    s = parse_socket("j", ("PROTO=inet", "PORT=7", "ACCEPT=y"))
+    assert s.accepting and not s.dgram and s.socktype == socket.SOCK_STREAM
+    assert s.event_env() == ["PROTO=inet", "PORT=7", "ADDR=0.0.0.0", "ACCEPT=y"]
+    d = parse_socket("j", ("PROTO=unix", "SOCKET_PATH=/run/log.sock", "TYPE=dgram",
+                           "MODE=0666"))
+    assert d.dgram and not d.accepting and d.socktype == socket.SOCK_DGRAM
+    assert d.event_env() == ["PROTO=unix", "SOCKET_PATH=/run/log.sock", "TYPE=dgram",
+                             "MODE=0666"]
+    n = parse_socket("j", ("PROTO=inet", "PORT=7", "ACCEPT=n", "TYPE=stream"))
+    assert not n.accepting and n.event_env()[-2:] == ["TYPE=stream", "ACCEPT=n"]
+
+
+def test_extensions_make_a_different_socket_identity():
+    plain = parse_socket("a", ("PROTO=inet", "PORT=7"))
+    inetd = parse_socket("b", ("PROTO=inet", "PORT=7", "ACCEPT=y"))
+    assert plain != inetd and len({plain, inetd}) == 2
+
+
+@pytest.mark.parametrize("args,warning", [
+    (("PROTO=inet", "PORT=7", "ACCEPT=yes"), "Ignored socket event with invalid ACCEPT=yes in j"),
+    (("PROTO=inet", "PORT=7", "TYPE=seqpacket"),
+     "Ignored socket event with invalid TYPE=seqpacket in j"),
+    (("PROTO=unix", "PATH=/x", "MODE=rw"), "Ignored socket event with invalid MODE=rw in j"),
+    (("PROTO=unix", "PATH=/x", "MODE=99"), "Ignored socket event with invalid MODE=99 in j"),
+    (("PROTO=inet", "PORT=7", "TYPE=dgram", "ACCEPT=y"),
+     "Ignored socket event with ACCEPT=y for a datagram socket in j"),
+    (("PROTO=inet", "PORT=7", "MODE=0600"),
+     "Ignored socket event with MODE= for a socket without a file in j"),
+    (("PROTO=unix", "PATH=@abs", "MODE=0600"),
+     "Ignored socket event with MODE= for a socket without a file in j"),
+    (("ACCEPT=y", "PROTO=inet", "PORT=7"),
+     "Ignored socket event with unknown variable ACCEPT in j"),
+])
+def test_extension_warnings(args, warning):
+    assert parse_socket("j", args) == warning
