@@ -479,6 +479,128 @@ def test_udev_bridge_emits_device_added_with_udev_env(tmp_path):
         assert "ID_FOO=barbaz" in lines            # \x01 stripped
 
 
+# ------------------------------------------------- udev: link events
+
+needs_netns = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare")
+                                 or not shutil.which("ip"),
+                                 reason="needs root, unshare and ip for a private network "
+                                        "namespace")
+
+LINK_JOB = ("start on %s IFACE=%s\ntask\n"
+            "exec sh -c 'echo \"$UPSTART_EVENTS $IFACE $LOGICAL $ADDRFAM $METHOD\" >> %s'\n")
+
+
+def _bridge_host_pid(init: Pid1Init) -> int | None:
+    """The udev bridge's pid as this (host) process sees it."""
+    from init_harness import descendants
+    for pid in descendants(init.pid):
+        if "upstart-udev-bridge" in read("/proc/%d/cmdline" % pid):
+            return pid
+    return None
+
+
+def _route_watches(pid: int | None) -> int:
+    """How many NETLINK_ROUTE sockets in the link group the process holds."""
+    if pid is None:
+        return 0
+    try:
+        inodes = {os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                  for fd in os.listdir("/proc/%d/fd" % pid)}
+    except OSError:
+        return 0
+    count = 0
+    for line in read("/proc/%d/net/netlink" % pid).splitlines()[1:]:
+        fields = line.split()     # sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+        if fields[1] == "0" and int(fields[3], 16) & 1 and "socket:[%s]" % fields[9] in inodes:
+            count += 1
+    return count
+
+
+def _make_link(init: Pid1Init) -> tuple[str, list[str]]:
+    """A link to play with: dummy0, else a veth pair (veth0 runs once veth1 is up)."""
+    if init.run("ip", "link", "add", "dummy0", "type", "dummy").returncode == 0:
+        return "dummy0", []
+    r = init.run("ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+    if r.returncode != 0:
+        pytest.skip("neither dummy nor veth links can be created here: " + r.stderr.strip())
+    return "veth0", ["veth1"]
+
+
+@needs_netns
+def test_udev_bridge_emits_net_device_up_and_down_for_a_real_link(tmp_path):
+    out = tmp_path / "out"
+    jobs = {
+        "udevb": "respawn\nexec upstart-udev-bridge --debug\n",
+        "lo-up": LINK_JOB % ("net-device-up", "lo", out),
+        "up": LINK_JOB % ("net-device-up", "dummy0", out),
+        "vup": LINK_JOB % ("net-device-up", "veth0", out),
+        "down": LINK_JOB % ("net-device-down", "dummy0", out),
+        "vdown": LINK_JOB % ("net-device-down", "veth0", out),
+    }
+    with Pid1Init(jobs=jobs) as init:
+        # lo is up before the bridge starts: announced by the initial dump
+        assert init.run("ip", "link", "set", "lo", "up").returncode == 0
+        assert init.run("initctl", "start", "udevb").returncode == 0
+        log = os.path.join(init.logdir, "udevb.log")
+        init.wait_for(lambda: "Watching network links" in read(log))
+        init.wait_for(lambda: "net-device-up lo lo link none" in read(out))
+        name, peers = _make_link(init)
+        for peer in peers:
+            assert init.run("ip", "link", "set", peer, "up").returncode == 0
+        assert init.run("ip", "link", "set", name, "up").returncode == 0
+        init.wait_for(lambda: "net-device-up %s %s link none" % (name, name) in read(out))
+        assert init.run("ip", "link", "set", name, "mtu", "1400").returncode == 0
+        assert init.run("ip", "link", "set", name, "down").returncode == 0
+        init.wait_for(lambda: "net-device-down %s %s link none" % (name, name) in read(out))
+        lines = read(out).splitlines()
+        # one event per transition: the mtu change said nothing
+        assert lines.count("net-device-up %s %s link none" % (name, name)) == 1
+        assert lines.count("net-device-down %s %s link none" % (name, name)) == 1
+        assert lines.count("net-device-up lo lo link none") == 1
+        assert "Cannot watch" not in read(log)
+
+
+@needs_netns
+def test_udev_bridge_watches_links_only_once_a_job_waits(tmp_path):
+    out = tmp_path / "out"
+    with Pid1Init(jobs={"udevb": "respawn\nexec upstart-udev-bridge --debug\n"}) as init:
+        assert init.run("initctl", "start", "udevb").returncode == 0
+        log = os.path.join(init.logdir, "udevb.log")
+        init.wait_for(lambda: "Not watching network links until a job waits" in read(log))
+        pid = init.wait_for(lambda: _bridge_host_pid(init))
+        assert _route_watches(pid) == 0
+        with open(os.path.join(init.conf, "late.conf"), "w") as f:
+            f.write(LINK_JOB % ("net-device-up", "lo", out))
+        init.wait_for(lambda: "Watching network links" in read(log))
+        init.wait_for(lambda: _route_watches(pid) == 1)
+        assert init.run("ip", "link", "set", "lo", "up").returncode == 0
+        init.wait_for(lambda: read(out) == "net-device-up lo lo link none\n")
+        assert _bridge_host_pid(init) == pid              # the same process throughout
+
+
+@needs_netns
+def test_udev_bridge_no_link_events_option(tmp_path):
+    out = tmp_path / "out"
+    jobs = {
+        "udevb": "respawn\nexec upstart-udev-bridge --debug --no-link-events\n",
+        "lo-up": LINK_JOB % ("net-device-up", "lo", out),
+        "t": "start on upstarttest-device-added\ntask\nexec sh -c 'echo udev >> %s'\n" % out,
+    }
+    with Pid1Init(jobs=jobs) as init:
+        assert init.run("ip", "link", "set", "lo", "up").returncode == 0
+        assert init.run("initctl", "start", "udevb").returncode == 0
+        seq = iter(range(1, 1000))
+
+        def sent_and_seen():
+            init.run(PY, "-c", SEND_UEVENT, str(next(seq)))
+            time.sleep(0.2)
+            return read(out)
+        init.wait_for(sent_and_seen)                 # the bridge is up and emitting
+        assert "net-device-up" not in read(out)
+        assert _route_watches(_bridge_host_pid(init)) == 0
+        assert "network links" not in read(os.path.join(init.logdir, "udevb.log"))
+
+
 # ------------------------------------------------------- life cycle
 
 def test_bridge_exits_when_init_goes_away():

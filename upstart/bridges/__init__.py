@@ -6,9 +6,10 @@ and calls init's `EmitEvent`/`EmitEventWithFile` over D-Bus. Bridges that
 only care about what jobs wait for read the jobs' `start_on`/`stop_on` RPN
 properties and follow `JobAdded`/`JobRemoved`.
 
-Layout: pure logic (`conditions`, `udev_env`, `filewatch`, `sockspec`,
-`dbus_env`) is separate from the I/O shells (`udev`, `file`, `socket`,
-`dbus`, `event`) and the shared plumbing (`link`: the asyncio connection to
+Layout: pure logic (`conditions`, `udev_env`, `linkstate`, `filewatch`,
+`sockspec`, `dbus_env`, `sysevents`) is separate from the I/O shells (`udev`
+with its rtnetlink `netlink`, `file`, `socket`, `dbus`, `event`) and the
+shared plumbing (`link`: the asyncio connection to
 init or a bus with a bounded emitter; `jobs`: the job-interest watcher;
 `common`: options, address choice, logging, the run loop).
 

@@ -8,7 +8,7 @@ of the connection resolves `closed` so the bridge can exit (its job's
 
 Owns the anti-flood rule for `EmitEvent(wait=false)`: at most `window`
 calls in flight, then a bounded backlog in which an identical pending event
-is not queued twice; beyond the backlog events are dropped and counted,
+is not queued twice (unless the caller says `coalesce=False`); beyond the backlog events are dropped and counted,
 with one warning per burst. Never interprets events or job conditions.
 """
 
@@ -188,12 +188,14 @@ class Link:
     # ------------------------------------------------------------- emitting
 
     def emit(self, name: str, env: list[str], *, wait: bool = False,
-             fd: int | None = None) -> asyncio.Future | None:
+             fd: int | None = None, coalesce: bool = True) -> asyncio.Future | None:
         """Emit an event in init.
 
         With `wait` or an `fd` the call goes out at once and its future is
         returned (the caller owns the pacing). Otherwise it goes through the
-        bounded window/backlog and None is returned.
+        bounded window/backlog and None is returned. `coalesce=False` queues
+        the event even when an identical one is waiting (events that report
+        transitions: up, down, up must not become up, down).
         """
         if wait or fd is not None:
             if fd is not None:
@@ -205,11 +207,12 @@ class Link:
         key = (name, tuple(env))
         if self.in_flight < self.window:
             self._send_emit(key)
-        elif key in self.queued:
+        elif coalesce and key in self.queued:
             pass                                   # identical event already waiting
         elif len(self.backlog) < self.backlog_size:
             self.backlog.append(key)
-            self.queued.add(key)
+            if coalesce:
+                self.queued.add(key)
         else:
             self.dropped += 1
             if not self._warned_drop:

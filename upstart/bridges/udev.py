@@ -6,6 +6,13 @@ wait=false through the bounded emitter (a large backlog: a coldplug
 `udevadm trigger` produces thousands at once). Name and env come from
 `udev_env`. Exits when init disconnects. Never blocks on udev: the monitor
 socket is drained without waiting.
+
+It also emits `net-device-up` / `net-device-down` for network links going
+up and down (`linkstate`, from rtnetlink through `netlink`; udev has no
+such event), with wait=false, but only while some job's `start on` or
+`stop on` mentions the event, and never with `--no-link-events`. The link
+watch (and pyroute2 with it) is opened the first time such a job is seen;
+its initial dump announces the links already up at that moment.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import asyncio
 
 import pyudev
 
-from upstart.bridges import common, udev_env
+from upstart.bridges import common, linkstate, netlink, udev_env
+from upstart.bridges.jobs import JobWatcher
 
 PROG = "upstart-udev-bridge"
 
@@ -52,6 +60,48 @@ class UdevBridge:
         self.link.emit(name, env)
 
 
+class LinkEvents:
+    """`net-device-up/down`: the link watch, opened once some job waits for them."""
+
+    def __init__(self, link, log, *, no_strip: bool = False):
+        self.link = link
+        self.log = log
+        self.clean = (lambda s: s) if no_strip else udev_env.strip
+        self.interest = {name: JobWatcher(link, name, self.on_job_change, log)
+                         for name in linkstate.EVENTS}
+        self.watch: netlink.LinkWatch | None = None
+        self.failed = False
+
+    async def start(self) -> None:
+        for watcher in self.interest.values():
+            await watcher.start()
+        if self.watch is None and not self.failed:
+            self.log.info("Not watching network links until a job waits for %s"
+                          % " or ".join(linkstate.EVENTS))
+
+    def wanted(self, name: str) -> bool:
+        return self.interest[name].any()
+
+    def on_job_change(self, *_args) -> None:
+        if self.watch is not None or self.failed:
+            return
+        if not any(w.any() for w in self.interest.values()):
+            return
+        watch = netlink.LinkWatch(self.emit, self.log, self.clean)
+        try:
+            watch.start(asyncio.get_running_loop())
+        except (ImportError, OSError) as exc:
+            self.failed = True
+            self.log.warn("Cannot watch network links: %s" % exc)
+            return
+        self.watch = watch
+        self.log.info("Watching network links")
+
+    def emit(self, name: str, env: list[str]) -> None:
+        if self.wanted(name):
+            self.link.emit(name, env, coalesce=False)     # transitions: keep every one
+
+
 async def serve(opts, log) -> int:
     link = common.connect_init(PROG, opts.user, log)
     link.window, link.backlog_size = 32, 16384
@@ -60,6 +110,9 @@ async def serve(opts, log) -> int:
     monitor.start()
     bridge = UdevBridge(link, log, monitor, no_strip=opts.no_strip)
     asyncio.get_running_loop().add_reader(monitor.fileno(), bridge.on_readable)
+    links = None if opts.no_link_events else LinkEvents(link, log, no_strip=opts.no_strip)
+    if links is not None:
+        await links.start()
     if opts.daemon:
         common.daemonise()
     await link.closed
@@ -71,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p = common.parser(PROG, "Bridge udev events into upstart")
     p.add_argument("--no-strip", action="store_true",
                    help="Do not strip non-printable bytes from udev message")
+    p.add_argument("--no-link-events", action="store_true",
+                   help="Do not emit net-device-up/net-device-down for network links")
     opts = p.parse_args(argv)
     log = common.Log(PROG, opts.verbose or opts.debug)
     return common.run(PROG, lambda: serve(opts, log))

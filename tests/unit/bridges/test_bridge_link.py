@@ -90,3 +90,23 @@ def test_signals_reach_handlers_and_loss_fails_pending_calls(peer):
         assert link.call("/x", "org.x", "Later").exception() is not None
 
     asyncio.run(scenario())
+
+
+def test_transitions_are_not_coalesced_in_the_backlog(peer):
+    async def scenario():
+        link = Link.open(peer.address, Log("t"), window=1, backlog=10)
+        link.emit("busy", [])
+        for name in ("net-device-up", "net-device-down", "net-device-up"):
+            link.emit(name, ["IFACE=eth0"], coalesce=False)
+        link.emit("x", ["K=1"])
+        link.emit("x", ["K=1"])                   # coalesced as before
+        assert link.statistics()["backlog"] == 4
+        for count in range(1, 6):
+            await until(lambda n=count: len(peer.calls("EmitEvent")) == n)
+            peer.reply(peer.calls("EmitEvent")[-1])
+        await until(lambda: link.in_flight == 0)
+        assert emitted_names(peer) == ["busy", "net-device-up", "net-device-down",
+                                       "net-device-up", "x"]
+        link.close()
+
+    asyncio.run(scenario())
