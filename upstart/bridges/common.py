@@ -46,6 +46,18 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def main(prog: str, description: str, serve, argv: list[str] | None,
+         add_options: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+    """A bridge's whole `main`: parse the common options (and the bridge's
+    own, from `add_options`), make the log, and `run(serve(opts, log))`."""
+    p = parser(prog, description)
+    if add_options is not None:
+        add_options(p)
+    opts = p.parse_args(argv)
+    log = Log(prog, opts.verbose or opts.debug)
+    return run(prog, lambda: serve(opts, log))
+
+
 class Log:
     """`prog: message` lines on stderr; `debug` only with --debug/--verbose."""
 

@@ -119,8 +119,7 @@ async def serve(opts, log) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = common.parser(PROG, "Bridge D-Bus signals into upstart")
+def _options(p) -> None:
     p.add_argument("--always", action="store_true",
                    help="Always emit an event on a D-Bus signal")
     which = p.add_mutually_exclusive_group()
@@ -130,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bus-name", metavar="NAME", help="Bus name specified in emitted events")
     p.add_argument("--activation", action="store_true",
                    help="Serve dbus-daemon's systemd-style activation requests")
-    opts = p.parse_args(argv)
-    log = common.Log(PROG, opts.verbose or opts.debug)
-    return common.run(PROG, lambda: serve(opts, log))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(PROG, "Bridge D-Bus signals into upstart", serve, argv, _options)
 
 
 if __name__ == "__main__":

@@ -84,13 +84,13 @@ async def serve(opts, log) -> int:
         return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = common.parser(PROG, "Bridge system upstart events into session upstart")
+def _options(p) -> None:
     p.add_argument("--system-address", metavar="ADDR",
                    help="Listen to the system init at this private address, not the bus")
-    opts = p.parse_args(argv)
-    log = common.Log(PROG, opts.verbose or opts.debug)
-    return common.run(PROG, lambda: serve(opts, log))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(PROG, "Bridge system upstart events into session upstart", serve, argv, _options)
 
 
 if __name__ == "__main__":

@@ -233,10 +233,7 @@ async def serve(opts, log) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = common.parser(PROG, "Bridge socket events into upstart")
-    opts = p.parse_args(argv)
-    log = common.Log(PROG, opts.verbose or opts.debug)
-    return common.run(PROG, lambda: serve(opts, log))
+    return common.main(PROG, "Bridge socket events into upstart", serve, argv)
 
 
 if __name__ == "__main__":

@@ -120,15 +120,15 @@ async def serve(opts, log) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = common.parser(PROG, "Bridge udev events into upstart")
+def _options(p) -> None:
     p.add_argument("--no-strip", action="store_true",
                    help="Do not strip non-printable bytes from udev message")
     p.add_argument("--no-link-events", action="store_true",
                    help="Do not emit net-device-up/net-device-down for network links")
-    opts = p.parse_args(argv)
-    log = common.Log(PROG, opts.verbose or opts.debug)
-    return common.run(PROG, lambda: serve(opts, log))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.main(PROG, "Bridge udev events into upstart", serve, argv, _options)
 
 
 if __name__ == "__main__":
