@@ -140,9 +140,14 @@ def main() -> int:
         "D-Bus serialisation (jeepney Message.serialise)": ("jeepney/low_level.py",
                                                             "serialise", 480),
         "socket send()": ("~", "<method 'send' of '_socket.socket' objects>"),
-        "event records (observe recorder)": ("observe/recorder.py", "_emit"),
+        # the recorder reading one batch of effects (records made, not yet written)
+        "event records (observe recorder)": ("observe/service.py", "effects"),
+        # the JSON-lines file: records serialised and written, once per loop turn
+        "event log file (observe, serialise and write)": ("observe/service.py", "_flush"),
+        "spawning (Supervisor.spawn)": ("process/supervisor.py", "spawn"),
         "posix_spawn": ("~", "<built-in method posix.posix_spawn>"),
         "engine (Engine._input)": ("core/engine.py", "_input"),
+        "D-Bus requests read (ControlServer._readable)": ("control/server.py", "_readable"),
     }
     idle = sum(tt for (fn, _l, func), (_c, _n, tt, _ct, _cs) in stats.stats.items()
                if "epoll" in func and "poll" in func)

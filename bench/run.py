@@ -58,7 +58,7 @@ FIGURES = {
     "g": "Boot: exec of the supervisor until 100 jobs run",
     "h": "Command-line status and version, wall time",
 }
-ALWAYS_PROFILE = ("start_latency_client", "event_100_tasks")
+ALWAYS_PROFILE = ("start_rate", "start_latency_client", "event_100_tasks")
 PROFILE_WORKLOADS = ("start_rate", "start_latency_client", "event_100_tasks",
                      "events_per_s_daemon", "ready_1000_jobs")
 

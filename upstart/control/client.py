@@ -42,6 +42,30 @@ class CallError(Exception):
         self.message = message
 
 
+class _LazySignal(wire.Message):
+    """A signal kept as its bytes until something reads it. perf: a client
+    waiting for replies (the benchmarks, bridges) is sent every signal init
+    broadcasts, most of which it never reads; decoding each cost more than
+    the rest of its work. A malformed one raises when it is read."""
+
+    __slots__ = ("_raw", "_msg")
+
+    def __init__(self, raw: bytes):
+        self._raw = raw
+        self._msg = None
+
+    def _decoded(self) -> wire.Message:
+        if self._msg is None:
+            self._msg = wire.decode_message(self._raw)
+        return self._msg
+
+    type = property(lambda self: wire.SIGNAL)
+    flags = property(lambda self: self._decoded().flags)
+    serial = property(lambda self: self._decoded().serial)
+    fields = property(lambda self: self._decoded().fields)
+    body = property(lambda self: self._decoded().body)
+
+
 class Connection:
     """One authenticated connection. Not thread-safe; one call at a time."""
 
@@ -52,6 +76,8 @@ class Connection:
         self.destination = destination if bus else None
         self.serial = 0
         self.buf = bytearray()
+        self._ready: list[bytes] = []    # complete messages split off `buf`, in order
+        self._next = 0                   # the first of `_ready` not yet returned
         self.signals: list[wire.Message] = []
         # replies that came before the caller asked for them (calls in flight
         # answered out of order): kept by the serial they answer
@@ -154,16 +180,36 @@ class Connection:
 
     def receive(self) -> wire.Message:
         """Block until the next complete message arrives."""
+        return wire.decode_message(self._receive_raw())
+
+    def _receive_raw(self) -> bytes:
+        """The bytes of the next complete message; blocks. perf: every complete
+        message in the buffer is split off in one pass (deleting each one from
+        the front of the buffer cost a copy of the rest: quadratic in a recv)."""
         while True:
-            if len(self.buf) >= 16:
-                size = wire.message_size(bytes(self.buf[:16]))
+            if self._next < len(self._ready):
+                raw = self._ready[self._next]
+                self._next += 1
+                return raw
+            self._ready.clear()
+            self._next = 0
+            buf = self.buf
+            pos, end = 0, len(buf)
+            while end - pos >= 16:
+                size = wire.message_size(bytes(buf[pos:pos + 16]))
                 if size > MAX_MESSAGE:
+                    if self._ready:
+                        break                    # the ones before it first
                     raise CallError("org.freedesktop.DBus.Error.LimitsExceeded",
                                     "Message too large")
-                if len(self.buf) >= size:
-                    raw = bytes(self.buf[:size])
-                    del self.buf[:size]
-                    return wire.decode_message(raw)
+                if end - pos < size:
+                    break
+                self._ready.append(bytes(buf[pos:pos + size]))
+                pos += size
+            if pos:
+                del buf[:pos]
+            if self._ready:
+                continue
             try:
                 data = self.sock.recv(65536)
             except OSError:
@@ -179,10 +225,11 @@ class Connection:
     def wait_reply(self, serial: int) -> list:
         msg = self.early.pop(serial, None)
         while msg is None:
-            got = self.receive()
-            if got.type == wire.SIGNAL:
-                self.signals.append(got)
+            raw = self._receive_raw()
+            if raw[1] == wire.SIGNAL:
+                self.signals.append(_LazySignal(raw))
                 continue
+            got = wire.decode_message(raw)
             answers = got.fields.get(wire.F_REPLY_SERIAL)
             if answers == serial:
                 msg = got

@@ -127,7 +127,7 @@ class Conditions:
                              f"Job cannot be started while its condition is false: {who}")
 
     def _evaluate_whiles(self) -> None:
-        jobs = [n for n, e in sorted(self.registry.entries.items()) if e.job_class.while_]
+        jobs = self.registry.while_jobs()        # perf: indexed, not a scan of every class
         for job in jobs:
             entry = self.registry.get(job)
             if entry is None or entry.job_class.while_ is None:

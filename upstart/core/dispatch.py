@@ -31,8 +31,8 @@ class Dispatch:
     """Mixin: the event queue (see module doc).
 
     Uses the Engine's `registry`, `queue`, `_confirm`, `confirm_delay`,
-    `_out`, `_stats` and the lifecycle helpers (`_change_state`, `_next`,
-    `_change_goal`, `_job_finished`, `_attach`, `_hold`, `_confirmed`).
+    `_out`, `_stats`, `_trace` and the lifecycle helpers (`_change_state`,
+    `_next`, `_change_goal`, `_job_finished`, `_attach`, `_hold`, `_confirmed`).
     """
 
     # ---- the event queue (event_poll, event_pending_handle_jobs, event_finished)
@@ -96,7 +96,7 @@ class Dispatch:
                 i += 1
 
     def _handle(self, event: Event) -> None:
-        self._log("info", f"Handling {event.name} event")
+        self._trace("info", f"Handling {event.name} event")
         self._stats["events_handled"] += 1
         for entry in list(self.registry.for_event(event.name)):
             for instance in entry.sorted_instances():
@@ -175,7 +175,7 @@ class Dispatch:
     def _finish(self, event: Event) -> None:
         self._stats["events_finished"] += 1
         self.queue.remove(event)
-        self._log("debug", f"Finished {event.name} event")
+        self._trace("debug", f"Finished {event.name} event")
         blocking, event.blocking = event.blocking, []
         for kind, obj in blocking:
             if kind == "job":

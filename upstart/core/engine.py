@@ -63,6 +63,11 @@ from upstart.core.registry import ClassEntry, Registry
 from upstart.core.states import StateTable
 from upstart.jobfile.model import JobClass
 
+
+def _always(_priority: str) -> bool:
+    return True
+
+
 class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
     """Job classes, instances and the event queue of one init (see module doc).
 
@@ -76,8 +81,13 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
                  job_env: list[str], init_env: dict[str, str], default_console: str = "log",
                  debug_stanza: bool = False, session_address: str | None = None,
                  apparmor: bool = False, confirm_delay: float = 0.02,
-                 cgroup_gate: bool = False, random: Callable[[], float] | None = None):
+                 cgroup_gate: bool = False, random: Callable[[], float] | None = None,
+                 log_enabled: Callable[[str], bool] | None = None):
         self.clock = clock
+        # would a log line of this priority be shown? (the shell's `Logger.enabled`,
+        # read per line: `initctl log-priority` applies at once). perf: lines below
+        # the threshold are not built; `_trace` lines always are (see `_trace`)
+        self.log_enabled: Callable[[str], bool] = log_enabled or _always
         self.spawner = spawner
         # jitter of respawn backoff (issue #14): floats in [0, 1); a fixed-seed
         # generator unless the shell injects one (the core stays deterministic)
@@ -395,6 +405,13 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         return instance
 
     def _log(self, priority: str, message: str) -> None:
+        if self.log_enabled(priority):
+            self._out.append(fx.Log(priority, message))
+
+    def _trace(self, priority: str, message: str) -> None:
+        """A log line returned whatever the log priority: the shell's event
+        recorder reads it (`Pending`/`Handling`/`Finished NAME event` and a
+        spawned process's pid: docs/design/observability.md)."""
         self._out.append(fx.Log(priority, message))
 
     def _reply_error(self, token: Any, error: ControlError) -> None:
@@ -446,7 +463,8 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         if entry.job_class.stop_on is not None:
             instance.stop_on = Operator.from_expr(entry.job_class.stop_on)
         entry.instances[name] = instance
-        self._log("debug", f"New instance {instance.display}")
+        if self.log_enabled("debug"):
+            self._log("debug", f"New instance {instance.display}")
         self._out.append(fx.InstanceAdded(entry.name, name))
         return instance
 
@@ -454,7 +472,8 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         entry = instance.entry
         if entry.instances.get(instance.name) is instance:
             del entry.instances[instance.name]
-        self._log("debug", f"Destroyed inactive instance {instance.display}")
+        if self.log_enabled("debug"):
+            self._log("debug", f"Destroyed inactive instance {instance.display}")
         self._out.append(fx.InstanceRemoved(entry.name, instance.name))
         added, removed = self.registry.reconsider(entry)
         self._signal_registry(added, removed)

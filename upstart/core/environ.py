@@ -66,10 +66,29 @@ def env_unset(env: list[str], key: str) -> None:
         del env[i]
 
 
+_INDEX_FROM = 16       # perf: from this length on, `env_merge` indexes env's keys
+
+
 def env_merge(env: list[str], entries: Iterable[str], replace: bool = True) -> list[str]:
-    """env with every entry set in turn; returns env for chaining."""
+    """env with every entry set in turn (as `env_set` would); returns env for
+    chaining. perf: a long env (a session init inherits the user's whole
+    environment) gets a key -> first position index, so merging m entries
+    costs n + m steps, not n * m prefix tests."""
+    if len(env) < _INDEX_FROM:
+        for entry in entries:
+            env_set(env, entry, replace)
+        return env
+    index: dict[str, int] = {}
+    for i, item in enumerate(env):
+        index.setdefault(env_key(item), i)
     for entry in entries:
-        env_set(env, entry, replace)
+        key = env_key(entry)
+        i = index.get(key)
+        if i is None:
+            index[key] = len(env)
+            env.append(entry)
+        elif replace:
+            env[i] = entry             # the same key: the index stays right
     return env
 
 

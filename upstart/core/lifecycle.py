@@ -33,15 +33,20 @@ WAIT_STATE = {
 }
 # slots whose spawn failure fails the job
 SPAWN_FATAL = ("security", "pre-start", "main", "post-stop")
+# the slot spawned on entering each spawning state, and waited for in each wait state
+SPAWN_SLOT = {"pre-starting": "pre-start", "spawning": "main", "post-starting": "post-start",
+              "pre-stopping": "pre-stop", "post-stopping": "post-stop"}
+WAIT_SLOT = {"security": "security", "pre-start": "pre-start", "spawned": "main",
+             "post-start": "post-start", "pre-stop": "pre-stop", "post-stop": "post-stop"}
 
 
 class Lifecycle:
     """Mixin: the instance state machine (see module doc).
 
     Uses the Engine's `registry`, `queue`, `spawner`, `clock`, `_pids`,
-    `_confirm`, `_out`, `_stats`, `respawn_disabled`, `apparmor` and its
-    helpers `_log`, `_reply_error`, `_process_env`, `_remove_instance`,
-    `_queue_event`, `_deliver_confirmations`, and the readiness hooks
+    `_confirm`, `_out`, `_stats`, `respawn_disabled`, `apparmor`,
+    `log_enabled` and its helpers `_log`, `_trace`, `_reply_error`,
+    `_process_env`, `_remove_instance`, `_queue_event`, `_deliver_confirmations`, and the readiness hooks
     (`_ready_begin` after `started`, `_ready_end` at `stopping`); it flags
     `_states_dirty` when an instance enters or leaves the `running` state.
     """
@@ -103,7 +108,8 @@ class Lifecycle:
     def _change_goal(self, instance: Instance, goal: str) -> None:
         if instance.goal == goal:
             return
-        self._log("info", f"{instance.display} goal changed from {instance.goal} to {goal}")
+        if self.log_enabled("info"):
+            self._log("info", f"{instance.display} goal changed from {instance.goal} to {goal}")
         instance.goal = goal
         self._out.append(fx.GoalChanged(instance.job, instance.name, goal))
         if goal == "start" and instance.state == "waiting":
@@ -127,7 +133,8 @@ class Lifecycle:
                     self._backoff_pause(instance):
                 return                              # backoff: respawn pause (backoff.py)
             old = instance.state
-            self._log("info", f"{instance.display} state changed from {old} to {state}")
+            if self.log_enabled("info"):
+                self._log("info", f"{instance.display} state changed from {old} to {state}")
             instance.state = state
             self._stats["transitions"] += 1
             if (old in RUNNING_STATES) != (state in RUNNING_STATES):
@@ -150,17 +157,13 @@ class Lifecycle:
                 if "security" in jc.process and self.apparmor:
                     self._spawn(instance, "security")
                 state = self._next(instance)
-            elif state in ("pre-starting", "spawning", "post-starting", "pre-stopping",
-                           "post-stopping"):
-                slot = {"pre-starting": "pre-start", "spawning": "main",
-                        "post-starting": "post-start", "pre-stopping": "pre-stop",
-                        "post-stopping": "post-stop"}[state]
+            elif state in SPAWN_SLOT:
+                slot = SPAWN_SLOT[state]
                 if slot in jc.process:
                     self._spawn(instance, slot)
                 state = self._next(instance)
-            elif state in ("security", "pre-start", "spawned", "post-start", "pre-stop",
-                           "post-stop"):
-                slot = {"security": "security", "spawned": "main"}.get(state, state)
+            elif state in WAIT_SLOT:
+                slot = WAIT_SLOT[state]
                 if not self._waits_for(instance, slot):
                     state = self._next(instance)
             elif state == "running":
@@ -226,7 +229,7 @@ class Lifecycle:
         return event
 
     def _queue_event(self, name: str, env: list[str], fd: int | None = None) -> Event:
-        self._log("debug", f"Pending {name} event")
+        self._trace("debug", f"Pending {name} event")
         return self.queue.new(name, env, fd)
 
     # ---- processes
@@ -247,7 +250,7 @@ class Lifecycle:
             return
         instance.pids[slot] = pid
         self._pids[pid] = (instance, slot)
-        self._log("info", f"{instance.display} {slot} process ({pid})")
+        self._trace("info", f"{instance.display} {slot} process ({pid})")
         if slot == "main":
             self._backoff_main_started(instance)
         if slot == "main" and jc.expect == "none":
@@ -271,8 +274,9 @@ class Lifecycle:
     def _kill(self, instance: Instance) -> None:
         jc = instance.entry.job_class
         pid = instance.pid("main")
-        name = signal_name(jc.kill_signal) or str(jc.kill_signal)
-        self._log("info", f"Sending {name} signal to {instance.display} main process ({pid})")
+        if self.log_enabled("info"):
+            name = signal_name(jc.kill_signal) or str(jc.kill_signal)
+            self._log("info", f"Sending {name} signal to {instance.display} main process ({pid})")
         self._out.append(fx.Kill(pid, jc.kill_signal, group=True))
         instance.kill_timer = True
         self._out.append(fx.SetTimer(self._timer_key(instance), jc.kill_timeout))

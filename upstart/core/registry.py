@@ -14,7 +14,9 @@ upstream's reload rules (`job_class_consider`/`reconsider`):
   state of its `start on` tree when the tree has the same shape.
 
 The registry also indexes entries by the event names their conditions
-mention, so an event is only offered to classes that could match it.
+mention, so an event is only offered to classes that could match it, and
+keeps the names of the classes with a `while` condition, so a change of
+states re-evaluates those without scanning every class.
 It reports registrations as (added, removed) name lists; it never emits
 effects or touches instances' state machines.
 """
@@ -71,6 +73,7 @@ class Registry:
     def __init__(self) -> None:
         self.entries: dict[str, ClassEntry] = {}
         self._index: dict[str, list[ClassEntry]] = {}
+        self._while: list[str] = []              # names of `while` classes, sorted
 
     # ------------------------------------------------------------ queries
 
@@ -83,13 +86,21 @@ class Registry:
     def for_event(self, event_name: str) -> list[ClassEntry]:
         return self._index.get(event_name, [])
 
+    def while_jobs(self) -> list[str]:
+        """Names of the registered classes with a `while` condition, sorted."""
+        return list(self._while)
+
     def _reindex(self) -> None:
         index: dict[str, list[ClassEntry]] = {}
+        whiles: list[str] = []
         for name in sorted(self.entries):
             entry = self.entries[name]
             for ev in entry.event_names():
                 index.setdefault(ev, []).append(entry)
+            if entry.job_class.while_ is not None:
+                whiles.append(name)
         self._index = index
+        self._while = whiles
 
     # ------------------------------------------------------------ changes
 

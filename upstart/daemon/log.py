@@ -14,6 +14,7 @@ import sys
 
 PRIORITIES = ("debug", "info", "message", "warn", "error", "fatal")
 _KMSG_LEVEL = {"debug": 7, "info": 6, "message": 5, "warn": 4, "error": 3, "fatal": 2}
+_RANK = {name: n for n, name in enumerate(PRIORITIES)}
 
 
 class Logger:
@@ -34,11 +35,22 @@ class Logger:
         except OSError:
             self._kmsg_fd = None
 
+    @property
+    def priority(self) -> str:
+        return self._priority
+
+    @priority.setter
+    def priority(self, value: str) -> None:
+        # perf: the threshold's rank is looked up once, not per line (`enabled`
+        # runs for every line the engine logs, and the engine asks it first)
+        self._priority = value
+        self._threshold = _RANK.get(value)
+
     def enabled(self, priority: str) -> bool:
-        try:
-            return PRIORITIES.index(priority) >= PRIORITIES.index(self.priority)
-        except ValueError:
+        rank = _RANK.get(priority)
+        if rank is None or self._threshold is None:
             return True
+        return rank >= self._threshold
 
     def log(self, priority: str, message: str) -> None:
         if self.enabled(priority):

@@ -105,6 +105,32 @@ def test_fast_path_has_no_leaked_fds_and_default_signals(h, tmp_path):
     assert ignored & ~((1 << 31) | (1 << 32)) == 0
 
 
+def test_fast_path_leaves_init_fd_close_on_exec_and_unleaked(h, tmp_path):
+    # one close_range call marks init's fds close-on-exec (no per-fd scan)
+    leak = os.open("/dev/null", os.O_RDONLY)
+    os.set_inheritable(leak, True)
+    try:
+        run(h, tmp_path, "ls -1 /proc/self/fd", job="fds")
+        assert not os.get_inheritable(leak)
+    finally:
+        os.close(leak)
+    assert sorted(int(x) for x in logtext(tmp_path, "fds").split()) == [0, 1, 2, 3]
+
+
+def test_fast_path_without_close_range_closes_inherited_fds_in_the_child(h, tmp_path,
+                                                                         monkeypatch):
+    from upstart.process import launch
+    monkeypatch.setattr(launch, "_close_range_works", False)   # an older kernel
+    leak = os.open("/dev/null", os.O_RDONLY)
+    os.set_inheritable(leak, True)
+    try:
+        run(h, tmp_path, "ls -1 /proc/self/fd", job="fds")
+        assert os.get_inheritable(leak)             # init's own fd is left alone
+    finally:
+        os.close(leak)
+    assert sorted(int(x) for x in logtext(tmp_path, "fds").split()) == [0, 1, 2, 3]
+
+
 def test_fork_path_has_no_leaked_fds_and_default_signals(h, tmp_path):
     leak = os.open("/dev/null", os.O_RDONLY)
     os.set_inheritable(leak, True)

@@ -1,6 +1,8 @@
 """Expansion grammar and ordered environment lists (upstream environ.c)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from upstart.core.environ import ExpandError, env_lookup, env_merge, env_set, env_unset, expand
 
@@ -62,3 +64,18 @@ def test_env_set_replaces_in_place_and_appends():
     assert env == ["B=2", "C=4"]
     assert env_merge(["X=1"], ["Y=2", "X=3"]) == ["X=3", "Y=2"]
     assert env_lookup(env, "Z") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["A=1", "A=2", "B", "B=", "C=x=y", "D=", "E=1", "=z", "AB=3"])
+                | st.text(max_size=4), max_size=40),
+       st.lists(st.sampled_from(["A=9", "B", "B=7", "C=c", "F=f", "=q", "AB=", "G"]), max_size=12),
+       st.booleans())
+def test_env_merge_of_a_long_env_is_env_set_in_turn(env, entries, replace):
+    # a long env is merged through an index of its keys; the result must be
+    # exactly what setting each entry in turn gives (duplicates, bare keys)
+    env = env * 3                        # past the length from which it indexes
+    want = list(env)
+    for entry in entries:
+        env_set(want, entry, replace)
+    assert env_merge(list(env), iter(entries), replace) == want

@@ -249,3 +249,38 @@ def test_confirmation_is_delivered_before_the_exit_of_the_same_process():
         "started", "stopping", "stopped"]
     assert fx.Reply(1, "") in out
     assert eng.timer_fired(Engine.CONFIRM_TIMER) == []
+
+
+def test_lines_below_the_log_threshold_are_not_built_but_the_recorders_are():
+    # the shell's threshold (log_enabled) keeps the engine from building lines
+    # nobody would see; the lines the event recorder reads come at any priority
+    from core_harness import FakeClock, FakeSpawner
+
+    from upstart.core.engine import Engine
+    asked = []
+
+    def enabled(priority):
+        asked.append(priority)
+        return priority not in ("debug", "info")
+    eng = Engine(FakeClock(), FakeSpawner(), session_init=True, job_env=[], init_env={},
+                 confirm_delay=0, log_enabled=enabled)
+    eng.load({"svc": job("svc")})
+    out = eng.job_start("svc", [], wait=False, token=1)
+    out += eng.job_stop("svc", [], wait=False, token=2)
+    out += eng.process_exited(eng.instance_info("svc", "")[2][0][1], None, 15)
+    lines = [e.message for e in out if isinstance(e, fx.Log)]
+    assert "Pending starting event" in lines and "Handling started event" in lines
+    assert "Finished stopped event" in lines
+    assert any(line.startswith("svc main process (") for line in lines)
+    assert "svc main process (101) killed by TERM signal" in lines     # warn: shown
+    assert not any("changed from" in line or "instance" in line or line.startswith("Sending")
+                   for line in lines)
+    assert "info" in asked and "debug" in asked
+    # without a threshold every line is built, as before
+    eng = Engine(FakeClock(), FakeSpawner(), session_init=True, job_env=[], init_env={},
+                 confirm_delay=0)
+    eng.load({"svc": job("svc")})
+    lines = [e.message for e in eng.job_start("svc", [], wait=False, token=1)
+             if isinstance(e, fx.Log)]
+    assert "svc goal changed from stop to start" in lines
+    assert "svc state changed from waiting to starting" in lines

@@ -198,3 +198,26 @@ def test_statistics_count_states_and_waiting_ready():
     h.start("r")
     stats = h.engine.statistics()
     assert stats["states"] == 1 and stats["waiting_ready"] == 1
+
+
+def test_registry_indexes_while_classes_through_reloads():
+    # a state change re-evaluates only the `while` classes, which the registry
+    # keeps by name (no scan of every class)
+    h = seed()
+    assert h.engine.registry.while_jobs() == ["foo"]
+    h.start("bar")
+    h.start("baz")
+    assert h.status("foo") == "start/running"
+    h.feed(h.engine.load({"bar": job("bar"), "baz": job("baz"),
+                          "foo": job("foo", while_=cond("bar and baz")),
+                          "zed": job("zed", while_=cond("bar"))}))
+    assert h.engine.registry.while_jobs() == ["foo", "zed"]
+    assert h.status("zed") == "start/running"
+    h.feed(h.engine.load({"bar": job("bar"), "baz": job("baz"), "zed": job("zed")}))
+    assert h.engine.registry.while_jobs() == ["foo", "zed"]   # running: old classes kept
+    h.stop("bar")
+    h.kill_ack("bar")
+    h.kill_ack("foo")                                    # their conditions no longer hold
+    h.kill_ack("zed")
+    assert h.engine.registry.get("foo") is None and h.status("zed") == "stop/waiting"
+    assert h.engine.registry.while_jobs() == []          # foo deleted, zed without while

@@ -187,3 +187,17 @@ def test_log_query_is_paged():
         service.LOG_PAGE = old
     assert len(first) == 50 and second[0]["seq"] == first[-1]["seq"] + 1
     assert [r["seq"] for r in first + second] == [r["seq"] for r in h.rec.records][:len(first) + len(second)]
+
+
+def test_states_only_passed_through_are_not_recorded():
+    # the `-ing` states start a process and are left in the same input: not
+    # recorded; every state an instance can rest or wait in is
+    h = Observed(job("a", start_on="e1", pre_start="check"))
+    h.emit_by("e1")
+    h.exited(h.pid("a", slot="pre-start"), 0)
+    assert [r["state"] for r in h.kinds("state")] == \
+        ["starting", "security", "pre-start", "spawned", "post-start", "running"]
+    h.stop("a")
+    h.kill_ack("a")
+    assert [r["state"] for r in h.kinds("state")][6:] == \
+        ["pre-stop", "stopping", "killed", "post-stop", "waiting"]
