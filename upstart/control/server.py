@@ -10,7 +10,9 @@ job and instance objects (`upstart.control.api` lists them) to a
 `broadcast(effect)`; they go to every authenticated connection.
 
 Owns: the listening socket, the connections and their buffers, object-path
-routing, signature checks, permission checks (spec 05 §5.5), error mapping
+routing, signature checks, permission checks (spec 05 §5.5), the scope of
+each caller (chroot sessions, docs/design/sessions.md: a `sessions` hook
+picks the backend a caller's requests go to), error mapping
 (ControlFailure → its D-Bus name and text; libdbus/libnih texts for
 unknown methods and bad arguments) and the tasks of asynchronous methods.
 
@@ -116,7 +118,7 @@ class _Connection:
 
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
                  "serial", "closed", "writing", "unique_name", "bus", "pending",
-                 "callers", "skip", "in_flight", "paused", "flush_soon")
+                 "callers", "skip", "in_flight", "paused", "flush_soon", "scope")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -137,6 +139,7 @@ class _Connection:
         self.in_flight = 0        # hardening: calls being answered asynchronously
         self.paused = False       # hardening: not read while too many are in flight
         self.flush_soon = False   # perf: a flush of outbuf is scheduled for this turn
+        self.scope = None         # chroot sessions: (backend, root) of a private caller
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1
@@ -296,6 +299,128 @@ def fast_reply_parts(call_msg, sig: str, body) -> tuple[bytes, bytes]:
     return _REPLY_START + _U32(len(data)), rest
 
 
+# perf: reading a method call. jeepney's generic parser costs about 15 us a
+# message; the calls clients send most (little-endian, the usual header fields,
+# no fds, a body of strings, booleans and string arrays) are read here into
+# the same jeepney Message, and anything else (or anything odd) goes to jeepney.
+_U32_AT = struct.Struct("<I").unpack_from
+_HEAD_AT = struct.Struct("<III").unpack_from      # body length, serial, fields length
+_CALL_FIELDS = {HeaderFields.path.value: (HeaderFields.path, ord("o")),
+                HeaderFields.interface.value: (HeaderFields.interface, ord("s")),
+                HeaderFields.member.value: (HeaderFields.member, ord("s")),
+                HeaderFields.destination.value: (HeaderFields.destination, ord("s")),
+                HeaderFields.signature.value: (HeaderFields.signature, ord("g"))}
+_FAST_CALL_SIGS: dict[str, tuple[str, ...] | None] = {}
+
+
+def _call_sig(sig: str) -> tuple[str, ...] | None:
+    """`sig` split into "s", "b" and "as"; None if it has any other type."""
+    if sig in _FAST_CALL_SIGS:
+        return _FAST_CALL_SIGS[sig]
+    parts: list[str] | None = []
+    i = 0
+    while i < len(sig):
+        if sig[i] in "sb":
+            parts.append(sig[i])
+            i += 1
+        elif sig.startswith("as", i):
+            parts.append("as")
+            i += 2
+        else:
+            parts = None
+            break
+    out = tuple(parts) if parts is not None else None
+    if len(_FAST_CALL_SIGS) < 256:
+        _FAST_CALL_SIGS[sig] = out
+    return out
+
+
+def _read_str(raw: bytes, pos: int, limit: int) -> tuple[str, int]:
+    pos += -pos % 4
+    if pos + 4 > limit:
+        raise _Unsupported
+    (length,) = _U32_AT(raw, pos)
+    pos += 4
+    stop = pos + length
+    if stop >= limit or raw[stop] != 0:
+        raise _Unsupported
+    return raw[pos:stop].decode("utf-8"), stop + 1
+
+
+def fast_parse_call(raw: bytes) -> Message | None:
+    """`Message.from_buffer(raw)` for a common method call (see above), or
+    None: the caller then uses jeepney (which reads it, or raises)."""
+    try:
+        n = len(raw)
+        if n < 16 or raw[0] != 0x6C or raw[1] != 1:
+            return None
+        body_len, serial, fields_len = _HEAD_AT(raw, 4)
+        end = 16 + fields_len
+        if end > n:
+            return None
+        fields = {}
+        pos = 16
+        while pos < end:
+            pos += -pos % 8
+            if pos + 4 > end:
+                return None
+            field = _CALL_FIELDS.get(raw[pos])
+            if field is None or raw[pos + 1] != 1 or raw[pos + 2] != field[1] \
+                    or raw[pos + 3] != 0:
+                return None
+            pos += 4
+            if field[1] == 0x67:                      # "g": one length byte
+                stop = pos + 1 + raw[pos]
+                if stop >= end or raw[stop] != 0:
+                    return None
+                value = raw[pos + 1:stop].decode("utf-8")
+                pos = stop + 1
+            else:
+                value, pos = _read_str(raw, pos, end)
+            fields[field[0]] = value
+        if pos != end:
+            return None
+        pos = end + (-end % 8)
+        if pos + body_len != n:
+            return None
+        parts = _call_sig(fields.get(HeaderFields.signature, ""))
+        if parts is None:
+            return None
+        body = []
+        for part in parts:
+            if part == "s":
+                value, pos = _read_str(raw, pos, n)
+            elif part == "b":
+                pos += -pos % 4
+                if pos + 4 > n:
+                    return None
+                value = bool(_U32_AT(raw, pos)[0])
+                pos += 4
+            else:                                     # "as"
+                pos += -pos % 4
+                if pos + 4 > n:
+                    return None
+                (length,) = _U32_AT(raw, pos)
+                pos += 4
+                stop = pos + length
+                if stop > n:
+                    return None
+                value = []
+                while pos < stop:
+                    item, pos = _read_str(raw, pos, stop)
+                    value.append(item)
+                if pos != stop:
+                    return None
+            body.append(value)
+        if pos != n:
+            return None
+        header = Header(Endianness.little, MessageType.method_call, raw[2], raw[3],
+                        body_len, serial, fields)
+        return Message(header, tuple(body))
+    except (_Unsupported, ValueError):       # UnicodeDecodeError too: jeepney decides
+        return None
+
+
 class ControlServer:
     """The D-Bus server of init. See the module docstring."""
 
@@ -320,6 +445,10 @@ class ControlServer:
         self._next_unique = 0
         self._signal_heads: dict = {}       # perf: fast_signal_parts' header cache
         self._signal_bytes: dict = {}       # perf: effect -> its signal's bytes (no serial)
+        # chroot sessions (docs/design/sessions.md): None (every caller is global), or
+        # an object with `scope(caller) -> (backend, root or None)`,
+        # `backend_of(root) -> backend or None` and `roots() -> list of roots`
+        self.sessions = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -374,14 +503,18 @@ class ControlServer:
 
     # ------------------------------------------------------------ signals
 
-    def broadcast(self, effect) -> None:
-        """Send the D-Bus signal matching `effect` on every connection."""
+    def broadcast(self, effect, root: str | None = None) -> None:
+        """Send the D-Bus signal matching `effect` on every connection; `root`:
+        the chroot session whose engine produced it (None: the global one)."""
+        if not self._conns:                # perf: nobody to tell, nothing to encode
+            return
+        key = effect if root is None else (root, effect)
         try:                               # perf: the same effect, the same bytes
-            parts = self._signal_bytes.get(effect)
+            parts = self._signal_bytes.get(key)
         except TypeError:                  # unhashable: not from the engine
             parts = None
         if parts is None:
-            spec = signal_for(effect)
+            spec = signal_for(effect, root)
             if spec is None:
                 return
             path, iface, member, sig, body = spec
@@ -399,7 +532,7 @@ class ControlServer:
                 if len(self._signal_bytes) >= _BYTES_CACHE_MAX:
                     self._signal_bytes.clear()
                 try:
-                    self._signal_bytes[effect] = parts
+                    self._signal_bytes[key] = parts
                 except TypeError:          # unhashable: not cached
                     pass
         head, rest = parts
@@ -514,7 +647,7 @@ class ControlServer:
             raw = bytes(conn.inbuf[:size])
             del conn.inbuf[:size]
             try:
-                msg = Message.from_buffer(raw, fds=conn.infds)
+                msg = fast_parse_call(raw) or Message.from_buffer(raw, fds=conn.infds)
             except Exception:
                 self._drop(conn)
                 return
@@ -771,6 +904,10 @@ class ControlServer:
         call = _Call(conn, msg, path, iface, member, sig, msg.body, fds)
         try:
             self._access(call)
+            if self.sessions is not None:      # chroot sessions: whose jobs the caller sees
+                call.backend, call.root = self._scope(conn)
+            else:
+                call.backend = self.backend
             result = self._handle(call)
         except Exception as exc:
             call.close_fds()
@@ -843,13 +980,11 @@ class ControlServer:
             self._next_unique += 1
             call.conn.unique_name = ":1.%d" % self._next_unique
             return ("s", (call.conn.unique_name,))
-        target = paths.parse(call.path)
-        if target is not None and not self._exists(target):
-            target = None
+        target = self._target(call)
         if member == "Introspect" and iface in (None, api.INTROSPECTABLE_IFACE):
             if call.sig != "":
                 raise DBusError(api.ERR_INVALID_ARGS, api.invalid_args_text("Introspect"))
-            return ("s", (self._introspect(call.path, target),))
+            return ("s", (self._introspect(call, target),))
         if target is None:
             raise _unknown(member, call.sig, iface)
         interfaces = _INTERFACES[target[0]]
@@ -867,27 +1002,67 @@ class ControlServer:
             return impl(call, target, *call.body)
         raise _unknown(member, call.sig, iface)
 
-    def _exists(self, target) -> bool:
+    def _scope(self, conn: _Connection) -> tuple:
+        """Chroot sessions: (backend, root) of the caller, cached per private
+        connection (its peer is one process); a bus caller changes per sender."""
+        if conn.bus:
+            return self.sessions.scope(conn.caller)
+        if conn.scope is None:
+            conn.scope = self.sessions.scope(conn.caller)
+        return conn.scope
+
+    def _target(self, call: "_Call"):
+        """The object `call.path` names, or None; sets the backend and the
+        session root that own it on the call (`tbackend`, `troot`)."""
+        scoped = paths.parse_scoped(call.path)
+        if scoped is None:
+            return None
+        root, target = scoped
+        if target[0] == "manager" or root == call.root:
+            backend, root = call.backend, call.root
+        elif root is None:
+            backend = self.backend
+        else:
+            backend = self.sessions.backend_of(root) if self.sessions is not None else None
+            if backend is None:
+                return None
+        call.tbackend, call.troot = backend, root
+        return target if self._exists(backend, target) else None
+
+    def _exists(self, backend, target) -> bool:
         try:
             if target[0] == "job":
-                self.backend.get_job_by_name(target[1])
+                backend.get_job_by_name(target[1])
             elif target[0] == "instance":
-                self.backend.get_instance_by_name(target[1], target[2])
+                backend.get_instance_by_name(target[1], target[2])
         except ControlFailure:
             return False
         return True
 
-    def _introspect(self, path: str, target) -> str:
+    def _introspect(self, call: "_Call", target) -> str:
+        path = call.path
         if target is None:
             children = {"/": ["com"], "/com": ["ubuntu"], "/com/ubuntu": ["Upstart"]}.get(path, [])
             if path == paths.JOBS_PATH:
-                children = [paths.escape(j) for j in self.backend.get_all_jobs()]
+                if call.root is not None:      # a chroot caller: its session only
+                    children = [paths.escape(call.root)]
+                else:
+                    children = [paths.escape(j) for j in self.backend.get_all_jobs()]
+                    if self.sessions is not None:
+                        children += [paths.escape(r) for r in self.sessions.roots()]
+            elif path.startswith(paths.JOBS_PATH + "/") and self.sessions is not None:
+                root = paths.unescape(path[len(paths.JOBS_PATH) + 1:])
+                mine = call.root is None or root == call.root    # not another chroot's
+                backend = self.sessions.backend_of(root) \
+                    if mine and root and root[0] == "/" else None
+                if backend is not None:        # a session's element: its jobs
+                    children = [paths.escape(j) for j in backend.get_all_jobs()]
             return api.introspect_xml(path, (), children)
         kind = target[0]
         if kind == "manager":
             children = ["jobs"]
         elif kind == "job":
-            children = [paths.escape(i) for i in self.backend.get_all_instances(target[1])]
+            children = [paths.escape(i) for i in call.tbackend.get_all_instances(target[1])]
         else:
             children = []
         return api.introspect_xml(path, _INTERFACES[kind], children)
@@ -909,7 +1084,8 @@ class ControlServer:
                 for prop in spec.properties:
                     if prop.name not in values:
                         values[prop.name] = (prop.type,
-                                             self._prop_value(target, prop.name, cache))
+                                             self._prop_value(call.tbackend, target,
+                                                              prop.name, cache))
             return ("a{sv}", (values,))
         pname = call.body[1]
         for spec in interfaces:
@@ -919,7 +1095,7 @@ class ControlServer:
             if prop is None:
                 continue
             if member == "Get":
-                return ("v", ((prop.type, self._prop_value(target, pname)),))
+                return ("v", ((prop.type, self._prop_value(call.tbackend, target, pname)),))
             if prop.access == "read":
                 continue
             vtype, value = call.body[2]
@@ -927,21 +1103,21 @@ class ControlServer:
                 raise DBusError(api.ERR_INVALID_ARGS,
                                 "Invalid arguments to %s property" % pname)
             self._require(call.caller, _PERMISSION_TEXT[pname])
-            self.backend.set_log_priority(call.caller, value)
+            call.backend.set_log_priority(call.caller, value)
             return ("", ())
         raise _unknown(member, call.sig, api.PROPERTIES_IFACE if call.iface else None)
 
-    def _prop_value(self, target, name, cache=None):
+    def _prop_value(self, backend, target, name, cache=None):
         """One property's value; `cache` keeps the backend's props for a GetAll."""
         kind = target[0]
         if kind == "manager":
             if name == "version":
-                return self.backend.version()
-            return self.backend.get_log_priority()
+                return backend.version()
+            return backend.get_log_priority()
         cache = {} if cache is None else cache
         if "props" not in cache:
-            cache["props"] = (self.backend.job_props(target[1]) if kind == "job"
-                              else self.backend.instance_props(target[1], target[2]))
+            cache["props"] = (backend.job_props(target[1]) if kind == "job"
+                              else backend.instance_props(target[1], target[2]))
         props = cache["props"]
         if kind == "job":
             if name in ("while", "ready_on"):
@@ -994,79 +1170,80 @@ class ControlServer:
 
     def _manager_ReloadConfiguration(self, call, target):
         caller = self._check(call)
-        return _unit(self.backend.reload_configuration(caller))
+        return _unit(call.backend.reload_configuration(caller))
 
     def _manager_GetJobByName(self, call, target, name):
-        job = self.backend.get_job_by_name(name)
-        return ("o", (paths.job_path(job),))
+        job = call.backend.get_job_by_name(name)
+        return ("o", (paths.job_path(job, call.root),))
 
     def _manager_GetAllJobs(self, call, target):
-        return ("ao", ([paths.job_path(j) for j in self.backend.get_all_jobs()],))
+        root = call.root
+        return ("ao", ([paths.job_path(j, root) for j in call.backend.get_all_jobs()],))
 
     def _manager_GetState(self, call, target):
         caller = self._check(call)
-        return ("s", (self.backend.get_state(caller),))
+        return ("s", (call.backend.get_state(caller),))
 
     def _manager_Restart(self, call, target):
         caller = self._check(call)
-        return _unit(self.backend.restart(caller))
+        return _unit(call.backend.restart(caller))
 
     def _manager_GetEnv(self, call, target, details, name):
         caller = self._check(call)
-        return ("s", (self.backend.get_env(caller, list(details), name),))
+        return ("s", (call.backend.get_env(caller, list(details), name),))
 
     def _manager_SetEnv(self, call, target, details, var, replace):
         caller = self._check(call)
-        return _unit(self.backend.set_env_list(caller, list(details), [var], bool(replace)))
+        return _unit(call.backend.set_env_list(caller, list(details), [var], bool(replace)))
 
     def _manager_SetEnvList(self, call, target, details, vars_, replace):
         caller = self._check(call)
-        return _unit(self.backend.set_env_list(caller, list(details), list(vars_),
+        return _unit(call.backend.set_env_list(caller, list(details), list(vars_),
                                                bool(replace)))
 
     def _manager_UnsetEnv(self, call, target, details, name):
         caller = self._check(call)
-        return _unit(self.backend.unset_env_list(caller, list(details), [name]))
+        return _unit(call.backend.unset_env_list(caller, list(details), [name]))
 
     def _manager_UnsetEnvList(self, call, target, details, names):
         caller = self._check(call)
-        return _unit(self.backend.unset_env_list(caller, list(details), list(names)))
+        return _unit(call.backend.unset_env_list(caller, list(details), list(names)))
 
     def _manager_ListEnv(self, call, target, details):
         caller = self._check(call)
-        return ("as", (list(self.backend.list_env(caller, list(details))),))
+        return ("as", (list(call.backend.list_env(caller, list(details))),))
 
     def _manager_ResetEnv(self, call, target, details):
         caller = self._check(call)
-        return _unit(self.backend.reset_env(caller, list(details)))
+        return _unit(call.backend.reset_env(caller, list(details)))
 
     def _manager_EmitEvent(self, call, target, name, env, wait):
         caller = self._check(call)
-        return _unit(self.backend.emit_event(caller, name, list(env), bool(wait)))
+        return _unit(call.backend.emit_event(caller, name, list(env), bool(wait)))
 
     def _manager_EmitEventWithFile(self, call, target, name, env, wait, fd):
         caller = self._check(call)
         call.fds = [f for f in call.fds if f != fd]   # the backend owns it now
-        return _unit(self.backend.emit_event(caller, name, list(env), bool(wait), fd=fd))
+        return _unit(call.backend.emit_event(caller, name, list(env), bool(wait), fd=fd))
 
     def _manager_NotifyDiskWriteable(self, call, target):
         caller = self._check(call)
-        return _unit(self.backend.notify_disk_writeable(caller))
+        return _unit(call.backend.notify_disk_writeable(caller))
 
     def _manager_NotifyDBusAddress(self, call, target, address):
         caller = self._check(call)
-        return _unit(self.backend.notify_dbus_address(caller, address))
+        return _unit(call.backend.notify_dbus_address(caller, address))
 
     def _manager_NotifyCGroupManagerAddress(self, call, target, address):
         caller = self._check(call)
-        return _unit(self.backend.notify_cgroup_manager_address(caller, address))
+        return _unit(call.backend.notify_cgroup_manager_address(caller, address))
 
     def _manager_EndSession(self, call, target):
         caller = self._check(call)
-        return _unit(self.backend.end_session(caller))
+        return _unit(call.backend.end_session(caller))
 
     def _optional(self, call, name):
-        fn = getattr(self.backend, name, None)
+        fn = getattr(call.backend, name, None)
         if fn is None:
             raise _unknown(call.member, call.sig, call.iface)
         return fn
@@ -1094,48 +1271,60 @@ class ControlServer:
     # ------------------------------------------------------------ job
 
     def _job_GetInstance(self, call, target, env):
-        inst = self.backend.get_instance(target[1], list(env))
-        return ("o", (paths.instance_path(target[1], inst),))
+        inst = call.tbackend.get_instance(target[1], list(env))
+        return ("o", (paths.instance_path(target[1], inst, call.troot),))
 
     def _job_GetInstanceByName(self, call, target, name):
-        inst = self.backend.get_instance_by_name(target[1], name)
-        return ("o", (paths.instance_path(target[1], inst),))
+        inst = call.tbackend.get_instance_by_name(target[1], name)
+        return ("o", (paths.instance_path(target[1], inst, call.troot),))
 
     def _job_GetAllInstances(self, call, target):
-        job = target[1]
-        return ("ao", ([paths.instance_path(job, i)
-                        for i in self.backend.get_all_instances(job)],))
+        job, root = target[1], call.troot
+        return ("ao", ([paths.instance_path(job, i, root)
+                        for i in call.tbackend.get_all_instances(job)],))
+
+    def _own(self, call, job: str):
+        """The caller's backend for changing `job`: a job of another session (a
+        global job for a chroot caller, a chroot's job for anyone else) is
+        refused, as upstream's job and instance methods do (spec 03 §9)."""
+        if call.troot != call.root:
+            raise DBusError(api.ERR_PERMISSION, f"You do not have permission to modify job: {job}")
+        return call.tbackend
 
     def _job_Start(self, call, target, env, wait):
         job = target[1]
-        return _instance_reply(job, self.backend.job_start(call.caller, job, list(env),
-                                                           bool(wait)))
+        return _instance_reply(job, self._own(call, job).job_start(
+            call.caller, job, list(env), bool(wait)), call.troot)
 
     def _job_Stop(self, call, target, env, wait):
-        return _unit(self.backend.job_stop(call.caller, target[1], list(env), bool(wait)))
+        return _unit(self._own(call, target[1]).job_stop(call.caller, target[1], list(env),
+                                                         bool(wait)))
 
     def _job_Restart(self, call, target, env, wait):
         job = target[1]
-        return _instance_reply(job, self.backend.job_restart(call.caller, job, list(env),
-                                                             bool(wait)))
+        return _instance_reply(job, self._own(call, job).job_restart(
+            call.caller, job, list(env), bool(wait)), call.troot)
 
     # ------------------------------------------------------------ instance
 
     def _instance_Start(self, call, target, wait):
-        return _unit(self.backend.instance_start(call.caller, target[1], target[2],
-                                                 bool(wait)))
+        return _unit(self._own(call, target[1]).instance_start(call.caller, target[1],
+                                                               target[2], bool(wait)))
 
     def _instance_Stop(self, call, target, wait):
-        return _unit(self.backend.instance_stop(call.caller, target[1], target[2],
-                                                bool(wait)))
+        return _unit(self._own(call, target[1]).instance_stop(call.caller, target[1],
+                                                              target[2], bool(wait)))
 
     def _instance_Restart(self, call, target, wait):
-        return _unit(self.backend.instance_restart(call.caller, target[1], target[2],
-                                                   bool(wait)))
+        return _unit(self._own(call, target[1]).instance_restart(call.caller, target[1],
+                                                                 target[2], bool(wait)))
 
     def _instance_Reload(self, call, target):
         # an init without Reload answers UnknownMethod; initctl then signals itself
-        fn = self._optional(call, "instance_reload")
+        backend = self._own(call, target[1])
+        fn = getattr(backend, "instance_reload", None)
+        if fn is None:
+            raise _unknown(call.member, call.sig, call.iface)
         return _unit(fn(call.caller, target[1], target[2]))
 
 
@@ -1147,11 +1336,18 @@ _INTERFACES = {
 
 
 class _Call:
-    __slots__ = ("conn", "caller", "msg", "path", "iface", "member", "sig", "body", "fds")
+    __slots__ = ("conn", "caller", "msg", "path", "iface", "member", "sig", "body", "fds",
+                 "backend", "root", "tbackend", "troot")
 
     def __init__(self, conn, msg, path, iface, member, sig, body, fds):
         self.conn = conn
         self.caller = conn.caller
+        # chroot sessions: the backend and session root of the caller, and of the
+        # object the path names (set by the server before the call is handled)
+        self.backend = None
+        self.root = None
+        self.tbackend = None
+        self.troot = None
         self.msg = msg
         self.path = path
         self.iface = iface
@@ -1176,13 +1372,13 @@ def _unit(result):
     return ("", ())
 
 
-def _instance_reply(job, result):
+def _instance_reply(job, result, root=None):
     if inspect.isawaitable(result):
         async def wait():
             inst = await result
-            return ("o", (paths.instance_path(job, inst),))
+            return ("o", (paths.instance_path(job, inst, root),))
         return wait()
-    return ("o", (paths.instance_path(job, result),))
+    return ("o", (paths.instance_path(job, result, root),))
 
 
 def _close_fd(fd: int) -> None:

@@ -40,37 +40,40 @@ def _esc(name: str) -> str:
 _JOBS = paths.JOBS_PATH + "/"
 
 
-def _job_path(job: str) -> str:
+def _job_path(job: str, root: str | None = None) -> str:
+    if root is not None:   # a chroot session's job (docs/design/sessions.md)
+        return _JOBS + _esc(root) + "/" + _esc(job)
     return _JOBS + _esc(job)
 
 
-def _instance_path(job: str, instance: str) -> str:
-    return _JOBS + _esc(job) + "/" + _esc(instance)
+def _instance_path(job: str, instance: str, root: str | None = None) -> str:
+    return _job_path(job, root) + "/" + _esc(instance)
 
 
 _SIGNALS = {
-    fx.JobAdded: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "JobAdded", "o",
-                            (_job_path(e.job),)),
-    fx.JobRemoved: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "o",
-                              (_job_path(e.job),)),
-    fx.EventEmitted: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "EventEmitted", "sas",
-                                (e.name, list(e.env))),
-    Restarted: lambda e: (paths.MANAGER_PATH, MANAGER_IFACE, "Restarted", "", ()),
-    fx.InstanceAdded: lambda e: (_job_path(e.job), JOB_IFACE, "InstanceAdded", "o",
-                                 (_instance_path(e.job, e.instance),)),
-    fx.InstanceRemoved: lambda e: (_job_path(e.job), JOB_IFACE, "InstanceRemoved", "o",
-                                   (_instance_path(e.job, e.instance),)),
-    fx.GoalChanged: lambda e: (_instance_path(e.job, e.instance), INSTANCE_IFACE,
-                               "GoalChanged", "s", (e.goal,)),
-    fx.StateChanged: lambda e: (_instance_path(e.job, e.instance), INSTANCE_IFACE,
-                                "StateChanged", "s", (e.state,)),
-    fx.JobFailed: lambda e: (_instance_path(e.job, e.instance), INSTANCE_IFACE,
-                             "Failed", "i", (int(e.status),)),
+    fx.JobAdded: lambda e, r: (paths.MANAGER_PATH, MANAGER_IFACE, "JobAdded", "o",
+                               (_job_path(e.job, r),)),
+    fx.JobRemoved: lambda e, r: (paths.MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "o",
+                                 (_job_path(e.job, r),)),
+    fx.EventEmitted: lambda e, r: (paths.MANAGER_PATH, MANAGER_IFACE, "EventEmitted", "sas",
+                                   (e.name, list(e.env))),
+    Restarted: lambda e, r: (paths.MANAGER_PATH, MANAGER_IFACE, "Restarted", "", ()),
+    fx.InstanceAdded: lambda e, r: (_job_path(e.job, r), JOB_IFACE, "InstanceAdded", "o",
+                                    (_instance_path(e.job, e.instance, r),)),
+    fx.InstanceRemoved: lambda e, r: (_job_path(e.job, r), JOB_IFACE, "InstanceRemoved", "o",
+                                      (_instance_path(e.job, e.instance, r),)),
+    fx.GoalChanged: lambda e, r: (_instance_path(e.job, e.instance, r), INSTANCE_IFACE,
+                                  "GoalChanged", "s", (e.goal,)),
+    fx.StateChanged: lambda e, r: (_instance_path(e.job, e.instance, r), INSTANCE_IFACE,
+                                   "StateChanged", "s", (e.state,)),
+    fx.JobFailed: lambda e, r: (_instance_path(e.job, e.instance, r), INSTANCE_IFACE,
+                                "Failed", "i", (int(e.status),)),
 }
 
 
-def signal_for(effect) -> tuple[str, str, str, str, tuple] | None:
+def signal_for(effect, root: str | None = None) -> tuple[str, str, str, str, tuple] | None:
     """(path, interface, member, signature, body) for a broadcastable effect,
-    or None when the effect is not a signal."""
+    or None when the effect is not a signal. `root`: the chroot session whose
+    engine produced it (its objects carry the root in their paths)."""
     build = _SIGNALS.get(type(effect))
-    return None if build is None else build(effect)
+    return None if build is None else build(effect, root)

@@ -6,6 +6,10 @@ event gets there), which resolves the future the D-Bus call awaits. Read-only
 requests go straight to the engine's queries. Permission rules that depend on
 the daemon's mode (PID 1 refuses job environment changes) live here; the
 engine knows nothing of callers.
+
+One backend serves one engine: the global one (`session=None`), or a chroot
+session's (`upstart.daemon.sessions.SessionBackend` subclasses this with the
+manager requests a chroot may not make; docs/design/sessions.md).
 """
 
 from __future__ import annotations
@@ -32,10 +36,23 @@ def _deny(what: str) -> ControlFailure:
 
 
 class EngineBackend:
+    session = None    # chroot sessions: the Session whose engine this serves (None: global)
+
     def __init__(self, daemon: "Daemon"):
         self.d = daemon
         self._tokens = itertools.count(1)
         self.pending: dict[int, asyncio.Future] = {}
+
+    @property
+    def engine(self):
+        """The engine served: the daemon's (it is replaced by a re-exec) or a session's."""
+        return self.d.engine if self.session is None else self.session.engine
+
+    def _apply(self, effects) -> None:
+        if self.session is None:
+            self.d.apply(effects)
+        else:
+            self.d.apply(effects, self.session)
 
     # ------------------------------------------------------------ plumbing
 
@@ -44,7 +61,7 @@ class EngineBackend:
         fut = self.d.loop.create_future()
         self.pending[token] = fut
         effects = method(*args, token=token, **kw)
-        self.d.apply(effects)
+        self._apply(effects)
         return fut
 
     def resolve(self, token, value, error: ControlError | None) -> None:
@@ -86,12 +103,12 @@ class EngineBackend:
     def get_job_by_name(self, name: str) -> str:
         if not name:
             raise ControlFailure(ControlError(INVALID_ARGS, "Name may not be empty string"))
-        if self.d.engine.get_class(name) is None:
+        if self.engine.get_class(name) is None:
             raise ControlFailure(upstart_error("UnknownJob", f"Unknown job: {name}"))
         return name
 
     def get_all_jobs(self) -> list[str]:
-        return list(self.d.engine.job_names())
+        return list(self.engine.job_names())
 
     async def reload_configuration(self, caller: Caller) -> None:
         self._check(caller, "reload configuration")
@@ -105,7 +122,7 @@ class EngineBackend:
         for entry in env:
             if "=" not in entry:
                 raise ControlFailure(ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
-        await self._request(self.d.engine.emit, name, list(env), wait=wait, fd=fd)
+        await self._request(self.engine.emit, name, list(env), wait=wait, fd=fd)
 
     def _env_target(self, caller: Caller, job_details: list[str], modify: bool) -> None:
         self._check(caller, "modify job environment" if modify else "query job environment")
@@ -115,24 +132,24 @@ class EngineBackend:
 
     def get_env(self, caller: Caller, job_details: list[str], name: str) -> str:
         self._env_target(caller, job_details, False)
-        return self.d.engine.env_get(list(job_details), name)
+        return self.engine.env_get(list(job_details), name)
 
     def set_env_list(self, caller: Caller, job_details: list[str], vars: list[str],
                      replace: bool) -> None:
         self._env_target(caller, job_details, True)
-        self.d.engine.env_set(list(job_details), list(vars), replace)
+        self.engine.env_set(list(job_details), list(vars), replace)
 
     def unset_env_list(self, caller: Caller, job_details: list[str], names: list[str]) -> None:
         self._env_target(caller, job_details, True)
-        self.d.engine.env_unset(list(job_details), list(names))
+        self.engine.env_unset(list(job_details), list(names))
 
     def list_env(self, caller: Caller, job_details: list[str]) -> list[str]:
         self._env_target(caller, job_details, False)
-        return list(self.d.engine.env_list(list(job_details)))
+        return list(self.engine.env_list(list(job_details)))
 
     def reset_env(self, caller: Caller, job_details: list[str]) -> None:
         self._env_target(caller, job_details, True)
-        self.d.engine.env_reset(list(job_details))
+        self.engine.env_reset(list(job_details))
 
     def notify_disk_writeable(self, caller: Caller) -> None:
         self._check(caller, "notify disk is writeable")
@@ -168,7 +185,7 @@ class EngineBackend:
     # ------------------------------------------------------------ jobs
 
     def _class(self, job: str):
-        cls = self.d.engine.get_class(job)
+        cls = self.engine.get_class(job)
         if cls is None:
             raise ControlFailure(upstart_error("UnknownJob", f"Unknown job: {job}"))
         return cls
@@ -190,28 +207,28 @@ class EngineBackend:
 
     def get_all_instances(self, job: str) -> list[str]:
         self._class(job)
-        return list(self.d.engine.instances(job))
+        return list(self.engine.instances(job))
 
     def get_instance(self, job: str, env: list[str]) -> str:
-        return self.d.engine.get_instance(job, list(env))
+        return self.engine.get_instance(job, list(env))
 
     def get_instance_by_name(self, job: str, name: str) -> str:
-        return self.d.engine.get_instance_by_name(job, name)
+        return self.engine.get_instance_by_name(job, name)
 
     async def job_start(self, caller: Caller, job: str, env: list[str], wait: bool) -> str:
-        return await self._request(self.d.engine.job_start, job, list(env), wait=wait)
+        return await self._request(self.engine.job_start, job, list(env), wait=wait)
 
     async def job_stop(self, caller: Caller, job: str, env: list[str], wait: bool) -> None:
-        await self._request(self.d.engine.job_stop, job, list(env), wait=wait)
+        await self._request(self.engine.job_stop, job, list(env), wait=wait)
 
     async def job_restart(self, caller: Caller, job: str, env: list[str], wait: bool) -> str:
-        return await self._request(self.d.engine.job_restart, job, list(env), wait=wait)
+        return await self._request(self.engine.job_restart, job, list(env), wait=wait)
 
     # ------------------------------------------------------------ instances
 
     def instance_props(self, job: str, instance: str) -> InstanceProps:
-        goal, state, procs = self.d.engine.instance_info(job, instance)
-        backoff = self.d.engine.respawn_state(job, instance)
+        goal, state, procs = self.engine.instance_info(job, instance)
+        backoff = self.engine.respawn_state(job, instance)
         respawn = ""
         if backoff and backoff.get("paused"):
             due = backoff.get("due_in")
@@ -219,30 +236,30 @@ class EngineBackend:
                 f" in {due:.1f}s" if due is not None else "")
         return InstanceProps(name=instance, goal=goal, state=state,
                              processes=[(slot, int(pid)) for slot, pid in procs],
-                             ready=self.d.engine.instance_ready(job, instance),
+                             ready=self.engine.instance_ready(job, instance),
                              respawn=respawn)
 
     # ------------------------------------------------------------ states (issue #7)
 
     def set_state(self, caller: Caller, name: str, env: list[str]) -> None:
         self._check(caller, "modify job state")
-        self.d.apply(self.d.engine.set_state(name, list(env)))
+        self._apply(self.engine.set_state(name, list(env)))
 
     def clear_state(self, caller: Caller, name: str) -> None:
         self._check(caller, "modify job state")
-        self.d.apply(self.d.engine.clear_state(name))
+        self._apply(self.engine.clear_state(name))
 
     def list_states(self, caller: Caller | None = None) -> list[tuple[str, list[str]]]:
-        return self.d.engine.list_states()
+        return self.engine.list_states()
 
     async def instance_start(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
-        await self._request(self.d.engine.instance_start, job, instance, wait=wait)
+        await self._request(self.engine.instance_start, job, instance, wait=wait)
 
     async def instance_stop(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
-        await self._request(self.d.engine.instance_stop, job, instance, wait=wait)
+        await self._request(self.engine.instance_stop, job, instance, wait=wait)
 
     async def instance_restart(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
-        await self._request(self.d.engine.instance_restart, job, instance, wait=wait)
+        await self._request(self.engine.instance_restart, job, instance, wait=wait)
 
     async def instance_reload(self, caller: Caller, job: str, instance: str) -> None:
-        await self._request(self.d.engine.instance_reload, job, instance)
+        await self._request(self.engine.instance_reload, job, instance)

@@ -74,6 +74,7 @@ class Daemon:
         self.server = None
         self.watcher = None
         self.engine = None
+        self.sessions = None   # chroot sessions (upstart/daemon/sessions.py), when enabled
         self.supervisor = None
         self.observer: Observer | None = None  # observe hook: the event recorder
         self.backend: EngineBackend = ObservedBackend(self)  # observe hook: records callers
@@ -148,6 +149,21 @@ class Daemon:
             table.append(f"TERM={self.environ['TERM']}")
         return table
 
+    def engine_options(self) -> dict:
+        """The Engine's keyword arguments: the global engine's, and every chroot
+        session's (upstart/daemon/sessions.py)."""
+        return dict(
+            session_init=self.session_init,
+            job_env=self.job_env_table(),
+            init_env=dict(self.environ),
+            default_console=self.opts.default_console,
+            debug_stanza=self.opts.debug,
+            session_address=self.address if self.session_init else None,
+            confirm_delay=CONFIRM_DELAY,
+            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
+            log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
+        )
+
     def _build(self) -> None:
         from upstart.core.engine import Engine
         from upstart.process.supervisor import Supervisor
@@ -157,17 +173,7 @@ class Daemon:
             session_init=self.session_init, default_console=self.opts.default_console,
             debug=self.opts.debug,  # observe hook: the debug stanza pauses before exec
         )
-        self.engine = Engine(
-            MonotonicClock(), self.supervisor,
-            session_init=self.session_init,
-            job_env=self.job_env_table(),
-            init_env=dict(self.environ),
-            default_console=self.opts.default_console,
-            debug_stanza=self.opts.debug,
-            session_address=self.address if self.session_init else None,
-            confirm_delay=CONFIRM_DELAY,
-            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
-        )
+        self.engine = Engine(MonotonicClock(), self.supervisor, **self.engine_options())
         self.observer = Observer(self)  # observe hook
         self.observer.attach()
         # ---- readiness (issue #8): the sources adapter (upstart/readiness/adapter.py);
@@ -187,7 +193,10 @@ class Daemon:
 
     # ------------------------------------------------------------ effects
 
-    def apply(self, effects) -> None:
+    def apply(self, effects, session=None) -> None:
+        if session is not None:     # chroot sessions: a session engine's effects
+            self.sessions.apply(session, effects)
+            return
         if self.observer is not None and effects:  # observe hook
             self.observer.effects(effects)
         for effect in effects or ():
@@ -272,7 +281,10 @@ class Daemon:
     # ------------------------------------------------------------ children
 
     def on_sigchld(self) -> None:
+        sessions = self.sessions
         for note in self.supervisor.reap():
+            if sessions is not None and sessions.by_pid and sessions.take(note):
+                continue            # chroot sessions: a session's process
             if self.observer is not None:  # observe hook
                 self.observer.note(note)
             name = type(note).__name__
@@ -301,6 +313,8 @@ class Daemon:
                 self.logger.log_parse_error(err)
         self._logged_errors = set(errors)
         self.apply(self.engine.load(result.classes))
+        if full and self.sessions is not None:   # chroot sessions: every source, as upstream
+            self.sessions.reload_all()
 
     # ------------------------------------------------------------ signals
 
@@ -390,10 +404,14 @@ class Daemon:
                 goal, _state, _procs = self.engine.instance_info(job, inst)
                 if goal != "stop":
                     self.apply(self.engine.instance_stop(job, inst, wait=False, token=None))
+        if self.sessions is not None:      # chroot sessions: their jobs stop too
+            self.sessions.stop_all()
         if event is not None:
             self.apply(self.engine.emit(event[0], event[1], wait=False, token=None))
         timeout = max([5] + [getattr(self.engine.get_class(j), "kill_timeout", 5)
-                             for j in self.engine.job_names()]) + 1
+                             for j in self.engine.job_names()]
+                      + (self.sessions.kill_timeouts() if self.sessions is not None else [])
+                      ) + 1
         self._quiesce_deadline = self.loop.time() + timeout
         self.loop.call_later(timeout, self._guard, self._quiesce_timeout)
         self.loop.call_later(0.05, self._guard, self._check_quiesce_done)
@@ -411,7 +429,10 @@ class Daemon:
         self._finish(FINAL_EXIT_STATUS[kind])
 
     def _live_instances(self) -> list[tuple[str, str]]:
-        return [(j, i) for j in self.engine.job_names() for i in self.engine.instances(j)]
+        live = [(j, i) for j in self.engine.job_names() for i in self.engine.instances(j)]
+        if self.sessions is not None:      # chroot sessions
+            live += self.sessions.live_instances()
+        return live
 
     def _check_quiesce_done(self) -> None:
         if not self.quiescing or self.exit_future is None or self.exit_future.done():
@@ -491,6 +512,9 @@ class Daemon:
         from upstart.process.launch import reset_reserved_signals
         reset_reserved_signals()  # an inherited SIG_IGN must not reach the jobs
         self._build()
+        from upstart.daemon.sessions import Sessions     # chroot sessions (05 §9)
+        if Sessions.wanted(self):
+            self.sessions = Sessions(self)
         self._install_signals()
         restored = False
         if self.opts.state_fd is not None:
@@ -507,6 +531,7 @@ class Daemon:
         self.server = ControlServer(self.backend, self.address, loop=self.loop,
                                     user_mode=self.session_init, log=self.logger.log,
                                     allowed_uids=None if self.session_init else ANY_UID)
+        self.server.sessions = self.sessions    # chroot sessions: scope of each caller
         try:
             await self.server.start()
         except OSError as exc:
@@ -530,6 +555,8 @@ class Daemon:
             self._remove_session_file()
             if self.watcher is not None:
                 self.watcher.close()
+            if self.sessions is not None:      # chroot sessions: their watchers, timers
+                self.sessions.close()
             if getattr(self, "readiness", None) is not None:   # readiness (issue #8)
                 self.readiness.close()
             if self.server is not None:

@@ -65,6 +65,8 @@ def serialise(daemon: "Daemon") -> bytes:
         "supervisor": daemon.supervisor.export_state(),
         # job cgroups (issue #9), so that running jobs keep whole-cgroup kill and cleanup
         "cgroups": daemon.cgroups.export_state() if getattr(daemon, "cgroups", None) else None,
+        # chroot sessions: each session's engine (docs/design/sessions.md)
+        "sessions": daemon.sessions.export_state() if getattr(daemon, "sessions", None) else None,
     }
     return json.dumps(state).encode()
 
@@ -88,6 +90,8 @@ def reexec(daemon: "Daemon") -> None:
             daemon.server.close()
         if daemon.watcher is not None:
             daemon.watcher.close()
+        if getattr(daemon, "sessions", None):   # chroot sessions: their inotify fds
+            daemon.sessions.prepare_exec()
         daemon.supervisor.prepare_exec()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -114,18 +118,15 @@ def restore_state(daemon: "Daemon") -> bool:
         state = json.loads(b"".join(chunks))
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"state version {state.get('version')!r}")
-        daemon.engine = Engine.restore(
-            state["engine"], MonotonicClock(), daemon.supervisor,
-            session_init=daemon.session_init, job_env=daemon.job_env_table(),
-            init_env=dict(daemon.environ), default_console=daemon.opts.default_console,
-            debug_stanza=daemon.opts.debug,
-            session_address=daemon.address if daemon.session_init else None,
-            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
-        )
+        # the same arguments as a fresh engine (confirm_delay included)
+        daemon.engine = Engine.restore(state["engine"], MonotonicClock(), daemon.supervisor,
+                                       **daemon.engine_options())
         if state.get("supervisor") is not None:
             daemon.supervisor.adopt_state(state["supervisor"])
         if state.get("cgroups") and getattr(daemon, "cgroups", None):
             daemon.cgroups.adopt_state(state["cgroups"])
+        if state.get("sessions") and getattr(daemon, "sessions", None):   # chroot sessions
+            daemon.sessions.adopt_state(state["sessions"])
         daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
         daemon._logged_errors = set(state.get("logged_errors", []))
         effects = getattr(daemon.engine, "resume_effects", None)

@@ -70,6 +70,9 @@ class ChildPlan:
     notify_pipe: int | None = None            # init's fd for that write end (set by NotifyHub)
     # ---- end readiness
     cgroup_procs: tuple[str, ...] = ()        # cgroups (issue #9): cgroup.procs files to join
+    # chroot sessions (docs/design/sessions.md): the session's root, entered
+    # before the job's own `chroot` (spec 01 §9 step 4)
+    session_root: str | None = None
 
     @property
     def full_setup(self) -> bool:
@@ -89,7 +92,7 @@ class ChildPlan:
             return False
         if self.limits or self.nice is not None or self.oom_score:
             return True
-        return bool(self.chroot or self.setuid or self.setgid)
+        return bool(self.chroot or self.session_root or self.setuid or self.setgid)
 
 
 def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,

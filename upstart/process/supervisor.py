@@ -86,17 +86,20 @@ class Supervisor:
 
     # ------------------------------------------------------------ spawn
 
-    def spawn(self, request: SpawnRequest) -> int:
+    def spawn(self, request: SpawnRequest, root: str | None = None) -> int:
+        """`root`: the chroot session the job belongs to (docs/design/sessions.md):
+        the process is chrooted there first and its log goes to `<root><logdir>`."""
         try:
-            return self._spawn(request)
+            return self._spawn(request, root)
         except OSError as err:   # pipe/pty/fork exhaustion: never crash init
             raise SpawnError(f"unable to spawn: {os.strerror(err.errno) if err.errno else err}"
                              ) from None
 
-    def _spawn(self, request: SpawnRequest) -> int:
+    def _spawn(self, request: SpawnRequest, root: str | None = None) -> int:
         plan = plan_for(request, session_init=self.session_init,
                         default_console=self.default_console, no_log=self.no_log,
                         debug=self.debug, apparmor_usable=self._apparmor)
+        plan.session_root = root
         label = request.job_class.job_name_for_display(request.instance)
         if (request.slot == "main" and request.job_class.apparmor_switch
                 and not self._apparmor and request.job not in self._apparmor_warned):
@@ -105,7 +108,8 @@ class Supervisor:
             self._report(LogLine("warn", f"{request.job}: AppArmor is not available, "
                                          f"running without profile "
                                          f"{request.job_class.apparmor_switch}"))
-        if self.cgroups is not None:   # cgroups (issue #9): create, configure, join
+        # cgroups (issue #9): create, configure, join (not for chroot-session jobs)
+        if self.cgroups is not None and root is None:
             plan.cgroup_procs = self.cgroups.prepare(request)
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
@@ -157,7 +161,9 @@ class Supervisor:
         if script_w is not None:
             self._feed_script(script_w, plan.script)
         if master is not None:
-            self._logs[pid] = JobLog(self._hub, log_path(self.logdir, request.job,
+            logdir = self.logdir if root is None else \
+                os.path.join(root, os.path.abspath(self.logdir).lstrip("/"))
+            self._logs[pid] = JobLog(self._hub, log_path(logdir, request.job,
                                                          request.instance), master)
         self._children[pid] = _Child(label, request.slot,
                                      await_stop=request.stop_on_exec and request.slot == "main",

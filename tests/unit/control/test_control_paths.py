@@ -36,3 +36,28 @@ def test_roundtrip(name):
     assert all(c.isascii() and (c.isalnum() or c == "_") for c in element)
     assert paths.unescape(element) == name
     assert paths.parse(paths.job_path(name)) == ("job", name)
+
+
+def test_session_paths():
+    root = "/srv/my-chroot"
+    assert paths.job_path("ssh", root) == "/com/ubuntu/Upstart/jobs/_2fsrv_2fmy_2dchroot/ssh"
+    assert paths.instance_path("ssh", "", root) == \
+        "/com/ubuntu/Upstart/jobs/_2fsrv_2fmy_2dchroot/ssh/_"
+    assert paths.parse_scoped(paths.job_path("ssh", root)) == (root, ("job", "ssh"))
+    assert paths.parse_scoped(paths.instance_path("net/if", "eth0", root)) == (
+        root, ("instance", "net/if", "eth0"))
+    # global paths keep their meaning
+    assert paths.parse_scoped("/com/ubuntu/Upstart") == (None, ("manager",))
+    assert paths.parse_scoped("/com/ubuntu/Upstart/jobs/ssh/_") == (None, ("instance", "ssh", ""))
+    for bad in ("/com/ubuntu/Upstart/jobs/_2fsrv",             # a root alone: no object
+                "/com/ubuntu/Upstart/jobs/_2fsrv/a/b/c",
+                "/com/ubuntu/Upstart/jobs/_2fsrv/_41",
+                "/com/ubuntu/Upstart/jobs/a/b/c"):
+        assert paths.parse_scoped(bad) is None, bad
+
+
+@given(st.text(min_size=1).map(lambda t: "/" + t), st.text(), st.text())
+def test_session_roundtrip(root, job, instance):
+    assert paths.parse_scoped(paths.job_path(job, root)) == (root, ("job", job))
+    assert paths.parse_scoped(paths.instance_path(job, instance, root)) == (
+        root, ("instance", job, instance))
