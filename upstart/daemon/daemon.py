@@ -28,6 +28,7 @@ from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
+from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
 from upstart.observe.service import ObservedBackend, Observer  # observe hook
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
@@ -51,7 +52,6 @@ FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 # main process is being killed (the case it orders); otherwise the confirmation
 # comes on the next loop turn.
 CONFIRM_DELAY = 0.002
-SPAWN_CONFIRM_KEY = ("spawn", "", "confirm")
 
 
 class MonotonicClock:
@@ -70,7 +70,7 @@ class Daemon:
         self.pid1 = os.getpid() == 1 and not opts.user
         self.loop = asyncio.new_event_loop()
         self.logger = Logger(priority=opts.priority, kmsg=self.pid1)
-        self.timers: dict[object, asyncio.TimerHandle] = {}
+        self.timers = Timers(self.loop, self._guard, self._timer_fired)
         self.server = None
         self.watcher = None
         self.engine = None
@@ -228,21 +228,9 @@ class Daemon:
             if err:
                 self.logger.log("warn", err)
         elif kind is SetTimer:
-            old = self.timers.pop(effect.key, None)
-            if old is not None:
-                old.cancel()
-            delay = effect.delay
-            if effect.key == SPAWN_CONFIRM_KEY and not self._kill_pending():
-                # the confirmation delay only orders a death already on its way
-                # (a kill signal sent, its timer armed); with none, confirm on the
-                # next loop turn, as upstream does when nothing else is ready
-                delay = 0.0
-            self.timers[effect.key] = self.loop.call_later(
-                max(0.0, delay), self._guard, self._timer_fired, effect.key)
+            self.timers.set(effect.key, effect.delay)
         elif kind is CancelTimer:
-            old = self.timers.pop(effect.key, None)
-            if old is not None:
-                old.cancel()
+            self.timers.cancel(effect.key)
         elif kind is CloseFd:
             try:
                 os.close(effect.fd)
@@ -261,10 +249,6 @@ class Daemon:
         elif self.server is not None:
             self.server.broadcast(effect)
 
-    def _kill_pending(self) -> bool:
-        """Is some job's main process being killed (its kill timer armed)?"""
-        return any(isinstance(k, tuple) and len(k) == 3 and k[2] == "kill" for k in self.timers)
-
     def _guard(self, fn, *args) -> None:
         try:
             fn(*args)
@@ -273,7 +257,6 @@ class Daemon:
                             + traceback.format_exc().strip().replace("\n", " | "))
 
     def _timer_fired(self, key) -> None:
-        self.timers.pop(key, None)
         if key == SPAWN_CONFIRM_KEY:
             self.on_sigchld()  # upstream's loop order: children before pipes
         self.apply(self.engine.timer_fired(key))

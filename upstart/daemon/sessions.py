@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from upstart.core.effects import CancelTimer, CloseFd, Kill, Log, Reply, SetTimer
 from upstart.core.effects import UnwatchReady, WatchReady
 from upstart.daemon.backend import EngineBackend
+from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
 
 if TYPE_CHECKING:
     from upstart.control.backend import Caller
@@ -74,7 +75,7 @@ class Session:
         self.root = root
         self.engine = None
         self.backend: SessionBackend | None = None
-        self.timers: dict[Any, Any] = {}
+        self.timers: Timers | None = None     # set by Sessions._new
         self.watcher = None
         self.logged_errors: set[str] = set()
 
@@ -216,6 +217,8 @@ class Sessions:
         from upstart.daemon.daemon import MonotonicClock
 
         session = Session(root)
+        session.timers = Timers(self.d.loop, self.d._guard,
+                                lambda key: self._timer_fired(session, key))
         spawner = SessionSpawner(self.d.supervisor, session, self.by_pid)
         options = self.d.engine_options()
         options["session_address"] = None
@@ -264,9 +267,7 @@ class Sessions:
     def close(self) -> None:
         self.prepare_exec()
         for session in self.by_root.values():
-            for handle in session.timers.values():
-                handle.cancel()
-            session.timers.clear()
+            session.timers.close()
 
     # ------------------------------------------------------------ effects
 
@@ -281,8 +282,6 @@ class Sessions:
             self.d._check_quiesce_done()
 
     def _apply_one(self, session: Session, effect) -> None:
-        from upstart.daemon.daemon import SPAWN_CONFIRM_KEY
-
         d = self.d
         kind = type(effect)
         if kind is Log:
@@ -294,20 +293,9 @@ class Sessions:
             if err:
                 d.logger.log("warn", err)
         elif kind is SetTimer:
-            old = session.timers.pop(effect.key, None)
-            if old is not None:
-                old.cancel()
-            delay = effect.delay
-            if effect.key == SPAWN_CONFIRM_KEY and not any(
-                    isinstance(k, tuple) and len(k) == 3 and k[2] == "kill"
-                    for k in session.timers):
-                delay = 0.0      # as the daemon does: the delay only orders a pending kill
-            session.timers[effect.key] = d.loop.call_later(
-                max(0.0, delay), d._guard, self._timer_fired, session, effect.key)
+            session.timers.set(effect.key, effect.delay)
         elif kind is CancelTimer:
-            old = session.timers.pop(effect.key, None)
-            if old is not None:
-                old.cancel()
+            session.timers.cancel(effect.key)
         elif kind is CloseFd:
             try:
                 os.close(effect.fd)
@@ -319,9 +307,6 @@ class Sessions:
             d.server.broadcast(effect, session.root)
 
     def _timer_fired(self, session: Session, key) -> None:
-        from upstart.daemon.daemon import SPAWN_CONFIRM_KEY
-
-        session.timers.pop(key, None)
         if key == SPAWN_CONFIRM_KEY:
             self.d.on_sigchld()      # upstream's loop order: children before pipes
         if self.by_root.get(session.root) is session:

@@ -1,0 +1,49 @@
+"""The daemon's timer table (upstart/daemon/timers.py) on a real event loop:
+keys replace each other, cancel, fire once, and the spawn confirmation waits
+its delay only while a kill timer is armed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+
+
+def _table():
+    loop = asyncio.new_event_loop()
+    fired: list = []
+    return loop, fired, Timers(loop, lambda fn, *a: fn(*a), fired.append)
+
+
+def _due(loop, timers, key) -> float:
+    return timers.handles[key].when() - loop.time()
+
+
+def test_confirmation_is_next_turn_unless_a_kill_is_pending():
+    loop, fired, timers = _table()
+    try:
+        timers.set(SPAWN_CONFIRM_KEY, 5.0)
+        assert _due(loop, timers, SPAWN_CONFIRM_KEY) <= 0
+        timers.set(("svc", "", "kill"), 5.0)
+        assert timers.kill_pending()
+        timers.set(SPAWN_CONFIRM_KEY, 5.0)           # replaces the first one
+        assert 4.0 < _due(loop, timers, SPAWN_CONFIRM_KEY) <= 5.0
+        assert len(timers.handles) == 2
+    finally:
+        timers.close()
+        loop.close()
+    assert timers.handles == {} and fired == []
+
+
+def test_a_timer_fires_once_and_a_cancelled_one_never():
+    loop, fired, timers = _table()
+    try:
+        timers.set(("a", "", "respawn"), 0)
+        timers.set(("b", "", "respawn"), 0)
+        timers.cancel(("b", "", "respawn"))
+        timers.cancel(("never", "", "set"))          # unknown key: nothing happens
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert fired == [("a", "", "respawn")] and timers.handles == {}
+    finally:
+        timers.close()
+        loop.close()
