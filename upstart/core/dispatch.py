@@ -42,9 +42,13 @@ class Dispatch:
     def _settle(self, confirm: bool = False) -> None:
         """Queue pass, then spawn confirmations, until both are empty.
 
-        With `confirm_delay`, confirmations wait for their timer (or for an
-        exit of the same process) instead, like upstream's exec pipe, which
-        is read in a later main-loop iteration than the fork."""
+        With `confirm_delay`, and while some job's main process is being
+        killed (its kill timer armed), confirmations wait for their timer (or
+        for an exit of the same process) instead, like upstream's exec pipe,
+        which is read in a later main-loop iteration than the fork, after the
+        dead children are reaped: the death on its way is seen first (golden
+        108). With no kill on its way nothing can overtake a confirmation, and
+        it is delivered at the end of the same input."""
         while True:
             self._poll()
             if self._states_dirty:               # a state opened or closed: `while` jobs
@@ -53,7 +57,7 @@ class Dispatch:
                 continue
             if not self._confirm:
                 return
-            if self.confirm_delay > 0 and not confirm:
+            if self.confirm_delay > 0 and not confirm and self._kills_armed:
                 if not self._confirm_armed:
                     self._confirm_armed = True
                     self._out.append(fx.SetTimer(self.CONFIRM_TIMER, self.confirm_delay))

@@ -107,6 +107,9 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         # 0 delivers them at the end of the same input (tests, benchmarks).
         self.confirm_delay = confirm_delay
         self._confirm_armed = False
+        # instances whose kill timer is armed (by id): the confirmation delay
+        # only orders a death already on its way (`Dispatch._settle`)
+        self._kills_armed: set[int] = set()
         # True while jobs with `cgroup` stanzas must wait for the cgroup
         # manager's address (01 §11); classes whose start condition fired meanwhile
         self.cgroup_gate = cgroup_gate

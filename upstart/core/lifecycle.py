@@ -279,6 +279,7 @@ class Lifecycle:
             self._log("info", f"Sending {name} signal to {instance.display} main process ({pid})")
         self._out.append(fx.Kill(pid, jc.kill_signal, group=True))
         instance.kill_timer = True
+        self._kills_armed.add(id(instance))
         self._out.append(fx.SetTimer(self._timer_key(instance), jc.kill_timeout))
 
     @staticmethod
@@ -299,6 +300,7 @@ class Lifecycle:
         if instance is None or not instance.kill_timer:
             return
         instance.kill_timer = False
+        self._kills_armed.discard(id(instance))
         pid = instance.pid("main")
         if instance.state != "killed" or pid <= 0:
             return
@@ -381,6 +383,7 @@ class Lifecycle:
                 failed = stop = True
         if instance.kill_timer:
             instance.kill_timer = False
+            self._kills_armed.discard(id(instance))
             self._out.append(fx.CancelTimer(self._timer_key(instance)))
         instance.pids.pop(slot, None)
         if failed:

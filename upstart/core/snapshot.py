@@ -253,6 +253,7 @@ def resume_effects(engine: Engine) -> list[Any]:
     for name in engine.registry.names():
         for inst in engine.registry.entries[name].sorted_instances():
             if inst.kill_timer:
+                engine._kills_armed.add(id(inst))
                 out.append(fx.SetTimer(engine._timer_key(inst),
                                        inst.entry.job_class.kill_timeout))
             if inst.ready_timer and inst.entry.job_class.ready_timeout:

@@ -48,9 +48,9 @@ FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 # a short timer (about the time a fork+exec takes), and before the confirmation
 # the shell reaps whatever died meanwhile. Measured against golden 108 (a killed
 # service's `stopped` must come before a new task's `started`): 0 reorders events,
-# 2 ms matches (with the reaping first). The delay is only used while some job's
-# main process is being killed (the case it orders); otherwise the confirmation
-# comes on the next loop turn.
+# 2 ms matches (with the reaping first). The engine uses the delay only while one
+# of its kill timers is armed (the case it orders); otherwise it confirms at the
+# end of the same input (upstart/core/dispatch.py, `_settle`).
 CONFIRM_DELAY = 0.002
 
 

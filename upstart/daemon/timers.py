@@ -3,11 +3,8 @@
 The engine asks for timers by key (`SetTimer`/`CancelTimer` effects) and
 learns of them through `timer_fired(key)`; this table holds the loop handles
 for one engine (the global one, or a chroot session's), so two engines never
-share a key. It also owns the rule for the spawn confirmation timer (see
-CONFIRM_DELAY in daemon.py): the engine's delay only orders a death already on
-its way, so it applies only while some job's main process is being killed
-(its kill timer armed, key `(job, instance, "kill")`); otherwise the
-confirmation comes on the next loop turn.
+share a key. Delays are the engine's: when the spawn confirmation waits at all
+is the engine's rule (`Dispatch._settle`, CONFIRM_DELAY in daemon.py).
 """
 
 from __future__ import annotations
@@ -15,7 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-SPAWN_CONFIRM_KEY = ("spawn", "", "confirm")
+from upstart.core.dispatch import Dispatch
+
+SPAWN_CONFIRM_KEY = Dispatch.CONFIRM_TIMER     # the engine's spawn confirmation timer
 
 
 class Timers:
@@ -28,19 +27,12 @@ class Timers:
 
     def set(self, key, delay: float) -> None:
         self.cancel(key)
-        if key == SPAWN_CONFIRM_KEY and not self.kill_pending():
-            delay = 0.0
         self.handles[key] = self.loop.call_later(max(0.0, delay), self._guard, self._fired, key)
 
     def cancel(self, key) -> None:
         old = self.handles.pop(key, None)
         if old is not None:
             old.cancel()
-
-    def kill_pending(self) -> bool:
-        """Is some job's main process being killed (its kill timer armed)?"""
-        return any(isinstance(k, tuple) and len(k) == 3 and k[2] == "kill"
-                   for k in self.handles)
 
     def close(self) -> None:
         for handle in self.handles.values():

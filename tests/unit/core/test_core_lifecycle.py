@@ -241,14 +241,31 @@ def test_confirmation_is_delivered_before_the_exit_of_the_same_process():
     from upstart.core.engine import Engine
     eng = Engine(FakeClock(), FakeSpawner(), session_init=True, job_env=[], init_env={},
                  confirm_delay=1)
-    eng.load({"t": job("t", task=True)})
-    eng.job_start("t", [], wait=True, token=1)
+    eng.load({"svc": job("svc"), "t": job("t", task=True)})
+    eng.job_start("svc", [], wait=False, token=1)
+    eng.instance_stop("svc", "", wait=False, token=2)    # a kill on its way: delay applies
+    out = eng.job_start("t", [], wait=True, token=3)
+    assert fx.SetTimer(Engine.CONFIRM_TIMER, 1) in out
     pid = eng.instance_info("t", "")[2][0][1]
     out = eng.process_exited(pid, 0, None)
     assert [e.name for e in out if isinstance(e, fx.EventEmitted)] == [
         "started", "stopping", "stopped"]
-    assert fx.Reply(1, "") in out
+    assert fx.Reply(3, "") in out
     assert eng.timer_fired(Engine.CONFIRM_TIMER) == []
+
+
+def test_with_no_kill_on_its_way_a_spawn_is_confirmed_in_the_same_input():
+    from core_harness import FakeClock, FakeSpawner
+
+    from upstart.core.engine import Engine
+    eng = Engine(FakeClock(), FakeSpawner(), session_init=True, job_env=[], init_env={},
+                 confirm_delay=1)
+    eng.load({"svc": job("svc")})
+    out = eng.job_start("svc", [], wait=True, token=1)
+    assert not [e for e in out if isinstance(e, fx.SetTimer)]
+    assert [e.name for e in out if isinstance(e, fx.EventEmitted)] == ["starting", "started"]
+    assert [e.error for e in out if isinstance(e, fx.Reply) and e.token == 1] == [None]
+    assert eng.instance_info("svc", "")[:2] == ("start", "running")
 
 
 def test_lines_below_the_log_threshold_are_not_built_but_the_recorders_are():
