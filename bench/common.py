@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+sys.path.insert(0, os.path.join(REPO, "tests", "support"))   # harnesses, test doubles
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 FLOOR = os.path.join(HERE, "build", "spawnfloor")

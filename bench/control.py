@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from upstart.cli import initctl  # noqa: E402
 from upstart.control.client import Connection  # noqa: E402
-from upstart.control.harness import ServerThread  # noqa: E402
-from upstart.control.membackend import MemoryBackend, ToyJob  # noqa: E402
+from control_harness import ServerThread  # noqa: E402
+from membackend import MemoryBackend, ToyJob  # noqa: E402
 
 M = "/com/ubuntu/Upstart"
 PI = "org.freedesktop.DBus.Properties"

@@ -16,8 +16,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "support"))
 
-from upstart.process.harness import Harness, request  # noqa: E402
+from process_harness import Harness, request  # noqa: E402
 from upstart.process.notes import Exited  # noqa: E402
 
 WINDOW = 32   # processes in flight at most

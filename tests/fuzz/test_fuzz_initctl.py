@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from upstart.cli import initctl
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 
 OPTIONS = ["--no-wait", "-n", "--quiet", "-q", "--verbose", "-v", "--help", "--version",
            "--system", "--session", "--user", "--dest=com.ubuntu.Upstart", "--dest", "-e",

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from upstart.control import address as addr
 from upstart.control import wire
 from upstart.control.client import Connection
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 
 M, MI = "/com/ubuntu/Upstart", "com.ubuntu.Upstart0_6"
 

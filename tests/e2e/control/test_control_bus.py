@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from upstart.control.client import Connection
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 
 pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None,
                                 reason="dbus-daemon not installed")

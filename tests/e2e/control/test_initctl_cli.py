@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 
 BIN = Path(sys.executable).parent
 GOLDEN = Path("/work/shared/golden/scenarios")

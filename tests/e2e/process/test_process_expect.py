@@ -8,7 +8,7 @@ import time
 import pytest
 
 from upstart.process import tracer
-from upstart.process.harness import Harness, request
+from process_harness import Harness, request
 from upstart.process.notes import Exited, LogLine, Ready
 
 ENV = ("PATH=/usr/bin:/bin",)

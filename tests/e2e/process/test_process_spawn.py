@@ -11,7 +11,7 @@ import time
 import pytest
 
 from upstart.core.effects import SpawnError
-from upstart.process.harness import Harness, request
+from process_harness import Harness, request
 from upstart.process.notes import Exited, LogLine
 
 ENV = ("PATH=/usr/bin:/bin", "UPSTART_JOB=j", "UPSTART_INSTANCE=", "FOO=a b  c")

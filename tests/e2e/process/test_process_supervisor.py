@@ -9,7 +9,7 @@ import pytest
 
 from upstart.core.effects import SpawnError
 
-from upstart.process.harness import Harness, request
+from process_harness import Harness, request
 from upstart.process.notes import Exited, LogLine, Ready
 
 ENV = ("PATH=/usr/bin:/bin",)

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend
+from control_harness import ServerThread
+from membackend import MemoryBackend
 
 sys.path.insert(0, os.path.dirname(__file__))      # bridge_peer.py
 

@@ -6,7 +6,7 @@ from bridge_peer import until
 from upstart.bridges.common import Log
 from upstart.bridges.jobs import JobWatcher
 from upstart.bridges.link import Link
-from upstart.control.membackend import ToyJob
+from membackend import ToyJob
 
 PATH = "/com/ubuntu/Upstart/jobs/"
 

@@ -1,3 +1,3 @@
-"""Fixtures for the control-plane tests: see upstart.control.pytest_fixtures."""
+"""Fixtures for the control-plane tests: see control_fixtures (tests/support)."""
 
-from upstart.control.pytest_fixtures import backend, conn, sample_jobs, server  # noqa: F401
+from control_fixtures import backend, conn, sample_jobs, server  # noqa: F401

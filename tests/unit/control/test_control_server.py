@@ -13,8 +13,8 @@ import pytest
 
 from upstart.control import api, paths, wire
 from upstart.control.client import CallError, ConnectError, Connection
-from upstart.control.harness import ServerThread, unique_address
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread, unique_address
+from membackend import MemoryBackend, ToyJob
 from upstart.control.signals import Restarted
 from upstart.core import effects as fx
 

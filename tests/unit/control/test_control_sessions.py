@@ -14,9 +14,9 @@ import pytest
 
 from upstart.control import api, paths
 from upstart.control.client import CallError, Connection
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
-from upstart.control.pytest_fixtures import sample_jobs
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
+from control_fixtures import sample_jobs
 from upstart.control.signals import signal_for
 from upstart.core import effects as fx
 from upstart.daemon.sessions import caller_root

@@ -8,7 +8,7 @@ from upstart.jobfile.model import Process
 from upstart.process.command import (
     SHELL_CHARS, build_command, env_mapping, exec_path, needs_shell,
 )
-from upstart.process.harness import request
+from process_harness import request
 from upstart.process.setup import expand_vars, oom_legacy_value, plan_for
 
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from upstart.jobfile.model import Match, Op
-from upstart.process.harness import Harness, request
+from process_harness import Harness, request
 from upstart.process.notes import LogLine, Notified
 from upstart.process.notify import belongs, notify_fd_number, parse_datagram, wants
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from upstart.control.client import Connection
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 from upstart.timebridge import state as state_file
 from upstart.timebridge.bridge import Bridge
 from upstart.timebridge.link import Link, LinkError, choose_address

@@ -2,8 +2,8 @@
 
 import pytest
 
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 from upstart.timebridge.main import main
 
 

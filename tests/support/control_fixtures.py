@@ -1,15 +1,15 @@
 """pytest fixtures for the control plane's tests: a live server over a real
 socket, backed by the in-memory test double of the daemon (`membackend`).
 
-Test support, like `harness` and `membackend`: the unit and end-to-end test
+Test support, like `control_harness` and `membackend`: the unit and end-to-end test
 folders both import these into their conftest. Never used by init itself.
 """
 
 import pytest
 
 from upstart.control.client import Connection
-from upstart.control.harness import ServerThread
-from upstart.control.membackend import MemoryBackend, ToyJob
+from control_harness import ServerThread
+from membackend import MemoryBackend, ToyJob
 
 
 def sample_jobs():
