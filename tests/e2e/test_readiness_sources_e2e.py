@@ -341,3 +341,42 @@ def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
         sig.write_text(repr(time.time()))
         target.write_text("")
         check_order(init, "app", sig, stamp, "file after re-exec")
+
+
+def _restart(init: SessionInit) -> None:
+    from upstart.control import client
+
+    with client.connect(init.address) as conn:
+        conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+    init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
+
+
+def test_notify_socket_survives_a_stateful_reexec(tmp_path):
+    """The process keeps sending to the NOTIFY_SOCKET it was given; the new
+    init adopted the socket, so READY=1 still counts."""
+    (tmp_path / "sender.py").write_text(SENDER)
+    sig, stamp = tmp_path / "signal", tmp_path / "stamp"
+    jobs = {"py": f"ready on notify\nexec {PY} {tmp_path}/sender.py {sig} {tmp_path}/go\n",
+            **dependents("py", str(stamp))}
+    with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
+        ok(init, "start", "py")
+        wait_running_not_ready(init, "py")
+        _restart(init)
+        assert "waiting for ready" in status(init, "py")
+        (tmp_path / "go").write_text("")
+        check_order(init, "py", sig, stamp, "notify after re-exec")
+
+
+def test_notify_fd_survives_a_stateful_reexec(tmp_path):
+    sig, stamp = tmp_path / "signal", tmp_path / "stamp"
+    jobs = {"s6": "ready on notify-fd 3\n"
+                  f"exec sh -c '{gate(tmp_path / 'go')}date +%s.%N > {sig}; echo >&3; "
+                  "exec sleep 1000'\n",
+            **dependents("s6", str(stamp))}
+    with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
+        ok(init, "start", "s6")
+        wait_running_not_ready(init, "s6")
+        _restart(init)
+        assert "waiting for ready" in status(init, "s6")
+        (tmp_path / "go").write_text("")
+        check_order(init, "s6", sig, stamp, "notify-fd after re-exec")

@@ -203,6 +203,43 @@ class NotifyHub:
     def pids(self) -> list[int]:
         return list(self._by_pid)
 
+    # ------------------------------------------------------------ re-exec
+
+    def export(self) -> dict:
+        """JSON-able channels for a stateful re-exec; their fds are made
+        inheritable so the re-executed init can adopt them (the process keeps
+        its end: the socket's name, or the pipe's write end, does not change)."""
+        out = {}
+        for pid, ch in self._by_pid.items():
+            item = {"buf": ch.buf.hex()}
+            if ch.sock is not None:
+                os.set_inheritable(ch.sock.fileno(), True)
+                item["sock"] = ch.sock.fileno()
+            if ch.read_fd is not None:
+                os.set_inheritable(ch.read_fd, True)
+                item["pipe"] = ch.read_fd
+            out[str(pid)] = item
+        return out
+
+    def adopt(self, state: dict) -> None:
+        """In the re-executed init: watch the channels `export()` described."""
+        for pid, item in (state or {}).items():
+            ch = _Channel()
+            try:
+                if "sock" in item:
+                    os.set_inheritable(item["sock"], False)
+                    ch.sock = socket.socket(fileno=item["sock"])
+                    ch.sock.setblocking(False)
+                if "pipe" in item:
+                    os.set_inheritable(item["pipe"], False)
+                    os.set_blocking(item["pipe"], False)
+                    ch.read_fd = item["pipe"]
+                ch.buf = bytes.fromhex(item.get("buf", ""))
+            except (OSError, ValueError, TypeError):
+                self.abandon(ch)
+                continue
+            self.started(ch, int(pid))
+
     def close(self) -> None:
         for pid in list(self._by_pid):
             self.abandon(self._by_pid.pop(pid))

@@ -313,8 +313,9 @@ class Supervisor:
 
     def export_state(self) -> dict:
         """JSON-able state for a stateful re-exec: job logs (their pty masters
-        stay open across exec), unflushed buffers, the `expect` waits and the
-        ptrace traces (the tracer relation survives exec). Not destructive: if
+        stay open across exec), unflushed buffers, the `expect` waits, the
+        ptrace traces (the tracer relation survives exec) and the notify
+        channels. Not destructive: if
         the exec fails, this supervisor carries on as before."""
         for log in self._logs.values():
             log.drain()
@@ -328,6 +329,9 @@ class Supervisor:
             "children": {str(pid): [c.label, c.slot, c.await_stop, c.debug_pause]
                          for pid, c in self._children.items()},
             "tracer": self._tracer.export(),
+            # readiness channels (NOTIFY_SOCKET sockets, notify-fd pipes) of
+            # main processes still waiting to say they are ready
+            "notify": self._notify.export(),
         }
 
     def prepare_exec(self) -> None:
@@ -357,6 +361,7 @@ class Supervisor:
         for pid, (label, slot, await_stop, debug_pause) in state.get("children", {}).items():
             self._children[int(pid)] = _Child(label, slot, await_stop, debug_pause)
         self._tracer.adopt(state.get("tracer", {}))
+        self._notify.adopt(state.get("notify", {}))
 
     # ------------------------------------------------------------- logs
 
