@@ -76,6 +76,7 @@ class Session:
         self.engine = None
         self.backend: SessionBackend | None = None
         self.timers: Timers | None = None     # set by Sessions._new
+        self.readiness = None                 # its `ready on` sources, at the first watch
         self.watcher = None
         self.logged_errors: set[str] = set()
 
@@ -268,6 +269,9 @@ class Sessions:
         self.prepare_exec()
         for session in self.by_root.values():
             session.timers.close()
+            if session.readiness is not None:
+                session.readiness.close()
+                session.readiness = None
 
     # ------------------------------------------------------------ effects
 
@@ -301,10 +305,28 @@ class Sessions:
                 os.close(effect.fd)
             except OSError:
                 pass
-        elif kind is WatchReady or kind is UnwatchReady:
-            pass     # file/socket/D-Bus readiness sources are not watched for sessions
+        elif kind is WatchReady:         # `ready on` sources, under the session's root
+            self._readiness(session).watch(effect.job, effect.instance, effect.matches,
+                                           effect.pids)
+        elif kind is UnwatchReady:
+            if session.readiness is not None:
+                session.readiness.unwatch(effect.job, effect.instance)
         elif d.server is not None:
             d.server.broadcast(effect, session.root)
+
+    def _readiness(self, session: Session):
+        """The session's readiness adapter, made at its first watch."""
+        if session.readiness is None:
+            from upstart.readiness.adapter import Readiness
+            d = self.d
+
+            def emit(name, env, s=session):
+                if self.by_root.get(s.root) is s:
+                    d._guard(lambda: self.apply(s, s.engine.emit(name, list(env), wait=False,
+                                                                 token=None)))
+            session.readiness = Readiness(d.loop, emit, log=d.logger.log, session_init=False,
+                                          environ=d.environ, root=session.root)
+        return session.readiness
 
     def _timer_fired(self, session: Session, key) -> None:
         if key == SPAWN_CONFIRM_KEY:

@@ -11,6 +11,10 @@ through the `emit(name, env)` callback the daemon gives, on the next loop
 turn (never from inside the daemon's `apply`). The core matches it like
 any event and emits `ready`.
 
+For a chroot session's jobs (docs/design/sessions.md) the adapter is made with
+the session's `root`: file paths (and unix socket paths) are watched under it,
+and the events carry the paths as the jobs see them, inside the chroot.
+
 Owns the per-instance watch keys and the three source watchers, each
 created at its first use (pyroute2, inotify and bus sockets cost nothing
 until a job asks). Never decides readiness itself (the core does), never
@@ -21,6 +25,7 @@ logged and left to events.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from upstart.control.address import SYSTEM_BUS_DEFAULT
 
@@ -35,8 +40,9 @@ def bus_address(kind: str, environ: dict[str, str]) -> str | None:
 class Readiness:
     def __init__(self, loop, emit: Callable[[str, list[str]], None], *,
                  log: Callable[[str, str], None] | None = None, session_init: bool = False,
-                 environ: dict[str, str] | None = None):
+                 environ: dict[str, str] | None = None, root: str = ""):
         self.loop = loop
+        self.root = root.rstrip("/")       # a chroot session's root; "" for init's own
         self.emit = emit
         self.log = log or (lambda _prio, _msg: None)
         self.session_init = session_init
@@ -60,7 +66,8 @@ class Readiness:
     def sockets(self):
         if self._sockets is None:
             from upstart.readiness.socketsrc import SocketWatcher
-            self._sockets = SocketWatcher(self.loop, self.log, files=self.files)
+            self._sockets = SocketWatcher(self.loop, self.log, files=self.files,
+                                          root=self.root)
         return self._sockets
 
     @property
@@ -90,8 +97,9 @@ class Readiness:
             name = match.name
             try:
                 if isinstance(spec, FileSpec):
-                    self.files.add(key, spec, lambda found, k=key, s=spec, n=name:
-                                   self._fire(k, n, s.event_env(found)))
+                    watched = replace(spec, path=self.root + spec.path) if self.root else spec
+                    self.files.add(key, watched, lambda found, k=key, s=spec, n=name:
+                                   self._fire(k, n, s.event_env(self._inside(found))))
                 elif isinstance(spec, SocketSpec):
                     self.sockets.add(key, spec, tuple(pids), lambda k=key, s=spec, n=name:
                                      self._fire(k, n, s.event_env()))
@@ -100,6 +108,12 @@ class Readiness:
                                    self._fire(k, n, s.event_env()))
             except Exception as exc:   # noqa: BLE001 - a source failing must not hurt init
                 self.log("warn", f"{job}: unable to watch `{name}` for readiness: {exc}")
+
+    def _inside(self, found: str | None) -> str | None:
+        """A path found under the root, as the chroot's jobs name it."""
+        if found and self.root and found.startswith(self.root + "/"):
+            return found[len(self.root):]
+        return found
 
     def unwatch(self, job: str, instance: str) -> None:
         for key in self._keys.pop((job, instance), ()):

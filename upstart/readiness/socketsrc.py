@@ -254,10 +254,11 @@ class SocketWatcher:
 
     def __init__(self, loop, log: Callable[[str, str], None], files=None, probe=None,
                  owner_check: Callable[[list[int], tuple[int, ...]], bool] = owned,
-                 listen_events: Callable | None | bool = True):
+                 listen_events: Callable | None | bool = True, root: str = ""):
         self.loop = loop
         self.log = log
         self.files = files              # a FileWatcher, for unix path sockets
+        self.root = root                # a chroot session's root: where those paths are
         self.probe = probe or DiagProbe()
         self.owner_check = owner_check
         self._watches: dict[object, _Watch] = {}
@@ -308,7 +309,7 @@ class SocketWatcher:
         self._watches[key] = watch
         if spec.proto == "unix" and spec.path and spec.path.startswith("/") and \
                 self.files is not None:
-            self.files.add(("socket-path", key), FileSpec(spec.path),
+            self.files.add(("socket-path", key), FileSpec(self.root + spec.path),
                            lambda _found, k=key: self.poke(k))
         self._check(key)
 

@@ -156,3 +156,32 @@ def test_only_a_privileged_caller_makes_a_session(daemon):
         assert got == root and backend is daemon.sessions.backend_of(root)
         # once it exists, everyone in that chroot is in it (and may look)
         assert daemon.sessions.scope(Caller(uid=4242, pid=child.pid)) == (backend, root)
+
+
+def test_ready_on_a_file_is_watched_under_the_session_root(daemon):
+    """`ready on file` of a session job: the path is the job's (inside the
+    chroot); the watch is on `<root><path>`; the event names the inside path."""
+    import asyncio
+
+    session = daemon.sessions.get(daemon.test_root)
+    os.makedirs(os.path.join(daemon.test_root, "run"))
+    with open(os.path.join(daemon.test_root, "etc", "init", "gated.conf"), "w") as f:
+        f.write("ready on file FPATH=/run/gated.ready\n")
+    run = daemon.loop.run_until_complete
+    run(session.backend.reload_configuration(me()))
+    run(session.backend.job_start(me(), "gated", [], False))
+    assert session.backend.instance_props("gated", "").ready is False
+    assert session.readiness is not None and session.readiness.active()
+    with open(os.path.join(daemon.test_root, "run", "gated.ready"), "w"):
+        pass
+
+    async def until_ready():
+        for _ in range(200):
+            if session.backend.instance_props("gated", "").ready:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    assert run(until_ready())
+    assert session.readiness.emitted[-1] == ("file", ["FPATH=/run/gated.ready"])
+    assert daemon.readiness is None or not daemon.readiness.active()   # not the global one
