@@ -24,7 +24,7 @@ import signal
 from dataclasses import dataclass, field
 
 from upstart.cgroups import fs
-from upstart.cgroups.model import V1, V2, JobPlan, Placement, plan_job
+from upstart.cgroups.model import V1, V2, JobPlan, Placement, plan_job, session_prefix
 
 REMOVE_RETRY = 0.05       # seconds between attempts to remove a busy cgroup
 REMOVE_TRIES = 100        # about five seconds
@@ -35,6 +35,12 @@ class _Instance:
     dirs: dict[tuple[str, str], tuple[fs.Hierarchy, str]] = field(default_factory=dict)
     track: str | None = None          # directory of the tracking cgroup
     track_kind: str = V2
+
+
+def scoped(job: str, scope: str | None) -> str:
+    """The manager's name for a job: its own, or `<root>:<job>` for a chroot
+    session's job, so that the host's and a chroot's job of one name are two."""
+    return job if scope is None else f"{scope}:{job}"
 
 
 class CGroupManager:
@@ -65,19 +71,20 @@ class CGroupManager:
     def wants(self, request) -> bool:
         return self.enabled and bool(request.job_class.cgroups)
 
-    def prepare(self, request) -> tuple[str, ...]:
+    def prepare(self, request, scope: str | None = None) -> tuple[str, ...]:
         """Create and configure the cgroups of the process about to be spawned;
-        return the `cgroup.procs` files it must join (possibly none)."""
+        return the `cgroup.procs` files it must join (possibly none). `scope`:
+        the chroot session's root of a session job (None: a global job)."""
         if not self.wants(request):
             return ()
         try:
-            return self._prepare(request)
+            return self._prepare(request, scope)
         except Exception as exc:   # noqa: BLE001 - never fail a spawn over cgroups
             self._warn(request.job, request.instance, [f"cgroup set-up failed: {exc}"])
             return ()
 
-    def _prepare(self, request) -> tuple[str, ...]:
-        job, inst = request.job, request.instance
+    def _prepare(self, request, scope: str | None = None) -> tuple[str, ...]:
+        job, inst = scoped(request.job, scope), request.instance
         env = {}
         for item in request.env:
             k, sep, v = item.partition("=")
@@ -87,9 +94,10 @@ class CGroupManager:
         v2_ok = None
         if self.v2 is not None and fs.writable(self.v2):
             v2_ok = fs.v2_available(self.v2)
-        plan = plan_job(request.job_class.cgroups, job=job, instance=inst, env=env,
+        plan = plan_job(request.job_class.cgroups, job=request.job, instance=inst, env=env,
                         v1_controllers=v1_ok, v2_available=v2_ok,
-                        freezer_v1="freezer" in v1_ok)
+                        freezer_v1="freezer" in v1_ok,
+                        prefix=session_prefix(scope) if scope else "")
         problems = list(plan.warnings)
         for entry in request.job_class.cgroups:
             hier = self.v1.get(entry.controller)
@@ -180,7 +188,9 @@ class CGroupManager:
 
     # ---------------------------------------------------------- cleanup
 
-    def state_changed(self, job: str, instance: str, state: str) -> None:
+    def state_changed(self, job: str, instance: str, state: str,
+                      scope: str | None = None) -> None:
+        job = scoped(job, scope)
         if state == "waiting" and (job, instance) in self._instances:
             self.cleanup(job, instance)
 

@@ -38,6 +38,14 @@ def default_name(job: str, instance: str) -> str:
     return "upstart/" + name
 
 
+def session_prefix(root: str) -> str:
+    """Where a chroot session's job cgroups go (docs/design/sessions.md):
+    `chroot/<root, %-quoted>`, so that a chroot's `web` and the host's `web`,
+    or a chroot's named cgroup and the host's, never share a directory."""
+    from urllib.parse import quote
+    return "chroot/" + quote(root, safe="")
+
+
 def expand(text: str, env: dict[str, str], job: str, instance: str) -> str:
     """Expand `$UPSTART_CGROUP` (the bare form only, as upstream) and other
     `$VAR`/`${VAR}` from the process environment (unset: empty)."""
@@ -220,24 +228,30 @@ class JobPlan:
 
 def plan_job(entries, *, job: str, instance: str, env: dict[str, str],
              v1_controllers: set[str], v2_available: set[str] | None,
-             freezer_v1: bool) -> JobPlan:
+             freezer_v1: bool, prefix: str = "") -> JobPlan:
     """Decide where the processes of one instance go and what is written.
 
     `v1_controllers`: controllers mounted in v1 hierarchies (writable);
     `v2_available`: controllers available at the v2 base (None when there is
     no usable unified hierarchy); `freezer_v1`: a writable v1 freezer
-    hierarchy exists (used for tracking when there is no v2)."""
+    hierarchy exists (used for tracking when there is no v2); `prefix`: a
+    relative path every cgroup of the job goes below (a chroot session's,
+    `session_prefix`)."""
     plan = JobPlan()
     label = job + (f" ({instance})" if instance else "")
     v1_paths: dict[str, str] = {}
     v2_path: str | None = None
     default = default_name(job, instance)
+    if prefix:
+        default = prefix + "/" + default
     for entry in entries:
         raw = entry.name if entry.name is not None else "$UPSTART_CGROUP"
         path = clean_path(expand(raw, env, job, instance))
         if path is None:
             plan.warnings.append(f"{label}: invalid cgroup name {raw!r}: ignored")
             continue
+        if prefix:
+            path = prefix + "/" + path
         ctrl = entry.controller
         if ctrl not in v1_controllers and _V1_NAMES.get(ctrl) in v1_controllers:
             ctrl = _V1_NAMES[ctrl]

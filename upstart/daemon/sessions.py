@@ -27,7 +27,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from upstart.core.effects import CancelTimer, CloseFd, Kill, Log, Reply, SetTimer
-from upstart.core.effects import UnwatchReady, WatchReady
+from upstart.core.effects import StateChanged, UnwatchReady, WatchReady
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
 
@@ -288,6 +288,12 @@ class Sessions:
     def _apply_one(self, session: Session, effect) -> None:
         d = self.d
         kind = type(effect)
+        cgroups = getattr(d, "cgroups", None)    # the session's jobs' cgroups (issue #9)
+        if kind is StateChanged and cgroups is not None:
+            cgroups.state_changed(effect.job, effect.instance, effect.state, scope=session.root)
+        if kind is Kill and effect.group and cgroups is not None and \
+                cgroups.kill(effect.pid, effect.signal):
+            return          # the whole cgroup of the job was signalled
         if kind is Log:
             d.logger.log(effect.priority, effect.message)
         elif kind is Reply:

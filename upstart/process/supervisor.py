@@ -108,9 +108,10 @@ class Supervisor:
             self._report(LogLine("warn", f"{request.job}: AppArmor is not available, "
                                          f"running without profile "
                                          f"{request.job_class.apparmor_switch}"))
-        # cgroups (issue #9): create, configure, join (not for chroot-session jobs)
-        if self.cgroups is not None and root is None:
-            plan.cgroup_procs = self.cgroups.prepare(request)
+        # cgroups (issue #9): create, configure, join (a chroot session's job below
+        # the session's own prefix: docs/design/sessions.md)
+        if self.cgroups is not None:
+            plan.cgroup_procs = self.cgroups.prepare(request, scope=root)
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
         master = script_w = None

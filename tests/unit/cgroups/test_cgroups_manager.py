@@ -191,3 +191,28 @@ def test_state_survives_a_reexec_handover(base):
         proc.wait()
     assert _wait(lambda: new.cleanup("svc", ""))
     assert not os.path.exists(track)
+
+
+def test_a_chroot_sessions_job_has_cgroups_of_its_own(base):
+    """The host's `j` and a chroot session's `j` (docs/design/sessions.md): two
+    instances, two cgroups, and a session's state change cleans up only its own."""
+    m = _manager(base, [])
+    if m.v2 is None:
+        pytest.skip("needs the unified hierarchy")
+    host = _join(m.prepare(_request("cgroup pids\n")))
+    inner = _join(m.prepare(_request("cgroup pids\n"), scope="/srv/c"))
+    try:
+        host_dir = os.path.join(m.v2.base, "upstart/j")
+        inner_dir = os.path.join(m.v2.base, "chroot/%2Fsrv%2Fc/upstart/j")
+        assert _wait(lambda: host.pid in fs.members(host_dir))
+        assert _wait(lambda: inner.pid in fs.members(inner_dir))
+        assert m.owner(inner.pid) == ("/srv/c:j", "")
+        m.state_changed("j", "", "waiting", scope="/srv/c")
+        assert inner.wait(timeout=5) == -signal.SIGKILL
+        assert host.poll() is None                 # the host's j is untouched
+    finally:
+        for proc in (host, inner):
+            proc.kill()
+            proc.wait()
+    assert _wait(lambda: m.cleanup("j", "") and m.cleanup("/srv/c:j", ""))
+    assert not os.path.exists(os.path.join(m.v2.base, "chroot/%2Fsrv%2Fc/upstart"))
