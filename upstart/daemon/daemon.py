@@ -194,43 +194,44 @@ class Daemon:
     # ------------------------------------------------------------ effects
 
     def apply(self, effects, session=None) -> None:
-        if session is not None:     # chroot sessions: a session engine's effects
-            self.sessions.apply(session, effects)
-            return
-        if self.observer is not None and effects:  # observe hook
+        """Carry out what an engine returned: the global one's, or a chroot
+        session's (`session`; docs/design/sessions.md)."""
+        if session is None and self.observer is not None and effects:  # observe hook
             self.observer.effects(effects)
         for effect in effects or ():
             try:
-                self._apply_one(effect)
+                self._apply_one(effect, session)
             except Exception:  # never let one effect take the daemon down
                 self.logger.log("error", "internal error applying effect: "
                                 + traceback.format_exc().strip().replace("\n", " | "))
         if self.quiescing:
             self._check_quiesce_done()
 
-    def _apply_one(self, effect) -> None:
+    def _apply_one(self, effect, session=None) -> None:
+        """Carry out one effect of the global engine, or of a chroot `session`'s
+        (its backend, timers, readiness adapter, cgroup scope and object paths)."""
         kind = type(effect)
         if kind is Log:             # perf: the commonest effect, first (no hook applies)
             self.logger.log(effect.priority, effect.message)
             return
+        root = None if session is None else session.root
         cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
         if kind is StateChanged and cgroups is not None:
-            cgroups.state_changed(effect.job, effect.instance, effect.state)
+            cgroups.state_changed(effect.job, effect.instance, effect.state, scope=root)
         if kind is Kill and effect.group and cgroups is not None and \
                 cgroups.kill(effect.pid, effect.signal):
             return          # the whole cgroup of the job was signalled
         if kind is Reply:
-            self.backend.resolve(effect.token, effect.value, effect.error)
-        elif kind is Log:
-            self.logger.log(effect.priority, effect.message)
+            (self.backend if session is None else session.backend).resolve(
+                effect.token, effect.value, effect.error)
         elif kind is Kill:
             err = self.supervisor.kill(effect.pid, effect.signal, effect.group)
             if err:
                 self.logger.log("warn", err)
         elif kind is SetTimer:
-            self.timers.set(effect.key, effect.delay)
+            (self.timers if session is None else session.timers).set(effect.key, effect.delay)
         elif kind is CancelTimer:
-            self.timers.cancel(effect.key)
+            (self.timers if session is None else session.timers).cancel(effect.key)
         elif kind is CloseFd:
             try:
                 os.close(effect.fd)
@@ -238,16 +239,18 @@ class Daemon:
                 pass
         # ---- readiness (issue #8): the adapter in upstart/readiness, if there is one
         elif kind is WatchReady:
-            readiness = getattr(self, "readiness", None)
+            readiness = getattr(self, "readiness", None) if session is None else \
+                self.sessions.readiness(session)
             if readiness is not None:
                 readiness.watch(effect.job, effect.instance, effect.matches, effect.pids)
         elif kind is UnwatchReady:
-            readiness = getattr(self, "readiness", None)
+            readiness = getattr(self, "readiness", None) if session is None else \
+                session.readiness
             if readiness is not None:
                 readiness.unwatch(effect.job, effect.instance)
         # ---- end readiness
         elif self.server is not None:
-            self.server.broadcast(effect)
+            self.server.broadcast(effect, root)
 
     def _guard(self, fn, *args) -> None:
         try:

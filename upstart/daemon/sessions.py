@@ -26,8 +26,6 @@ import os
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from upstart.core.effects import CancelTimer, CloseFd, Kill, Log, Reply, SetTimer
-from upstart.core.effects import StateChanged, UnwatchReady, WatchReady
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
 
@@ -276,51 +274,11 @@ class Sessions:
     # ------------------------------------------------------------ effects
 
     def apply(self, session: Session, effects) -> None:
-        for effect in effects or ():
-            try:
-                self._apply_one(session, effect)
-            except Exception:  # never let one effect take the daemon down
-                self.d.logger.log("error", "internal error applying effect: "
-                                  + traceback.format_exc().strip().replace("\n", " | "))
-        if self.d.quiescing:
-            self.d._check_quiesce_done()
+        """A session engine's effects, carried out by the daemon's own
+        `apply` with the session's backend, timers, readiness and paths."""
+        self.d.apply(effects, session)
 
-    def _apply_one(self, session: Session, effect) -> None:
-        d = self.d
-        kind = type(effect)
-        cgroups = getattr(d, "cgroups", None)    # the session's jobs' cgroups (issue #9)
-        if kind is StateChanged and cgroups is not None:
-            cgroups.state_changed(effect.job, effect.instance, effect.state, scope=session.root)
-        if kind is Kill and effect.group and cgroups is not None and \
-                cgroups.kill(effect.pid, effect.signal):
-            return          # the whole cgroup of the job was signalled
-        if kind is Log:
-            d.logger.log(effect.priority, effect.message)
-        elif kind is Reply:
-            session.backend.resolve(effect.token, effect.value, effect.error)
-        elif kind is Kill:
-            err = d.supervisor.kill(effect.pid, effect.signal, effect.group)
-            if err:
-                d.logger.log("warn", err)
-        elif kind is SetTimer:
-            session.timers.set(effect.key, effect.delay)
-        elif kind is CancelTimer:
-            session.timers.cancel(effect.key)
-        elif kind is CloseFd:
-            try:
-                os.close(effect.fd)
-            except OSError:
-                pass
-        elif kind is WatchReady:         # `ready on` sources, under the session's root
-            self._readiness(session).watch(effect.job, effect.instance, effect.matches,
-                                           effect.pids)
-        elif kind is UnwatchReady:
-            if session.readiness is not None:
-                session.readiness.unwatch(effect.job, effect.instance)
-        elif d.server is not None:
-            d.server.broadcast(effect, session.root)
-
-    def _readiness(self, session: Session):
+    def readiness(self, session: Session):
         """The session's readiness adapter, made at its first watch."""
         if session.readiness is None:
             from upstart.readiness.adapter import Readiness
