@@ -26,6 +26,7 @@ import os
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from upstart.core.effects import ControlFailure, upstart_error
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
 
@@ -157,6 +158,12 @@ class SessionBackend(EngineBackend):
     async def restart(self, caller) -> None:
         self._check(caller, "request restart")
         self._ignore("restart")
+
+    def observe(self, caller, what: str, args: list[str]) -> str:
+        """`initctl why/log/timeline` (issue #12): the event record covers the
+        global jobs only; say so rather than answer about the wrong world."""
+        raise ControlFailure(upstart_error(
+            "NotAvailable", "No event record for the jobs of a chroot session"))
 
 
 class Sessions:

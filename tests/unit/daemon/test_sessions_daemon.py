@@ -185,3 +185,13 @@ def test_ready_on_a_file_is_watched_under_the_session_root(daemon):
     assert run(until_ready())
     assert session.readiness.emitted[-1] == ("file", ["FPATH=/run/gated.ready"])
     assert daemon.readiness is None or not daemon.readiness.active()   # not the global one
+
+
+def test_the_event_record_is_refused_clearly_inside_a_session(daemon):
+    from upstart.core.effects import ControlFailure
+
+    backend = daemon.sessions.get(daemon.test_root).backend
+    with pytest.raises(ControlFailure) as err:
+        backend.observe(me(), "why", ["inner"])
+    assert err.value.error.name.endswith(".NotAvailable")
+    assert err.value.error.message == "No event record for the jobs of a chroot session"
