@@ -8,11 +8,17 @@ ROOT/etc/init), whose processes run inside it."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
+from urllib.parse import quote
 
 import pytest
 from init_harness import REPO, Pid1Init, write_jobs
+from test_cgroups_e2e import HIERS
+from test_cgroups_e2e import base as cgroup_base  # noqa: F401 (a pytest fixture)
+
+from upstart.cgroups import fs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, chroot)")
 
@@ -31,11 +37,11 @@ CHROOT_JOBS = {
 }
 
 
-def build_chroot(init: Pid1Init) -> str:
+def build_chroot(init: Pid1Init, jobs: dict[str, str] | None = None) -> str:
     """ROOT with its own etc/init, and the system and this checkout bind-mounted
     read-only inside init's mount namespace (private: the host sees empty dirs)."""
     root = os.path.join(init.tmp, "chroot")
-    write_jobs(os.path.join(root, "etc", "init"), CHROOT_JOBS)
+    write_jobs(os.path.join(root, "etc", "init"), {**CHROOT_JOBS, **(jobs or {})})
     binds = ["/usr", "/etc/alternatives", REPO, PYTHON_PREFIX]
     links = {name: os.readlink("/" + name) for name in ("bin", "sbin", "lib", "lib64")
              if os.path.islink("/" + name)}
@@ -189,3 +195,33 @@ def test_a_stateful_reexec_keeps_the_chroot_session():
         # and still supervised: stopping it runs its post-stop inside the chroot
         assert inside(init, root, "stop", "longrun").stdout == "longrun stop/waiting\n"
         assert os.path.exists(os.path.join(root, "longrun-stopped"))
+
+
+GATED = "ready on file FPATH=/run/gated.ready\ncgroup pids\nexec sleep 100000\n"
+
+
+def test_a_chroot_jobs_readiness_and_cgroup_are_its_own(cgroup_base):  # noqa: F811
+    """`ready on file` of a chroot job watches the path inside the chroot; its
+    `cgroup` puts it below chroot/<root>/, not in the host's upstart/<job>."""
+    base = cgroup_base
+    v2 = next((h for h in HIERS if h.kind == "v2"), None)
+    if v2 is None or not fs.writable(v2):
+        pytest.skip("no writable cgroup2 (unified) hierarchy on this machine")
+    with Pid1Init(jobs={**GLOBAL_JOBS, "gated": GATED},
+                  args=("--no-startup-event", "--chroot-sessions"),
+                  env={"UPSTART_CGROUP_BASE": "/" + base}) as init:
+        root = build_chroot(init, {"gated": GATED})
+        os.makedirs(os.path.join(root, "run"))
+        assert inside(init, root, "start", "--no-wait", "gated").returncode == 0
+        init.wait_for(lambda: "start/running" in inside(init, root, "status", "gated").stdout)
+        assert "waiting for ready" in inside(init, root, "status", "gated").stdout
+        with open(os.path.join(root, "run", "gated.ready"), "w"):
+            pass
+        init.wait_for(lambda: "waiting for ready"
+                      not in inside(init, root, "status", "gated").stdout)
+        pid = re.search(r"process (\d+)", inside(init, root, "status", "gated").stdout)[1]
+        groups = fs.parse_proc_cgroup(init.run("cat", f"/proc/{pid}/cgroup").stdout)
+        assert groups[frozenset()] == f"/{base}/chroot/{quote(root, safe='')}/upstart/gated"
+        # the host's job of the same name is untouched by all this
+        assert init.run("initctl", "status", "gated").stdout == "gated stop/waiting\n"
+        assert inside(init, root, "stop", "gated").returncode == 0
