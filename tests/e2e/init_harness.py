@@ -51,6 +51,21 @@ def wait_for(predicate, timeout: float, interval: float, context):
     raise AssertionError("condition not reached in time; " + context())
 
 
+def kill_family(proc) -> None:
+    """SIGKILL a still-running `subprocess.Popen` and every descendant it had
+    (they are collected first: once it is gone they are reparented)."""
+    if proc is None or proc.poll() is not None:
+        return
+    family = descendants(proc.pid)
+    proc.kill()
+    proc.wait()
+    for p in family:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of `pid` (from /proc/*/task/*/children)."""
     out: list[int] = []

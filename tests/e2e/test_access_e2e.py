@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 
 import pytest
-from init_harness import BIN, DEFAULT_PATH, Pid1Init, descendants
+from init_harness import BIN, DEFAULT_PATH, Pid1Init, kill_family
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="needs root and setpriv to act as another user")
@@ -96,13 +96,5 @@ def test_user_controls_own_session_init():
                                capture_output=True, text=True, timeout=20)
         assert other.returncode == 1
     finally:
-        if proc is not None:
-            family = descendants(proc.pid)
-            proc.kill()
-            proc.wait()
-            for p in family:
-                try:
-                    os.kill(p, 9)
-                except OSError:
-                    pass
+        kill_family(proc)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 import pytest
-from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit, descendants
+from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit, kill_family
 
 pytestmark = pytest.mark.skipif(not shutil.which("dbus-send"), reason="dbus-send not installed")
 
@@ -121,15 +120,7 @@ def test_busctl_through_a_bus():
         assert res.returncode == 0, res.stderr
     finally:
         for proc in (init, bus):
-            if proc is not None and proc.poll() is None:
-                family = descendants(proc.pid)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                for p in family:
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
+            kill_family(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 import pytest
-from init_harness import BIN, DEFAULT_PATH, descendants
+from init_harness import BIN, DEFAULT_PATH, kill_family
 
 
 @pytest.mark.parametrize("state", [b"{not json", json.dumps({"version": 999}).encode()],
@@ -53,13 +52,5 @@ def test_bad_state_falls_back_to_clean_start(state):
             text = f.read()
         assert "Failed to read serialisation data - reverting to stateless re-exec" in text
     finally:
-        if proc is not None:
-            family = descendants(proc.pid)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            for p in family:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except OSError:
-                    pass
+        kill_family(proc)
         shutil.rmtree(tmp, ignore_errors=True)

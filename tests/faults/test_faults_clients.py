@@ -8,15 +8,13 @@ answers each with a clear error or drops only that client, and keeps serving.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import struct
 import time
 
+from control_harness import raw_connect
 from faults_common import session, status, survived, wait_until
 
-from upstart.control import address as addr
 from upstart.control import wire
 from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, CallError, Connection
 from upstart.control.server import MAX_MESSAGE
@@ -24,16 +22,6 @@ from upstart.control.server import MAX_MESSAGE
 LIMITS = "org.freedesktop.DBus.Error.LimitsExceeded"
 
 
-def _raw(address: str, auth: bool = True) -> socket.socket:
-    sockaddr, _ = addr.parse(address)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(sockaddr)
-    if auth:
-        s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
-        assert s.recv(100).startswith(b"OK")
-        s.sendall(b"BEGIN\r\n")
-    return s
 
 
 def _call_bytes(serial: int, member: str, sig: str = "", body=()) -> bytes:
@@ -46,12 +34,12 @@ def test_disconnect_mid_message_and_mid_call():
     jobs = {"slowstart": "pre-start exec sleep 1\nexec sleep 100000\n"}
     with session(jobs) as (init, steady):
         # half a message, then gone
-        s = _raw(init.address)
+        s = raw_connect(init.address)
         data = _call_bytes(1, "GetAllJobs")
         s.sendall(data[: len(data) // 2])
         s.close()
         # a call whose answer takes a second (Start waits for running), then gone
-        s = _raw(init.address)
+        s = raw_connect(init.address)
         fields = {wire.F_PATH: "/com/ubuntu/Upstart/jobs/slowstart", wire.F_MEMBER: "Start",
                   wire.F_INTERFACE: "com.ubuntu.Upstart0_6.Job"}
         s.sendall(wire.encode_message(wire.METHOD_CALL, 1, fields, "asb", ([], True), 0))
@@ -66,14 +54,14 @@ def test_garbage_before_and_after_auth():
     with session({}) as (init, steady):
         for auth in (False, True):
             for _ in range(20):
-                s = _raw(init.address, auth=auth)
+                s = raw_connect(init.address, auth=auth)
                 try:
                     s.sendall(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))))
                 except OSError:
                     pass
                 s.close()
         # a well-formed header with nonsense fields
-        s = _raw(init.address)
+        s = raw_connect(init.address)
         s.sendall(b"l\x01\x00\x01" + struct.pack("<III", 4, 7, 200) + b"\xff" * 220)
         s.close()
         survived(init, steady)

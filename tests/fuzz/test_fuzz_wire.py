@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import struct
 
 import pytest
@@ -20,10 +18,9 @@ from fuzz_common import fuzz
 from hypothesis import given
 from hypothesis import strategies as st
 
-from upstart.control import address as addr
 from upstart.control import wire
 from upstart.control.client import Connection
-from control_harness import ServerThread
+from control_harness import ServerThread, raw_connect
 from membackend import MemoryBackend, ToyJob
 
 M, MI = "/com/ubuntu/Upstart", "com.ubuntu.Upstart0_6"
@@ -120,16 +117,6 @@ def server():
         yield st_
 
 
-def _connect(address: str, auth: bool) -> socket.socket:
-    sockaddr, _ = addr.parse(address)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(sockaddr)
-    if auth:
-        s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
-        assert s.recv(100).startswith(b"OK")
-        s.sendall(b"BEGIN\r\n")
-    return s
 
 
 def _alive(server) -> None:
@@ -141,7 +128,7 @@ def _alive(server) -> None:
 @given(st.booleans(), st.one_of(st.binary(max_size=2000), mutated(),
                                 st.lists(mutated(), max_size=4).map(b"".join)))
 def test_server_input_path_survives(server, auth, data):
-    s = _connect(server.address, auth)
+    s = raw_connect(server.address, auth, timeout=5)
     try:
         s.sendall(data)
         if auth and data in VALID:

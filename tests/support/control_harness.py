@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 
+from upstart.control import address as addr
 from upstart.control.server import ControlServer
 
 
@@ -83,3 +85,17 @@ class ServerThread:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def raw_connect(address: str, auth: bool = True, timeout: float = 10) -> socket.socket:
+    """A bare socket to a control address, SASL EXTERNAL done when `auth`:
+    for tests that write raw (or broken) D-Bus bytes themselves."""
+    sockaddr, _ = addr.parse(address)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sockaddr)
+    if auth:
+        s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
+        assert s.recv(100).startswith(b"OK")
+        s.sendall(b"BEGIN\r\n")
+    return s
