@@ -7,11 +7,13 @@ table) to JSON, puts it in an anonymous memory file that survives exec
 with `--restart --state-fd N`. Running job processes are untouched: they are
 our children before and after, and the new process reaps them as usual.
 
-`restore_state()` runs in the new process: it reads the memfd, checks the
-format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
-another version) falls back to a clean start from the configuration on disk,
-without killing anything: processes whose jobs are not restored are still
-reaped, and simply no longer supervised.
+`read_state()` runs in the new process: it reads the memfd and checks the
+format version; the daemon rebuilds its worlds from what it returns. Anything
+wrong (unreadable, damaged, another version) falls back to a clean start from
+the configuration on disk, without killing anything: processes whose jobs are
+not restored are still reaped, and simply no longer supervised.
+
+The module is handed every part it saves or execs with; it knows no daemon.
 """
 
 from __future__ import annotations
@@ -20,19 +22,17 @@ import json
 import os
 import sys
 import traceback
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from upstart.daemon.daemon import Daemon
+from collections.abc import Callable
+from typing import Any
 
 STATE_VERSION = 1
 _LEVEL_FLAGS = ("--debug", "--verbose", "--error", "-v", "-q", "--quiet")
 
 
-def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
+def _new_argv(args_in: list[str], priority: str, fd: int | None) -> list[str]:
     args = []
     skip = False
-    for arg in daemon.argv[1:]:
+    for arg in args_in:
         if skip:
             skip = False
             continue
@@ -42,12 +42,11 @@ def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
         if arg.startswith("--state-fd=") or arg in _LEVEL_FLAGS or arg == "--restart":
             continue
         args.append(arg)
-    prio = daemon.logger.priority
-    if prio == "debug":
+    if priority == "debug":
         args.append("--debug")
-    elif prio == "info":
+    elif priority == "info":
         args.append("--verbose")
-    elif prio in ("error", "fatal"):
+    elif priority in ("error", "fatal"):
         args.append("--quiet")
     args.append("--restart")
     if fd is not None:
@@ -55,88 +54,64 @@ def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
     return args
 
 
-def serialise(daemon: "Daemon") -> bytes:
+def serialise(*, engine: Any, log_priority: str, logged_errors: set[str], supervisor: Any,
+              cgroups: Any, sessions: Any) -> bytes:
     state = {
         "version": STATE_VERSION,
-        "engine": daemon.engine.snapshot(),
-        "log_priority": daemon.logger.priority,
-        "logged_errors": sorted(daemon._logged_errors),
+        "engine": engine.snapshot(),
+        "log_priority": log_priority,
+        "logged_errors": sorted(logged_errors),
         # job log ptys and unfinished ptrace sessions, kept open across the exec
-        "supervisor": daemon.supervisor.export_state(),
+        "supervisor": supervisor.export_state(),
         # job cgroups (issue #9), so that running jobs keep whole-cgroup kill and cleanup
-        "cgroups": daemon.cgroups.export_state() if getattr(daemon, "cgroups", None) else None,
+        "cgroups": cgroups.export_state(),
         # chroot sessions: each session's engine (docs/design/sessions.md)
-        "sessions": daemon.sessions.export_state() if getattr(daemon, "sessions", None) else None,
+        "sessions": sessions.export_state() if sessions is not None else None,
     }
     return json.dumps(state).encode()
 
 
-def reexec(daemon: "Daemon") -> None:
+def reexec(data: Callable[[], bytes], *, argv: list[str], priority: str,
+           log: Callable[[str, str], None], prepare: Callable[[], None]) -> None:
+    """Exec init again with the state `data()` makes; `prepare()` closes what
+    the new init opens itself. Returns only when the exec failed."""
     fd = None
     try:
-        data = serialise(daemon)
+        payload = data()
         fd = os.memfd_create("upstart-state", 0)  # not close-on-exec
-        os.write(fd, data)
+        os.write(fd, payload)
         os.lseek(fd, 0, os.SEEK_SET)
     except Exception:
-        daemon.logger.log("error", "Failed to generate serialisation data - reverting to "
-                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+        log("error", "Failed to generate serialisation data - reverting to "
+            "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
         if fd is not None:
             os.close(fd)
         fd = None
-    argv = [sys.executable, "-m", "upstart.cli.init"] + _new_argv(daemon, fd)
+    new_argv = [sys.executable, "-m", "upstart.cli.init"] + _new_argv(argv[1:], priority, fd)
     try:
-        if daemon.server is not None:
-            daemon.server.close()
-        if daemon.watcher is not None:
-            daemon.watcher.close()
-        if getattr(daemon, "sessions", None):   # chroot sessions: their inotify fds
-            daemon.sessions.prepare_exec()
-        daemon.supervisor.prepare_exec()
+        prepare()
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, new_argv)
     except OSError as exc:
-        daemon.logger.log("error", f"Failed to re-execute {daemon.argv[0]}: {exc.strerror}")
+        log("error", f"Failed to re-execute {argv[0]}: {exc.strerror}")
         if fd is not None:
             os.close(fd)
 
 
-def restore_state(daemon: "Daemon") -> bool:
-    from upstart.core.engine import Engine
-    from upstart.daemon.daemon import MonotonicClock
-
-    fd = daemon.opts.state_fd
+def read_state(fd: int) -> dict:
+    """The state the old init left in `fd` (closed here); raises when it is
+    unreadable, damaged or of another version."""
+    chunks = []
     try:
-        chunks = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
+    finally:
         os.close(fd)
-        state = json.loads(b"".join(chunks))
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"state version {state.get('version')!r}")
-        # the same arguments as a fresh engine (confirm_delay included)
-        daemon.engine = Engine.restore(state["engine"], MonotonicClock(), daemon.supervisor,
-                                       **daemon.engine_options())
-        if state.get("supervisor") is not None:
-            daemon.supervisor.adopt_state(state["supervisor"])
-        if state.get("cgroups") and getattr(daemon, "cgroups", None):
-            daemon.cgroups.adopt_state(state["cgroups"])
-        if state.get("sessions") and getattr(daemon, "sessions", None):   # chroot sessions
-            daemon.sessions.adopt_state(state["sessions"])
-        daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
-        daemon._logged_errors = set(state.get("logged_errors", []))
-        effects = getattr(daemon.engine, "resume_effects", None)
-        if effects is not None:
-            daemon.apply(effects())
-        # configuration may have changed on disk meanwhile: reload with the
-        # registry's rules (running instances keep their class)
-        daemon.reload_configuration()
-        return True
-    except Exception:
-        daemon.logger.log("error", "Failed to read serialisation data - reverting to "
-                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
-        return False
+    state = json.loads(b"".join(chunks))
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise ValueError(f"state version {state.get('version') if isinstance(state, dict) else None!r}")
+    return state
