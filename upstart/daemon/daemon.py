@@ -162,6 +162,7 @@ class Daemon:
             confirm_delay=CONFIRM_DELAY,
             random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
             log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
+            apparmor=self.supervisor.apparmor,  # run `apparmor load`'s security process
         )
 
     def _build(self) -> None:
