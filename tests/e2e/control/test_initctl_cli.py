@@ -15,9 +15,9 @@ import pytest
 
 from control_harness import ServerThread
 from membackend import MemoryBackend, ToyJob
+from testdata import SCENARIOS as GOLDEN
 
 BIN = Path(sys.executable).parent
-GOLDEN = Path("/work/shared/golden/scenarios")
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
