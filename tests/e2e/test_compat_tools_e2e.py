@@ -52,3 +52,47 @@ def test_list_sessions_creates_the_directory_and_lists_a_live_session(session, t
     bare = subprocess.run([os.path.join(BIN, "initctl"), "list-sessions"],
                           env={"PATH": BIN + ":" + DEFAULT_PATH}, capture_output=True, text=True)
     assert (bare.returncode, bare.stderr) == (1, "initctl: Unable to query session directory\n")
+
+
+def _names(pid: int) -> tuple[str, str]:
+    with open(f"/proc/{pid}/comm") as f:
+        comm = f.read().strip()
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    return comm, " ".join(a.decode() for a in argv if a)
+
+
+def _restart(init: SessionInit) -> None:
+    from upstart.control import client
+
+    with client.connect(init.address) as conn:
+        conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+    init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
+
+
+def test_process_name_stays_init_across_reexec():
+    with SessionInit({"svc": "exec sleep 100000\n"}, args=("--no-startup-event", "--verbose")) \
+            as init:
+        pid = init.proc.pid
+        comm, cmdline = _names(pid)
+        assert comm == "init"
+        _restart(init)
+        comm, after = _names(pid)
+        assert comm == "init"
+        assert "--state-fd" in after and os.path.join(BIN, "init") in after.split()
+        found = subprocess.run(["pgrep", "-x", "init", "-P", str(os.getpid())],
+                               capture_output=True, text=True).stdout.split()
+        assert str(pid) in found
+
+
+def test_pid1_process_name_stays_init_across_telinit_u():
+    from init_harness import Pid1Init
+
+    with Pid1Init(jobs={"svc": "exec sleep 100000\n"}) as init:
+        assert _names(init.pid)[0] == "init"
+        assert init.run("telinit", "u").returncode == 0
+        init.wait_for(lambda: "--state-fd" in _names(init.pid)[1])
+        assert init.run("initctl", "version").returncode == 0
+        comm, cmdline = _names(init.pid)
+        assert comm == "init" and os.path.join(BIN, "init") in cmdline.split()
+        assert init.run("pgrep", "-x", "init").stdout.split()[0] == "1"
