@@ -15,7 +15,7 @@ PROGRAMS = ("init", "initctl", "start", "stop", "restart", "reload", "status", "
             "runlevel", "shutdown", "reboot", "init-checkconf", "initctl2dot",
             "upstart-monitor", "upstart-time-bridge", "upstart-udev-bridge",
             "upstart-file-bridge", "upstart-socket-bridge", "upstart-dbus-bridge",
-            "upstart-event-bridge")
+            "upstart-event-bridge", "upstart-local-bridge", "upstart-dconf-bridge")
 
 
 @pytest.fixture
