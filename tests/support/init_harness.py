@@ -34,7 +34,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TOOLS = ("initctl", "start", "stop", "restart", "reload", "status", "telinit", "runlevel",
          "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf",
          "upstart-time-bridge", "upstart-udev-bridge", "upstart-file-bridge",
-         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge")
+         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge",
+         "upstart-local-bridge", "upstart-dconf-bridge")
 
 
 def write_jobs(confdir: str, jobs: dict[str, str]) -> None:
