@@ -4,11 +4,9 @@ respawning job; jobs start on `time` events. Timing assertions are tolerant
 
 import os
 import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from init_harness import BIN, SessionInit  # noqa: E402
+from init_harness import BIN, SessionInit
 
 
 def stamps(path):

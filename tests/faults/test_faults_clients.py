@@ -13,7 +13,8 @@ import struct
 import time
 
 from control_harness import raw_connect
-from faults_common import session, status, survived, wait_until
+from faults_common import session, survived
+from waiting import wait_for
 
 from upstart.control import wire
 from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, CallError, Connection
@@ -45,7 +46,7 @@ def test_disconnect_mid_message_and_mid_call():
         s.sendall(wire.encode_message(wire.METHOD_CALL, 1, fields, "asb", ([], True), 0))
         time.sleep(0.2)
         s.close()
-        wait_until(lambda: status(init, "slowstart").startswith("slowstart start/running"))
+        wait_for(lambda: init.state("slowstart").startswith("slowstart start/running"))
         survived(init, steady)
 
 

@@ -15,10 +15,10 @@ import pytest
 
 from control_harness import ServerThread
 from membackend import MemoryBackend, ToyJob
+from testdata import SCENARIOS as GOLDEN
 from upstart.control.backend import NoSuchMethod
 
 BIN = Path(sys.executable).parent
-GOLDEN = Path("/work/shared/golden/scenarios")
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
@@ -81,6 +81,9 @@ def test_golden_replay(run, scenario):
     for step in golden_runs(scenario):
         prog, *argv = step["run"]
         got = run(*argv, prog=prog, env=step.get("env"))
+        if "--version" in argv:   # decided deviation (golden README): the first line only
+            got = (got[0], got[1].split("\n", 1)[0], got[2])
+            step = dict(step, stdout=step["stdout"].split("\n", 1)[0])
         assert got == (step["rc"], step["stdout"], step["stderr"]), step["run"]
 
 
