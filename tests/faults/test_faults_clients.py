@@ -17,7 +17,7 @@ from waiting import wait_for
 
 from upstart.control import wire
 from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, CallError, Connection
-from upstart.control.server import MAX_MESSAGE
+from upstart.control.transport import MAX_MESSAGE
 
 LIMITS = "org.freedesktop.DBus.Error.LimitsExceeded"
 

@@ -95,7 +95,7 @@ def test_connection_flood_beyond_the_bound():
     import socket
 
     from upstart.control import address as addr
-    from upstart.control.server import MAX_CONNECTIONS
+    from upstart.control.transport import MAX_CONNECTIONS
 
     with session({}) as (init, steady):
         sockaddr, _ = addr.parse(init.address)

@@ -16,6 +16,7 @@ import pytest
 from control_harness import ServerThread
 from membackend import MemoryBackend, ToyJob
 from testdata import SCENARIOS as GOLDEN
+from upstart.control.backend import NoSuchMethod
 
 BIN = Path(sys.executable).parent
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -252,7 +253,8 @@ def test_reload(run, backend):
 
 def test_reload_fallback_signals_main_process_itself():
     class OldInit(MemoryBackend):
-        instance_reload = None
+        async def instance_reload(self, caller, job, instance):
+            raise NoSuchMethod("Reload")
 
     backend = OldInit([ToyJob("svc"), ToyJob("abs", has_main=False)])
     child = subprocess.Popen(["sleep", "30"])
