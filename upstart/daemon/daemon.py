@@ -496,6 +496,8 @@ class Daemon:
                     raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
             except OSError as exc:
                 self.logger.log("warn", f"Unable to register as subreaper: {exc.strerror}")
+        from upstart.daemon.procname import name_process
+        name_process()           # comm `init` (pgrep -x init), also after a re-exec
         from upstart.process.launch import reset_reserved_signals
         reset_reserved_signals()  # an inherited SIG_IGN must not reach the jobs
         self._build()

@@ -10,7 +10,10 @@
   the host's SysV scripts are hidden. Commands enter its network and mount
   namespaces with nsenter.
 
-Both kill everything they started on `close()` (context managers).
+Both kill everything they started on `close()` (context managers), and both
+answer `status(job)` (initctl's whole answer), `state(job)` (its first line:
+"job goal/state[, process N]") and `wait_for(predicate)` (tests/support/waiting.py,
+failing with init's log).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from waiting import wait_for
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,17 +44,6 @@ def write_jobs(confdir: str, jobs: dict[str, str]) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
-
-
-def wait_for(predicate, timeout: float, interval: float, context):
-    """Poll `predicate` until it returns something true; fail with `context()`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time; " + context())
 
 
 def kill_family(proc) -> None:
@@ -88,7 +82,30 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-class SessionInit:
+class _Init:
+    """What both kinds of init answer; a subclass gives `initctl` and `log_text`."""
+
+    def initctl(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        raise NotImplementedError
+
+    def log_text(self) -> str:
+        raise NotImplementedError
+
+    def status(self, job: str, *args: str) -> str:
+        """`initctl status job ...` as printed (stripped); it must succeed."""
+        out = self.initctl("status", job, *args)
+        assert out.returncode == 0, f"initctl status {job}: {out.stderr}"
+        return out.stdout.strip()
+
+    def state(self, job: str, *args: str) -> str:
+        """The first line of `status`: `job goal/state[, process N]`."""
+        return self.status(job, *args).splitlines()[0]
+
+    def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
+        return wait_for(predicate, timeout, interval, self.log_text)
+
+
+class SessionInit(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
                  env: dict[str, str] | None = None):
         self.tmp = tempfile.mkdtemp(prefix="upstart-e2e-")
@@ -141,8 +158,8 @@ class SessionInit:
         with open(self.logfile.name) as f:
             return f.read()
 
-    def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
-        return wait_for(predicate, timeout, interval, lambda: "init log:\n" + self.init_log())
+    def log_text(self) -> str:
+        return "init log:\n" + self.init_log()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -183,7 +200,7 @@ exec "$@"
 """
 
 
-class Pid1Init:
+class Pid1Init(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
                  env: dict[str, str] | None = None, confdirs: tuple[str, ...] = (),
                  setup: str = ""):
@@ -249,6 +266,9 @@ class Pid1Init:
                               env={"PATH": DEFAULT_PATH}, capture_output=True, text=True,
                               timeout=timeout)
 
+    def initctl(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return self.run("initctl", *args, **kw)
+
     def kmsg(self) -> str:
         with open(os.path.join(self.tmp, "kmsg"), errors="replace") as f:
             return f.read()
@@ -260,8 +280,8 @@ class Pid1Init:
         """The exit status of PID 1 (as unshare reports it)."""
         return self.proc.wait(timeout=timeout)
 
-    def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
-        return wait_for(predicate, timeout, interval, lambda: "kmsg:\n" + self.kmsg())
+    def log_text(self) -> str:
+        return "kmsg:\n" + self.kmsg()
 
     def close(self) -> None:
         if self.proc.poll() is None:
