@@ -54,4 +54,5 @@ class ObservedBackend(EngineBackend):
 
     def observe(self, caller: Caller, what: str, args: list[str]) -> str:
         """The `Observe` D-Bus method: a JSON answer (see `Observer.query`)."""
+        self._check(caller, "Observe")
         return self.observer.answer(self.engine, what, args)

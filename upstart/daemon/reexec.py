@@ -87,12 +87,13 @@ def reexec(data: Callable[[], bytes], *, argv: list[str], priority: str,
         if fd is not None:
             os.close(fd)
         fd = None
-    new_argv = [sys.executable, "-m", "upstart.cli.init"] + _new_argv(argv[1:], priority, fd)
+    from upstart.daemon.procname import exec_argv
+    new_argv = exec_argv(argv[0]) + _new_argv(argv[1:], priority, fd)
     try:
         prepare()
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, new_argv)
+        os.execv(new_argv[0], new_argv)
     except OSError as exc:
         log("error", f"Failed to re-execute {argv[0]}: {exc.strerror}")
         if fd is not None:

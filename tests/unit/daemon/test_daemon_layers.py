@@ -1,8 +1,8 @@
-"""The daemon's layering (issue #24 item 3), read from the source with `ast`:
-no import cycle among the modules of `upstart/daemon/` (counting every import,
-at module level, under TYPE_CHECKING or inside a function), and
-`upstart/observe/` imports nothing of `upstart/daemon/` (observers get what
-they need as parameters)."""
+"""The daemon's shape (issue #24 item 3), read from the source with `ast`: one
+`World` type for the global engine and the chroot sessions, and no
+collaborator looked up with `getattr`. (No import cycle in `daemon/` and
+`observe/` never importing `daemon/` are checked with the other layering
+rules in tests/unit/test_architecture.py.)"""
 
 from __future__ import annotations
 
@@ -11,59 +11,20 @@ from pathlib import Path
 
 import upstart
 
-PKG = Path(upstart.__file__).parent
-
-
-def _imports(path: Path) -> set[str]:
-    """Every `upstart.…` module a file imports, wherever the import stands."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("upstart"))
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.startswith("upstart"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-    return found
-
-
-def _module(path: Path) -> str:
-    return ".".join(("upstart",) + path.relative_to(PKG).with_suffix("").parts)
-
-
-def test_observe_never_imports_the_daemon():
-    offenders = {_module(p): sorted(m for m in _imports(p) if m.startswith("upstart.daemon"))
-                 for p in (PKG / "observe").glob("*.py")}
-    assert {k: v for k, v in offenders.items() if v} == {}
-
-
-def test_no_import_cycle_inside_the_daemon():
-    files = {_module(p): p for p in (PKG / "daemon").glob("*.py")}
-    graph = {name: {m for m in _imports(p) if m in files and m != name}
-             for name, p in files.items()}
-    seen: dict[str, int] = {}          # 1: on the path, 2: done
-
-    def visit(name: str, path: list[str]) -> None:
-        seen[name] = 1
-        for dep in sorted(graph[name]):
-            if seen.get(dep) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(path + [name, dep]))
-            if dep not in seen:
-                visit(dep, path + [name])
-        seen[name] = 2
-
-    for name in sorted(graph):
-        if name not in seen:
-            visit(name, [])
+DAEMON = Path(upstart.__file__).parent / "daemon"
 
 
 def test_one_world_type_serves_the_global_engine_and_the_sessions():
-    """The daemon and the sessions registry both build `World`s (no second
-    session type), and nothing in the daemon looks its collaborators up with
-    `getattr(self…)`/`getattr(daemon…)`."""
-    sessions = (PKG / "daemon" / "sessions.py").read_text()
+    sessions = (DAEMON / "sessions.py").read_text()
     assert "class Session:" not in sessions and "World" in sessions
-    for path in (PKG / "daemon").glob("*.py"):
+    daemon = (DAEMON / "daemon.py").read_text()
+    assert "self.world = self.make_world(None," in daemon
+
+
+def test_no_collaborator_is_found_with_getattr():
+    """`getattr(self, …)`, `getattr(daemon, …)` or `getattr(x.y, …)`: a part
+    probed for instead of passed in."""
+    for path in DAEMON.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr":
                 target = node.args[0]
