@@ -89,8 +89,11 @@ def descendants(pid: int) -> list[int]:
 
 
 class SessionInit:
+    """`wrap(tmp)`, when given, is a command line put before init's (which it must
+    exec), e.g. the upgrade tests' stand-in for Upstart 1.13 (upgrade_exec.py)."""
+
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, wrap=None):
         self.tmp = tempfile.mkdtemp(prefix="upstart-e2e-")
         self.conf = os.path.join(self.tmp, "conf")
         self.log = os.path.join(self.tmp, "log")
@@ -103,7 +106,7 @@ class SessionInit:
         self.env.update(env or {})
         self.logfile = open(os.path.join(self.tmp, "init.log"), "w+")
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "init"), "--user", "--confdir", self.conf, "--logdir", self.log,
+            [*(wrap(self.tmp) if wrap else ()), os.path.join(BIN, "init"), "--user", "--confdir", self.conf, "--logdir", self.log,
              "--no-dbus", *(("--no-startup-event",) if args is None else args)],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=subprocess.STDOUT)
         self.address = f"unix:abstract=/com/ubuntu/upstart-session/{os.getuid()}/{self.proc.pid}"
@@ -183,7 +186,7 @@ exec "$@"
 
 class Pid1Init:
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
-                 env: dict[str, str] | None = None, confdirs: tuple[str, ...] = ()):
+                 env: dict[str, str] | None = None, confdirs: tuple[str, ...] = (), wrap=None):
         self.tmp = tempfile.mkdtemp(prefix="upstart-pid1-")
         self.conf = os.path.join(self.tmp, "conf")
         self.logdir = os.path.join(self.tmp, "log")
@@ -205,7 +208,8 @@ class Pid1Init:
         init_env.update(env or {})
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",
-             "sh", wrapper, os.path.join(BIN, "init"), *dirs, "--logdir", self.logdir,
+             "sh", wrapper, *(wrap(self.tmp) if wrap else ()), os.path.join(BIN, "init"),
+             *dirs, "--logdir", self.logdir,
              *(("--no-startup-event",) if args is None else args)],
             env=init_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)

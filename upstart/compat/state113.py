@@ -70,6 +70,9 @@ NICE_UNSET = -21            # 1.13's "no nice stanza"
 class StateFormatError(ValueError):
     """The document is not a state this init can restore (named in the log line)."""
 
+    def __str__(self) -> str:
+        return "Upstart 1.13 state: " + super().__str__()
+
 
 def _inv(table: dict[str, str]) -> dict[str, str]:
     return {v: k for k, v in table.items()}
@@ -361,7 +364,7 @@ def from_113(doc: Any, classes: dict[str, Any], *, wall_offset: float = 0.0,
         for jdoc in cdoc.get("jobs") or []:
             _need(isinstance(jdoc, dict) and isinstance(jdoc.get("name"), str),
                   f"{name}: a job without a name")
-            inst = _job_in(jdoc, cj, events, by_index, wall_offset)
+            inst = _job_in(name, jdoc, cj, events, by_index, wall_offset)
             for idx in _blocking_indices(jdoc):
                 held[idx] = held.get(idx, 0) + 1
             instances[jdoc["name"]] = inst
@@ -393,9 +396,9 @@ def _blocking_indices(jdoc: dict) -> list[int]:
             and isinstance(b.get("data"), dict) and isinstance(b["data"].get("index"), int)]
 
 
-def _job_in(jdoc: dict, cj: dict, events: list, by_index: dict[int, int],
+def _job_in(job: str, jdoc: dict, cj: dict, events: list, by_index: dict[int, int],
             wall_offset: float) -> dict:
-    name = jdoc["name"]
+    name = f"job {job} ({jdoc['name']})" if jdoc["name"] else f"job {job}"
     goal = _inv(GOALS).get(jdoc.get("goal"))
     state = STATES_IN.get(jdoc.get("state"))
     _need(goal is not None, f"{name}: unknown goal {jdoc.get('goal')!r}")

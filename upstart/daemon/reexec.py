@@ -143,7 +143,10 @@ def restore_state(daemon: "Daemon") -> bool:
         # registry's rules (running instances keep their class)
         daemon.reload_configuration()
         return True
-    except Exception:
+    except Exception as exc:
+        from upstart.compat.state113 import StateFormatError
+        why = str(exc) if isinstance(exc, StateFormatError) else \
+            traceback.format_exc().splitlines()[-1]
         daemon.logger.log("error", "Failed to read serialisation data - reverting to "
-                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+                          "stateless re-exec: " + why)
         return False

@@ -60,7 +60,6 @@ def _is_pty_master(fd: int) -> bool:
 
 def restore_113(daemon: "Daemon", doc: dict) -> None:
     from upstart.core.engine import Engine
-    from upstart.daemon.daemon import MonotonicClock
     from upstart.jobfile.conf import load_sources
 
     result = load_sources(daemon.conf_sources())
@@ -69,7 +68,7 @@ def restore_113(daemon: "Daemon", doc: dict) -> None:
     daemon._logged_errors = set(result.errors)
     notes: list[str] = []
     snap = state113.from_113(doc, result.classes, wall_offset=_wall_offset(), notes=notes)
-    engine = Engine.restore(snap, MonotonicClock(), daemon.supervisor, classes=result.classes,
+    engine = Engine.restore(snap, daemon.engine.clock, daemon.supervisor, classes=result.classes,
                             **daemon.engine_options())
     logs = {str(pid): dict(item, buffer="") for pid, item in state113.log_fds(doc).items()
             if _is_pty_master(item["fd"])}
