@@ -20,7 +20,7 @@ from typing import Any
 
 from upstart.core import effects as fx
 from upstart.core.effects import upstart_error
-from upstart.core.environ import ExpandError, env_merge, env_set, expand
+from upstart.jobfile.environ import ExpandError, env_merge, env_set, expand
 from upstart.core.event import Event
 from upstart.core.job import Instance
 from upstart.core.limits import check_new_instance

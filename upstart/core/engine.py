@@ -29,7 +29,8 @@ instead of failing/being dropped.
 The engine is split in five modules: this one (construction, inputs,
 queries, control commands, environment composition, instances),
 `lifecycle.py` (goal/state machine, processes, failures), `dispatch.py`
-(the event queue pass), `conditions.py` (states and `while`) and
+(the event queue pass), `whiles.py` (carrying out the `while` plan of
+`upstart/states/`) and
 `readiness.py` (`ready on`, the `ready` event); the last four are mixins
 over the state kept here.
 
@@ -47,11 +48,11 @@ from upstart.core import effects as fx
 from upstart.core.effects import (
     INVALID_ARGS, Clock, ControlError, ControlFailure, Effect, Spawner, upstart_error,
 )
-from upstart.core.environ import (
+from upstart.jobfile.environ import (
     ExpandError, env_lookup, env_merge, env_set, env_unset, expand,
 )
 from upstart.core.backoff import Backoff
-from upstart.core.conditions import Conditions
+from upstart.core.whiles import Whiles
 from upstart.core.dispatch import Dispatch
 from upstart.core.event import EventQueue
 from upstart.core.job import Instance, Waiter
@@ -60,7 +61,7 @@ from upstart.core import limits as lim
 from upstart.core.operator import Operator
 from upstart.core.readiness import Readiness
 from upstart.core.registry import ClassEntry, Registry
-from upstart.core.states import StateTable
+from upstart.states.model import StateTable
 from upstart.jobfile.model import JobClass
 
 
@@ -68,7 +69,7 @@ def _always(_priority: str) -> bool:
     return True
 
 
-class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
+class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
     """Job classes, instances and the event queue of one init (see module doc).
 
     Inputs return effects; queries raise `ControlFailure`. Extra keyword

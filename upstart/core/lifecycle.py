@@ -19,12 +19,12 @@ from typing import Any
 
 from upstart.core import effects as fx
 from upstart.core.effects import SpawnError, SpawnRequest, upstart_error
-from upstart.core.environ import env_lookup, env_set
+from upstart.jobfile.environ import env_lookup, env_set
 from upstart.core.event import Event
 from upstart.core.job import FAILURE_TEXT, Instance
 from upstart.core.signals import SIGKILL, signal_name
-from upstart.core.state import next_state
-from upstart.core.states import RUNNING_STATES
+from upstart.core.machine import next_state
+from upstart.states.model import RUNNING_STATES
 
 # the state in which a job waits for each process slot
 WAIT_STATE = {

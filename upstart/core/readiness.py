@@ -26,11 +26,11 @@ from __future__ import annotations
 from typing import Any
 
 from upstart.core import effects as fx
-from upstart.core.environ import ExpandError, expand
+from upstart.jobfile.environ import ExpandError, expand
 from upstart.core.event import Event
 from upstart.core.job import Instance
 from upstart.core.operator import Operator
-from upstart.core.states import RUNNING_STATES
+from upstart.states.model import RUNNING_STATES
 from upstart.jobfile.model import Match
 
 # leaves the readiness adapter watches for (it emits the ordinary event)

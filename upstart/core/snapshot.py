@@ -21,7 +21,7 @@ import dataclasses
 from upstart.core.event import Event
 from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
-from upstart.core.states import StateTable
+from upstart.states.model import StateTable
 from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process
 
 if TYPE_CHECKING:

@@ -2,7 +2,8 @@
 
 from core_harness import cond
 
-from upstart.core.states import State, StateTable, holds, leaf_matches, witnesses
+from upstart.states.condition import holds, leaf_matches, witnesses
+from upstart.states.model import State, StateTable
 from upstart.jobfile.model import Match
 
 

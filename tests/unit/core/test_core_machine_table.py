@@ -2,7 +2,7 @@
 
 import pytest
 
-from upstart.core.state import ENTRY, GOALS, NEXT, STATES, next_state
+from upstart.core.machine import ENTRY, GOALS, NEXT, STATES, next_state
 
 EXPECTED = {
     # state: (goal=start, goal=stop)
