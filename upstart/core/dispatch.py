@@ -37,7 +37,7 @@ class Dispatch:
 
     # ---- the event queue (event_poll, event_pending_handle_jobs, event_finished)
 
-    CONFIRM_TIMER = ("spawn", "", "confirm")
+    CONFIRM_TIMER = fx.CONFIRM_TIMER
 
     def _settle(self, confirm: bool = False) -> None:
         """Queue pass, then spawn confirmations, until both are empty.

@@ -14,7 +14,7 @@ Nothing in this module imports anything outside the standard library.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from upstart.jobfile.model import JobClass, Match, Process
 
@@ -81,6 +81,43 @@ class ControlFailure(Exception):
     def __init__(self, error: ControlError):
         super().__init__(error.message)
         self.error = error
+
+
+# ------------------------------------------------------------------ timers
+
+class TimerKey(NamedTuple):
+    """The key of an engine timer (`SetTimer`/`CancelTimer`/`timer_fired`):
+    whose it is and which kind (a name of `TIMER_KINDS`)."""
+    job: str
+    instance: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class TimerKind:
+    doc: str
+    reap_first: bool = False     # the shell reaps dead children before firing it
+
+
+# Every kind of timer the engine arms; the one table the shell reads.
+TIMER_KINDS: dict[str, TimerKind] = {
+    "kill": TimerKind("kill timeout of a stopping job: SIGKILL its main process"),
+    "ready": TimerKind("ready timeout of a job waiting for its ready point"),
+    "respawn": TimerKind("end of a respawn backoff pause: respawn now"),
+    "confirm": TimerKind("spawn confirmations due; children reaped first, as "
+                         "upstream's main loop reads them before the exec pipe",
+                         reap_first=True),
+}
+
+# The one engine-wide timer: pending spawn confirmations (`Dispatch._settle`).
+CONFIRM_TIMER = TimerKey("spawn", "", "confirm")
+
+
+def timer_kind(key: Any) -> TimerKind | None:
+    """The kind of an engine timer key; None for a key that is not one."""
+    if isinstance(key, tuple) and len(key) == 3:
+        return TIMER_KINDS.get(key[2])
+    return None
 
 
 # ------------------------------------------------------------------ effects

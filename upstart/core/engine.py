@@ -230,9 +230,12 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
         return self._input(lambda: self._clear_state(name))
 
     def timer_fired(self, key: Any) -> list[Effect]:
-        if key == self.CONFIRM_TIMER:
-            return self._input(self._confirm_timer_fired)
-        return self._input(lambda: self._timer_fired(key))
+        """The timer `key` (an `effects.TimerKey`) fired: its kind's handler runs."""
+        if fx.timer_kind(key) is None:
+            return []
+        key = fx.TimerKey(*key)
+        handler = self._TIMER_FIRED[key.kind]
+        return self._input(lambda: handler(self, key))
 
     def cgroup_manager_ready(self) -> list[Effect]:
         """The cgroup manager address is known: start the classes held for it
@@ -252,6 +255,14 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
     def disable_respawn(self) -> None:
         """Session Init shutdown: respawning is switched off for good."""
         self.respawn_disabled = True
+
+    # what each kind of timer (`effects.TIMER_KINDS`) does when it fires
+    _TIMER_FIRED: dict[str, Callable[[Any, fx.TimerKey], None]] = {
+        "kill": Lifecycle._kill_timer_fired,
+        "ready": Readiness._ready_timer_fired,
+        "respawn": Backoff._backoff_timer_fired,
+        "confirm": lambda engine, _key: engine._confirm_timer_fired(),
+    }
 
     # =============================================================== queries
 

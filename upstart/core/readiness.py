@@ -59,8 +59,8 @@ class Readiness:
     """Mixin: ready on / ready / ready timeout (see module doc)."""
 
     @staticmethod
-    def _ready_key(instance: Instance) -> tuple[str, str, str]:
-        return (instance.job, instance.name, "ready")
+    def _ready_key(instance: Instance) -> fx.TimerKey:
+        return fx.TimerKey(instance.job, instance.name, "ready")
 
     def _waiting_ready(self, instance: Instance) -> bool:
         return (instance.ready_on is not None and not instance.ready

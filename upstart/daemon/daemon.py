@@ -28,7 +28,7 @@ from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.daemon.timers import Timers, reaps_first
 from upstart.observe.service import ObservedBackend, Observer  # observe hook
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
@@ -260,7 +260,7 @@ class Daemon:
                             + traceback.format_exc().strip().replace("\n", " | "))
 
     def _timer_fired(self, key) -> None:
-        if key == SPAWN_CONFIRM_KEY:
+        if reaps_first(key):
             self.on_sigchld()  # upstream's loop order: children before pipes
         self.apply(self.engine.timer_fired(key))
 
