@@ -100,7 +100,9 @@ class Dispatch:
                 i += 1
 
     def _handle(self, event: Event) -> None:
-        self._trace("info", f"Handling {event.name} event")
+        self._trace("handling", event.name)
+        if self.log_enabled("info"):
+            self._log("info", f"Handling {event.name} event")
         self._stats["events_handled"] += 1
         for entry in list(self.registry.for_event(event.name)):
             for instance in entry.sorted_instances():
@@ -179,7 +181,9 @@ class Dispatch:
     def _finish(self, event: Event) -> None:
         self._stats["events_finished"] += 1
         self.queue.remove(event)
-        self._trace("debug", f"Finished {event.name} event")
+        self._trace("finished", event.name)
+        if self.log_enabled("debug"):
+            self._log("debug", f"Finished {event.name} event")
         blocking, event.blocking = event.blocking, []
         for kind, obj in blocking:
             if kind == "job":

@@ -159,6 +159,19 @@ class Log:
 
 
 @dataclass(frozen=True)
+class Trace:
+    """What the engine did, for observers (the event recorder): returned
+    whatever the log priority, never logged nor sent on the bus.
+
+    kind: `queued` (event `name` is pending), `handling` (event `name` is
+    being handled), `finished` (event `name` finished), `spawned` (process
+    `pid` of job `name` was forked)."""
+    kind: str
+    name: str = ""
+    pid: int = 0
+
+
+@dataclass(frozen=True)
 class CloseFd:
     """An event carrying a file descriptor finished: the shell closes it."""
     fd: int

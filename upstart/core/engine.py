@@ -87,7 +87,7 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
         self.clock = clock
         # would a log line of this priority be shown? (the shell's `Logger.enabled`,
         # read per line: `initctl log-priority` applies at once). perf: lines below
-        # the threshold are not built; `_trace` lines always are (see `_trace`)
+        # the threshold are not built; `_trace` effects always are (see `_trace`)
         self.log_enabled: Callable[[str], bool] = log_enabled or _always
         self.spawner = spawner
         # jitter of respawn backoff (issue #14): floats in [0, 1); a fixed-seed
@@ -423,11 +423,10 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
         if self.log_enabled(priority):
             self._out.append(fx.Log(priority, message))
 
-    def _trace(self, priority: str, message: str) -> None:
-        """A log line returned whatever the log priority: the shell's event
-        recorder reads it (`Pending`/`Handling`/`Finished NAME event` and a
-        spawned process's pid: docs/design/observability.md)."""
-        self._out.append(fx.Log(priority, message))
+    def _trace(self, kind: str, name: str = "", pid: int = 0) -> None:
+        """A structured `Trace` effect, returned whatever the log priority:
+        the shell's event recorder reads it (docs/design/observability.md)."""
+        self._out.append(fx.Trace(kind, name, pid))
 
     def _reply_error(self, token: Any, error: ControlError) -> None:
         self._out.append(fx.Reply(token, error=error))

@@ -216,7 +216,9 @@ class Lifecycle:
         return event
 
     def _queue_event(self, name: str, env: list[str], fd: int | None = None) -> Event:
-        self._trace("debug", f"Pending {name} event")
+        self._trace("queued", name)
+        if self.log_enabled("debug"):
+            self._log("debug", f"Pending {name} event")
         return self.queue.new(name, env, fd)
 
     # ---- processes
@@ -237,7 +239,9 @@ class Lifecycle:
             return
         instance.pids[slot] = pid
         self._pids[pid] = (instance, slot)
-        self._trace("info", f"{instance.display} {slot} process ({pid})")
+        self._trace("spawned", instance.job, pid)
+        if self.log_enabled("info"):
+            self._log("info", f"{instance.display} {slot} process ({pid})")
         if slot == "main":
             self._backoff_main_started(instance)
         if slot == "main" and jc.expect == "none":

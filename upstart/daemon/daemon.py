@@ -22,7 +22,7 @@ import time
 import traceback
 
 from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, UnwatchReady, WatchReady,
+    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, Trace, UnwatchReady, WatchReady,
 )
 from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
@@ -213,6 +213,8 @@ class Daemon:
         kind = type(effect)
         if kind is Log:             # perf: the commonest effect, first (no hook applies)
             self.logger.log(effect.priority, effect.message)
+            return
+        if kind is Trace:           # for the observer only (it saw the batch)
             return
         root = None if session is None else session.root
         cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
