@@ -109,6 +109,8 @@ class Whiles:
     def _evaluate_whiles(self) -> None:
         entries = [self.registry.get(job) for job in self.registry.while_jobs()]
         entries = [e for e in entries if e is not None and e.job_class.while_ is not None]
+        if not entries:
+            return                               # perf: no `while`, nothing to plan
         plan = plan_whiles([self._while_job(e) for e in entries], self.current_states())
         for entry in entries:
             entry.while_names = set(plan.held[entry.name])
