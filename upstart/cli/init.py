@@ -21,6 +21,7 @@ Options:
       --append-confdir=DIR    load configuration from DIR after the others
       --default-console=VALUE default value for console stanza
       --logdir=DIR            specify alternative directory to store job output logs in
+      --history-bytes=N       keep N bytes of the event record in memory (default 1.5 MB)
       --no-log                disable job logging
       --no-startup-event      do not emit any startup event (for testing)
       --startup-event=NAME    specify an alternative initial event (for testing)
