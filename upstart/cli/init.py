@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-from upstart import VERSION
 
 HELP = """Usage: init [OPTION]...
 Process management daemon.
@@ -51,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(HELP)
         return 0
     if opts.version:
-        sys.stdout.write(f"init (upstart {VERSION})\n")
-        return 0
+        from upstart.version import print_version
+        return print_version("init")
     system_mode = not opts.user and not opts.session_bus
     if system_mode:
         if os.getuid() != 0:

@@ -9,12 +9,6 @@ helpers themselves). Pure string building.
 
 # no `from __future__ import annotations`: `--version` imports this module (issue #23)
 
-VERSION_TEXT = ("{prog} (upstart 1.13.2)\n"
-                "Copyright (C) 2006-2014 Canonical Ltd., 2011 Scott James Remnant\n"
-                "\n"
-                "This is free software; see the source for copying conditions.  There is NO\n"
-                "warranty; not even for MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.\n")
-
 BUGS = "Report bugs to <upstart-devel@lists.ubuntu.com>\n"
 
 GROUPS = (

@@ -304,6 +304,7 @@ class ObservedBackend(EngineBackend):
 
     def observe(self, caller: Caller, what: str, args: list[str]) -> str:
         """The `Observe` D-Bus method: a JSON answer (see `Observer.query`)."""
+        self._check(caller, "Observe")
         obs = self._observer()
         if obs is None:
             raise ControlFailure(upstart_error("NotAvailable", "No event record"))

@@ -15,9 +15,10 @@ import pytest
 
 from control_harness import ServerThread
 from membackend import MemoryBackend, ToyJob
+from testdata import SCENARIOS as GOLDEN
+from upstart.control.backend import NoSuchMethod
 
 BIN = Path(sys.executable).parent
-GOLDEN = Path("/work/shared/golden/scenarios")
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
@@ -80,6 +81,9 @@ def test_golden_replay(run, scenario):
     for step in golden_runs(scenario):
         prog, *argv = step["run"]
         got = run(*argv, prog=prog, env=step.get("env"))
+        if "--version" in argv:   # decided deviation (golden README): the first line only
+            got = (got[0], got[1].split("\n", 1)[0], got[2])
+            step = dict(step, stdout=step["stdout"].split("\n", 1)[0])
         assert got == (step["rc"], step["stdout"], step["stderr"]), step["run"]
 
 
@@ -249,7 +253,8 @@ def test_reload(run, backend):
 
 def test_reload_fallback_signals_main_process_itself():
     class OldInit(MemoryBackend):
-        instance_reload = None
+        async def instance_reload(self, caller, job, instance):
+            raise NoSuchMethod("Reload")
 
     backend = OldInit([ToyJob("svc"), ToyJob("abs", has_main=False)])
     child = subprocess.Popen(["sleep", "30"])
