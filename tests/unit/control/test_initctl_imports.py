@@ -42,7 +42,6 @@ def _loaded(server, *args):
 
 @pytest.mark.parametrize("args,expect", [
     (("version",), "init (upstart 1.13.2)"),
-    (("--version",), "initctl (upstart 1.13.2)"),
     (("status", "svc"), "svc stop/waiting"),
 ])
 def test_start_path_imports_only_the_client(server, args, expect):
