@@ -111,8 +111,9 @@ def free_port() -> int:
 # ---------------------------------------------------------------- socket
 
 SERVER = """\
-import socket, sys, time
-time.sleep(2)
+import os, socket, sys, time
+while not os.path.exists(sys.argv[3]):      # listens only once the test says so
+    time.sleep(0.02)
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
@@ -127,14 +128,15 @@ def test_socket_server_listening_two_seconds_after_start(tmp_path):
     (tmp_path / "server.py").write_text(SERVER)
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
     jobs = {"srv": f"ready on socket PROTO=inet PORT={port} ADDR=127.0.0.1\n"
-                   f"exec {PY} {tmp_path}/server.py {port} {sig}\n",
+                   f"exec {PY} {tmp_path}/server.py {port} {sig} {tmp_path}/go\n",
             **dependents("srv", str(stamp))}
     with SessionInit(jobs) as init:
         ok(init, "start", "srv")
         wait_running_not_ready(init, "srv")
-        time.sleep(1.0)
+        time.sleep(1.0)                         # the probes find nothing listening meanwhile
         assert init.status("after-srv") == "after-srv stop/waiting"
-        check_order(init, "srv", sig, stamp, "socket (inet, bound after 2 s)")
+        (tmp_path / "go").touch()
+        check_order(init, "srv", sig, stamp, "socket (inet, bound when the test says)")
 
 
 def test_socket_of_another_process_does_not_count(tmp_path):

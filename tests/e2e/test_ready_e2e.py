@@ -34,8 +34,8 @@ def test_ready_on_event_drives_start_on_ready_and_while_ready():
     }
     with SessionInit(jobs) as init:
         ok(init, "start", "r")
-        time.sleep(0.3)
-        assert running(init, "r")
+        init.wait_for(lambda: running(init, "r"))
+        ok(init, "emit", "barrier")              # any event r's start queued is handled
         assert init.status("after") == "after stop/waiting"
         assert init.status("w") == "w stop/waiting"
         assert "ready JOB=r INSTANCE=" not in ok(init, "list-states")

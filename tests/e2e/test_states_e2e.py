@@ -74,10 +74,10 @@ def test_reload_with_condition_already_true_starts_job():
 
 
 def test_set_state_clear_state_list_states_drive_while():
-    jobs = {"web": "while net IFACE=eth*\n" + SVC}
+    jobs = {"web": "while net IFACE=eth*\n" + SVC, "seen": "while net IFACE=lo\n" + SVC}
     with SessionInit(jobs) as init:
         ok(init, "set-state", "net", "IFACE=lo")
-        time.sleep(0.2)
+        init.wait_for(lambda: main_pid(init, "seen"))       # the new state was planned
         assert init.status("web") == "web stop/waiting"
         ok(init, "set-state", "net", "IFACE=eth0")
         init.wait_for(lambda: main_pid(init, "web"))
@@ -107,12 +107,12 @@ def test_while_instances_follow_running_instances():
 
 
 def test_start_on_gated_by_while():
-    jobs = {"db": SVC, "app": "start on go\nwhile db\n" + SVC}
+    jobs = {"db": SVC, "app": "start on go\nwhile db\n" + SVC, "seen": "while db\n" + SVC}
     with SessionInit(jobs) as init:
         ok(init, "emit", "go")
         assert init.status("app") == "app stop/waiting"
         ok(init, "start", "db")
-        time.sleep(0.2)
+        init.wait_for(lambda: main_pid(init, "seen"))       # `while db` became true
         assert init.status("app") == "app stop/waiting"     # start on: the event starts it
         ok(init, "emit", "go")
         init.wait_for(lambda: main_pid(init, "app"))
@@ -152,8 +152,8 @@ def test_stop_during_slow_pre_start_lands_stopped_without_stray_process():
             first.communicate(timeout=20)
             assert first.returncode is not None         # the waiting start returned
             assert init.status("slow") == "slow stop/waiting"
-            time.sleep(0.2)
-            assert [p for p in descendants(init.proc.pid) if b"sleep" in cmdline(p)] == []
+            init.wait_for(lambda: [p for p in descendants(init.proc.pid)
+                                   if b"sleep" in cmdline(p)] == [])
         finally:
             if first.poll() is None:
                 first.kill()
@@ -168,7 +168,7 @@ def test_and_or_emitters_never_blocked_and_job_started_once(tmp_path):
             p = init.initctl("emit", name, timeout=10)
             assert p.returncode == 0, (name, p.stderr)
         init.wait_for(lambda: main_pid(init, "j"))
-        time.sleep(0.2)
+        ok(init, "emit", "barrier")          # queued after whatever A, B, C left behind
         assert log.read_text() == "x\n"
 
 

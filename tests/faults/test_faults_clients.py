@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import struct
-import time
 
 from control_harness import raw_connect
 from faults_common import session, survived
@@ -44,7 +43,7 @@ def test_disconnect_mid_message_and_mid_call():
         fields = {wire.F_PATH: "/com/ubuntu/Upstart/jobs/slowstart", wire.F_MEMBER: "Start",
                   wire.F_INTERFACE: "com.ubuntu.Upstart0_6.Job"}
         s.sendall(wire.encode_message(wire.METHOD_CALL, 1, fields, "asb", ([], True), 0))
-        time.sleep(0.2)
+        wait_for(lambda: init.state("slowstart").startswith("slowstart start/"))  # call taken
         s.close()
         wait_for(lambda: init.state("slowstart").startswith("slowstart start/running"))
         survived(init, steady)

@@ -122,12 +122,14 @@ def test_fork_bomb_is_contained_and_stoppable():
     try:
         with session({"bomb": "kill timeout 1\n" + body}) as (init, steady):
             assert init.initctl("start", "bomb").returncode == 0
-            time.sleep(1.5)                          # the bomb is at its limit
-            if cgroup is not None:
-                with open(os.path.join(cgroup, "pids.current")) as f:
-                    current = int(f.read())
-            else:
-                current = len(_uid_pids(BOMB_UID))
+
+            def tasks() -> int:
+                if cgroup is not None:
+                    with open(os.path.join(cgroup, "pids.current")) as f:
+                        return int(f.read())
+                return len(_uid_pids(BOMB_UID))
+            wait_for(lambda: tasks() >= BOMB_LIMIT // 2, timeout=30)   # the bomb is going
+            current = tasks()
             print(f"\nfork bomb held at {current} tasks (limit {BOMB_LIMIT})")
             assert BOMB_LIMIT // 2 <= current <= BOMB_LIMIT      # a bomb, held at the limit
             survived(init, steady)
@@ -151,7 +153,7 @@ def test_log_flood_fills_only_its_log(tmp_path):
             rss0 = rss_kib(init.proc.pid)
             assert init.initctl("start", "flood").returncode == 0
             flood = pid_of(init, "flood")
-            time.sleep(2.0)                          # the 2 MiB log dir is full by now
+            wait_for(lambda: os.statvfs(init.log).f_bavail == 0, timeout=30)  # the log dir is full
             survived(init, steady)
             assert pid_of(init, "flood") == flood    # still the same process
             size = os.path.getsize(os.path.join(init.log, "flood.log"))

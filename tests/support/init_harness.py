@@ -194,13 +194,18 @@ for d in /etc/init.d /etc/rc0.d /etc/rc1.d /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc
          /etc/rc6.d /etc/rcS.d; do
     [ -d "$d" ] && mount -t tmpfs tmpfs "$d"
 done
+if [ -n "${SETUP:-}" ]; then eval "$SETUP"; fi
+unset SETUP
 exec "$@"
 """
 
 
 class Pid1Init(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
-                 env: dict[str, str] | None = None, confdirs: tuple[str, ...] = ()):
+                 env: dict[str, str] | None = None, confdirs: tuple[str, ...] = (),
+                 setup: str = ""):
+        """`setup`: shell commands run in the new namespaces before init starts
+        (after /run, /dev/kmsg and the tools are in place)."""
         self.tmp = tempfile.mkdtemp(prefix="upstart-pid1-")
         self.conf = os.path.join(self.tmp, "conf")
         self.logdir = os.path.join(self.tmp, "log")
@@ -218,7 +223,7 @@ class Pid1Init(_Init):
         dirs = []
         for d in (self.conf,) + tuple(confdirs):
             dirs += ["--confdir", d]
-        init_env = {"PATH": DEFAULT_PATH, "HOME": "/root", "T": self.tmp}
+        init_env = {"PATH": DEFAULT_PATH, "HOME": "/root", "T": self.tmp, "SETUP": setup}
         init_env.update(env or {})
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",

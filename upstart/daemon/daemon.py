@@ -22,13 +22,13 @@ import time
 import traceback
 
 from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, UnwatchReady, WatchReady,
+    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, Trace, UnwatchReady, WatchReady,
 )
 from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.daemon.timers import Timers, reaps_first
 from upstart.observe.service import ObservedBackend, Observer  # observe hook
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
@@ -165,6 +165,7 @@ class Daemon:
             confirm_delay=CONFIRM_DELAY,
             random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
             log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
+            apparmor=self.supervisor.apparmor,  # run `apparmor load`'s security process
         )
 
     def _build(self) -> None:
@@ -217,6 +218,8 @@ class Daemon:
         if kind is Log:             # perf: the commonest effect, first (no hook applies)
             self.logger.log(effect.priority, effect.message)
             return
+        if kind is Trace:           # for the observer only (it saw the batch)
+            return
         root = None if session is None else session.root
         cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
         if kind is StateChanged and cgroups is not None:
@@ -263,7 +266,7 @@ class Daemon:
                             + traceback.format_exc().strip().replace("\n", " | "))
 
     def _timer_fired(self, key) -> None:
-        if key == SPAWN_CONFIRM_KEY:
+        if reaps_first(key):
             self.on_sigchld()  # upstream's loop order: children before pipes
         self.apply(self.engine.timer_fired(key))
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from upstart.core.effects import ControlFailure, upstart_error
 from upstart.daemon.backend import EngineBackend
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.daemon.timers import Timers, reaps_first
 
 if TYPE_CHECKING:
     from upstart.control.backend import Caller
@@ -301,7 +301,7 @@ class Sessions:
         return session.readiness
 
     def _timer_fired(self, session: Session, key) -> None:
-        if key == SPAWN_CONFIRM_KEY:
+        if reaps_first(key):
             self.d.on_sigchld()      # upstream's loop order: children before pipes
         if self.by_root.get(session.root) is session:
             self.apply(session, session.engine.timer_fired(key))
