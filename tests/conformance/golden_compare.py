@@ -4,7 +4,7 @@ Two jobs:
 
 * :func:`adjust_scenario` turns a recorded scenario into the one our init must
   reproduce: the transcripts record upstream 1.13.2, and the project changes two of
-  its behaviours on purpose (``/work/shared/spec/07-roadmap.md`` §6, decision;
+  its behaviours on purpose (roadmap checklist ``spec/07-roadmap.md`` §6, decision;
   ``golden/README.md``, "Behaviour we change on purpose").  The adjusted expectations
   live here, in code, each with its reason, and the test id of an adjusted scenario
   carries the tag ``decided-07-6``.

@@ -60,6 +60,15 @@ def inotify_watches(init: SessionInit, job: str) -> int:
     return count
 
 
+def has_inotify(pid: int) -> bool:
+    """Whether the process holds an inotify instance."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify"
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 # ---------------------------------------------------------------- file
 
 def test_file_bridge_initial_create_new_file_and_delete(tmp_path):
@@ -622,7 +631,8 @@ def test_bridge_exits_when_init_goes_away():
         bridge = subprocess.Popen([os.path.join(BIN, "upstart-file-bridge"), "--user"],
                                   env=init.command_env(), stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(0.5)
+            # connected and authenticated: its inotify instance is made only then
+            init.wait_for(lambda: bridge.poll() is not None or has_inotify(bridge.pid))
             assert bridge.poll() is None
             init.proc.send_signal(signal.SIGKILL)
             init.proc.wait()

@@ -18,11 +18,14 @@ import os
 import signal
 import sys
 
+import golden_state
 import pytest
 from golden_state import NAMES, PID1, STATE_DIR, confdir
 from init_harness import Pid1Init, SessionInit
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# 1.13's stand-in, beside the other test support
+UPGRADE_EXEC = os.path.join(os.path.dirname(os.path.abspath(golden_state.__file__)),
+                            "upgrade_exec.py")
 STATES = {"JOB_WAITING": "waiting", "JOB_STARTING": "starting", "JOB_RUNNING": "running",
           "JOB_PRE_START": "pre-start", "JOB_POST_STOP": "post-stop"}
 SLOTS = ("main", "pre-start", "post-start", "pre-stop", "post-stop", "security")
@@ -38,7 +41,7 @@ def handing_over(text_of):
         path = os.path.join(tmp, "state.json")
         with open(path, "w") as f:
             f.write(text_of(tmp))
-        return [sys.executable, os.path.join(HERE, "upgrade_exec.py"), path,
+        return [sys.executable, UPGRADE_EXEC, path,
                 os.path.join(tmp, "pids.json")]
     return wrap
 

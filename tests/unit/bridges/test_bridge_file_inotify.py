@@ -4,7 +4,7 @@ and the rescan used after a queue overflow."""
 
 import asyncio
 
-from bridge_peer import until
+from waiting import until
 from upstart.bridges.common import Log
 from upstart.bridges.file import FileBridge
 from upstart.bridges.link import Link
