@@ -82,6 +82,19 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def request_restart(address: str) -> None:
+    """`Restart` over D-Bus: as 1.13, init re-execs at once and never replies (the
+    caller sees its connection close)."""
+    from upstart.control import client
+
+    with client.connect(address) as conn:
+        try:
+            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        except client.CallError as exc:
+            if exc.name != "org.freedesktop.DBus.Error.NoReply":
+                raise
+
+
 class _Init:
     """What both kinds of init answer; a subclass gives `initctl` and `log_text`."""
 
