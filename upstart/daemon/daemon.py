@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -31,7 +30,7 @@ from upstart.daemon import clock
 from upstart.daemon.env import InitEnv, undo_locale_coercion
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.daemon.timers import Timers, reaps_first
 from upstart.daemon.world import World
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -69,6 +68,9 @@ class Daemon:
         self.exit_future: asyncio.Future | None = None
         self.in_container = False
         self.bus_connected = False
+        self._bus_connecting = False
+        self.control_handover: dict | None = None   # re-exec: the old init's sockets
+        self._reexec_task = None
 
     # ------------------------------------------------------------ set-up
 
@@ -141,7 +143,8 @@ class Daemon:
         )
         self.supervisor.cgroups = self.cgroups
         self.observer = Observer(logdir=logdir, loop=self.loop, log=log,
-                                 cgroups_status=self.cgroups.status)
+                                 cgroups_status=self.cgroups.status,
+                                 history_bytes=self.opts.history_bytes)
         self.world = self.make_world(None, self.supervisor)
         self.observer.attach(self.world.engine)
         self.shutdown = Shutdown(loop=self.loop, log=log, worlds=self.worlds,
@@ -202,7 +205,7 @@ class Daemon:
                             + traceback.format_exc().strip().replace("\n", " | "))
 
     def timer_fired(self, world: World, key) -> None:
-        if key == SPAWN_CONFIRM_KEY:
+        if reaps_first(key):
             self.on_sigchld()  # upstream's loop order: children before pipes
         if self._current(world):
             self.apply(world.engine.timer_fired(key), world)
@@ -294,13 +297,23 @@ class Daemon:
         address = self.bus_address or self.env.bus_address()
         if not address or self.server is None or self.bus_connected:
             return
-        label = self.env.bus_label()
+        label = "notified" if self.bus_address else self.env.bus_label()
+        if self._bus_connecting:
+            return
+        self._bus_connecting = True
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
         except (OSError, asyncio.TimeoutError, ValueError) as exc:
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
+        finally:
+            self._bus_connecting = False
+
+    def _bus_lost(self, label: str) -> None:
+        """DM-14: the bus went away (logged by the server); SIGUSR1 or
+        NotifyDBusAddress connect again."""
+        self.bus_connected = False
 
     def _on_sigusr1(self) -> None:
         if self.opts.no_dbus or self.bus_connected:
@@ -338,26 +351,48 @@ class Daemon:
     # ------------------------------------------------------------ re-exec
 
     def serialise_state(self) -> str:
-        """`GetState`: the global engine's snapshot as JSON."""
-        return json.dumps(self.world.engine.snapshot())
+        """GetState: Upstart 1.13's document of our state (upstart/daemon/upgrade.py)."""
+        from upstart.daemon.upgrade import get_state
+        return get_state(engine=self.world.engine, sources=self.env.conf_sources(),
+                         bus_address=self.bus_address if self.session_init else None,
+                         logdir=self.env.log_dir())
 
-    def serialise(self) -> bytes:
+    def serialise(self, control: dict | None = None) -> bytes:
         from upstart.daemon.reexec import serialise
         return serialise(engine=self.world.engine, log_priority=self.logger.priority,
                          logged_errors=self.world.logged_errors, supervisor=self.supervisor,
-                         cgroups=self.cgroups, sessions=self.sessions)
+                         cgroups=self.cgroups, sessions=self.sessions, control=control)
 
     def request_reexec(self) -> None:
+        """Re-exec soon: once the control server has answered what it was
+        answering, its sockets go to the new init (docs/design/dbus.md)."""
+        if self._reexec_task is None:
+            self._reexec_task = self.loop.create_task(self._reexec())
+
+    async def _reexec(self) -> None:
         from upstart.daemon.reexec import reexec
 
         self.logger.log("info", f"Re-executing {self.argv[0]}")
-        reexec(self.serialise, argv=self.argv, priority=self.logger.priority,
-               log=self.logger.log, prepare=self._prepare_exec)
+        try:
+            if self.server is not None:
+                await self.server.drain_for_exec()
+            reexec(self._state_for_exec, argv=self.argv, priority=self.logger.priority,
+                   log=self.logger.log, prepare=self._prepare_exec)
+            if self.server is not None:            # the exec failed
+                self.server.resume()
+        finally:
+            self._reexec_task = None
 
-    def _prepare_exec(self) -> None:
+    def _state_for_exec(self) -> tuple[bytes, bool]:
+        """The state for the new init, and whether the control server's
+        sockets go with it (docs/design/dbus.md, "Re-exec")."""
+        control = self.server.export_for_exec() if self.server is not None else None
+        return self.serialise(control), control is not None
+
+    def _prepare_exec(self, handed_over: bool) -> None:
         """Close what the re-executed init opens again itself."""
-        if self.server is not None:
-            self.server.close()
+        if self.server is not None and not handed_over:
+            self.server.close()              # a stateless re-exec binds anew
         if self.world.watcher is not None:
             self.world.watcher.close()
         if self.sessions is not None:     # chroot sessions: their inotify fds
@@ -365,14 +400,26 @@ class Daemon:
         self.supervisor.prepare_exec()
 
     def restore_state(self, fd: int) -> bool:
-        """In the re-executed init: rebuild every world from the old one's state."""
-        from upstart.daemon.reexec import read_state
+        """In the re-executed init: rebuild every world from the old one's
+        state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
+        our own `GetState`: upstart/daemon/upgrade.py)."""
+        from upstart.compat.state113 import StateFormatError, is_113
+        from upstart.daemon.reexec import STATE_VERSION, read_state
 
         try:
             state = read_state(fd)
+            if isinstance(state, dict) and isinstance(state.get("control"), dict):
+                # the sockets are ours whatever else is wrong with the state
+                self.control_handover = state["control"]
+            if is_113(state):
+                from upstart.daemon.upgrade import restore_113
+                restore_113(self, state)
+                return True
+            if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+                raise ValueError(f"state version {state.get('version')!r}"
+                                 if isinstance(state, dict) else "not a state document")
             # the same arguments as a fresh engine (confirm_delay included)
             self.world.engine = self.new_engine(self.supervisor, None, state["engine"])
-            self.observer.attach(self.world.engine)
             if state.get("supervisor") is not None:
                 self.supervisor.adopt_state(state["supervisor"])
             if state.get("cgroups"):
@@ -386,9 +433,11 @@ class Daemon:
             # registry's rules (running instances keep their class)
             self.reload_configuration()
             return True
-        except Exception:
+        except Exception as exc:
+            why = str(exc) if isinstance(exc, StateFormatError) else \
+                traceback.format_exc().splitlines()[-1]
             self.logger.log("error", "Failed to read serialisation data - reverting to "
-                            "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+                            "stateless re-exec: " + why)
             return False
 
     # ------------------------------------------------------------ main
@@ -445,7 +494,9 @@ class Daemon:
         self._build()
         self._install_signals()
         restored = self.opts.state_fd is not None and self.restore_state(self.opts.state_fd)
-        if not restored:
+        if restored:
+            self.observer.attach(self.world.engine)     # the engine was rebuilt
+        else:
             self.reload_configuration(full=True)
         self.watch_world(self.world)
         from upstart.control.sasl import ANY_UID
@@ -455,10 +506,14 @@ class Daemon:
                                     user_mode=self.session_init, log=self.logger.log,
                                     allowed_uids=None if self.session_init else ANY_UID)
         self.server.sessions = self.sessions    # chroot sessions: scope of each caller
-        try:
-            await self.server.start()
+        self.server.on_bus_lost = self._bus_lost       # DM-14
+        handover = self.control_handover or {}
+        try:   # re-exec: the old init's listening socket, its backlog waiting
+            await self.server.start(fd=handover.get("listen"))
         except OSError as exc:
             self.logger.log("warn", f"Unable to listen for private connections: {exc}")
+        if handover and self.server.adopt(handover) and self.server.bus_connection():
+            self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
         if not self.opts.no_dbus:

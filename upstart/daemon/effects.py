@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, StateChanged, UnwatchReady, WatchReady,
+    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, StateChanged, Trace, UnwatchReady,
+    WatchReady,
 )
 from upstart.daemon.log import Logger
 from upstart.daemon.world import World
@@ -60,6 +61,8 @@ class Effects:
         kind = type(effect)
         if kind is Log:             # perf: the commonest effect, first (no hook applies)
             self.logger.log(effect.priority, effect.message)
+            return
+        if kind is Trace:           # for the observer only (it saw the batch)
             return
         if kind is StateChanged:    # cgroups (issue #9); then broadcast like any signal
             self.cgroups.state_changed(effect.job, effect.instance, effect.state,

@@ -7,8 +7,10 @@ table) to JSON, puts it in an anonymous memory file that survives exec
 with `--restart --state-fd N`. Running job processes are untouched: they are
 our children before and after, and the new process reaps them as usual.
 
-`read_state()` runs in the new process: it reads the memfd and checks the
-format version; the daemon rebuilds its worlds from what it returns. Anything
+`read_state()` runs in the new process: it reads the memfd; the daemon tells
+our own format from Upstart 1.13's (an upgrade from C Upstart, or our
+`GetState`: upstart/daemon/upgrade.py), checks the version and rebuilds its
+worlds from it. Anything
 wrong (unreadable, damaged, another version) falls back to a clean start from
 the configuration on disk, without killing anything: processes whose jobs are
 not restored are still reaped, and simply no longer supervised.
@@ -55,7 +57,7 @@ def _new_argv(args_in: list[str], priority: str, fd: int | None) -> list[str]:
 
 
 def serialise(*, engine: Any, log_priority: str, logged_errors: set[str], supervisor: Any,
-              cgroups: Any, sessions: Any) -> bytes:
+              cgroups: Any, sessions: Any, control: dict | None = None) -> bytes:
     state = {
         "version": STATE_VERSION,
         "engine": engine.snapshot(),
@@ -67,17 +69,22 @@ def serialise(*, engine: Any, log_priority: str, logged_errors: set[str], superv
         "cgroups": cgroups.export_state(),
         # chroot sessions: each session's engine (docs/design/sessions.md)
         "sessions": sessions.export_state() if sessions is not None else None,
+        # the control server's listening socket and connections, inherited
+        # (docs/design/dbus.md, "Re-exec")
+        "control": control,
     }
     return json.dumps(state).encode()
 
 
-def reexec(data: Callable[[], bytes], *, argv: list[str], priority: str,
-           log: Callable[[str, str], None], prepare: Callable[[], None]) -> None:
-    """Exec init again with the state `data()` makes; `prepare()` closes what
-    the new init opens itself. Returns only when the exec failed."""
+def reexec(state: Callable[[], tuple[bytes, bool]], *, argv: list[str], priority: str,
+           log: Callable[[str, str], None], prepare: Callable[[bool], None]) -> None:
+    """Exec init again with what `state()` makes (the document, and whether
+    the control sockets are handed over in it); `prepare(handed_over)` closes
+    what the new init opens itself. Returns only when the exec failed."""
     fd = None
+    handed_over = False
     try:
-        payload = data()
+        payload, handed_over = state()
         fd = os.memfd_create("upstart-state", 0)  # not close-on-exec
         os.write(fd, payload)
         os.lseek(fd, 0, os.SEEK_SET)
@@ -87,10 +94,11 @@ def reexec(data: Callable[[], bytes], *, argv: list[str], priority: str,
         if fd is not None:
             os.close(fd)
         fd = None
+        handed_over = False
     from upstart.daemon.procname import exec_argv
     new_argv = exec_argv(argv[0]) + _new_argv(argv[1:], priority, fd)
     try:
-        prepare()
+        prepare(handed_over)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(new_argv[0], new_argv)
@@ -100,9 +108,9 @@ def reexec(data: Callable[[], bytes], *, argv: list[str], priority: str,
             os.close(fd)
 
 
-def read_state(fd: int) -> dict:
-    """The state the old init left in `fd` (closed here); raises when it is
-    unreadable, damaged or of another version."""
+def read_state(fd: int):
+    """The document the old init left in `fd` (closed here), parsed; raises
+    when it cannot be read or parsed."""
     chunks = []
     try:
         while True:
@@ -112,7 +120,4 @@ def read_state(fd: int) -> dict:
             chunks.append(chunk)
     finally:
         os.close(fd)
-    state = json.loads(b"".join(chunks))
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-        raise ValueError(f"state version {state.get('version') if isinstance(state, dict) else None!r}")
-    return state
+    return json.loads(b"".join(chunks))

@@ -25,7 +25,9 @@ from typing import Any
 
 from upstart.control.backend import Caller
 from upstart.core.effects import ControlFailure, upstart_error
-from upstart.observe.jsonlog import FILE_NAME, JsonLog
+from upstart.observe.history import MAX_BYTES as HISTORY_BYTES
+from upstart.observe.history import History
+from upstart.observe.jsonlog import FILE_NAME, JsonLog, read_lines
 from upstart.observe.recorder import Recorder
 
 LOG_TAIL_LINES = 10
@@ -125,18 +127,23 @@ class RecordingSpawner:
 class Observer:
     def __init__(self, *, logdir: str | None, loop: asyncio.AbstractEventLoop,
                  log: Callable[[str, str], None],
-                 cgroups_status: Callable[[str], list[dict]] | None = None):
+                 cgroups_status: Callable[[str], list[dict]] | None = None,
+                 history_bytes: int | None = None):
         self.logdir = logdir
         self.loop = loop
         self.log = log
         self.cgroups_status = cgroups_status
         self.file = JsonLog(os.path.join(logdir, FILE_NAME), monotonic=time.monotonic) \
             if logdir else None
+        # the records: the newest in memory, bounded in bytes, encoded once for
+        # both memory and the file; the older ones read back from the file
+        # (history.py, issue #23)
+        history = History(history_bytes or HISTORY_BYTES,
+                          spill=self.file.add_lines if self.file is not None else None,
+                          read_older=self._read_older if self.file is not None else None)
         self.recorder = Recorder(monotonic=time.monotonic, wall=time.time,
-                                 sink=self._sink if self.file is not None else None)
-        # perf: records go straight onto the file's pending list (JsonLog.flush
-        # bounds it), serialised when the batch is written
-        self._pending_append = self.file.pending.append if self.file is not None else None
+                                 sink=self._sink if self.file is not None else None,
+                                 history=history)
         self._flush_scheduled = False
         self._complained = False
 
@@ -169,14 +176,20 @@ class Observer:
         """`caller` asked for a job command (`start`, `stop`, `restart`)."""
         self.guard(self.recorder.command, _by(caller, type="command", command=verb))
 
-    def _sink(self, record: dict) -> None:
-        self._pending_append(record)
+    def _sink(self, _record: dict) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
+    def _read_older(self):
+        """The log file's lines, oldest first, once what is waiting is written
+        (History seals its records before it reads)."""
+        self.file.flush()
+        return read_lines(self.file.path)
+
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self.recorder.records.seal()
         if self.file is not None and not self.file.flush():
             self._flush_scheduled = True
             self.loop.call_later(1.0, self._flush)
@@ -190,13 +203,7 @@ class Observer:
     def query(self, engine, what: str, args: list[str]) -> Any:
         if what == "log":        # a page: the first LOG_PAGE records after SINCE
             since = int(args[0]) if args and args[0].isdigit() else 0
-            out = []
-            for r in self.recorder.records:
-                if r["seq"] > since:
-                    out.append(r)
-                    if len(out) >= LOG_PAGE:
-                        break
-            return out
+            return self.recorder.records.since(since, LOG_PAGE)
         if what == "why":
             return self._why(engine, args)
         if what == "failed":
@@ -231,7 +238,7 @@ class Observer:
         except ControlFailure:
             inst = None
         if inst is None:
-            failure = self.recorder.failures.get((job, ""))
+            failure = self.recorder.all_failures().get((job, ""))
             text = f"{job}: not running"
             if failure:
                 text += f" (it failed: {failure['reason']})"
@@ -245,7 +252,7 @@ class Observer:
     def _failures(self, job: str | None) -> list[dict]:
         from upstart.process.joblog import log_path
         out = []
-        for (name, inst), failure in sorted(self.recorder.failures.items()):
+        for (name, inst), failure in sorted(self.recorder.all_failures().items()):
             if job is not None and name != job:
                 continue
             item = dict(failure)
