@@ -131,7 +131,7 @@ class EngineBackend:
                      replace: bool) -> None:
         self._env_target(caller, job_details, True)
         self.engine.env_set(list(job_details), list(vars), replace)
-        if not job_details and self.session is None:
+        if not job_details and self.world.root is None:
             self._update_activation_environment(vars)
 
     def _update_activation_environment(self, vars: list[str]) -> None:
