@@ -560,7 +560,7 @@ class Daemon:
             self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
-        if not self.opts.no_dbus:
+        if not self.opts.no_dbus or self.bus_address:   # (a notified bus survives a re-exec)
             await self.connect_bus(quiet=True)
         if restored:
             from upstart.control.signals import Restarted

@@ -70,6 +70,8 @@ def serialise(daemon: "Daemon", control: dict | None = None) -> bytes:
         # the control server's listening socket and connections, inherited
         # (docs/design/dbus.md, "Re-exec")
         "control": control,
+        # a bus address given with NotifyDBusAddress (1.13 keeps it too)
+        "bus_address": daemon.bus_address,
     }
     return json.dumps(state).encode()
 
@@ -139,6 +141,8 @@ def restore_state(daemon: "Daemon") -> bool:
         if state.get("sessions") and getattr(daemon, "sessions", None):   # chroot sessions
             daemon.sessions.adopt_state(state["sessions"])
         daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
+        if isinstance(state.get("bus_address"), str):
+            daemon.bus_address = state["bus_address"]
         daemon._logged_errors = set(state.get("logged_errors", []))
         effects = getattr(daemon.engine, "resume_effects", None)
         if effects is not None:
