@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -395,11 +394,5 @@ def test_help_texts(run):
     assert rc == 0 and out.startswith("Usage: stop [OPTION]... JOB [KEY=VALUE]...\n")
 
 
-def test_startup_is_fast(run):
-    run("start", "svc")
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        assert run("status", "svc")[0] == 0
-        times.append(time.perf_counter() - t0)
-    assert sorted(times)[2] < 0.2      # generous: the bench measures the real figure
+# initctl's start-up: no timing here (issue #23: figures belong to `make bench`,
+# bench/cli.py); what it imports is checked in tests/unit/control/test_initctl_imports.py
