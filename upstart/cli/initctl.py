@@ -13,7 +13,8 @@ imports anything heavy on the common path (initctl must start in a few
 milliseconds), or prints a D-Bus error name instead of its text.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
 import os
 import sys

@@ -13,9 +13,9 @@ arrays ↔ list (`a{..}` ↔ dict), structs ↔ tuple, `v` ↔ (signature, value
 `h` ↔ index into the message's fd list. Pure; never does I/O.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
-import functools
 import struct
 
 METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
@@ -43,17 +43,27 @@ def split_signature(sig: str) -> list[str]:
     return list(_split(sig))
 
 
-@functools.lru_cache(maxsize=512)
+_SPLIT_CACHE: dict[str, tuple[str, ...]] = {}
+
+
 def _split(sig: str) -> tuple[str, ...]:
     # perf: a client sees a handful of signatures; each is split once (a bad
-    # one raises every time: exceptions are not cached)
+    # one raises every time: exceptions are not cached). A plain dict, cleared
+    # when full, not functools.lru_cache: functools imports collections,
+    # about a tenth of initctl's start-up (issue #23)
+    hit = _SPLIT_CACHE.get(sig)
+    if hit is not None:
+        return hit
     out = []
     i = 0
     while i < len(sig):
         j = _type_end(sig, i)
         out.append(sig[i:j])
         i = j
-    return tuple(out)
+    if len(_SPLIT_CACHE) >= 512:
+        _SPLIT_CACHE.clear()
+    hit = _SPLIT_CACHE[sig] = tuple(out)
+    return hit
 
 
 def _type_end(sig: str, i: int) -> int:

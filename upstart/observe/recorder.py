@@ -18,33 +18,39 @@ each with a sequence number, a monotonic and a wall timestamp and a `kind`:
     debug-pause     job, pid
     job-added / job-removed / instance-added / instance-removed
 
-How causality is seen without the engine's help (the engine has no trace
-effect): its effects arrive in the order they happened, and the log lines
-read here are among them whatever the log priority (`Engine._trace`; the
-engine builds its other lines only when they would be shown). `Pending NAME
-event` says an event was queued; the effect just before it says by whom (a
+How causality is seen: the engine's effects arrive in the order they
+happened, and among them its `Trace` effects, returned whatever the log
+priority (`Engine._trace`); log text is never parsed. `Trace(queued, NAME)`
+says an event was queued; the effect just before it says by whom (a
 `StateChanged` to starting/running/stopping/waiting: that job's lifecycle
-event; a `Finished NAME event` line: the `NAME/failed` event; the first
+event; a `Trace(finished, NAME)`: the `NAME/failed` event; the first
 effect of an `EmitEvent` call: its caller; otherwise init itself: startup,
-signals, session end). `Handling NAME event` says which event is being
+signals, session end). `Trace(handling, NAME)` says which event is being
 handled, so a `GoalChanged` meanwhile was caused by that event (unless the
-instance just failed). A job event carries a copy of its job's goal cause,
+instance just failed); `Trace(spawned, pid=PID)` places a spawn record. A job event carries a copy of its job's goal cause,
 so a chain can be walked back long after the job changed again.
 
 Owns: the record sequence, the bounded table of recent events, each
-instance's goal cause, recent failures, debug pauses. Never: performs I/O,
+instance's goal cause, recent failures (bounded), debug pauses. Memory is
+bounded (issue #23): the records live in a `History` bounded in bytes, the
+event table keeps the newest `KEEP_EVENTS` states and the failure table the
+newest `KEEP_FAILURES`; what left them is rebuilt from the records, read
+back from the log file when memory no longer holds them. Never: performs I/O,
 reads the clock except through the injected functions, or changes what the
 daemon does (a bug here must never affect init: the service guards it).
 """
 
 from __future__ import annotations
 
-import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from upstart.observe.history import MAX_BYTES, History
+
 Record = dict[str, Any]
+KEEP_EVENTS = 256       # event states kept whole in memory (older: from the records)
+KEEP_FAILURES = 256     # failed instances kept in memory (more: rebuilt from the records)
 
 # lifecycle event name -> the state change that queues it
 JOB_EVENT_STATE = {"starting": "starting", "started": "running",
@@ -55,10 +61,6 @@ JOB_EVENT_STATE = {"starting": "starting", "started": "running",
 PASSING_STATES = frozenset({"security-spawning", "pre-starting", "spawning",
                             "post-starting", "pre-stopping", "post-stopping"})
 
-_PENDING = re.compile(r"^Pending (.+) event$")
-_HANDLING = re.compile(r"^Handling (.+) event$")
-_FINISHED = re.compile(r"^Finished (.+) event$")
-_PAUSING = re.compile(r"^Pausing (.+) \((\d+)\) \[pre-exec\] for debug$")
 
 
 def env_dict(env) -> dict[str, str]:
@@ -74,14 +76,21 @@ class Recorder:
 
     def __init__(self, *, monotonic: Callable[[], float], wall: Callable[[], float],
                  sink: Callable[[Record], None] | None = None,
-                 keep_events: int = 20000, keep_records: int = 50000):
+                 keep_events: int = KEEP_EVENTS, keep_bytes: int = MAX_BYTES,
+                 history: History | None = None, keep_failures: int = KEEP_FAILURES):
         self.monotonic = monotonic
         self.wall = wall
         self.sink = sink
         self.seq = 0
-        self.records: deque[Record] = deque(maxlen=keep_records)   # recent, oldest first
-        self.events: OrderedDict[int, Record] = OrderedDict()   # id -> event state
+        # recent records, oldest first, bounded in bytes; older ones in the log
+        # file, read back by the queries (history.py, issue #23)
+        self.records: History = history if history is not None else History(keep_bytes)
+        # id -> event state, the newest `keep_events`; an older event is rebuilt
+        # from its records (`event`, `latest_event`)
+        self.events: OrderedDict[int, Record] = OrderedDict()
         self.keep_events = keep_events
+        self.keep_failures = keep_failures
+        self.failures_complete = True   # False once a failure left the table
         self._next_event = 1
         self._open: dict[str, list[Record]] = {}   # unfinished events by name, in order
         self.goal_causes: dict[tuple[str, str], dict] = {}
@@ -101,7 +110,7 @@ class Recorder:
         self._just_failed: dict[tuple[str, str], Record] = {}
         # effect type name -> what it records (the effects nothing reads are absent)
         self._handlers: dict[str, Callable[[Any, bool], None]] = {
-            "Log": self._on_log, "StateChanged": self._on_state, "GoalChanged": self._on_goal,
+            "Trace": self._on_trace, "StateChanged": self._on_state, "GoalChanged": self._on_goal,
             "EventEmitted": self._on_event_emitted, "JobFailed": self._on_job_failed,
             "InstanceAdded": self._on_instance_added,
             "InstanceRemoved": self._on_instance_removed,
@@ -152,13 +161,11 @@ class Recorder:
             self._emit("exit", job=job, instance=inst, slot=slot, pid=note.pid,
                        code=note.code, signal=note.signal)
             self._input = "exit"
-        elif name == "LogLine":
-            m = _PAUSING.match(note.message)
-            if m:
-                pid = int(m.group(2))
-                job, inst, slot = self.pids.get(pid, (m.group(1), "", ""))
-                self.pauses[pid] = self._emit("debug-pause", job=job, instance=inst,
-                                              slot=slot, pid=pid)
+        elif name == "LogLine" and note.paused:
+            pid = note.paused
+            job, inst, slot = self.pids.get(pid, (note.job, "", ""))
+            self.pauses[pid] = self._emit("debug-pause", job=job, instance=inst,
+                                          slot=slot, pid=pid)
 
     # ------------------------------------------------------------ effects
 
@@ -182,6 +189,7 @@ class Recorder:
         self._prev = None
         self._finished_name = None
         self._just_failed.clear()
+        self.records.settle()
 
     def _flush_spawns(self, pid: int | None = None) -> None:
         pids = [pid] if pid is not None else list(self._spawns)
@@ -194,8 +202,8 @@ class Recorder:
         if handler is not None:
             handler(effect, first)
 
-    def _on_log(self, effect: Any, first: bool) -> None:
-        self._log_line(effect.message, first)
+    def _on_trace(self, effect: Any, first: bool) -> None:
+        self._traced(effect.kind, effect.name, effect.pid, first)
 
     def _on_state(self, effect: Any, _first: bool) -> None:
         if effect.state in PASSING_STATES:
@@ -234,29 +242,20 @@ class Recorder:
     def _on_job_removed(self, effect: Any, _first: bool) -> None:
         self._emit("job-removed", job=effect.job)
 
-    def _log_line(self, message: str, first: bool) -> None:
-        # perf: a pattern is only tried on a line with its first word
-        m = _PENDING.match(message) if message.startswith("Pending ") else None
-        if m:
-            self._queued(m.group(1), first)
-            return
-        m = _HANDLING.match(message) if message.startswith("Handling ") else None
-        if m:
-            rec = self._oldest(m.group(1), lambda e: e["handled"] is None)
+    def _traced(self, kind: str, name: str, pid: int, first: bool) -> None:
+        if kind == "queued":
+            self._queued(name, first)
+        elif kind == "handling":
+            rec = self._oldest(name, lambda e: e["handled"] is None)
             if rec is not None:
                 rec["handled"] = self.seq + 1
                 self._emit("event-handled", id=rec["id"], name=rec["name"])
             self._handling = rec
-            return
-        m = _FINISHED.match(message) if message.startswith("Finished ") else None
-        if m:
+        elif kind == "finished":
             self._handling = None
-            self._finished_name = m.group(1)
-            return
-        if self._spawns and message.endswith(")"):
-            pid_text = message.rpartition("(")[2][:-1]
-            if pid_text.isdigit() and int(pid_text) in self._spawns:
-                self._flush_spawns(int(pid_text))
+            self._finished_name = name
+        elif kind == "spawned" and pid in self._spawns:
+            self._flush_spawns(pid)
 
     def _queued(self, name: str, first: bool) -> None:
         prev = self._prev
@@ -326,9 +325,11 @@ class Recorder:
             vals = env_dict(env)
             if vals.get("RESULT") == "failed":
                 key = (vals.get("JOB", ""), vals.get("INSTANCE", ""))
-                self.failures[key] = {"job": key[0], "instance": key[1],
-                                      "wall": rec["wall"], "mono": rec["mono"],
-                                      "reason": failure_reason(vals), "env": env}
+                self.failures.pop(key, None)
+                self.failures[key] = failure_entry(key, rec["wall"], rec["mono"], vals, env)
+                if len(self.failures) > self.keep_failures:
+                    del self.failures[next(iter(self.failures))]    # the oldest
+                    self.failures_complete = False
 
     def _goal_cause(self, job: str, inst: str) -> dict:
         failed = self._just_failed.pop((job, inst), None)
@@ -344,12 +345,46 @@ class Recorder:
     # ------------------------------------------------------------ queries
 
     def event(self, event_id: int | None) -> Record | None:
-        return self.events.get(event_id) if event_id is not None else None
+        if event_id is None:
+            return None
+        state = self.events.get(event_id)
+        if state is None and event_id < self._next_event:
+            state = self._rebuilt_event(event_id)
+        return state
+
+    def _rebuilt_event(self, event_id: int) -> Record | None:
+        """The state of an event that left the table, from its records (memory,
+        then the log file): queued, handled, finished."""
+        key = b'"id":%d,' % event_id
+        queued = self.records.find_newest(
+            (b'"event-queued"', key), lambda r: r.get("kind") == "event-queued"
+            and r.get("id") == event_id)
+        if queued is None:
+            return None
+        state = {"id": event_id, "name": queued.get("name", ""),
+                 "env": tuple(queued.get("env") or ()), "by": queued.get("by") or {},
+                 "queued": queued["seq"], "mono": queued.get("mono"),
+                 "wall": queued.get("wall"), "handled": None, "finished": None,
+                 "failed": False}
+        for kind in ("event-handled", "event-finished"):
+            rec = self.records.find_newest(
+                (kind.encode(), key), lambda r, k=kind: r.get("kind") == k
+                and r.get("id") == event_id)
+            if rec is None:
+                continue
+            if kind == "event-handled":
+                state["handled"] = rec["seq"]
+            else:
+                state["finished"] = rec["seq"]
+                state["env"] = tuple(rec.get("env") or state["env"])
+                state["failed"] = bool(rec.get("failed"))
+        return state
 
     def latest_event(self, name: str, before: int | None = None,
                      env: dict[str, str] | None = None) -> Record | None:
         """The newest recorded event `name` queued before record `before`,
-        preferring one whose variables all agree with `env`."""
+        preferring one whose variables all agree with `env` (the table first,
+        then the records of older events)."""
         fallback = None
         for rec in reversed(self.events.values()):
             if rec["name"] != name or (before is not None and rec["queued"] > before):
@@ -358,7 +393,55 @@ class Recorder:
                 return rec
             if fallback is None:
                 fallback = rec
-        return fallback
+        if fallback is not None or not self.events:
+            return fallback
+        oldest = next(iter(self.events.values()))["queued"]
+        if before is not None and before < oldest:
+            oldest = before
+        name_key = b'"name":%s,' % _json_str(name)
+
+        def older(r: Record) -> bool:
+            return (r.get("kind") == "event-queued" and r.get("name") == name
+                    and r["seq"] <= oldest)
+        # (an older event's variables compared are those it had when queued)
+        agreeing = None
+        if env is not None:
+            agreeing = self.records.find_newest(
+                (b'"event-queued"', name_key),
+                lambda r: older(r) and all(env.get(k) == v for k, v in
+                                           env_dict(r.get("env")).items()))
+        found = agreeing or self.records.find_newest((b'"event-queued"', name_key), older)
+        return self._rebuilt_event(found["id"]) if found is not None else None
+
+    def all_failures(self) -> dict[tuple[str, str], Record]:
+        """Every failed instance that has not started again: the table, or,
+        once it overflowed, rebuilt from every record (file and memory)."""
+        if self.failures_complete:
+            return self.failures
+        out: dict[tuple[str, str], Record] = {}
+        for r in self.records.scan():
+            kind = r.get("kind")
+            if kind == "state" and r.get("state") == "starting":
+                out.pop((r.get("job", ""), r.get("instance", "")), None)
+            elif kind == "event-finished" and r.get("name") == "stopped":
+                env = r.get("env") or []
+                vals = env_dict(env)
+                if vals.get("RESULT") == "failed":
+                    key = (vals.get("JOB", ""), vals.get("INSTANCE", ""))
+                    out.pop(key, None)
+                    out[key] = failure_entry(key, r.get("wall"), r.get("mono"), vals, env)
+        out.update(self.failures)
+        return out
+
+
+def _json_str(text: str) -> bytes:
+    import json
+    return json.dumps(text).encode()
+
+
+def failure_entry(key: tuple[str, str], wall, mono, vals: dict[str, str], env) -> Record:
+    return {"job": key[0], "instance": key[1], "wall": wall, "mono": mono,
+            "reason": failure_reason(vals), "env": env}
 
 
 def failure_reason(vals: dict[str, str]) -> str:

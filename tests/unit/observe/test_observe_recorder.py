@@ -2,6 +2,7 @@
 
 from observe_harness import Observed, job
 
+from upstart.process.notes import LogLine
 from upstart.observe.recorder import failure_reason
 from upstart.observe.why import events_named, explain, render
 
@@ -126,10 +127,7 @@ def test_debug_pause_note_is_kept_until_exit():
     h.emit_by("e1")
     pid = h.pid("a")
 
-    class LogLine:
-        priority = "info"
-        message = f"Pausing a ({pid}) [pre-exec] for debug"
-    h.rec.note(LogLine())
+    h.rec.note(LogLine("info", "whatever the text says", paused=pid, job="a"))
     assert h.rec.pauses[pid]["job"] == "a"
     h.exited(pid, 0)
     assert pid not in h.rec.pauses
@@ -145,10 +143,14 @@ def test_sink_receives_every_record():
 
 def test_memory_is_bounded():
     h = Observed(job("a", start_on="tick"))
-    h.rec = type(h.rec)(monotonic=h.ticker, wall=h.ticker, keep_events=50, keep_records=100)
+    h.rec = type(h.rec)(monotonic=h.ticker, wall=h.ticker, keep_events=50,
+                        keep_bytes=16 * 1024)
     for n in range(500):
         h.emit_by("tick", f"N={n}")
-    assert len(h.rec.records) == 100 and len(h.rec.events) == 50
+    h.rec.records.seal()
+    assert h.rec.records.size <= 16 * 1024 and h.rec.records.dropped > 0
+    assert 16 * 1024 - h.rec.records.size < 1024     # full, less one record at most
+    assert len(h.rec.events) == 50
     assert h.rec.records[-1]["seq"] == h.rec.seq
     assert not h.rec._open                     # every event finished and left the index
 
