@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -459,8 +458,9 @@ class Daemon:
     # ------------------------------------------------------------ re-exec
 
     def serialise_state(self) -> str:
-        snap = getattr(self.engine, "snapshot", None)
-        return json.dumps(snap() if snap else {})
+        """GetState: Upstart 1.13's document of our state (upstart/daemon/upgrade.py)."""
+        from upstart.daemon.upgrade import get_state
+        return get_state(self)
 
     def request_reexec(self) -> None:
         """Re-exec soon: once the control server has answered what it was
