@@ -361,7 +361,8 @@ class Daemon:
         from upstart.daemon.reexec import serialise
         return serialise(engine=self.world.engine, log_priority=self.logger.priority,
                          logged_errors=self.world.logged_errors, supervisor=self.supervisor,
-                         cgroups=self.cgroups, sessions=self.sessions, control=control)
+                         cgroups=self.cgroups, sessions=self.sessions, control=control,
+                         bus_address=self.bus_address)
 
     def request_reexec(self) -> None:
         """Re-exec soon: once the control server has answered what it was
@@ -427,6 +428,8 @@ class Daemon:
             if state.get("sessions") and self.sessions is not None:   # chroot sessions
                 self.sessions.adopt_state(state["sessions"])
             self.logger.priority = state.get("log_priority", self.logger.priority)
+            if isinstance(state.get("bus_address"), str):
+                self.bus_address = state["bus_address"]
             self.world.logged_errors = set(state.get("logged_errors", []))
             self.apply(self.world.engine.resume_effects())
             # configuration may have changed on disk meanwhile: reload with the
@@ -516,7 +519,7 @@ class Daemon:
             self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
-        if not self.opts.no_dbus:
+        if not self.opts.no_dbus or self.bus_address:   # (a notified bus survives a re-exec)
             await self.connect_bus(quiet=True)
         if restored:
             from upstart.control.signals import Restarted

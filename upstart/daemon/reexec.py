@@ -57,7 +57,8 @@ def _new_argv(args_in: list[str], priority: str, fd: int | None) -> list[str]:
 
 
 def serialise(*, engine: Any, log_priority: str, logged_errors: set[str], supervisor: Any,
-              cgroups: Any, sessions: Any, control: dict | None = None) -> bytes:
+              cgroups: Any, sessions: Any, control: dict | None = None,
+              bus_address: str | None = None) -> bytes:
     state = {
         "version": STATE_VERSION,
         "engine": engine.snapshot(),
@@ -72,6 +73,8 @@ def serialise(*, engine: Any, log_priority: str, logged_errors: set[str], superv
         # the control server's listening socket and connections, inherited
         # (docs/design/dbus.md, "Re-exec")
         "control": control,
+        # a bus address given with NotifyDBusAddress (1.13 keeps it too)
+        "bus_address": bus_address,
     }
     return json.dumps(state).encode()
 
