@@ -1,7 +1,8 @@
 """The daemon side of observability: feeding the recorder, answering queries.
 
 `Observer` is created by the daemon once its engine exists. It owns the
-`Recorder`, the JSON-lines file (`<logdir>/upstart-events.jsonl`, flushed
+`Recorder`, the JSON-lines file (`jsonlog.default_path`, never in the job log
+directory; flushed
 once per loop turn) and a spawner wrapper that tells the recorder each pid.
 `ObservedBackend` is the daemon's control backend with the caller of each
 `EmitEvent` and job command handed to the recorder first, plus the
@@ -25,7 +26,7 @@ from upstart.core.effects import ControlFailure, upstart_error
 from upstart.daemon.backend import EngineBackend
 from upstart.observe.history import MAX_BYTES as HISTORY_BYTES
 from upstart.observe.history import History
-from upstart.observe.jsonlog import FILE_NAME, JsonLog, read_lines
+from upstart.observe.jsonlog import JsonLog, default_path, read_lines
 from upstart.observe.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -127,10 +128,18 @@ class RecordingSpawner:
 class Observer:
     def __init__(self, daemon: "Daemon"):
         self.d = daemon
-        logdir = daemon.log_dir()
-        self.logdir = logdir
-        self.file = JsonLog(os.path.join(logdir, FILE_NAME), monotonic=time.monotonic) \
-            if logdir else None
+        self.logdir = daemon.log_dir()       # job logs: `failed` shows their tails
+        # the event log has its own place: --logdir holds job logs only (as 1.13)
+        self.path = None if daemon.opts.no_log else \
+            default_path(daemon.session_init, daemon.environ)
+        if self.path is not None:
+            try:
+                os.makedirs(os.path.dirname(self.path), mode=0o700 if daemon.session_init
+                            else 0o755, exist_ok=True)
+            except OSError:
+                pass                    # JsonLog waits until it can write
+        self.file = JsonLog(self.path, monotonic=time.monotonic) \
+            if self.path else None
         # the records: the newest in memory, bounded in bytes, encoded once for
         # both memory and the file; the older ones read back from the file
         # (history.py, issue #23)
