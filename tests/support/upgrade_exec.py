@@ -1,12 +1,15 @@
 """Play C Upstart 1.13's part in a stateful re-exec, for the upgrade tests.
 
-    python upgrade_exec.py STATE.json PIDS.json INIT [ARG...]
+    python upgrade_exec.py [--listen ADDRESS] STATE.json PIDS.json INIT [ARG...]
 
 Starts one live process (`sleep`) for every PID the recorded state names, puts
 their PIDs in the document in place of the recorded ones (the old -> new map
 goes to PIDS.json), writes the document to an inheritable memory file and execs
 INIT with `--restart --state-fd N`, as 1.13 execs `/sbin/init`: the processes
-stay children of the same process, now our init.
+stay children of the same process, now our init. With `--listen`, it also
+leaves a listening control socket on ADDRESS (`{pid}`: its own PID, which init
+keeps) open across the exec, with `initctl emit queued` already waiting in its
+backlog, as an init that did not close its socket would.
 """
 
 from __future__ import annotations
@@ -17,8 +20,26 @@ import subprocess
 import sys
 
 
+def _listen(address: str) -> None:
+    import socket
+
+    name = address.split("abstract=", 1)[1]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(b"\0" + name.encode())
+    sock.listen(64)
+    os.set_inheritable(sock.detach(), True)
+    initctl = os.path.join(os.path.dirname(sys.executable), "initctl")
+    subprocess.Popen([initctl, "emit", "--no-wait", "queued"],
+                     env=dict(os.environ, UPSTART_SESSION=address),
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
-    state_path, pids_path, *init = sys.argv[1:]
+    args = sys.argv[1:]
+    if args[0] == "--listen":
+        _listen(args[1].replace("{pid}", str(os.getpid())))
+        args = args[2:]
+    state_path, pids_path, *init = args
     with open(state_path) as f:
         text = f.read()
     mapping: dict[int, int] = {}

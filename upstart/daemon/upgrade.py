@@ -58,6 +58,42 @@ def _is_pty_master(fd: int) -> bool:
         return False
 
 
+def inherited_listener(address: str) -> int | None:
+    """A listening socket on our own address that the exec'ing init left open
+    (not close-on-exec): adopted, so that clients queued in its backlog are
+    served and our bind does not find the address taken."""
+    import socket
+
+    from upstart.control import address as addr
+
+    try:
+        want = addr.parse(address)[0]
+    except Exception:
+        return None
+    if isinstance(want, str):
+        want = want.encode()
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            here = sock.getsockname() if sock.family == socket.AF_UNIX else None
+        except OSError:
+            listening, here = 0, None
+        finally:
+            sock.close()
+        if isinstance(here, str):
+            here = here.encode()
+        if listening and here == want:
+            return fd
+    return None
+
+
 def restore_113(daemon: "Daemon", doc: dict) -> None:
     from upstart.core.engine import Engine
     from upstart.jobfile.conf import load_sources
@@ -81,6 +117,10 @@ def restore_113(daemon: "Daemon", doc: dict) -> None:
     daemon.supervisor.adopt_state({"version": 1, "logs": logs, "children": children})
     for note in notes:
         daemon.logger.log("warn", "Upgrade from Upstart 1.13: " + note)
+    if daemon.control_handover is None:
+        listen = inherited_listener(daemon.address)
+        if listen is not None:
+            daemon.control_handover = {"listen": listen}
     daemon.apply(engine.resume_effects())
     daemon.reload_configuration()
     jobs = sum(len(c["instances"]) for c in snap["classes"].values())
