@@ -34,6 +34,27 @@ def _listen(address: str) -> None:
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
+def _start(job: dict, slot: int, tdir: str) -> int:
+    """A live stand-in for one recorded process. A main process whose console log
+    1.13 kept open (`log[0].io_watch_fd`) gets a pty whose master is left at that
+    fd number across the exec, as 1.13 leaves it; the process writes
+    `after-upgrade` to it once the test creates `<tdir>/go`."""
+    log = (job.get("log") or [{}])[0]
+    fd = log.get("io_watch_fd") if isinstance(log, dict) else None
+    if slot != 0 or not isinstance(fd, int) or fd < 0 or not log.get("path"):
+        return subprocess.Popen(["sleep", "100000"], stdin=subprocess.DEVNULL).pid
+    master, slave = os.openpty()
+    os.dup2(master, fd, inheritable=True)
+    os.close(master)
+    gate = os.path.join(tdir, "go")
+    child = subprocess.Popen(
+        ["sh", "-c", f"until [ -e {gate} ]; do sleep 0.02; done; echo after-upgrade; "
+                     "exec sleep 100000"],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, pass_fds=())
+    os.close(slave)
+    return child.pid
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args[0] == "--listen":
@@ -54,9 +75,7 @@ def main() -> None:
                 for i, pid in enumerate(pids):
                     if isinstance(pid, int) and pid > 0:
                         if pid not in mapping:
-                            child = subprocess.Popen(["sleep", "100000"],
-                                                     stdin=subprocess.DEVNULL)
-                            mapping[pid] = child.pid
+                            mapping[pid] = _start(job, i, os.path.dirname(pids_path))
                         pids[i] = mapping[pid]
         text = json.dumps(doc)
     with open(pids_path, "w") as f:
