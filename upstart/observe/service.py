@@ -207,7 +207,8 @@ class Observer:
         return out
 
     def _why(self, args: list[str]) -> dict:
-        from upstart.observe.why import explain, render
+        from upstart.observe.why import explain, render, while_story
+        from upstart.states.model import State
         if not args:
             raise ControlFailure(upstart_error("UnknownJob", "Unknown job: "))
         engine = self.d.engine
@@ -218,16 +219,21 @@ class Observer:
             inst = engine.get_instance(job, list(args[1:]))
         except ControlFailure:
             inst = None
+        condition = engine.get_class(job).while_
+        while_now = None if condition is None else \
+            (condition, [State(n, tuple(e)) for n, e in engine.list_states()])
         if inst is None:
             failure = self.recorder.failures.get((job, ""))
             text = f"{job}: not running"
             if failure:
                 text += f" (it failed: {failure['reason']})"
             tree = {"text": text, "children": []}
+            if while_now is not None:
+                tree["children"] = while_story(self.recorder, None, job, "", None, *while_now)
         else:
             goal, _state, _procs = engine.instance_info(job, inst)
             env = list(engine.env_list([job, inst]))
-            tree = explain(self.recorder, job, inst, goal, env, self._conditions())
+            tree = explain(self.recorder, job, inst, goal, env, self._conditions(), while_now)
         return {"tree": tree, "text": render(tree)}
 
     def _failures(self, job: str | None) -> list[dict]:
