@@ -15,6 +15,9 @@ have man            || need="$need man-db"
 have setpriv        || need="$need util-linux"
 have nsenter        || need="$need util-linux"
 have gcc            || need="$need gcc"
+have dconf          || need="$need dconf-cli"
+[ -x /usr/libexec/dconf-service ] || need="$need dconf-service"
+have apparmor_parser || need="$need apparmor"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
     echo "setup-system: missing packages:$need (install them to run every test)" >&2
