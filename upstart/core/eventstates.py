@@ -100,14 +100,17 @@ class EventStates:
         name = declared.decl.name
         if self.states.open(name, ident, env, declared.owner):
             self._log("info", f"State {' '.join((name,) + ident)} opened by event {event.name}")
+            self._trace("moved", name, data=("opened",) + tuple(env))
             self._states_dirty = True
         if declared.decl.until is not None:
             self._state_until[(name, ident)] = Operator.from_expr(declared.decl.until)
 
     def _close_declared(self, name: str, ident: tuple[str, ...], why: str) -> None:
         self._state_until.pop((name, ident), None)
+        env = self.states.env(name, ident)
         if self.states.close(name, ident):
             self._log("info", f"State {' '.join((name,) + ident)} closed by {why}")
+            self._trace("moved", name, data=("closed",) + tuple(env or ()))
             self._states_dirty = True
 
 

@@ -64,6 +64,9 @@ PASSING_STATES = frozenset({"security-spawning", "pre-starting", "spawning",
 
 
 
+STATE_CAUSES = 256        # causes of declared states' moves kept for `why`
+
+
 def env_dict(env) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env or ():
@@ -113,6 +116,8 @@ class Recorder:
         # the cause of the next goal change of a `while` instance, and the last
         # start and stop by `while` per instance (kept when it goes: `why`)
         self.state_since: dict[str, Record] = {}
+        # what last opened or closed each state opened by events (bounded)
+        self.state_causes: OrderedDict[str, dict] = OrderedDict()
         self._while_pending: dict[tuple[str, str], dict] = {}
         self.while_last: dict[tuple[str, str], dict[str, dict]] = {}
         # effect type name -> what it records (the effects nothing reads are absent)
@@ -216,6 +221,11 @@ class Recorder:
             self._state_seen(kind, effect.name, list(effect.data))
         elif kind == "while":
             self._while(effect.name, effect.data)
+        elif kind == "moved":
+            text = " ".join((effect.name,) + effect.data[1:])
+            self.state_causes[text] = self._goal_cause("", "")
+            if len(self.state_causes) > STATE_CAUSES:
+                self.state_causes.popitem(last=False)
         else:
             self._traced(kind, effect.name, effect.pid, first)
 

@@ -140,6 +140,13 @@ class _Walker:
                 return node
         else:
             node = _node(f"state {text} {'opened' if opened else 'closed'}")
+            moved = self.rec.state_causes.get(text)
+            trigger = self.rec.event(moved.get("event")) if moved else None
+            if trigger is not None and depth < MAX_DEPTH:
+                node["children"].append(_node(
+                    f"by event {_event_title(trigger)}, as its `state` stanza says",
+                    [self.emitter(trigger, depth + 1)]))
+                return node
         via = cause.get("via")
         if via is not None and depth < MAX_DEPTH:
             node["children"].extend(self.cause("", "", via, None, depth + 1))
