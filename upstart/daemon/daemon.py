@@ -87,6 +87,9 @@ class Daemon:
         self._quiesce_done = None
         self.in_container = False
         self.bus_connected = False
+        self._bus_connecting = False
+        self.control_handover: dict | None = None   # re-exec: the old init's sockets
+        self._reexec_task = None
         self._logged_errors: set[str] = set()
         if self.session_init:
             self.address = (f"unix:abstract=/com/ubuntu/upstart-session/"
@@ -338,13 +341,24 @@ class Daemon:
         address = self.bus_address_for_mode()
         if not address or self.server is None or self.bus_connected:
             return
-        label = "session" if (self.session_init or self.opts.session_bus) else "system"
+        label = "notified" if self.bus_address else \
+            "session" if (self.session_init or self.opts.session_bus) else "system"
+        if self._bus_connecting:
+            return
+        self._bus_connecting = True
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
         except (OSError, asyncio.TimeoutError, ValueError) as exc:
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
+        finally:
+            self._bus_connecting = False
+
+    def _bus_lost(self, label: str) -> None:
+        """DM-14: the bus went away (logged by the server); SIGUSR1 or
+        NotifyDBusAddress connect again."""
+        self.bus_connected = False
 
     def _on_sigusr1(self) -> None:
         if self.opts.no_dbus or self.bus_connected:
@@ -449,9 +463,22 @@ class Daemon:
         return json.dumps(snap() if snap else {})
 
     def request_reexec(self) -> None:
+        """Re-exec soon: once the control server has answered what it was
+        answering, its sockets go to the new init (docs/design/dbus.md)."""
+        if self._reexec_task is None:
+            self._reexec_task = self.loop.create_task(self._reexec())
+
+    async def _reexec(self) -> None:
         self.logger.log("info", f"Re-executing {self.argv[0]}")
         from upstart.daemon.reexec import reexec
-        reexec(self)
+        try:
+            if self.server is not None:
+                await self.server.drain_for_exec()
+            reexec(self)                       # returns only when the exec failed
+            if self.server is not None:
+                self.server.resume()
+        finally:
+            self._reexec_task = None
 
     # ------------------------------------------------------------ main
 
@@ -523,10 +550,14 @@ class Daemon:
                                     user_mode=self.session_init, log=self.logger.log,
                                     allowed_uids=None if self.session_init else ANY_UID)
         self.server.sessions = self.sessions    # chroot sessions: scope of each caller
-        try:
-            await self.server.start()
+        self.server.on_bus_lost = self._bus_lost       # DM-14
+        handover = self.control_handover or {}
+        try:   # re-exec: the old init's listening socket, its backlog waiting
+            await self.server.start(fd=handover.get("listen"))
         except OSError as exc:
             self.logger.log("warn", f"Unable to listen for private connections: {exc}")
+        if handover and self.server.adopt(handover) and self.server.bus_connection():
+            self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
         if not self.opts.no_dbus:

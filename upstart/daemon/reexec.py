@@ -55,7 +55,7 @@ def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
     return args
 
 
-def serialise(daemon: "Daemon") -> bytes:
+def serialise(daemon: "Daemon", control: dict | None = None) -> bytes:
     state = {
         "version": STATE_VERSION,
         "engine": daemon.engine.snapshot(),
@@ -67,14 +67,20 @@ def serialise(daemon: "Daemon") -> bytes:
         "cgroups": daemon.cgroups.export_state() if getattr(daemon, "cgroups", None) else None,
         # chroot sessions: each session's engine (docs/design/sessions.md)
         "sessions": daemon.sessions.export_state() if getattr(daemon, "sessions", None) else None,
+        # the control server's listening socket and connections, inherited
+        # (docs/design/dbus.md, "Re-exec")
+        "control": control,
     }
     return json.dumps(state).encode()
 
 
 def reexec(daemon: "Daemon") -> None:
     fd = None
+    control = None
     try:
-        data = serialise(daemon)
+        if daemon.server is not None:
+            control = daemon.server.export_for_exec()
+        data = serialise(daemon, control)
         fd = os.memfd_create("upstart-state", 0)  # not close-on-exec
         os.write(fd, data)
         os.lseek(fd, 0, os.SEEK_SET)
@@ -84,11 +90,12 @@ def reexec(daemon: "Daemon") -> None:
         if fd is not None:
             os.close(fd)
         fd = None
+        control = None
     from upstart.daemon.procname import exec_argv
     argv = exec_argv(daemon.argv[0]) + _new_argv(daemon, fd)
     try:
-        if daemon.server is not None:
-            daemon.server.close()
+        if daemon.server is not None and control is None:
+            daemon.server.close()              # a stateless re-exec binds anew
         if daemon.watcher is not None:
             daemon.watcher.close()
         if getattr(daemon, "sessions", None):   # chroot sessions: their inotify fds
@@ -117,6 +124,9 @@ def restore_state(daemon: "Daemon") -> bool:
             chunks.append(chunk)
         os.close(fd)
         state = json.loads(b"".join(chunks))
+        if isinstance(state, dict) and isinstance(state.get("control"), dict):
+            # the sockets are ours whatever else is wrong with the state
+            daemon.control_handover = state["control"]
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"state version {state.get('version')!r}")
         # the same arguments as a fresh engine (confirm_delay included)

@@ -155,9 +155,10 @@ class SessionBackend(EngineBackend):
         self.d.logger.log("warn", "Ignoring state query from chroot session")
         return ""
 
-    async def restart(self, caller) -> None:
+    async def restart(self, caller) -> bool:
         self._check(caller, "Restart")
         self._ignore("restart")
+        return False
 
     def observe(self, caller, what: str, args: list[str]) -> str:
         """`initctl why/log/timeline` (issue #12): the event record covers the
