@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -459,8 +458,9 @@ class Daemon:
     # ------------------------------------------------------------ re-exec
 
     def serialise_state(self) -> str:
-        snap = getattr(self.engine, "snapshot", None)
-        return json.dumps(snap() if snap else {})
+        """GetState: Upstart 1.13's document of our state (upstart/daemon/upgrade.py)."""
+        from upstart.daemon.upgrade import get_state
+        return get_state(self)
 
     def request_reexec(self) -> None:
         """Re-exec soon: once the control server has answered what it was
@@ -560,7 +560,7 @@ class Daemon:
             self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
-        if not self.opts.no_dbus:
+        if not self.opts.no_dbus or self.bus_address:   # (a notified bus survives a re-exec)
             await self.connect_bus(quiet=True)
         if restored:
             from upstart.control.signals import Restarted

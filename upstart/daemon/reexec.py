@@ -7,8 +7,9 @@ table) to JSON, puts it in an anonymous memory file that survives exec
 with `--restart --state-fd N`. Running job processes are untouched: they are
 our children before and after, and the new process reaps them as usual.
 
-`restore_state()` runs in the new process: it reads the memfd, checks the
-format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
+`restore_state()` runs in the new process: it reads the memfd, tells our own
+format from Upstart 1.13's (an upgrade from C Upstart, or our `GetState`:
+upstart/daemon/upgrade.py), checks the format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
 another version) falls back to a clean start from the configuration on disk,
 without killing anything: processes whose jobs are not restored are still
 reaped, and simply no longer supervised.
@@ -70,6 +71,8 @@ def serialise(daemon: "Daemon", control: dict | None = None) -> bytes:
         # the control server's listening socket and connections, inherited
         # (docs/design/dbus.md, "Re-exec")
         "control": control,
+        # a bus address given with NotifyDBusAddress (1.13 keeps it too)
+        "bus_address": daemon.bus_address,
     }
     return json.dumps(state).encode()
 
@@ -127,7 +130,12 @@ def restore_state(daemon: "Daemon") -> bool:
         if isinstance(state, dict) and isinstance(state.get("control"), dict):
             # the sockets are ours whatever else is wrong with the state
             daemon.control_handover = state["control"]
-        if state.get("version") != STATE_VERSION:
+        from upstart.compat.state113 import is_113
+        if is_113(state):          # from C Upstart 1.13, or our own GetState
+            from upstart.daemon.upgrade import restore_113
+            restore_113(daemon, state)
+            return True
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError(f"state version {state.get('version')!r}")
         # the same arguments as a fresh engine (confirm_delay included)
         daemon.engine = Engine.restore(state["engine"], MonotonicClock(), daemon.supervisor,
@@ -139,6 +147,8 @@ def restore_state(daemon: "Daemon") -> bool:
         if state.get("sessions") and getattr(daemon, "sessions", None):   # chroot sessions
             daemon.sessions.adopt_state(state["sessions"])
         daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
+        if isinstance(state.get("bus_address"), str):
+            daemon.bus_address = state["bus_address"]
         daemon._logged_errors = set(state.get("logged_errors", []))
         effects = getattr(daemon.engine, "resume_effects", None)
         if effects is not None:
@@ -147,7 +157,10 @@ def restore_state(daemon: "Daemon") -> bool:
         # registry's rules (running instances keep their class)
         daemon.reload_configuration()
         return True
-    except Exception:
+    except Exception as exc:
+        from upstart.compat.state113 import StateFormatError
+        why = str(exc) if isinstance(exc, StateFormatError) else \
+            traceback.format_exc().splitlines()[-1]
         daemon.logger.log("error", "Failed to read serialisation data - reverting to "
-                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+                          "stateless re-exec: " + why)
         return False
