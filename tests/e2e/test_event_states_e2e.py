@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from init_harness import SessionInit
+from init_harness import SessionInit, request_restart
 
 from upstart.control import client
 
@@ -101,8 +101,7 @@ def test_event_states_survive_reexec_and_close_after_it():
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
         ok(init, "emit", "filesystem", "DEVICE=sda1")
         pid = init.wait_for(lambda: main_pid(init, "foo"))
-        with client.connect(init.address) as conn:
-            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        request_restart(init.address)
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
         assert named_states(init) == ["filesystem DEVICE=sda1"]
         # on D-Bus too: ListStates() -> a(sas)
