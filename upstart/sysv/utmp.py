@@ -5,7 +5,8 @@ SysV tools keep the current runlevel in utmp as a RUN_LVL record whose
 wtmp. We call glibc (`utmpxname`, `getutxid`, `pututxline`, `updwtmpx`)
 through ctypes rather than writing the binary format ourselves, so locking
 and record matching are exactly the system's. Only runlevel, boot and
-shutdown records are written here.
+shutdown records are written here; `user_terminals` reads the logged-in
+users' terminals for shutdown's warnings.
 """
 
 from __future__ import annotations
@@ -140,3 +141,29 @@ def write_shutdown(utmp: str | None = None, wtmp: str | None = None) -> bool:
     ok = _utmp_write(utmp or UTMP_FILE, rec)
     _wtmp_write(wtmp or WTMP_FILE, rec)
     return ok
+
+
+USER_PROCESS = 7
+
+
+def user_terminals(path: str | None = None) -> list[str]:
+    """The terminal device of every logged-in user (USER_PROCESS records with
+    a user name), as `wall` finds them: `/dev/` + ut_line unless it has it."""
+    _libc.getutxent.restype = ctypes.POINTER(Utmpx)
+    _libc.utmpxname((path or UTMP_FILE).encode())
+    _libc.setutxent()
+    out = []
+    try:
+        while True:
+            entry = _libc.getutxent()
+            if not entry:
+                break
+            e = entry.contents
+            if e.ut_type != USER_PROCESS or not e.ut_user:
+                continue
+            line = e.ut_line.decode(errors="replace")
+            out.append(line if line.startswith("/dev/") else "/dev/" + line)
+    finally:
+        _libc.endutxent()
+        _libc.utmpxname(UTMP_FILE.encode())
+    return out

@@ -17,6 +17,7 @@ expiries and clock jumps, and checks after every step:
 """
 
 from core_harness import FakeClock, FakeSpawner, job
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -168,5 +169,7 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 TestEngineMachine = EngineMachine.TestCase
+# 300 runs of 40 steps: about a minute on an idle core, over two on a loaded one
+TestEngineMachine = pytest.mark.timeout(600)(TestEngineMachine)
 TestEngineMachine.settings = settings(max_examples=300, stateful_step_count=40, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
