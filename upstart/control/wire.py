@@ -34,6 +34,11 @@ _ALIGN = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8
           "s": 4, "o": 4, "g": 1, "a": 4, "(": 8, "{": 8, "v": 1}
 
 
+# perf: readers compiled once per byte order and format (not `order + fmt` per value)
+_READERS = {order + fmt: struct.Struct(order + fmt).unpack_from
+            for order in "<>" for fmt in ("B", "I", "h", "H", "i", "q", "Q", "d", "II")}
+
+
 class WireError(ValueError):
     """Malformed data or a value that does not fit its signature."""
 
@@ -169,7 +174,7 @@ def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
         pos += -pos % size
         if pos + size > len(buf):
             raise WireError("truncated")
-        (v,) = struct.unpack_from(order + fmt, buf, pos)
+        (v,) = _READERS[order + fmt](buf, pos)
         if c == "b":
             v = bool(v)
         return v, pos + size
@@ -177,7 +182,7 @@ def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
         pos += -pos % 4
         if pos + 4 > len(buf):
             raise WireError("truncated")
-        (n,) = struct.unpack_from(order + "I", buf, pos)
+        (n,) = _READERS[order + "I"](buf, pos)
         pos += 4
         if pos + n + 1 > len(buf):
             raise WireError("truncated string")
@@ -208,7 +213,7 @@ def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
         pos += -pos % 4
         if pos + 4 > len(buf):
             raise WireError("truncated")
-        (n,) = struct.unpack_from(order + "I", buf, pos)
+        (n,) = _READERS[order + "I"](buf, pos)
         pos += 4
         pos += -pos % _ALIGN[elem[0]]
         end = pos + n
@@ -302,7 +307,8 @@ def _fast_header_fields(raw, order: str, errors: str = "surrogateescape"):
     None for anything else, which the generic code then decodes (or refuses)."""
     try:
         n = len(raw)
-        (size,) = struct.unpack_from(order + "I", raw, 12)
+        u32 = _READERS[order + "I"]
+        (size,) = u32(raw, 12)
         pos = 16
         end = pos + size
         if end > n:
@@ -318,12 +324,12 @@ def _fast_header_fields(raw, order: str, errors: str = "surrogateescape"):
             if vsig == "u":
                 if pos + 4 > n:
                     return None
-                (value,) = struct.unpack_from(order + "I", raw, pos)
+                (value,) = u32(raw, pos)
                 pos += 4
             elif vsig == "s" or vsig == "o":
                 if pos + 4 > n:
                     return None
-                (length,) = struct.unpack_from(order + "I", raw, pos)
+                (length,) = u32(raw, pos)
                 pos += 4
                 if pos + length + 1 > n:
                     return None
@@ -356,7 +362,7 @@ def decode_message(raw, *, strict: bool = False) -> Message:
     if order is None:
         raise WireError("bad endianness flag")
     mtype, flags, _version = raw[1], raw[2], raw[3]
-    _body_len, serial = struct.unpack_from(order + "II", raw, 4)
+    _body_len, serial = _READERS[order + "II"](raw, 4)
     errors = "strict" if strict else "surrogateescape"
     fast = _fast_header_fields(raw, order, errors)
     if fast is None:
