@@ -217,6 +217,8 @@ def test_round_trip_our_getstate_restores_the_same_status():
                                                   "exec sleep 100000\n"}
     with SessionInit(jobs) as first:
         assert first.initctl("set-env", "X=1").returncode == 0
+        assert first.initctl("log-priority", "info").returncode == 0
+        assert first.initctl("set-state", "net", "IFACE=eth0").returncode == 0
         for n in ("1", "2"):
             assert first.initctl("start", "w", f"N={n}").returncode == 0
         first.initctl("emit", "--no-wait", "foo", "A=1")
@@ -226,7 +228,10 @@ def test_round_trip_our_getstate_restores_the_same_status():
         doc = json.loads(text)
         assert list(doc)[:6] == ["sessions", "events", "control_bus_address",
                                  "job_environment", "job_classes", "conf_sources"]
+        assert doc["x-upstart-py"]["daemon"]["log_priority"] == "info"
         before = listing(first)
+        states = first.initctl("list-states").stdout
+        assert "net IFACE=eth0\n" in states
         old_conf = first.conf
 
         def ours(tmp):
@@ -239,6 +244,8 @@ def test_round_trip_our_getstate_restores_the_same_status():
                 renamed = [line.replace(f"process {old}", f"process {new}") for line in renamed]
             assert listing(second) == sorted(renamed)
             assert second.initctl("get-env", "X").stdout == "1\n"
+            assert second.initctl("log-priority").stdout == "info\n"   # our extra keys
+            assert second.initctl("list-states").stdout == states
             # the latched `foo` and the blocked `starting slow` came across
             assert second.initctl("emit", "bar").returncode == 0
             second.wait_for(lambda: status(second, "both").startswith("both start/running"))

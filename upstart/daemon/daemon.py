@@ -359,7 +359,9 @@ class Daemon:
         from upstart.daemon.upgrade import get_state
         return get_state(engine=self.world.engine, sources=self.env.conf_sources(),
                          bus_address=self.bus_address if self.session_init else None,
-                         logdir=self.env.log_dir())
+                         logdir=self.env.log_dir(),
+                         daemon={"cgroups": self.cgroups.export_state(),
+                                 "log_priority": self.logger.priority})
 
     def serialise(self, control: dict | None = None) -> bytes:
         from upstart.daemon.reexec import serialise

@@ -36,7 +36,7 @@ def _wall_offset() -> float:
 
 
 def get_state(*, engine: Any, sources: list, bus_address: str | None,
-              logdir: str | None) -> str:
+              logdir: str | None, daemon: dict | None = None) -> str:
     """`engine`'s state as 1.13's document; `sources` its configuration
     sources, `bus_address` a Session Init's bus, `logdir` where job logs go."""
     from upstart.process.joblog import log_path
@@ -46,7 +46,7 @@ def get_state(*, engine: Any, sources: list, bus_address: str | None,
         control_bus_address=bus_address,
         log_path=(lambda job, inst: log_path(logdir, job, inst)) if logdir else
         (lambda job, inst: None),
-        wall_offset=_wall_offset())
+        wall_offset=_wall_offset(), daemon=daemon)
     return json.dumps(doc)
 
 
@@ -118,6 +118,11 @@ def restore_113(daemon: Any, doc: dict) -> None:
     daemon.supervisor.adopt_state({"version": 1, "logs": logs, "children": children})
     for note in notes:
         daemon.logger.log("warn", "Upgrade from Upstart 1.13: " + note)
+    ours = state113.daemon_state(doc)     # from our own GetState: cgroups, log priority
+    if isinstance(ours.get("cgroups"), dict):
+        daemon.cgroups.adopt_state(ours["cgroups"])
+    if ours.get("log_priority") in ("debug", "info", "message", "warn", "error", "fatal"):
+        daemon.logger.priority = ours["log_priority"]
     if daemon.control_handover is None:
         listen = inherited_listener(daemon.address)
         if listen is not None:
