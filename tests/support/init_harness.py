@@ -5,8 +5,8 @@
 * `Pid1Init`: init as PID 1 of new PID, network and mount namespaces
   (`unshare --net --mount --pid --fork --mount-proc`), so the system socket
   `unix:abstract=/com/ubuntu/upstart` is private to the test. Inside, /run is
-  a fresh tmpfs (empty utmp), /dev/kmsg is a file the test reads as init's
-  log, our tools are bind-mounted on /usr/local/sbin (the jobs' PATH), and
+  a fresh tmpfs (empty utmp), so are /var/lib and /var/log (wtmp), /dev/kmsg
+  is a file the test reads as init's log, our tools are bind-mounted on /usr/local/sbin (the jobs' PATH), and
   the host's SysV scripts are hidden. Commands enter its network and mount
   namespaces with nsenter.
 
@@ -205,6 +205,8 @@ set -e
 mount --make-rprivate /
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /var/lib
+mount -t tmpfs tmpfs /var/log
+: > /var/log/wtmp
 : > /run/utmp
 mount --bind "$T/kmsg" /dev/kmsg
 mount --bind "$T/console" /dev/console

@@ -5,8 +5,9 @@ SysV tools keep the current runlevel in utmp as a RUN_LVL record whose
 wtmp. We call glibc (`utmpxname`, `getutxid`, `pututxline`, `updwtmpx`)
 through ctypes rather than writing the binary format ourselves, so locking
 and record matching are exactly the system's. Only runlevel, boot and
-shutdown records are written here; `user_terminals` reads the logged-in
-users' terminals for shutdown's warnings.
+shutdown records are written here, and `mark_dead` ends the records of a
+job process that exited (a getty's login); `user_terminals` reads the
+logged-in users' terminals for shutdown's warnings.
 """
 
 from __future__ import annotations
@@ -167,3 +168,42 @@ def user_terminals(path: str | None = None) -> list[str]:
         _libc.endutxent()
         _libc.utmpxname(UTMP_FILE.encode())
     return out
+
+
+INIT_PROCESS, LOGIN_PROCESS, DEAD_PROCESS = 5, 6, 8
+
+
+def mark_dead(pid: int, utmp: str | None = None, wtmp: str | None = None) -> int:
+    """Mark every INIT/LOGIN/USER_PROCESS record of `pid` DEAD_PROCESS (user
+    name cleared, time now) in utmp and append it to wtmp, as init does when
+    a job's process ends (spec 03 §5). Returns how many records were marked."""
+    utmp = utmp or UTMP_FILE
+    if not os.path.exists(utmp):
+        return 0
+    _libc.getutxent.restype = ctypes.POINTER(Utmpx)
+    _libc.utmpxname(utmp.encode())
+    _libc.setutxent()
+    dead = []
+    try:
+        while True:
+            entry = _libc.getutxent()
+            if not entry:
+                break
+            e = entry.contents
+            if e.ut_pid == pid and e.ut_type in (INIT_PROCESS, LOGIN_PROCESS, USER_PROCESS):
+                rec = Utmpx.from_buffer_copy(e)
+                rec.ut_type = DEAD_PROCESS
+                rec.ut_user = b""
+                now = time.time()
+                rec.ut_tv.tv_sec = int(now)
+                rec.ut_tv.tv_usec = int((now % 1) * 1e6)
+                dead.append(rec)
+        for rec in dead:
+            _libc.setutxent()
+            _libc.pututxline(ctypes.byref(rec))
+    finally:
+        _libc.endutxent()
+        _libc.utmpxname(UTMP_FILE.encode())
+    for rec in dead:
+        _wtmp_write(wtmp or WTMP_FILE, rec)
+    return len(dead)
