@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from init_harness import Pid1Init, SessionInit
+from init_harness import Pid1Init, SessionInit, request_restart
 from upstart.cgroups import fs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
@@ -197,7 +197,6 @@ def test_a_stateful_reexec_keeps_the_cgroup_record(base, tmp_path):
     """After `Restart` (stateful re-exec) the new init still knows the job's
     cgroups: stop kills a process that escaped into its own session and
     removes the directories (docs/design/cgroups.md, re-exec)."""
-    from upstart.control import client
 
     v2 = _need_v2()
     pidfile = tmp_path / "escaped"
@@ -215,8 +214,7 @@ end script
         escaped = int(pidfile.read_text())
         track = os.path.join(v2.mountpoint, base, "upstart", "d")
         assert escaped in fs.members(track)
-        with client.connect(init.address) as conn:
-            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        request_restart(init.address)
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
         assert "cgroup usage:" in init.initctl("status", "--verbose", "d").stdout
         assert init.initctl("stop", "d").returncode == 0

@@ -114,7 +114,7 @@ def test_structured_log_file_records_events_states_and_processes():
     with SessionInit(JOBS) as s:
         s.initctl("emit", "step1")
         s.wait_for(lambda: "start/running" in s.initctl("status", "b").stdout)
-        path = os.path.join(s.log, "upstart-events.jsonl")
+        path = s.events
 
         def records():
             with open(path) as f:
@@ -147,7 +147,7 @@ def test_timeline_svg_renders_and_contains_every_job(tmp_path):
             png = tmp_path / "boot.png"
             subprocess.run(["rsvg-convert", "-o", str(png), str(svg)], check=True)
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        offline = s.initctl("timeline", "-f", os.path.join(s.log, "upstart-events.jsonl"))
+        offline = s.initctl("timeline", "-f", s.events)
         assert "critical chain: c <- b <- a" in offline.stdout
 
 

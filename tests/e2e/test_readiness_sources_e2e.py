@@ -43,7 +43,7 @@ def dependents(job: str, stamp: str) -> dict[str, str]:
 
 def ready_event_wall(init: SessionInit, job: str) -> float:
     """Wall time at which init queued `ready JOB=job` (its event log)."""
-    path = os.path.join(init.log, "upstart-events.jsonl")
+    path = init.events
 
     def find():
         queued: dict[int, float] = {}

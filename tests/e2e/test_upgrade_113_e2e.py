@@ -35,13 +35,13 @@ def jobs_of(name: str) -> dict[str, str]:
     return {p.stem: p.read_text() for p in confdir(name).glob("*.conf")}
 
 
-def handing_over(text_of):
+def handing_over(text_of, listen: str | None = None):
     """`wrap` for the harness: 1.13's exec, with the document `text_of(tmp)`."""
     def wrap(tmp: str) -> list[str]:
         path = os.path.join(tmp, "state.json")
         with open(path, "w") as f:
             f.write(text_of(tmp))
-        return [sys.executable, UPGRADE_EXEC, path,
+        return [sys.executable, UPGRADE_EXEC, *(("--listen", listen) if listen else ()), path,
                 os.path.join(tmp, "pids.json")]
     return wrap
 
@@ -173,6 +173,15 @@ def test_upgrade_from_a_recorded_113_state(name):
             assert "Restored Upstart 1.13 state" in init.init_log()
         for pid in pids.values():
             assert alive(pid, init)
+        # the console logs 1.13 kept open (its pty masters) are read by our init
+        with open(os.path.join(init.tmp, "go"), "w"):
+            pass
+        for cls in doc["job_classes"]:
+            for job in cls["jobs"]:
+                if job["pid"][0] and job["log"][0].get("io_watch_fd", -1) >= 0:
+                    path = job["log"][0]["path"].replace("@DIR@", init.tmp)
+                    init.wait_for(lambda p=path: os.path.exists(p)
+                                  and "after-upgrade" in open(p).read())
         AFTER[name](init, pids)
 
 
@@ -236,3 +245,18 @@ def test_round_trip_our_getstate_restores_the_same_status():
             after = int(status(second, "after").rsplit(" ", 1)[1])
             kill(second, after)
             second.wait_for(lambda: "start/pre-start" in status(second, "slow"))
+
+
+def test_a_listening_socket_left_open_by_the_old_init_is_adopted(tmp_path):
+    """Where the exec'ing init leaves its control socket open, ours takes it over:
+    the address is not found taken, and a client already waiting in its backlog
+    is served."""
+    flag = tmp_path / "queued"
+    jobs = jobs_of("01-one-running") | {"q": f"start on queued\ntask\nexec touch {flag}\n"}
+    address = f"unix:abstract=/com/ubuntu/upstart-session/{os.getuid()}/{{pid}}"
+    with SessionInit(jobs, wrap=handing_over(lambda tmp: (STATE_DIR / "01-one-running.json")
+                                             .read_text().replace("@DIR@", tmp), address),
+                     args=("--no-startup-event", "--verbose")) as init:
+        init.wait_for(flag.exists)
+        assert "Unable to listen" not in init.init_log()
+        assert status(init, "a") == f"a start/running, process {pid_map(init.tmp)['5008']}\n"

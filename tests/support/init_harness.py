@@ -155,6 +155,8 @@ class SessionInit(_Init):
         write_jobs(self.conf, jobs or {})
         self.env = {"PATH": BIN + ":" + DEFAULT_PATH, "HOME": home, "XDG_RUNTIME_DIR": xdg}
         self.env.update(env or {})
+        from upstart.observe.jsonlog import default_path
+        self.events = default_path(True, self.env)    # the structured event log
         self.logfile = open(os.path.join(self.tmp, "init.log"), "w+")
         self.proc = subprocess.Popen(
             [*(wrap(self.tmp) if wrap else ()), os.path.join(BIN, "init"), "--user",
