@@ -12,13 +12,15 @@
 
 Both kill everything they started on `close()` (context managers), and both
 answer `status(job)` (initctl's whole answer), `state(job)` (its first line:
-"job goal/state[, process N]") and `wait_for(predicate)` (tests/support/waiting.py,
-failing with init's log).
+"job goal/state[, process N]"), `main_pid(job)`, `running(job)`, `ok(*args)` (an
+initctl command that must succeed) and `wait_for(predicate)`
+(tests/support/waiting.py, failing with init's log).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -113,6 +115,25 @@ class _Init:
     def state(self, job: str, *args: str) -> str:
         """The first line of `status`: `job goal/state[, process N]`."""
         return self.status(job, *args).splitlines()[0]
+
+    def main_pid(self, job: str, running: bool = True) -> int | None:
+        """The job's main pid while it is `start/running` (with `running=False`,
+        in whatever state shows a process), else None."""
+        out = self.initctl("status", job)
+        first = out.stdout.splitlines()[0] if out.returncode == 0 and out.stdout else ""
+        m = re.search(r" (start/running|\S+), process (\d+)$", first)
+        if m is None or (running and m.group(1) != "start/running"):
+            return None
+        return int(m.group(2))
+
+    def running(self, job: str) -> bool:
+        return self.main_pid(job) is not None
+
+    def ok(self, *args: str) -> str:
+        """`initctl ARGS...`, which must succeed; its output."""
+        p = self.initctl(*args)
+        assert p.returncode == 0, (args, p.stdout, p.stderr, self.log_text())
+        return p.stdout
 
     def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
         return wait_for(predicate, timeout, interval, self.log_text)
