@@ -62,6 +62,7 @@ class Daemon:
         self.sessions = None   # chroot sessions (upstart/daemon/sessions.py), when enabled
         # made by main()
         self.server = None
+        self._logdir_waiter = None   # inotify on the log directory's parent, until it exists
         self.bus_address: str | None = None       # NotifyDBusAddress
         self.cgroup_manager_address: str | None = None
         self.session_file: str | None = None
@@ -196,6 +197,26 @@ class Daemon:
     def _broadcast(self, effect, root: str | None) -> None:
         if self.server is not None:
             self.server.broadcast(effect, root)
+
+    def disk_writeable(self) -> None:
+        """`NotifyDiskWriteable`, or the log directory appeared: job logs and
+        event records held in memory are written now."""
+        self.supervisor.notify_disk_writeable()
+        self.observer.retry()
+
+    def _wait_for_logdir(self) -> None:
+        """No polling while the log directory is missing (at boot before
+        /var/log is mounted): its appearance is an inotify event."""
+        logdir = self.env.log_dir()
+        if logdir and not os.path.isdir(logdir):
+            from upstart.daemon.watch import DirWaiter
+            self._logdir_waiter = DirWaiter(self.loop, logdir,
+                                            lambda: self.guard(self._logdir_appeared))
+
+    def _logdir_appeared(self) -> None:
+        self._logdir_waiter = None
+        self.logger.log("info", f"Log directory {self.env.log_dir()} now exists")
+        self.disk_writeable()
 
     def _after_effects(self) -> None:
         if self.shutdown.quiescing:
@@ -404,6 +425,8 @@ class Daemon:
             self.world.watcher.close()
         if self.sessions is not None:     # chroot sessions: their inotify fds
             self.sessions.prepare_exec()
+        if self._logdir_waiter is not None:
+            self._logdir_waiter.close()
         self.supervisor.prepare_exec()
 
     def restore_state(self, fd: int) -> bool:
@@ -508,6 +531,7 @@ class Daemon:
         else:
             self.reload_configuration(full=True)
         self.watch_world(self.world)
+        self._wait_for_logdir()
         from upstart.control.sasl import ANY_UID
         # the system socket admits every user (the server's policy lets them look,
         # not touch: docs/security.md); a Session Init's only its own user (libdbus's rule)
@@ -542,6 +566,8 @@ class Daemon:
             self._remove_session_file()
             for world in self.worlds():     # watchers, timers, readiness sources
                 world.close()
+            if self._logdir_waiter is not None:
+                self._logdir_waiter.close()
             if self.server is not None:
                 self.server.close()
 

@@ -88,6 +88,10 @@ class JsonLog:
         self._retry_at = 0.0
         self._size: int | None = None
 
+    def retry_now(self) -> None:
+        """The next `flush` tries the file at once (the disk may be writable now)."""
+        self._retry_at = 0.0
+
     def add(self, record: dict) -> None:
         self.pending.append(record)
         self._bound()

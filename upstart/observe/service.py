@@ -199,9 +199,17 @@ class Observer:
     def _flush(self) -> None:
         self._flush_scheduled = False
         self.recorder.records.seal()
-        if self.file is not None and not self.file.flush():
-            self._flush_scheduled = True
-            self.loop.call_later(1.0, self._flush)
+        if self.file is not None:
+            # a failure waits (bounded) for the next records, for the log
+            # directory to appear or for notify-disk-writeable (`retry`): no
+            # timer, so that an idle init sleeps (issue #23)
+            self.file.flush()
+
+    def retry(self) -> None:
+        """The disk may be writable now: write what waits."""
+        if self.file is not None:
+            self.file.retry_now()
+            self._flush()
 
     # ------------------------------------------------------------ queries
 
