@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from upstart.core import effects as fx
 from upstart.core.engine import Engine
-from upstart.core.state import GOALS, STATES
+from upstart.core.machine import GOALS, STATES
 
 CLASSES = {
     "svc": job("svc", pre_start="p", post_stop="q", start_on="go", stop_on="halt"),
