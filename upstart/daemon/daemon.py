@@ -162,7 +162,7 @@ class Daemon:
             debug_stanza=self.opts.debug,
             session_address=self.address if self.session_init else None,
             confirm_delay=CONFIRM_DELAY,
-            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
+            random=_system_random,  # hardening: backoff jitter
             log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
             apparmor=self.supervisor.apparmor,  # run `apparmor load`'s security process
         )
@@ -188,9 +188,15 @@ class Daemon:
             log=self.logger.log, session_init=self.session_init, environ=self.environ)
         # ---- end readiness
         # ---- cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md)
-        from upstart.cgroups.manager import CGroupManager
-        self.cgroups = CGroupManager.from_environ(
-            self.environ, log=self.logger.log, loop=self.loop, enabled=not self.opts.no_cgroups)
+        # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
+        from upstart.cgroups.lazy import LazyCGroups
+
+        def make_cgroups():
+            from upstart.cgroups.manager import CGroupManager
+            return CGroupManager.from_environ(self.environ, log=self.logger.log,
+                                              loop=self.loop,
+                                              enabled=not self.opts.no_cgroups)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
         self.supervisor.cgroups = self.cgroups
         # ---- end cgroups
 
@@ -597,6 +603,12 @@ class Daemon:
                 getattr(self, "cgroups", None) and self.cgroups.close()
             except Exception:
                 pass
+
+
+def _system_random() -> float:
+    """`random.SystemRandom().random()` without importing `random` (and its
+    hashlib) on the start path (issue #23): 53 random bits from the kernel."""
+    return (int.from_bytes(os.urandom(7), "big") >> 3) * (2.0 ** -53)
 
 
 def _undo_locale_coercion(environ: dict[str, str]) -> None:
