@@ -546,7 +546,8 @@ def main() -> int:
             if only and script[:-3] not in only:
                 continue
             print(f"== {script}", flush=True)
-            got = run_one(script, args)
+            # the soaks of footprint.py take minutes (a million events)
+            got = run_one(script, args, timeout=3000 if script == "footprint.py" else 400)
             for row in got:
                 print("   " + json.dumps(row), flush=True)
             rows += got
