@@ -242,10 +242,61 @@ def unmarshal(sig: str, buf, pos: int = 0, order: str = "<", *,
     relative to the start of `buf`, which must be 8-aligned to the message).
     `strict`: text that is not UTF-8 raises (UnicodeDecodeError)."""
     errors = "strict" if strict else "surrogateescape"
+    if sig in _SIMPLE_BODIES:
+        fast = _simple_body(buf, pos, _SIMPLE_BODIES[sig], order, errors)
+        if fast is not None:
+            return fast
     values = []
     for t in _split(sig):
         v, pos = _get(buf, pos, t, order, errors)
         values.append(v)
+    return values, pos
+
+
+# perf (issue #23): the bodies clients send most (EmitEvent `sasb`, Get `ss`,
+# Start `asb`, ...) read without the generic walk; anything the walk would
+# read otherwise (a truncated or odd body) is left to it (None)
+_SIMPLE_BODIES = {sig: tuple(_split(sig)) for sig in (
+    "s", "ss", "sas", "sasb", "asb", "as", "b", "sb", "u", "o", "")}
+
+
+def _simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str):
+    n = len(buf)
+    values: list = []
+    unpack = struct.unpack_from
+    fmt = order + "I"
+    try:
+        for t in types:
+            pos += -pos % 4
+            if pos + 4 > n:
+                return None
+            (v,) = unpack(fmt, buf, pos)
+            pos += 4
+            if t == "s" or t == "o":
+                if pos + v + 1 > n:
+                    return None
+                values.append(bytes(buf[pos:pos + v]).decode("utf-8", errors))
+                pos += v + 1
+            elif t == "as":
+                end = pos + v
+                if end > n:
+                    return None
+                items = []
+                while pos < end:
+                    pos += -pos % 4
+                    (m,) = unpack(fmt, buf, pos)
+                    pos += 4
+                    if pos + m + 1 > end:
+                        return None
+                    items.append(bytes(buf[pos:pos + m]).decode("utf-8", errors))
+                    pos += m + 1
+                values.append(items)
+            elif t == "b":
+                values.append(bool(v))
+            else:                                   # "u"
+                values.append(v)
+    except struct.error:
+        return None
     return values, pos
 
 

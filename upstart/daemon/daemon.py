@@ -96,7 +96,7 @@ class Daemon:
             debug_stanza=self.opts.debug,
             session_address=self.address if self.session_init and root is None else None,
             confirm_delay=clock.CONFIRM_DELAY,
-            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
+            random=_system_random,  # hardening: backoff jitter
             log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
             apparmor=self.supervisor.apparmor,  # run `apparmor load`'s security process
         )
@@ -126,7 +126,7 @@ class Daemon:
         return world
 
     def _build(self) -> None:
-        from upstart.cgroups.manager import CGroupManager
+        from upstart.cgroups.lazy import LazyCGroups
         from upstart.daemon.effects import Effects
         from upstart.daemon.shutdown import Shutdown
         from upstart.observe.service import Observer
@@ -134,9 +134,14 @@ class Daemon:
 
         log = self.logger.log
         logdir = self.env.log_dir()
-        # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md)
-        self.cgroups = CGroupManager.from_environ(
-            self.environ, log=log, loop=self.loop, enabled=not self.opts.no_cgroups)
+        # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md);
+        # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
+
+        def make_cgroups():
+            from upstart.cgroups.manager import CGroupManager
+            return CGroupManager.from_environ(self.environ, log=log, loop=self.loop,
+                                              enabled=not self.opts.no_cgroups)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
@@ -582,3 +587,9 @@ class Daemon:
                         part.close()
                 except Exception:
                     pass
+
+
+def _system_random() -> float:
+    """`random.SystemRandom().random()` without importing `random` (and its
+    hashlib) on the start path (issue #23): 53 random bits from the kernel."""
+    return (int.from_bytes(os.urandom(7), "big") >> 3) * (2.0 ** -53)

@@ -39,7 +39,7 @@ WALL = 0x40000000
 _WAIT_FLAGS = os.WNOHANG | WALL | os.WUNTRACED | os.WCONTINUED
 
 
-@dataclass
+@dataclass(slots=True)   # footprint (issue #23): no per-object dict
 class _Child:
     label: str            # "job" or "job (instance)"
     slot: str
