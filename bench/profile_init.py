@@ -147,7 +147,7 @@ def main() -> int:
         "spawning (Supervisor.spawn)": ("process/supervisor.py", "spawn"),
         "posix_spawn": ("~", "<built-in method posix.posix_spawn>"),
         "engine (Engine._input)": ("core/engine.py", "_input"),
-        "D-Bus requests read (ControlServer._readable)": ("control/server.py", "_readable"),
+        "D-Bus requests read (Transport._readable)": ("control/transport.py", "_readable"),
     }
     idle = sum(tt for (fn, _l, func), (_c, _n, tt, _ct, _cs) in stats.stats.items()
                if "epoll" in func and "poll" in func)

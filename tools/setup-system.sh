@@ -15,6 +15,9 @@ have man            || need="$need man-db"
 have setpriv        || need="$need util-linux"
 have nsenter        || need="$need util-linux"
 have gcc            || need="$need gcc"
+have dconf          || need="$need dconf-cli"
+[ -x /usr/libexec/dconf-service ] || need="$need dconf-service"
+have apparmor_parser || need="$need apparmor"
 # the Debian VM (vm/debian.py, make vm-debian): a root file system from
 # Debian's packages, an ext4 image made from a directory, qemu
 have mmdebstrap     || need="$need mmdebstrap"

@@ -1,6 +1,6 @@
 """Normalisation of golden-transcript output (pure; no I/O).
 
-The golden corpus (``/work/shared/golden/README.md``, "Normalisation") records what
+The golden corpus (``tests/conformance/golden/README.md``, "Normalisation") records what
 upstream printed after four rewrites; this module applies the same rewrites to what
 *our* init printed, so both sides can be compared as plain strings:
 

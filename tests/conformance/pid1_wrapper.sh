@@ -4,7 +4,7 @@
 # Usage: pid1_wrapper.sh WORKDIR COMMAND...   (COMMAND is e.g. env -i PATH=... init ...)
 #
 # Runs in the replay's private mount and network namespaces (never on the host's).
-# It gives the PID-1 run the setting of /work/shared/golden/README.md ("PID-1 mode"):
+# It gives the PID-1 run the setting of tests/conformance/golden/README.md ("PID-1 mode"):
 #   * /run/utmp and /var/log/wtmp are fresh empty files (telinit and runlevel use them);
 #     /run is a private tmpfs here, so no file is created on the host;
 #   * /dev/console is bound to WORKDIR/console and /dev/kmsg to the regular file

@@ -1,6 +1,6 @@
 """Golden conformance: every recorded Upstart 1.13.2 scenario replayed against our init.
 
-One test per file of ``<shared>/golden/scenarios`` (id = file stem; scenarios whose
+One test per file of ``tests/conformance/golden/scenarios`` (id = file stem; scenarios whose
 expectations follow a deliberate project change carry ``[decided-07-6]``).  Each test
 runs ``golden_replay.py`` as PID 1 of private PID, network and mount namespaces, so init, its
 jobs and every command die with it, even when the test fails or times out, and tests
@@ -30,10 +30,9 @@ from pathlib import Path
 import pytest
 
 import golden_compare as compare
+from testdata import SCENARIOS
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("UPSTART_SHARED", str(REPO.parent / "shared")))
-GOLDEN = SHARED / "golden" / "scenarios"
+GOLDEN = SCENARIOS
 BINDIR = Path(sys.executable).parent
 REPLAY = Path(__file__).resolve().parent / "golden_replay.py"
 BUDGET = float(os.environ.get("UPSTART_GOLDEN_BUDGET", "90"))
@@ -45,9 +44,6 @@ XFAIL: dict[str, str] = {}
 
 
 def _params():
-    if not GOLDEN.is_dir():
-        return [pytest.param(None, id="no-golden-corpus", marks=pytest.mark.skip(
-            reason=f"golden corpus not found at {GOLDEN} (set UPSTART_SHARED)"))]
     params = []
     for path in sorted(GOLDEN.glob("*.json")):
         with open(path) as f:

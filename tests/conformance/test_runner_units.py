@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 from jeepney import DBusAddress, HeaderFields, MessageType, new_method_return, new_signal
@@ -18,10 +17,9 @@ import dbus_events
 import golden_compare as compare
 import golden_replay as replay
 import normalise as nm
+from testdata import SCENARIOS as GOLDEN
 
 T = "/tmp/golden-x1/t"
-GOLDEN = Path(os.environ.get("UPSTART_SHARED", str(Path(__file__).resolve().parents[3] / "shared"))) \
-    / "golden" / "scenarios"
 
 
 # -- normalisation ----------------------------------------------------------------
@@ -205,10 +203,7 @@ def test_show_diff_multiline_is_unified():
 
 # -- adjustments (the deliberate changes) ------------------------------------------
 def _load(stem):
-    path = GOLDEN / f"{stem}.json"
-    if not path.exists():
-        pytest.skip(f"golden corpus not found at {GOLDEN}")
-    with open(path) as f:
+    with open(GOLDEN / f"{stem}.json") as f:
         return json.load(f)
 
 
@@ -253,8 +248,7 @@ def test_adjust_109_startup_event_args():
 
 
 def test_corpus_step_kinds_are_all_handled():
-    if not GOLDEN.is_dir():
-        pytest.skip("golden corpus not present")
+    assert len(list(GOLDEN.glob("*.json"))) == 116
     handled = {"run", "emit-async", "run-async", "poll", "await", "sleep", "write-file",
                "remove-file", "signal-job", "signal-init", "wait-event", "wait-status",
                "wait-file", "wait-init-exit", "reconnect"}

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -25,7 +24,6 @@ EXAMPLES = sorted(glob.glob(os.path.join(REPO, "jobs", "examples", "*.conf")))
 STOCK = sorted(glob.glob(os.path.join(REPO, "jobs", "*.conf"))
                + glob.glob(os.path.join(REPO, "jobs", "session", "*.conf")))
 
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 from init_harness import SessionInit  # noqa: E402
 
 # One line per stanza form, so a highlighter can be checked on all of them.

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import pytest
 
@@ -20,7 +19,6 @@ from upstart.jobfile.model import ParseError
 from upstart.jobfile.parser import parse_job
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 from init_harness import BIN, SessionInit  # noqa: E402
 
 EXAMPLES_DIR = os.path.join(REPO, "jobs", "examples")

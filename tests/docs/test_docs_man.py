@@ -33,6 +33,7 @@ REQUIRED = [
     "poweroff.8", "init-checkconf.8", "initctl2dot.8", "upstart-monitor.8",
     "upstart-udev-bridge.8", "upstart-file-bridge.8", "upstart-socket-bridge.8",
     "upstart-dbus-bridge.8", "upstart-event-bridge.8", "upstart-time-bridge.8",
+    "upstart-local-bridge.8", "upstart-dconf-bridge.8",
     "starting.7", "started.7", "stopping.7", "stopped.7", "startup.7", "ready.7",
     "upstart-events.7",
 ]
@@ -242,6 +243,8 @@ HELP_PAGES = {
     "upstart-socket-bridge": "upstart-socket-bridge.8",
     "upstart-dbus-bridge": "upstart-dbus-bridge.8",
     "upstart-event-bridge": "upstart-event-bridge.8", "telinit": "telinit.8",
+    "upstart-local-bridge": "upstart-local-bridge.8",
+    "upstart-dconf-bridge": "upstart-dconf-bridge.8",
 }
 
 

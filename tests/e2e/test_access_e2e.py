@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 from init_harness import BIN, DEFAULT_PATH, Pid1Init, kill_family
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="needs root and setpriv to act as another user")
@@ -66,11 +67,7 @@ def test_user_controls_own_session_init():
             return subprocess.run(as_user(os.path.join(BIN, "initctl"), *args), env=cenv,
                                   capture_output=True, text=True, timeout=20)
 
-        for _ in range(200):
-            if initctl("version").returncode == 0:
-                break
-            import time
-            time.sleep(0.05)
+        wait_for(lambda: initctl("version").returncode == 0)
         started = initctl("start", "mine")
         assert started.returncode == 0, started.stderr
         assert started.stdout.startswith("mine start/running, process ")

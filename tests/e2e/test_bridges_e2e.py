@@ -60,6 +60,15 @@ def inotify_watches(init: SessionInit, job: str) -> int:
     return count
 
 
+def has_inotify(pid: int) -> bool:
+    """Whether the process holds an inotify instance."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify"
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 # ---------------------------------------------------------------- file
 
 def test_file_bridge_initial_create_new_file_and_delete(tmp_path):
@@ -91,23 +100,37 @@ def test_file_bridge_initial_create_new_file_and_delete(tmp_path):
 
 
 def test_file_bridge_directory_created_later_and_event_filter(tmp_path):
+    """A directory watch (spec 06 §2 row, as 1.13's bridge): the directory appearing is
+    `create`; an entry created, written or deleted inside is `EVENT=modify` of the
+    directory, `FILE` as written and `MATCH` the entry, only for jobs asking `modify`
+    (or any); an `EVENT=create` job sees the directory's creation only."""
     target = tmp_path / "later" / "deeper"
-    out = tmp_path / "out"
+    out, anyout = tmp_path / "out", tmp_path / "any"
     jobs = {
         "fb": "respawn\nexec upstart-file-bridge --user\n",
         "t": ("start on file FILE=%s/ EVENT=create\ntask\n"
               "exec sh -c 'echo \"$FILE $EVENT $MATCH\" >> %s'\n" % (target, out)),
+        "m": ("start on file FILE=%s/\ntask\n"
+              "exec sh -c 'echo \"$FILE $EVENT $MATCH\" >> %s'\n" % (target, anyout)),
     }
     with SessionInit(jobs=jobs) as init:
         assert init.initctl("start", "fb").returncode == 0
         init.wait_for(lambda: inotify_watches(init, "fb") == 1)
         target.mkdir(parents=True)
-        init.wait_for(lambda: "%s/ create" % target in read(out))
-        (target / "inside").write_text("x")
-        init.wait_for(lambda: "%s/ create %s/inside" % (target, target) in read(out))
-        (target / "inside").unlink()                 # EVENT=create: no delete events
-        time.sleep(0.5)
-        assert "delete" not in read(out)
+        init.wait_for(lambda: "%s/ create \n" % target in read(out))
+        init.wait_for(lambda: "%s/ create \n" % target in read(anyout))
+        entry = "%s/ modify %s/inside\n" % (target, target)
+        (target / "inside").write_text("x")                       # created
+        init.wait_for(lambda: read(anyout).count(entry) == 1)
+        init.wait_for(lambda: "stop/waiting" in init.initctl("status", "m").stdout)
+        (target / "inside").write_text("y")                       # written again
+        init.wait_for(lambda: read(anyout).count(entry) == 2)
+        init.wait_for(lambda: "stop/waiting" in init.initctl("status", "m").stdout)
+        (target / "inside").unlink()                              # deleted
+        init.wait_for(lambda: read(anyout).count(entry) == 3)
+        assert read(anyout) == "%s/ create \n" % target + entry * 3
+        # the EVENT=create job saw the directory's creation only
+        assert read(out) == "%s/ create \n" % target
 
 
 def test_file_bridge_follows_jobs_added_later(tmp_path):
@@ -608,7 +631,8 @@ def test_bridge_exits_when_init_goes_away():
         bridge = subprocess.Popen([os.path.join(BIN, "upstart-file-bridge"), "--user"],
                                   env=init.command_env(), stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(0.5)
+            # connected and authenticated: its inotify instance is made only then
+            init.wait_for(lambda: bridge.poll() is not None or has_inotify(bridge.pid))
             assert bridge.poll() is None
             init.proc.send_signal(signal.SIGKILL)
             init.proc.wait()

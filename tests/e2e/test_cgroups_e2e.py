@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.init_harness import Pid1Init, SessionInit
+from init_harness import Pid1Init, SessionInit
 from upstart.cgroups import fs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")

@@ -11,10 +11,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit, kill_family
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not shutil.which("dbus-send"), reason="dbus-send not installed")
 
@@ -100,11 +100,7 @@ def test_busctl_through_a_bus():
             return subprocess.run(["busctl", "--user", *args], env=benv, capture_output=True,
                                   text=True, timeout=20)
 
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if "com.ubuntu.Upstart" in busctl("list", "--no-legend").stdout:
-                break
-            time.sleep(0.1)
+        wait_for(lambda: "com.ubuntu.Upstart" in busctl("list", "--no-legend").stdout, timeout=15)
         res = busctl("call", "com.ubuntu.Upstart", M, MI, "GetAllJobs")
         assert res.returncode == 0, res.stderr
         assert res.stdout.strip() == 'ao 1 "/com/ubuntu/Upstart/jobs/svc"'

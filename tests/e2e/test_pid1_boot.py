@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from init_harness import Pid1Init
@@ -23,10 +22,6 @@ def stock(tmp_path):
     return stock_confdir(str(tmp_path))
 
 
-def _status(init: Pid1Init, job: str) -> str:
-    return init.run("initctl", "status", job).stdout.strip()
-
-
 def test_boot_reaches_runlevel_and_runs_jobs(tmp_path, stock):
     extra = tmp_path / "extra"
     extra.mkdir()
@@ -35,15 +30,15 @@ def test_boot_reaches_runlevel_and_runs_jobs(tmp_path, stock):
     with Pid1Init(args=("--append-confdir", str(extra)), confdirs=(stock,),
                   env={"container": "test"}) as init:
         init.wait_for(lambda: init.run("runlevel").stdout.strip() == "N 2")
-        init.wait_for(lambda: _status(init, "svc").startswith("svc start/running, process "))
-        init.wait_for(lambda: _status(init, "rc") == "rc stop/waiting")
+        init.wait_for(lambda: init.state("svc").startswith("svc start/running, process "))
+        init.wait_for(lambda: init.state("rc") == "rc stop/waiting")
         # the container profile: no getty anywhere
-        assert _status(init, "tty1") == "tty1 stop/waiting"
+        assert init.state("tty1") == "tty1 stop/waiting"
         listing = init.run("initctl", "list").stdout.splitlines()
         names = {line.split()[0] for line in listing}
         assert {"rc", "rc-sysinit", "rcS", "control-alt-delete", "tty1", "svc"} <= names
         # a job's environment as PID 1: only PATH (and TERM), plus upstart's own
-        pid = int(_status(init, "svc").rsplit(" ", 1)[1])
+        pid = int(init.state("svc").rsplit(" ", 1)[1])
         env = init.run("cat", f"/proc/{pid}/environ").stdout.split("\0")
         keys = sorted(e.split("=", 1)[0] for e in env if e)
         assert "PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin" in env
@@ -88,7 +83,7 @@ def test_shutdown_stops_jobs_in_order_and_exits_zero(stock):
                     "exec sh -c 'echo base-stopping >> /run/order'\n",
     }
     with Pid1Init(jobs=jobs, confdirs=(stock,), args=()) as init:
-        init.wait_for(lambda: _status(init, "top").startswith("top start/running"))
+        init.wait_for(lambda: init.state("top").startswith("top start/running"))
         init.run("cp", "/dev/null", "/run/order")
         res = init.run("shutdown", "-h", "now")
         assert res.returncode == 0, res.stderr
@@ -119,9 +114,8 @@ def test_reexec_keeps_fifty_jobs_supervised():
         init.run("kill", "-KILL", victim)
 
         def respawned():
-            line = _status(init, "s07")
+            line = init.state("s07")
             return line.startswith("s07 start/running, process ") and \
                 line.rsplit(" ", 1)[1] != victim
         init.wait_for(respawned)
-        time.sleep(0.2)
         assert init.run("initctl", "list").stdout.count("start/running") == 50

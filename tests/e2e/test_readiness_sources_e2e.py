@@ -33,12 +33,8 @@ PY = sys.executable
 SVC = "exec sleep 1000\n"
 
 
-def status(init: SessionInit, job: str) -> str:
-    return init.initctl("status", job).stdout.strip()
-
-
 def running(init: SessionInit, job: str) -> bool:
-    return re.match(rf"{job} start/running, process \d+", status(init, job)) is not None
+    return re.match(rf"{job} start/running, process \d+", init.status(job)) is not None
 
 
 def ok(init: SessionInit, *args: str) -> str:
@@ -88,14 +84,14 @@ def check_order(init: SessionInit, job: str, signal_file, stamp, label: str) -> 
     ready_at = ready_event_wall(init, job)
     print(f"\n[readiness e2e] {label}: signal -> ready event "
           f"{(ready_at - signal_at) * 1000:.2f} ms")
-    assert status(init, job).splitlines()[-1] == "\tready"
+    assert init.status(job).splitlines()[-1] == "\tready"
 
 
 def wait_running_not_ready(init: SessionInit, job: str) -> None:
     init.wait_for(lambda: running(init, job))
-    assert "waiting for ready" in status(init, job)
-    assert status(init, f"after-{job}") == f"after-{job} stop/waiting"
-    assert status(init, f"while-{job}") == f"while-{job} stop/waiting"
+    assert "waiting for ready" in init.status(job)
+    assert init.status(f"after-{job}") == f"after-{job} stop/waiting"
+    assert init.status(f"while-{job}") == f"while-{job} stop/waiting"
 
 
 def gate(path) -> str:
@@ -115,8 +111,9 @@ def free_port() -> int:
 # ---------------------------------------------------------------- socket
 
 SERVER = """\
-import socket, sys, time
-time.sleep(2)
+import os, socket, sys, time
+while not os.path.exists(sys.argv[3]):      # listens only once the test says so
+    time.sleep(0.02)
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
@@ -131,14 +128,15 @@ def test_socket_server_listening_two_seconds_after_start(tmp_path):
     (tmp_path / "server.py").write_text(SERVER)
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
     jobs = {"srv": f"ready on socket PROTO=inet PORT={port} ADDR=127.0.0.1\n"
-                   f"exec {PY} {tmp_path}/server.py {port} {sig}\n",
+                   f"exec {PY} {tmp_path}/server.py {port} {sig} {tmp_path}/go\n",
             **dependents("srv", str(stamp))}
     with SessionInit(jobs) as init:
         ok(init, "start", "srv")
         wait_running_not_ready(init, "srv")
-        time.sleep(1.0)
-        assert status(init, "after-srv") == "after-srv stop/waiting"
-        check_order(init, "srv", sig, stamp, "socket (inet, bound after 2 s)")
+        time.sleep(1.0)                         # the probes find nothing listening meanwhile
+        assert init.status("after-srv") == "after-srv stop/waiting"
+        (tmp_path / "go").touch()
+        check_order(init, "srv", sig, stamp, "socket (inet, bound when the test says)")
 
 
 def test_socket_of_another_process_does_not_count(tmp_path):
@@ -153,8 +151,8 @@ def test_socket_of_another_process_does_not_count(tmp_path):
             ok(init, "start", "srv")
             wait_running_not_ready(init, "srv")
             time.sleep(0.5)
-            assert "waiting for ready" in status(init, "srv")
-            assert status(init, "after-srv") == "after-srv stop/waiting"
+            assert "waiting for ready" in init.status("srv")
+            assert init.status("after-srv") == "after-srv stop/waiting"
     finally:
         squatter.close()
 
@@ -184,7 +182,7 @@ def test_unix_socket_server(tmp_path):
         wait_running_not_ready(init, "usrv")
         go.write_text("")
         init.wait_for(lambda: path.exists())
-        assert "waiting for ready" in status(init, "usrv")      # bound is not listening
+        assert "waiting for ready" in init.status("usrv")      # bound is not listening
         check_order(init, "usrv", sig, stamp, "socket (unix path, listen 0.3 s after bind)")
 
 
@@ -199,7 +197,7 @@ def test_file_written_later(tmp_path):
         wait_running_not_ready(init, "app")
         os.makedirs(target.parent)
         time.sleep(0.3)
-        assert "waiting for ready" in status(init, "app")
+        assert "waiting for ready" in init.status("app")
         sig.write_text(repr(time.time()))
         target.write_text("ok")
         check_order(init, "app", sig, stamp, "file")
@@ -316,7 +314,7 @@ def test_udev_style_event_is_an_ordinary_event(tmp_path):
         wait_running_not_ready(init, "net")
         ok(init, "emit", "--no-wait", "net-device-added", "INTERFACE=eth8")
         time.sleep(0.2)
-        assert "waiting for ready" in status(init, "net")
+        assert "waiting for ready" in init.status("net")
         sig.write_text(repr(time.time()))
         ok(init, "emit", "--no-wait", "net-device-added", "INTERFACE=eth9", "ID_NET_NAME=eth9")
         check_order(init, "net", sig, stamp, "udev-style event")
@@ -337,7 +335,7 @@ def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
         with client.connect(init.address) as conn:
             conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
-        assert "waiting for ready" in status(init, "app")
+        assert "waiting for ready" in init.status("app")
         sig.write_text(repr(time.time()))
         target.write_text("")
         check_order(init, "app", sig, stamp, "file after re-exec")
@@ -362,7 +360,7 @@ def test_notify_socket_survives_a_stateful_reexec(tmp_path):
         ok(init, "start", "py")
         wait_running_not_ready(init, "py")
         _restart(init)
-        assert "waiting for ready" in status(init, "py")
+        assert "waiting for ready" in init.status("py")
         (tmp_path / "go").write_text("")
         check_order(init, "py", sig, stamp, "notify after re-exec")
 
@@ -377,6 +375,6 @@ def test_notify_fd_survives_a_stateful_reexec(tmp_path):
         ok(init, "start", "s6")
         wait_running_not_ready(init, "s6")
         _restart(init)
-        assert "waiting for ready" in status(init, "s6")
+        assert "waiting for ready" in init.status("s6")
         (tmp_path / "go").write_text("")
         check_order(init, "s6", sig, stamp, "notify-fd after re-exec")

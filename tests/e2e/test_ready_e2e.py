@@ -15,12 +15,8 @@ from init_harness import SessionInit
 SVC = "exec sleep 1000\n"
 
 
-def status(init: SessionInit, job: str) -> str:
-    return init.initctl("status", job).stdout.strip()
-
-
 def running(init: SessionInit, job: str) -> bool:
-    return re.match(rf"{job} start/running, process \d+", status(init, job)) is not None
+    return re.match(rf"{job} start/running, process \d+", init.status(job)) is not None
 
 
 def ok(init: SessionInit, *args: str) -> str:
@@ -38,10 +34,10 @@ def test_ready_on_event_drives_start_on_ready_and_while_ready():
     }
     with SessionInit(jobs) as init:
         ok(init, "start", "r")
-        time.sleep(0.3)
-        assert running(init, "r")
-        assert status(init, "after") == "after stop/waiting"
-        assert status(init, "w") == "w stop/waiting"
+        init.wait_for(lambda: running(init, "r"))
+        ok(init, "emit", "barrier")              # any event r's start queued is handled
+        assert init.status("after") == "after stop/waiting"
+        assert init.status("w") == "w stop/waiting"
         assert "ready JOB=r INSTANCE=" not in ok(init, "list-states")
 
         ok(init, "start", "dep")
@@ -49,7 +45,7 @@ def test_ready_on_event_drives_start_on_ready_and_while_ready():
         assert "ready JOB=r INSTANCE=" in ok(init, "list-states").splitlines()
 
         ok(init, "stop", "r")
-        init.wait_for(lambda: status(init, "w") == "w stop/waiting")
+        init.wait_for(lambda: init.status("w") == "w stop/waiting")
         assert running(init, "after")            # an event, not a state: it stays
 
 
@@ -72,7 +68,7 @@ def test_ready_timeout_fails_job_with_process_ready(tmp_path):
         assert running(init, "rt")
         init.wait_for(lambda: marker.exists() and marker.read_text(), timeout=10)
         assert marker.read_text() == "failed ready\n"
-        assert status(init, "rt") == "rt stop/waiting"
+        assert init.status("rt") == "rt stop/waiting"
 
 
 def test_ready_before_timeout_keeps_job_running():
@@ -90,7 +86,7 @@ def test_while_ready_of_job_without_ready_stanza_follows_running():
         ok(init, "start", "plain")
         init.wait_for(lambda: running(init, "w"))
         ok(init, "stop", "plain")
-        init.wait_for(lambda: status(init, "w") == "w stop/waiting")
+        init.wait_for(lambda: init.status("w") == "w stop/waiting")
 
 
 def test_status_shows_readiness_on_a_line_of_its_own():

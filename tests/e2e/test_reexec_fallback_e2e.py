@@ -8,10 +8,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 from init_harness import BIN, DEFAULT_PATH, kill_family
+from waiting import wait_for
 
 
 @pytest.mark.parametrize("state", [b"{not json", json.dumps({"version": 999}).encode()],
@@ -38,15 +38,12 @@ def test_bad_state_falls_back_to_clean_start(state):
         cenv = {"PATH": BIN + ":" + DEFAULT_PATH,
                 "UPSTART_SESSION": f"unix:abstract=/com/ubuntu/upstart-session/"
                                    f"{os.getuid()}/{proc.pid}"}
-        deadline = time.monotonic() + 15
-        out = None
-        while time.monotonic() < deadline:
+        def start_svc():
             out = subprocess.run([os.path.join(BIN, "initctl"), "start", "svc"], env=cenv,
                                  capture_output=True, text=True)
-            if out.returncode == 0:
-                break
-            time.sleep(0.05)
-        assert out is not None and out.stdout.startswith("svc start/running, process ")
+            return out if out.returncode == 0 else None
+        out = wait_for(start_svc, timeout=15)
+        assert out.stdout.startswith("svc start/running, process ")
         log.flush()
         with open(log.name) as f:
             text = f.read()

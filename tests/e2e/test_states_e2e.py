@@ -18,12 +18,8 @@ from init_harness import BIN, SessionInit, descendants, write_jobs
 SVC = "exec sleep 1000\n"
 
 
-def status(init: SessionInit, job: str) -> str:
-    return init.initctl("status", job).stdout.strip()
-
-
 def main_pid(init: SessionInit, job: str) -> int | None:
-    m = re.search(r"start/running, process (\d+)", status(init, job))
+    m = re.search(r"start/running, process (\d+)", init.status(job))
     return int(m.group(1)) if m else None
 
 
@@ -45,15 +41,15 @@ def test_seed_scenario_while_bar_and_baz():
     """S4 literally: foo runs exactly while bar and baz run, with a new pid each time."""
     jobs = {"bar": SVC, "baz": SVC, "foo": "while bar and baz\n" + SVC}
     with SessionInit(jobs) as init:
-        assert status(init, "foo") == "foo stop/waiting"
+        assert init.status("foo") == "foo stop/waiting"
         ok(init, "start", "bar")
-        assert status(init, "foo") == "foo stop/waiting"
+        assert init.status("foo") == "foo stop/waiting"
         ok(init, "start", "baz")
         first = init.wait_for(lambda: main_pid(init, "foo"))
         assert os.path.exists(f"/proc/{first}")
 
         ok(init, "stop", "baz")
-        init.wait_for(lambda: status(init, "foo") == "foo stop/waiting")
+        init.wait_for(lambda: init.status("foo") == "foo stop/waiting")
         init.wait_for(lambda: first not in descendants(init.proc.pid))
 
         ok(init, "start", "baz")
@@ -62,7 +58,7 @@ def test_seed_scenario_while_bar_and_baz():
 
         # the condition is a level: a start by hand while it is false is refused
         ok(init, "stop", "bar")
-        init.wait_for(lambda: status(init, "foo") == "foo stop/waiting")
+        init.wait_for(lambda: init.status("foo") == "foo stop/waiting")
         p = init.initctl("start", "foo")
         assert p.returncode == 1
         assert "condition is false" in p.stderr
@@ -78,18 +74,18 @@ def test_reload_with_condition_already_true_starts_job():
 
 
 def test_set_state_clear_state_list_states_drive_while():
-    jobs = {"web": "while net IFACE=eth*\n" + SVC}
+    jobs = {"web": "while net IFACE=eth*\n" + SVC, "seen": "while net IFACE=lo\n" + SVC}
     with SessionInit(jobs) as init:
         ok(init, "set-state", "net", "IFACE=lo")
-        time.sleep(0.2)
-        assert status(init, "web") == "web stop/waiting"
+        init.wait_for(lambda: main_pid(init, "seen"))       # the new state was planned
+        assert init.status("web") == "web stop/waiting"
         ok(init, "set-state", "net", "IFACE=eth0")
         init.wait_for(lambda: main_pid(init, "web"))
         listing = ok(init, "list-states").splitlines()
         assert "net IFACE=eth0" in listing
         assert "running JOB=web INSTANCE=" in listing
         ok(init, "clear-state", "net")
-        init.wait_for(lambda: status(init, "web") == "web stop/waiting")
+        init.wait_for(lambda: init.status("web") == "web stop/waiting")
         assert "net IFACE=eth0" not in ok(init, "list-states")
         p = init.initctl("clear-state", "net")
         assert p.returncode == 1 and "Unknown state: net" in p.stderr
@@ -111,17 +107,17 @@ def test_while_instances_follow_running_instances():
 
 
 def test_start_on_gated_by_while():
-    jobs = {"db": SVC, "app": "start on go\nwhile db\n" + SVC}
+    jobs = {"db": SVC, "app": "start on go\nwhile db\n" + SVC, "seen": "while db\n" + SVC}
     with SessionInit(jobs) as init:
         ok(init, "emit", "go")
-        assert status(init, "app") == "app stop/waiting"
+        assert init.status("app") == "app stop/waiting"
         ok(init, "start", "db")
-        time.sleep(0.2)
-        assert status(init, "app") == "app stop/waiting"     # start on: the event starts it
+        init.wait_for(lambda: main_pid(init, "seen"))       # `while db` became true
+        assert init.status("app") == "app stop/waiting"     # start on: the event starts it
         ok(init, "emit", "go")
         init.wait_for(lambda: main_pid(init, "app"))
         ok(init, "stop", "db")
-        init.wait_for(lambda: status(init, "app") == "app stop/waiting")
+        init.wait_for(lambda: init.status("app") == "app stop/waiting")
 
 
 SLOW = "pre-start exec sleep 2\nexec sleep 1000\n"
@@ -131,7 +127,7 @@ def test_second_start_during_slow_pre_start_waits_for_running():
     with SessionInit({"slow": SLOW}) as init:
         first = init.popen(os.path.join(BIN, "initctl"), "start", "slow")
         try:
-            init.wait_for(lambda: "pre-start" in status(init, "slow"))
+            init.wait_for(lambda: "pre-start" in init.status("slow"))
             t0 = time.monotonic()
             second = init.initctl("start", "slow", timeout=20)
             assert time.monotonic() - t0 > 0.8           # it waited for the pre-start
@@ -149,15 +145,15 @@ def test_stop_during_slow_pre_start_lands_stopped_without_stray_process():
     with SessionInit({"slow": SLOW}) as init:
         first = init.popen(os.path.join(BIN, "initctl"), "start", "slow")
         try:
-            init.wait_for(lambda: "pre-start" in status(init, "slow"))
+            init.wait_for(lambda: "pre-start" in init.status("slow"))
             stop = init.initctl("stop", "slow", timeout=20)
             assert stop.returncode == 0, stop.stderr
             assert stop.stdout == "slow stop/waiting\n"
             first.communicate(timeout=20)
             assert first.returncode is not None         # the waiting start returned
-            assert status(init, "slow") == "slow stop/waiting"
-            time.sleep(0.2)
-            assert [p for p in descendants(init.proc.pid) if b"sleep" in cmdline(p)] == []
+            assert init.status("slow") == "slow stop/waiting"
+            init.wait_for(lambda: [p for p in descendants(init.proc.pid)
+                                   if b"sleep" in cmdline(p)] == [])
         finally:
             if first.poll() is None:
                 first.kill()
@@ -172,7 +168,7 @@ def test_and_or_emitters_never_blocked_and_job_started_once(tmp_path):
             p = init.initctl("emit", name, timeout=10)
             assert p.returncode == 0, (name, p.stderr)
         init.wait_for(lambda: main_pid(init, "j"))
-        time.sleep(0.2)
+        ok(init, "emit", "barrier")          # queued after whatever A, B, C left behind
         assert log.read_text() == "x\n"
 
 
@@ -199,7 +195,7 @@ def test_states_and_while_survive_reexec():
         assert "net IFACE=eth0" in ok(init, "list-states").splitlines()
         assert main_pid(init, "web") == pid
         ok(init, "clear-state", "net")
-        init.wait_for(lambda: status(init, "web") == "web stop/waiting")
+        init.wait_for(lambda: init.status("web") == "web stop/waiting")
 
 
 def test_show_config_prints_while_and_ready_on():

@@ -2,13 +2,12 @@
 respawning job; jobs start on `time` events. Timing assertions are tolerant
 (timing belongs in bench, correctness here)."""
 
+import json
 import os
 import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from init_harness import BIN, SessionInit  # noqa: E402
+from init_harness import BIN, SessionInit
 
 
 def stamps(path):
@@ -28,6 +27,17 @@ def session(tmp_path, extra_jobs):
     }
     jobs.update(extra_jobs)
     return SessionInit(jobs=jobs)
+
+
+def after_schedules(out) -> list[dict]:
+    """The AFTER schedules in the bridge's state file (written once it has read
+    the jobs, and again when a delay is armed)."""
+    try:
+        with open(f"{out}/tb.state") as f:
+            schedules = json.load(f)["schedules"]
+    except (OSError, ValueError):
+        return []
+    return [v for v in schedules.values() if v["kind"] == "after"]
 
 
 def bridge_pid(s):
@@ -61,7 +71,7 @@ def test_delay_after_a_job_started(tmp_path):
              f"exec sh -c 'date +%s.%N >> {out}/later'\n")
     with session(tmp_path, {"later": later}) as s:
         assert s.initctl("start", "tb").returncode == 0
-        time.sleep(0.3)                        # let the bridge read the jobs
+        s.wait_for(lambda: after_schedules(out))           # the bridge has read the jobs
         assert s.initctl("start", "foo").returncode == 0
         s.wait_for(lambda: stamps(f"{out}/later"), timeout=10)
         delay = float(stamps(f"{out}/later")[0][0]) - float(stamps(f"{out}/foo")[0][0])
@@ -81,7 +91,7 @@ def test_killed_bridge_is_respawned_and_loses_no_schedule(tmp_path):
         s.wait_for(lambda: stamps(f"{out}/tick"), timeout=10)
         first = bridge_pid(s)
         assert s.initctl("start", "foo").returncode == 0
-        time.sleep(0.7)                          # the 2 s delay is now pending
+        s.wait_for(lambda: any(v["due"] is not None for v in after_schedules(out)))  # armed
         os.kill(first, signal.SIGKILL)
         s.wait_for(lambda: (bridge_pid(s) or first) != first, timeout=10)
         s.wait_for(lambda: stamps(f"{out}/later"), timeout=10)

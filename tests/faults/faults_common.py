@@ -1,7 +1,7 @@
 """Shared helpers of the fault suite: a session init with a steady bystander
 job, the three checks every fault test ends with, and bounded mounts.
 
-Every fault test starts a real `init --user` (tests/e2e/init_harness.py), starts
+Every fault test starts a real `init --user` (tests/support/init_harness.py), starts
 `steady` (a plain service) before the fault, and ends with `survived()`:
 init is alive, `initctl status` answers, and steady's pid did not change.
 Everything started is killed and every mount undone, even on failure.
@@ -13,22 +13,15 @@ import contextlib
 import os
 import re
 import subprocess
-import time
 
 from init_harness import SessionInit
 
 STEADY = "exec sleep 100000\n"
 
 
-def status(init: SessionInit, job: str) -> str:
-    out = init.initctl("status", job, timeout=20)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.splitlines()[0]
-
-
 def pid_of(init: SessionInit, job: str) -> int:
-    m = re.search(r"process (\d+)", status(init, job))
-    assert m, status(init, job)
+    m = re.search(r"process (\d+)", init.state(job))
+    assert m, init.state(job)
     return int(m.group(1))
 
 
@@ -44,7 +37,7 @@ def session(jobs: dict[str, str], **kw):
 def survived(init: SessionInit, steady_pid: int) -> None:
     """The three checks: init alive, responsive, bystander untouched."""
     assert init.proc.poll() is None, "init died:\n" + init.init_log()
-    assert status(init, "steady") == f"steady start/running, process {steady_pid}"
+    assert init.state("steady") == f"steady start/running, process {steady_pid}"
     assert os.path.exists(f"/proc/{steady_pid}")
 
 
@@ -72,13 +65,3 @@ def tmpfs(path: str, size: str = "1m", readonly: bool = False):
 
 def can_mount() -> bool:
     return os.geteuid() == 0
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in %.1fs" % timeout)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 import struct
-import time
 
 from control_harness import raw_connect
-from faults_common import session, status, survived, wait_until
+from faults_common import session, survived
+from waiting import wait_for
 
 from upstart.control import wire
 from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, CallError, Connection
-from upstart.control.server import MAX_MESSAGE
+from upstart.control.transport import MAX_MESSAGE
 
 LIMITS = "org.freedesktop.DBus.Error.LimitsExceeded"
 
@@ -43,9 +43,9 @@ def test_disconnect_mid_message_and_mid_call():
         fields = {wire.F_PATH: "/com/ubuntu/Upstart/jobs/slowstart", wire.F_MEMBER: "Start",
                   wire.F_INTERFACE: "com.ubuntu.Upstart0_6.Job"}
         s.sendall(wire.encode_message(wire.METHOD_CALL, 1, fields, "asb", ([], True), 0))
-        time.sleep(0.2)
+        wait_for(lambda: init.state("slowstart").startswith("slowstart start/"))  # call taken
         s.close()
-        wait_until(lambda: status(init, "slowstart").startswith("slowstart start/running"))
+        wait_for(lambda: init.state("slowstart").startswith("slowstart start/running"))
         survived(init, steady)
 
 

@@ -14,7 +14,8 @@ import signal
 import threading
 import time
 
-from faults_common import session, status, survived, wait_until
+from faults_common import session, survived
+from waiting import wait_for
 
 
 def _jobs(init) -> set[str]:
@@ -26,13 +27,13 @@ def _jobs(init) -> set[str]:
 def test_config_dir_vanishes_and_returns():
     with session({"idle": "exec sleep 1\n"}) as (init, steady):
         shutil.rmtree(init.conf)
-        wait_until(lambda: "idle" not in _jobs(init))      # not running: forgotten
+        wait_for(lambda: "idle" not in _jobs(init))      # not running: forgotten
         survived(init, steady)                               # running: kept (deleted)
         assert "steady" in _jobs(init)
         os.makedirs(init.conf)
         with open(os.path.join(init.conf, "back.conf"), "w") as f:
             f.write("exec sleep 100000\n")
-        wait_until(lambda: "back" in _jobs(init))            # watched again
+        wait_for(lambda: "back" in _jobs(init))            # watched again
         assert init.initctl("start", "back").returncode == 0
         survived(init, steady)
 
@@ -70,9 +71,9 @@ def test_files_replaced_mid_parse():
             worker.join(timeout=10)
         with open(path, "w") as f:
             f.write("start on churn-final\nexec sleep 100000\n")
-        wait_until(lambda: "start on churn-final" in init.initctl("show-config", "churn").stdout)
+        wait_for(lambda: "start on churn-final" in init.initctl("show-config", "churn").stdout)
         assert init.initctl("emit", "churn-final").returncode == 0
-        assert status(init, "churn").startswith("churn start/running")
+        assert init.state("churn").startswith("churn start/running")
         survived(init, steady)
 
 
@@ -93,7 +94,7 @@ def test_inotify_overflow_then_rescan():
             os.kill(init.proc.pid, signal.SIGCONT)
         with open(os.path.join(init.conf, "afterstorm.conf"), "w") as f:
             f.write("exec sleep 100000\n")
-        wait_until(lambda: "afterstorm" in _jobs(init), timeout=30)
+        wait_for(lambda: "afterstorm" in _jobs(init), timeout=30)
         assert init.initctl("start", "afterstorm").returncode == 0
-        assert status(init, "afterstorm").startswith("afterstorm start/running")
+        assert init.state("afterstorm").startswith("afterstorm start/running")
         survived(init, steady)

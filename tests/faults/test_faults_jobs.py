@@ -14,9 +14,8 @@ import signal
 import time
 
 import pytest
-from faults_common import (
-    can_mount, pid_of, rss_kib, session, status, survived, tmpfs, wait_until,
-)
+from faults_common import can_mount, pid_of, rss_kib, session, survived, tmpfs
+from waiting import wait_for
 
 ROOT = pytest.mark.skipif(not can_mount(), reason="needs root (cgroup, setpriv, tmpfs)")
 
@@ -123,20 +122,22 @@ def test_fork_bomb_is_contained_and_stoppable():
     try:
         with session({"bomb": "kill timeout 1\n" + body}) as (init, steady):
             assert init.initctl("start", "bomb").returncode == 0
-            time.sleep(1.5)                          # the bomb is at its limit
-            if cgroup is not None:
-                with open(os.path.join(cgroup, "pids.current")) as f:
-                    current = int(f.read())
-            else:
-                current = len(_uid_pids(BOMB_UID))
+
+            def tasks() -> int:
+                if cgroup is not None:
+                    with open(os.path.join(cgroup, "pids.current")) as f:
+                        return int(f.read())
+                return len(_uid_pids(BOMB_UID))
+            wait_for(lambda: tasks() >= BOMB_LIMIT // 2, timeout=30)   # the bomb is going
+            current = tasks()
             print(f"\nfork bomb held at {current} tasks (limit {BOMB_LIMIT})")
             assert BOMB_LIMIT // 2 <= current <= BOMB_LIMIT      # a bomb, held at the limit
             survived(init, steady)
-            assert status(init, "bomb").startswith("bomb start/running")
+            assert init.state("bomb").startswith("bomb start/running")
             t0 = time.monotonic()
             assert init.initctl("stop", "bomb").returncode == 0
             assert time.monotonic() - t0 < 10
-            assert status(init, "bomb") == "bomb stop/waiting"
+            assert init.state("bomb") == "bomb stop/waiting"
             survived(init, steady)
     finally:
         if cgroup is not None:
@@ -152,7 +153,7 @@ def test_log_flood_fills_only_its_log(tmp_path):
             rss0 = rss_kib(init.proc.pid)
             assert init.initctl("start", "flood").returncode == 0
             flood = pid_of(init, "flood")
-            time.sleep(2.0)                          # the 2 MiB log dir is full by now
+            wait_for(lambda: os.statvfs(init.log).f_bavail == 0, timeout=30)  # the log dir is full
             survived(init, steady)
             assert pid_of(init, "flood") == flood    # still the same process
             size = os.path.getsize(os.path.join(init.log, "flood.log"))
@@ -161,7 +162,7 @@ def test_log_flood_fills_only_its_log(tmp_path):
             print(f"\nlog flood: log {size} bytes, init RSS grew {grown} KiB")
             assert grown < 64 * 1024                  # init's memory bounded
             assert init.initctl("stop", "flood").returncode == 0
-            assert status(init, "flood") == "flood stop/waiting"
+            assert init.state("flood") == "flood stop/waiting"
             survived(init, steady)
 
 
@@ -177,8 +178,8 @@ def test_job_ignoring_every_signal_is_killed_after_timeout():
         assert out.returncode == 0, out.stderr
         print(f"\nsignal-deaf job stopped in {took:.2f}s")
         assert 0.8 < took < 8, took                 # TERM ignored, KILL after 1 s
-        assert status(init, "deaf") == "deaf stop/waiting"
-        wait_until(lambda: not os.path.exists(f"/proc/{deaf}") or
+        assert init.state("deaf") == "deaf stop/waiting"
+        wait_for(lambda: not os.path.exists(f"/proc/{deaf}") or
                    open(f"/proc/{deaf}/stat").read().split()[2] == "Z")
         assert not os.path.exists(f"/proc/{deaf}/cmdline") or \
             open(f"/proc/{deaf}/cmdline").read() == ""
@@ -188,10 +189,10 @@ def test_job_ignoring_every_signal_is_killed_after_timeout():
 def test_instant_exit_respawn_runaway_stops_it():
     with session({"crash": "respawn\nexec false\n"}) as (init, steady):
         init.initctl("start", "crash", timeout=20)
-        wait_until(lambda: status(init, "crash") == "crash stop/waiting")
+        wait_for(lambda: init.state("crash") == "crash stop/waiting")
         survived(init, steady)
         assert init.initctl("start", "--no-wait", "crash").returncode == 0   # start again
-        wait_until(lambda: status(init, "crash") == "crash stop/waiting")
+        wait_for(lambda: init.state("crash") == "crash stop/waiting")
         survived(init, steady)
 
 
@@ -201,7 +202,7 @@ def test_instant_exit_with_backoff_pauses_visibly_and_stop_ends_pause():
     with session({"crash": job}) as (init, steady):
         init.initctl("start", "--no-wait", "crash")
         # the pause is visible: goal start, state post-stop, no process
-        wait_until(lambda: status(init, "crash") == "crash start/post-stop")
+        wait_for(lambda: init.state("crash") == "crash start/post-stop")
         time.sleep(3.0)
         respawns = init.init_log().count("crash main process ended, respawning")
         # 0.2+0.4+0.8+1.6(+jitter) in 3 s: a handful, not hundreds (1.13 would
@@ -210,7 +211,7 @@ def test_instant_exit_with_backoff_pauses_visibly_and_stop_ends_pause():
         assert 2 <= respawns <= 8, respawns
         survived(init, steady)
         assert init.initctl("stop", "crash").returncode == 0
-        assert status(init, "crash") == "crash stop/waiting"
+        assert init.state("crash") == "crash stop/waiting"
         survived(init, steady)
 
 
@@ -218,11 +219,11 @@ def test_backoff_gives_up_visibly_and_start_clears_it():
     job = "respawn\nrespawn limit 2 5\nrespawn delay 0.1\nexec false\n"
     with session({"crash": job}) as (init, steady):
         init.initctl("start", "--no-wait", "crash")
-        wait_until(lambda: "crash respawning too fast (2 respawns without a clean run), "
+        wait_for(lambda: "crash respawning too fast (2 respawns without a clean run), "
                            "stopped" in init.init_log())
-        wait_until(lambda: status(init, "crash") == "crash stop/waiting")
+        wait_for(lambda: init.state("crash") == "crash stop/waiting")
         survived(init, steady)
         init.initctl("start", "--no-wait", "crash")      # a fresh start: counted from 0
-        wait_until(lambda: init.init_log().count("respawns without a clean run") == 2)
+        wait_for(lambda: init.init_log().count("respawns without a clean run") == 2)
         assert init.init_log().count("crash main process ended, respawning") == 4
         survived(init, steady)

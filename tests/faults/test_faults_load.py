@@ -13,7 +13,8 @@ import subprocess
 import threading
 import time
 
-from faults_common import session, status, survived, wait_until
+from faults_common import session, survived
+from waiting import wait_for
 
 from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, CallError, Connection
 
@@ -60,8 +61,8 @@ def test_ten_thousand_events_in_a_burst(tmp_path):
         assert errors == []
         print(f"\n{EVENTS} events in {took:.2f}s: {EVENTS / took:.0f} events/s")
         assert init.initctl("emit", "--no-wait", "burst-done").returncode == 0
-        wait_until(lambda: marker.exists(), timeout=20)
-        assert status(init, "listener").startswith("listener start/running")
+        wait_for(lambda: marker.exists(), timeout=20)
+        assert init.state("listener").startswith("listener start/running")
         survived(init, steady)
 
 
@@ -94,7 +95,7 @@ def test_connection_flood_beyond_the_bound():
     import socket
 
     from upstart.control import address as addr
-    from upstart.control.server import MAX_CONNECTIONS
+    from upstart.control.transport import MAX_CONNECTIONS
 
     with session({}) as (init, steady):
         sockaddr, _ = addr.parse(init.address)
@@ -119,5 +120,5 @@ def test_connection_flood_beyond_the_bound():
         finally:
             for s in socks:
                 s.close()
-        wait_until(lambda: init.initctl("status", "steady").returncode == 0)
+        wait_for(lambda: init.initctl("status", "steady").returncode == 0)
         survived(init, steady)

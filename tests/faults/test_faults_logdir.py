@@ -12,7 +12,8 @@ import subprocess
 import time
 
 import pytest
-from faults_common import can_mount, pid_of, session, status, survived, tmpfs, wait_until
+from faults_common import can_mount, pid_of, session, survived, tmpfs
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not can_mount(), reason="needs root to mount a tmpfs")
 
@@ -31,7 +32,7 @@ def test_log_dir_read_only_then_writable():
             subprocess.run(["mount", "-o", "remount,rw", init.log], check=True)
             assert init.initctl("notify-disk-writeable").returncode == 0
             path = os.path.join(init.log, "chatty.log")
-            wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0)
+            wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0)
             with open(path) as f:
                 assert f.readline() == "line 0\n"           # the buffer, not just new output
             assert init.initctl("stop", "chatty").returncode == 0
@@ -53,7 +54,7 @@ def test_log_dir_full():
             assert pid_of(init, "chatty") == chatty
             # other jobs still start and stop while every write fails
             assert init.initctl("start", "other").returncode == 0
-            assert status(init, "other").startswith("other start/running")
+            assert init.state("other").startswith("other start/running")
             assert init.initctl("stop", "other").returncode == 0
             assert init.initctl("stop", "chatty").returncode == 0
             survived(init, steady)

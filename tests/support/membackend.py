@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from upstart.control.backend import Caller, InstanceProps, JobProps
+from upstart.control.backend import Caller, InstanceProps, JobProps, NoSuchMethod
 from upstart.core import effects as fx
 from upstart.core.effects import ControlError, ControlFailure, upstart_error
 
@@ -258,6 +258,9 @@ class MemoryBackend:
 
     def list_states(self, caller=None) -> list[tuple[str, list[str]]]:
         return sorted(self.states.items())
+
+    def observe(self, caller, what: str, args: list[str]) -> str:
+        raise NoSuchMethod("Observe")       # no event record in the toy model
 
     # ------------------------------------------------------------------ jobs
 

@@ -43,6 +43,8 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="increase output")
     p.add_argument("--user", action="store_true",
                    help="Connect to the Session Init ($UPSTART_SESSION)")
+    from upstart.version import add_version_option
+    add_version_option(p, prog)
     return p
 
 

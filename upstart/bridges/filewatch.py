@@ -19,7 +19,9 @@ This module decides
   queue overflow and whenever a watch moves to a more specific directory.
 
 Emitted env: `FILE=<as written>`, `EVENT=<verb>`, and `MATCH=<full path>`
-for glob watches and for entries inside a directory watch. Pure apart from
+for glob watches. An entry created, written or deleted inside a directory
+watch is reported as 1.13's bridge does: `EVENT=modify` of the directory
+(`FILE` as written) with `MATCH` the entry's path. Pure apart from
 the `exists`/`listdir` callables handed in; never touches inotify.
 """
 
@@ -123,15 +125,17 @@ def _env(watch: Watch, verb: str, match: str | None) -> tuple[str, ...]:
 
 def events_for(watch: Watch, path: str, verb: str) -> list[tuple[str, ...]]:
     """The env of every event `watch` emits when `path` undergoes `verb`."""
+    parent = os.path.dirname(path) or "/"
+    if watch.kind == "dir" and path != watch.path:
+        # as 1.13's bridge: an entry created, written or deleted inside a watched
+        # directory is a modification of the directory, the entry in MATCH
+        if parent != watch.path or watch.verb not in (None, "modify"):
+            return []
+        return [_env(watch, "modify", path)]
     if watch.verb is not None and watch.verb != verb:
         return []
-    parent = os.path.dirname(path) or "/"
-    if watch.kind == "file":
+    if watch.kind in ("file", "dir"):
         return [_env(watch, verb, None)] if path == watch.path else []
-    if watch.kind == "dir":
-        if path == watch.path:
-            return [_env(watch, verb, None)]
-        return [_env(watch, verb, path)] if parent == watch.path else []
     if parent == watch.directory and fnmatch.fnmatchcase(os.path.basename(path),
                                                          watch.pattern):
         return [_env(watch, verb, path)]
@@ -165,6 +169,8 @@ def initial_events(watch: Watch, exists, listdir) -> list[tuple[str, ...]]:
         return []
     out = []
     for path in sorted(targets(watch, exists, listdir)):
+        if watch.kind == "dir" and path != watch.path:
+            continue                 # a directory's entries are not its creation
         out += events_for(watch, path, "create")
     return out
 

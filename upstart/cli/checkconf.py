@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-x", "--upstart-path", metavar="PATH", help="accepted for compatibility")
     p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE")
     p.add_argument("paths", nargs="*", metavar="FILE")
+    from upstart.version import add_version_option
+    add_version_option(p, "init-checkconf")
     return p
 
 

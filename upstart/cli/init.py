@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-from upstart import VERSION
 
 HELP = """Usage: init [OPTION]...
 Process management daemon.
@@ -21,6 +20,7 @@ Options:
       --append-confdir=DIR    load configuration from DIR after the others
       --default-console=VALUE default value for console stanza
       --logdir=DIR            specify alternative directory to store job output logs in
+      --history-bytes=N       keep N bytes of the event record in memory (default 1.5 MB)
       --no-log                disable job logging
       --no-startup-event      do not emit any startup event (for testing)
       --startup-event=NAME    specify an alternative initial event (for testing)
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(HELP)
         return 0
     if opts.version:
-        sys.stdout.write(f"init (upstart {VERSION})\n")
-        return 0
+        from upstart.version import print_version
+        return print_version("init")
     system_mode = not opts.user and not opts.session_bus
     if system_mode:
         if os.getuid() != 0:
@@ -67,14 +67,18 @@ def main(argv: list[str] | None = None) -> int:
                         pass
             sys.stderr.write(f"{prog}: Not being executed as init\n")
             return 1
+    # footprint (issue #23): asyncio imports `ssl` when it can (OpenSSL's
+    # libraries: about 4.5 MB of init's RSS and a Python start's worth of time)
+    # and copes without it; PID 1 never speaks TLS, so it is kept out
+    # (docs/design/footprint.md)
+    sys.modules.setdefault("ssl", None)
     from upstart.daemon.daemon import Daemon
 
-    # perf (issue #13): init keeps large, long-lived and acyclic tables (the
-    # event record: 50,000 records, 20,000 events), and each full collection of
-    # the cyclic GC walked them all (about 30 ms, every few hundred starts). A
-    # full collection now waits for 100 collections of the middle generation
-    # instead of 10; the young generations, where init's cycles die, are
-    # collected as before (docs/design/observability.md).
+    # perf (issue #13): a full collection of the cyclic GC waits for 100
+    # collections of the middle generation instead of 10; the young
+    # generations, where init's cycles die, are collected as before. (The
+    # tables that made full collections slow, the event record, are now small
+    # and kept as bytes, which the GC does not track: docs/design/footprint.md.)
     import gc
     gc.set_threshold(700, 10, 100)
     daemon = Daemon(opts, argv=[sys.argv[0]] + args)

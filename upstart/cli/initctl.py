@@ -13,7 +13,8 @@ imports anything heavy on the common path (initctl must start in a few
 milliseconds), or prints a D-Bus error name instead of its text.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
 import os
 import sys
@@ -278,8 +279,8 @@ def _set(ctx: Ctx, key: str, value) -> None:
     if key == "help":
         raise _HelpRequested()
     if key == "version":
-        from upstart.cli.initctl_help import VERSION_TEXT
-        ctx.out.write(VERSION_TEXT.format(prog=ctx.prog))
+        from upstart.version import version_text
+        ctx.out.write(version_text(ctx.prog))
         raise Done(0)
     if key == "ignore_events":
         ctx.ignored.extend(e for e in value.split(",") if e)
@@ -672,6 +673,10 @@ def cmd_list_sessions(ctx: Ctx, args: list[str]) -> int:
         raise Failure("Unable to query session directory")
     sessions = os.path.join(runtime, "upstart", "sessions")
     try:
+        # as 1.13: the session directory is made (0700 each level) when missing
+        for path in (os.path.dirname(sessions), sessions):
+            if not os.path.isdir(path):
+                os.mkdir(path, 0o700)
         names = os.listdir(sessions)
     except OSError:
         raise Failure("unable to determine sessions") from None

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--system", action="store_true", help="ask the system init")
     mode.add_argument("--user", action="store_true", help="ask the session init")
+    from upstart.version import add_version_option
+    add_version_option(p, "initctl2dot")
     return p
 
 

@@ -7,7 +7,8 @@ satisfy, reported in upstream's order). No I/O, no D-Bus: initctl fetches
 the data and prints these strings; the tests call them directly.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
 JOB_EVENTS = ("starting", "started", "stopping", "stopped")
 INIT_EVENTS = ("startup", "debug", "control-alt-delete", "keyboard-request",

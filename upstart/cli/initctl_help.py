@@ -2,18 +2,12 @@
 
 Laid out the way libnih lays them out (option column at 2, descriptions at
 column 30, wrapped at 80 with a 2-space hanging indent). Imported only when
-help is asked for, so the common path stays fast. Pure string building.
+help is asked for, so the common path stays fast; `--version` reads only
+`VERSION_TEXT` (textwrap, which imports `re`, is imported by the wrapping
+helpers themselves). Pure string building.
 """
 
-from __future__ import annotations
-
-import textwrap
-
-VERSION_TEXT = ("{prog} (upstart 1.13.2)\n"
-                "Copyright (C) 2006-2014 Canonical Ltd., 2011 Scott James Remnant\n"
-                "\n"
-                "This is free software; see the source for copying conditions.  There is NO\n"
-                "warranty; not even for MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.\n")
+# no `from __future__ import annotations`: `--version` imports this module (issue #23)
 
 BUGS = "Report bugs to <upstart-devel@lists.ubuntu.com>\n"
 
@@ -158,6 +152,7 @@ COMMAND_OPTIONS = {
 
 def _entry(left: str, text: str) -> str:
     """One `  name   description` entry, wrapped the libnih way."""
+    import textwrap
     lines = textwrap.wrap(text, 80 - 30) or [""]
     out = []
     if len(left) > 28:
@@ -191,6 +186,7 @@ def _options(options) -> str:
 
 
 def _paragraphs(text: str) -> str:
+    import textwrap
     out = []
     for para in text.split("\n"):
         out.append("\n".join(textwrap.wrap(para, 79)) if para else "")

@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--event", action="append", default=[], metavar="PATTERN",
                    help="only matching events")
     p.add_argument("--count", type=int, default=0, metavar="N", help="exit after N lines")
+    from upstart.version import add_version_option
+    add_version_option(p, "upstart-monitor")
     return p
 
 

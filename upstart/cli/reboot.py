@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         elif a == "--help":
             sys.stdout.write(f"Usage: {prog} [OPTION]...\n")
             return 0
+        elif a == "--version":
+            from upstart.version import print_version
+            return print_version(prog)
         else:
             sys.stderr.write(f"{prog}: invalid option: {a}\n"
                              f"Try `{prog} --help' for more information.\n")

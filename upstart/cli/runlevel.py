@@ -13,8 +13,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"Usage: {prog} [UTMP]\nOutput previous and current runlevel.\n")
         return 0
     if args and args[0] == "--version":
-        sys.stdout.write("runlevel (upstart 1.13.2)\n")
-        return 0
+        from upstart.version import print_version
+        return print_version(prog)
     from upstart.sysv.control import current_runlevel
 
     path = args[0] if args else None

@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "Bring the system down.\n")
                 return 0
             if a == "--version":
-                sys.stdout.write("shutdown (upstart 1.13.2)\n")
-                return 0
+                from upstart.version import print_version
+                return print_version(prog)
             if a.startswith("-") and len(a) > 1 and not rest:
                 for ch in a[1:]:
                     if ch == "r":

@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(HELP.format(prog))
             return 0
         if a == "--version":
-            sys.stdout.write("telinit (upstart 1.13.2)\n")
-            return 0
+            from upstart.version import print_version
+            return print_version(prog)
         if a in ("-e", "-t") or (a.startswith(("-e", "-t")) and len(a) > 2):
             value = a[2:] if len(a) > 2 else (args[i] if i < len(args) else None)
             if len(a) == 2:

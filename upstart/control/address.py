@@ -7,7 +7,8 @@ with NUL for the abstract namespace. Also gives the text libdbus shows for
 the socket in error messages. Pure and import-light (used by initctl).
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
 SYSTEM_PRIVATE = "unix:abstract=/com/ubuntu/upstart"
 SYSTEM_BUS_DEFAULT = "unix:path=/var/run/dbus/system_bus_socket"

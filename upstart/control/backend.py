@@ -5,12 +5,23 @@ a `Backend`, and turns raised `ControlFailure`s into D-Bus errors with the
 same name and text. It never touches the core: the daemon implements this
 protocol on top of the engine. Jobs and instances are named by strings (job
 name, instance name); object paths are the server's business.
+
+The protocol is complete: the server calls every method without probing. A
+backend that does not offer a method (an old init without `Reload`, a chroot
+session without `Observe`) raises `NoSuchMethod`, and the client gets
+libdbus's UnknownMethod answer as from an init that lacks it. Permission
+checks use `upstart.control.policy`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
+
+
+class NoSuchMethod(Exception):
+    """Raised by a backend that does not offer a method: the server answers
+    `org.freedesktop.DBus.Error.UnknownMethod` for the call."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,11 @@ class Backend(Protocol):
     def end_session(self, caller: Caller) -> None: ...
     def get_state(self, caller: Caller) -> str: ...
     async def restart(self, caller: Caller) -> None: ...
+    # roadmap: first-class states (issue #7) and the event record (issue #12)
+    def set_state(self, caller: Caller, name: str, env: list[str]) -> None: ...
+    def clear_state(self, caller: Caller, name: str) -> None: ...
+    def list_states(self, caller: Caller) -> list[tuple[str, list[str]]]: ...
+    def observe(self, caller: Caller, what: str, args: list[str]) -> str: ...
 
     # ---- job objects
     def job_props(self, job: str) -> JobProps: ...

@@ -11,7 +11,8 @@ in a few milliseconds. Never retries, never prints: errors are exceptions
 carrying the texts initctl shows.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
 import os
 import _socket as socket  # the C module: `socket` would cost ~4 ms of imports

@@ -3,17 +3,19 @@
 Marshals and unmarshals message bodies (every basic type, arrays, structs,
 dict entries, variants, unix fds as indexes) and whole little-endian
 messages. It exists so that `initctl` starts in a few milliseconds: it needs
-only `struct`, where jeepney costs several milliseconds to import. The
-server uses jeepney; the tests check that both agree byte for byte.
+only `struct`, where jeepney costs several milliseconds to import. It is the
+project's only hand-written codec: the server uses jeepney's messages and
+takes its fast paths (the common calls, replies and signals) from here
+(`upstart.control.codec`); the tests check that both agree byte for byte.
 
 Values: `b` ↔ bool, integers ↔ int, `d` ↔ float, `s`/`o`/`g` ↔ str,
 arrays ↔ list (`a{..}` ↔ dict), structs ↔ tuple, `v` ↔ (signature, value),
 `h` ↔ index into the message's fd list. Pure; never does I/O.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: on initctl's start path it is an import
+# (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
-import functools
 import struct
 
 METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
@@ -41,17 +43,27 @@ def split_signature(sig: str) -> list[str]:
     return list(_split(sig))
 
 
-@functools.lru_cache(maxsize=512)
+_SPLIT_CACHE: dict[str, tuple[str, ...]] = {}
+
+
 def _split(sig: str) -> tuple[str, ...]:
     # perf: a client sees a handful of signatures; each is split once (a bad
-    # one raises every time: exceptions are not cached)
+    # one raises every time: exceptions are not cached). A plain dict, cleared
+    # when full, not functools.lru_cache: functools imports collections,
+    # about a tenth of initctl's start-up (issue #23)
+    hit = _SPLIT_CACHE.get(sig)
+    if hit is not None:
+        return hit
     out = []
     i = 0
     while i < len(sig):
         j = _type_end(sig, i)
         out.append(sig[i:j])
         i = j
-    return tuple(out)
+    if len(_SPLIT_CACHE) >= 512:
+        _SPLIT_CACHE.clear()
+    hit = _SPLIT_CACHE[sig] = tuple(out)
+    return hit
 
 
 def _type_end(sig: str, i: int) -> int:
@@ -88,7 +100,7 @@ def _pad(buf: bytearray, align: int) -> None:
         buf += b"\0" * (align - rem)
 
 
-def _put(buf: bytearray, t: str, v) -> None:
+def _put(buf: bytearray, t: str, v, errors: str = "surrogateescape") -> None:
     c = t[0]
     if c in _FIXED:
         fmt, size = _FIXED[c]
@@ -97,7 +109,7 @@ def _put(buf: bytearray, t: str, v) -> None:
             v = 1 if v else 0
         buf += struct.pack("<" + fmt, v)
     elif c in "so":
-        data = v.encode("utf-8", "surrogateescape")
+        data = v.encode("utf-8", errors)
         _pad(buf, 4)
         buf += struct.pack("<I", len(data)) + data + b"\0"
     elif c == "g":
@@ -106,11 +118,11 @@ def _put(buf: bytearray, t: str, v) -> None:
     elif c == "v":
         vsig, value = v
         _put(buf, "g", vsig)
-        _put(buf, vsig, value)
+        _put(buf, vsig, value, errors)
     elif c == "(":
         _pad(buf, 8)
         for sub, item in zip(_split(t[1:-1]), v, strict=True):
-            _put(buf, sub, item)
+            _put(buf, sub, item, errors)
     elif c == "a":
         elem = t[1:]
         _pad(buf, 4)
@@ -122,31 +134,35 @@ def _put(buf: bytearray, t: str, v) -> None:
             kt, vt = _split(elem[1:-1])
             for key, value in v.items():
                 _pad(buf, 8)
-                _put(buf, kt, key)
-                _put(buf, vt, value)
+                _put(buf, kt, key, errors)
+                _put(buf, vt, value, errors)
         else:
             for item in v:
-                _put(buf, elem, item)
+                _put(buf, elem, item, errors)
         struct.pack_into("<I", buf, at, len(buf) - start)
     else:
         raise WireError("cannot marshal type %r" % t)
 
 
-def marshal(sig: str, values, buf: bytearray | None = None) -> bytearray:
-    """Append the body `values` (a sequence matching `sig`) to `buf`."""
+def marshal(sig: str, values, buf: bytearray | None = None, *,
+            strict: bool = False) -> bytearray:
+    """Append the body `values` (a sequence matching `sig`) to `buf`.
+    `strict`: text must be valid UTF-8 (UnicodeEncodeError otherwise), as
+    the server needs; clients pass undecodable bytes through."""
     if buf is None:
         buf = bytearray()
     types = _split(sig)
     if len(types) != len(values):
         raise WireError("%d values for signature %r" % (len(values), sig))
+    errors = "strict" if strict else "surrogateescape"
     for t, v in zip(types, values):
-        _put(buf, t, v)
+        _put(buf, t, v, errors)
     return buf
 
 
 # ---------------------------------------------------------------- unmarshal
 
-def _get(buf, pos: int, t: str, order: str):
+def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
     c = t[0]
     if c in _FIXED:
         fmt, size = _FIXED[c]
@@ -165,7 +181,7 @@ def _get(buf, pos: int, t: str, order: str):
         pos += 4
         if pos + n + 1 > len(buf):
             raise WireError("truncated string")
-        return bytes(buf[pos:pos + n]).decode("utf-8", "surrogateescape"), pos + n + 1
+        return bytes(buf[pos:pos + n]).decode("utf-8", errors), pos + n + 1
     if c == "g":
         if pos >= len(buf):
             raise WireError("truncated")
@@ -178,13 +194,13 @@ def _get(buf, pos: int, t: str, order: str):
         vsig, pos = _get(buf, pos, "g", order)
         if len(_split(vsig)) != 1:
             raise WireError("variant must hold one type")
-        value, pos = _get(buf, pos, vsig, order)
+        value, pos = _get(buf, pos, vsig, order, errors)
         return (vsig, value), pos
     if c == "(":
         pos += -pos % 8
         items = []
         for sub in _split(t[1:-1]):
-            item, pos = _get(buf, pos, sub, order)
+            item, pos = _get(buf, pos, sub, order, errors)
             items.append(item)
         return tuple(items), pos
     if c == "a":
@@ -203,43 +219,53 @@ def _get(buf, pos: int, t: str, order: str):
             out = {}
             while pos < end:
                 pos += -pos % 8
-                key, pos = _get(buf, pos, kt, order)
-                value, pos = _get(buf, pos, vt, order)
+                key, pos = _get(buf, pos, kt, order, errors)
+                value, pos = _get(buf, pos, vt, order, errors)
                 out[key] = value
             return out, pos
         items = []
         while pos < end:
-            item, pos = _get(buf, pos, elem, order)
+            item, pos = _get(buf, pos, elem, order, errors)
             items.append(item)
         return items, pos
     raise WireError("cannot unmarshal type %r" % t)
 
 
-def unmarshal(sig: str, buf, pos: int = 0, order: str = "<") -> tuple[list, int]:
+def unmarshal(sig: str, buf, pos: int = 0, order: str = "<", *,
+              strict: bool = False) -> tuple[list, int]:
     """Decode a body of signature `sig` starting at `pos` (offsets are
-    relative to the start of `buf`, which must be 8-aligned to the message)."""
+    relative to the start of `buf`, which must be 8-aligned to the message).
+    `strict`: text that is not UTF-8 raises (UnicodeDecodeError)."""
+    errors = "strict" if strict else "surrogateescape"
     values = []
     for t in _split(sig):
-        v, pos = _get(buf, pos, t, order)
+        v, pos = _get(buf, pos, t, order, errors)
         values.append(v)
     return values, pos
 
 
 # ----------------------------------------------------------------- messages
 
-def encode_message(mtype: int, serial: int, fields: dict[int, object], sig: str = "",
-                   body=(), flags: int = 0) -> bytes:
-    """A complete little-endian message."""
-    body_buf = marshal(sig, body) if sig else bytearray()
+def encode_head(mtype: int, serial: int, fields: dict[int, object], sig: str = "",
+                body_len: int = 0, flags: int = 0, *, strict: bool = False) -> bytearray:
+    """The header of a little-endian message (fields in code order, as libdbus
+    and jeepney write them), padded to 8 bytes: the body follows it."""
     if sig:
         fields = dict(fields)
         fields[F_SIGNATURE] = sig
     head = bytearray(b"l" + bytes((mtype, flags, 1)))
-    head += struct.pack("<II", len(body_buf), serial)
+    head += struct.pack("<II", body_len, serial)
     marshal("a(yv)", [[(code, (_FIELD_TYPES[code], value))
-                       for code, value in sorted(fields.items())]], head)
+                       for code, value in sorted(fields.items())]], head, strict=strict)
     _pad(head, 8)
-    return bytes(head + body_buf)
+    return head
+
+
+def encode_message(mtype: int, serial: int, fields: dict[int, object], sig: str = "",
+                   body=(), flags: int = 0) -> bytes:
+    """A complete little-endian message."""
+    body_buf = marshal(sig, body) if sig else bytearray()
+    return bytes(encode_head(mtype, serial, fields, sig, len(body_buf), flags) + body_buf)
 
 
 def message_size(head16) -> int:
@@ -270,7 +296,7 @@ class Message:
             self.type, self.serial, self.fields, self.body)
 
 
-def _fast_header_fields(raw, order: str):
+def _fast_header_fields(raw, order: str, errors: str = "surrogateescape"):
     """perf: `unmarshal("a(yv)", raw, 12, order)` for the usual header (every
     variant a string, path, signature or uint32), without the generic walk;
     None for anything else, which the generic code then decodes (or refuses)."""
@@ -301,7 +327,7 @@ def _fast_header_fields(raw, order: str):
                 pos += 4
                 if pos + length + 1 > n:
                     return None
-                value = bytes(raw[pos:pos + length]).decode("utf-8", "surrogateescape")
+                value = bytes(raw[pos:pos + length]).decode("utf-8", errors)
                 pos += length + 1
             elif vsig == "g":
                 length = raw[pos]
@@ -314,12 +340,16 @@ def _fast_header_fields(raw, order: str):
                 return None
             out.append((code, (vsig, value)))
         return out, pos
+    except UnicodeDecodeError:
+        raise
     except Exception:
         return None
 
 
-def decode_message(raw) -> Message:
-    """Decode one complete message (bytes of exactly `message_size`)."""
+def decode_message(raw, *, strict: bool = False) -> Message:
+    """Decode one complete message (bytes of exactly `message_size`).
+    `strict` (the server): text must be UTF-8 and the body must end exactly
+    where the message does."""
     if len(raw) < 16:
         raise WireError("short message")
     order = {b"l": "<", b"B": ">"}.get(bytes(raw[0:1]))
@@ -327,9 +357,10 @@ def decode_message(raw) -> Message:
         raise WireError("bad endianness flag")
     mtype, flags, _version = raw[1], raw[2], raw[3]
     _body_len, serial = struct.unpack_from(order + "II", raw, 4)
-    fast = _fast_header_fields(raw, order)
+    errors = "strict" if strict else "surrogateescape"
+    fast = _fast_header_fields(raw, order, errors)
     if fast is None:
-        (field_list,), pos = unmarshal("a(yv)", raw, 12, order)
+        (field_list,), pos = unmarshal("a(yv)", raw, 12, order, strict=strict)
     else:
         field_list, pos = fast
     fields = {code: value for code, (_s, value) in field_list}
@@ -340,5 +371,7 @@ def decode_message(raw) -> Message:
             raise WireError("header field %d has type %r" % (code, fsig))
     pos += -pos % 8
     sig = fields.get(F_SIGNATURE, "")
-    body, _ = unmarshal(sig, raw, pos, order) if sig else ([], pos)
+    body, end = unmarshal(sig, raw, pos, order, strict=strict) if sig else ([], pos)
+    if strict and end != len(raw):
+        raise WireError("body of %d bytes where the message has %d" % (end - pos, len(raw) - pos))
     return Message(mtype, flags, serial, fields, body)

@@ -3,9 +3,10 @@
 Each asynchronous request becomes an engine input carrying a fresh token; the
 engine answers with a `Reply(token)` effect (at once, or when the job or the
 event gets there), which resolves the future the D-Bus call awaits. Read-only
-requests go straight to the engine's queries. Permission rules that depend on
-the daemon's mode (PID 1 refuses job environment changes) live here; the
-engine knows nothing of callers.
+requests go straight to the engine's queries. Who may call what is
+`upstart.control.policy` (the one rule and upstream's texts, shared with the
+server); the rules that depend on the daemon's mode (PID 1 refuses job
+environment changes) live here; the engine knows nothing of callers.
 
 One backend serves one engine: the global one (`session=None`), or a chroot
 session's (`upstart.daemon.sessions.SessionBackend` subclasses this with the
@@ -20,7 +21,8 @@ import os
 from typing import TYPE_CHECKING
 
 from upstart import VERSION
-from upstart.control.backend import Caller, InstanceProps, JobProps
+from upstart.control import policy
+from upstart.control.backend import Caller, InstanceProps, JobProps, NoSuchMethod
 from upstart.core.effects import (
     INVALID_ARGS, ControlError, ControlFailure, upstart_error,
 )
@@ -29,10 +31,6 @@ from upstart.jobfile.model import expr_to_rpn
 
 if TYPE_CHECKING:
     from upstart.daemon.daemon import Daemon
-
-
-def _deny(what: str) -> ControlFailure:
-    return ControlFailure(upstart_error("PermissionDenied", f"You do not have permission to {what}"))
 
 
 class EngineBackend:
@@ -73,17 +71,13 @@ class EngineBackend:
         else:
             fut.set_result(value)
 
-    def _permitted(self, caller: Caller) -> bool:
-        """Upstream's control_check_permission."""
-        if caller.uid == os.getuid():
-            return True
-        if self.d.session_init:
-            return True
-        return os.getuid() != 0 and os.getpid() != 1
+    def permitted(self, caller: Caller) -> bool:
+        """Upstream's control_check_permission (`upstart.control.policy`)."""
+        return policy.permitted(caller, user_mode=self.d.session_init)
 
-    def _check(self, caller: Caller, what: str) -> None:
-        if not self._permitted(caller):
-            raise _deny(what)
+    def _check(self, caller: Caller, method: str) -> None:
+        """Upstream's refusal of `method` (a D-Bus member) for `caller`."""
+        policy.require(caller, method, user_mode=self.d.session_init)
 
     # ------------------------------------------------------------ manager
 
@@ -94,7 +88,7 @@ class EngineBackend:
         return self.d.logger.priority
 
     def set_log_priority(self, caller: Caller, value: str) -> None:
-        self._check(caller, "set log priority")
+        self._check(caller, "log_priority")
         if value not in PRIORITIES:
             raise ControlFailure(ControlError(INVALID_ARGS,
                                               "The log priority given was not recognised"))
@@ -111,12 +105,12 @@ class EngineBackend:
         return list(self.engine.job_names())
 
     async def reload_configuration(self, caller: Caller) -> None:
-        self._check(caller, "reload configuration")
+        self._check(caller, "ReloadConfiguration")
         self.d.reload_configuration(full=True)
 
     async def emit_event(self, caller: Caller, name: str, env: list[str], wait: bool,
                          fd: int | None = None) -> None:
-        self._check(caller, "emit an event")
+        self._check(caller, "EmitEvent")
         if not name:
             raise ControlFailure(ControlError(INVALID_ARGS, "Name may not be empty string"))
         for entry in env:
@@ -125,7 +119,7 @@ class EngineBackend:
         await self._request(self.engine.emit, name, list(env), wait=wait, fd=fd)
 
     def _env_target(self, caller: Caller, job_details: list[str], modify: bool) -> None:
-        self._check(caller, "modify job environment" if modify else "query job environment")
+        self._check(caller, "SetEnv" if modify else "GetEnv")
         if modify and not self.d.session_init and os.getpid() == 1:
             raise ControlFailure(upstart_error("PermissionDenied",
                                                "Not permissible to modify PID 1 job environment"))
@@ -152,11 +146,11 @@ class EngineBackend:
         self.engine.env_reset(list(job_details))
 
     def notify_disk_writeable(self, caller: Caller) -> None:
-        self._check(caller, "notify disk is writeable")
+        self._check(caller, "NotifyDiskWriteable")
         self.d.supervisor.notify_disk_writeable()
 
     def notify_dbus_address(self, caller: Caller, address: str) -> None:
-        self._check(caller, "notify D-Bus address")
+        self._check(caller, "NotifyDBusAddress")
         if not self.d.session_init:
             raise ControlFailure(upstart_error(
                 "PermissionDenied", "Not permissible to notify D-Bus address for PID 1"))
@@ -166,20 +160,20 @@ class EngineBackend:
         self.d.loop.create_task(self.d.connect_bus())
 
     def notify_cgroup_manager_address(self, caller: Caller, address: str) -> None:
-        self._check(caller, "notify cgroup manager address")
+        self._check(caller, "NotifyCGroupManagerAddress")
         self.d.cgroup_manager_address = address
 
     def end_session(self, caller: Caller) -> None:
-        self._check(caller, "end session")
+        self._check(caller, "EndSession")
         if self.d.session_init:
             self.d.quiesce("logout")
 
     def get_state(self, caller: Caller) -> str:
-        self._check(caller, "request state")
+        self._check(caller, "GetState")
         return self.d.serialise_state()
 
     async def restart(self, caller: Caller) -> None:
-        self._check(caller, "request restart")
+        self._check(caller, "Restart")
         self.d.loop.call_soon(self.d.request_reexec)
 
     # ------------------------------------------------------------ jobs
@@ -242,15 +236,20 @@ class EngineBackend:
     # ------------------------------------------------------------ states (issue #7)
 
     def set_state(self, caller: Caller, name: str, env: list[str]) -> None:
-        self._check(caller, "modify job state")
+        self._check(caller, "SetState")
         self._apply(self.engine.set_state(name, list(env)))
 
     def clear_state(self, caller: Caller, name: str) -> None:
-        self._check(caller, "modify job state")
+        self._check(caller, "SetState")
         self._apply(self.engine.clear_state(name))
 
     def list_states(self, caller: Caller | None = None) -> list[tuple[str, list[str]]]:
         return self.engine.list_states()
+
+    def observe(self, caller: Caller, what: str, args: list[str]) -> str:
+        """The event record is the observer's (`ObservedBackend`); a plain
+        engine backend has none: the method does not exist."""
+        raise NoSuchMethod("Observe")
 
     async def instance_start(self, caller: Caller, job: str, instance: str, wait: bool) -> None:
         await self._request(self.engine.instance_start, job, instance, wait=wait)

@@ -15,7 +15,7 @@ CONSOLE_TYPES = ("none", "log", "output", "owner")
 # options that take a value
 _VALUED = {
     "--confdir", "--prepend-confdir", "--append-confdir", "--default-console",
-    "--logdir", "--startup-event", "--state-fd",
+    "--logdir", "--startup-event", "--state-fd", "--history-bytes",
 }
 
 
@@ -45,6 +45,7 @@ class Options:
     debug: bool = False
     help: bool = False
     version: bool = False
+    history_bytes: int | None = None     # the in-memory record window (issue #23)
     ignored: list[str] = field(default_factory=list)
 
 
@@ -84,6 +85,10 @@ def _apply_valued(opts: Options, name: str, value: str) -> None:
         opts.logdir = value
     elif name == "--startup-event":
         opts.startup_event = value
+    elif name == "--history-bytes":
+        if not value.isdigit() or int(value) < 1024:
+            raise OptionError(f"invalid history size (bytes, at least 1024): {value}")
+        opts.history_bytes = int(value)
     elif name == "--state-fd":
         try:
             opts.state_fd = int(value)

@@ -84,7 +84,8 @@ def reexec(daemon: "Daemon") -> None:
         if fd is not None:
             os.close(fd)
         fd = None
-    argv = [sys.executable, "-m", "upstart.cli.init"] + _new_argv(daemon, fd)
+    from upstart.daemon.procname import exec_argv
+    argv = exec_argv(daemon.argv[0]) + _new_argv(daemon, fd)
     try:
         if daemon.server is not None:
             daemon.server.close()
@@ -95,7 +96,7 @@ def reexec(daemon: "Daemon") -> None:
         daemon.supervisor.prepare_exec()
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, argv)
+        os.execv(argv[0], argv)
     except OSError as exc:
         daemon.logger.log("error", f"Failed to re-execute {daemon.argv[0]}: {exc.strerror}")
         if fd is not None:

@@ -112,11 +112,11 @@ class SessionBackend(EngineBackend):
         self.d.logger.log("warn", f"Ignoring {what} request from chroot session")
 
     def set_log_priority(self, caller: "Caller", value: str) -> None:
-        self._check(caller, "set log priority")
+        self._check(caller, "log_priority")
         self._ignore("set log priority")            # ours: upstream lets it through
 
     async def reload_configuration(self, caller: "Caller") -> None:
-        self._check(caller, "reload configuration")
+        self._check(caller, "ReloadConfiguration")
         self.d.sessions.reload(self.session, full=True)
 
     def get_env(self, caller, job_details, name) -> str:
@@ -137,26 +137,26 @@ class SessionBackend(EngineBackend):
         self._ignore("reset env")
 
     def notify_disk_writeable(self, caller) -> None:
-        self._check(caller, "notify disk is writeable")   # upstream: a silent no-op
+        self._check(caller, "NotifyDiskWriteable")   # upstream: a silent no-op
 
     # NotifyDBusAddress: refused in system mode as for anyone (upstream's PID 1 check)
 
     def notify_cgroup_manager_address(self, caller, address) -> None:
-        self._check(caller, "notify cgroup manager address")
+        self._check(caller, "NotifyCGroupManagerAddress")
         self._ignore("notify cgroup manager address")
 
     def end_session(self, caller) -> None:
-        self._check(caller, "end session")
+        self._check(caller, "EndSession")
         if os.getpid() != 1:
             self._ignore("session end")
 
     def get_state(self, caller) -> str:
-        self._check(caller, "request state")
+        self._check(caller, "GetState")
         self.d.logger.log("warn", "Ignoring state query from chroot session")
         return ""
 
     async def restart(self, caller) -> None:
-        self._check(caller, "request restart")
+        self._check(caller, "Restart")
         self._ignore("restart")
 
     def observe(self, caller, what: str, args: list[str]) -> str:
@@ -194,7 +194,7 @@ class Sessions:
             return self.d.backend, None
         session = self.by_root.get(root)
         if session is None:
-            if not self.d.backend._permitted(caller):
+            if not self.d.backend.permitted(caller):
                 return self.d.backend, None
             session = self.get(root)
         return session.backend, root

@@ -42,6 +42,8 @@ from upstart.jobfile.numbers import (
 )
 
 UNKNOWN_STANZA = "Unknown stanza"
+# the security process of `apparmor load PATH`: 1.13's program and options
+APPARMOR_PARSER = "/sbin/apparmor_parser -r -W"
 EXPECTED_TOKEN = "Expected token"
 ILLEGAL_INTERVAL = "Illegal interval, expected number of seconds"
 ILLEGAL_EXIT = "Illegal exit status, expected integer"
@@ -440,11 +442,13 @@ def stanza_limit(sc: Scanner, cls: JobClass, line: int) -> None:
 
 
 def stanza_apparmor(sc: Scanner, cls: JobClass, line: int) -> None:
-    # The `security` process (apparmor_parser) is the spawner's business: it
-    # runs only when AppArmor is usable (01 §10), so the parser records the path.
+    # `apparmor load PATH` makes the `security` process, as 1.13's parser did
+    # (01 §10); whether it runs (AppArmor usable) is decided when the job starts.
     sub = sc.next_token(CNLWS, False)
     if sub == "load":
         cls.apparmor_load = sc.next_arg()
+        cls.process["security"] = Process(False, "%s %s" % (APPARMOR_PARSER,
+                                                            cls.apparmor_load))
     elif sub == "switch":
         cls.apparmor_switch = sc.next_arg()
     else:

@@ -23,6 +23,7 @@ FILE_NAME = "upstart-events.jsonl"
 MAX_BYTES = 4 * 1024 * 1024
 KEEP = 3
 MAX_PENDING = 100000
+MAX_PENDING_BYTES = 512 * 1024   # encoded lines waiting for the file (issue #23)
 
 
 def _dumps(record: dict) -> str:
@@ -66,6 +67,8 @@ class JsonLog:
         self.max_bytes = max_bytes
         self.keep = keep
         self.pending: list[dict] = []        # records not yet written, unserialised
+        self.lines: list[bytes] = []         # encoded lines not yet written (History)
+        self._lines_size = 0
         self.monotonic = monotonic
         self._retry_at = 0.0
         self._size: int | None = None
@@ -73,6 +76,18 @@ class JsonLog:
     def add(self, record: dict) -> None:
         self.pending.append(record)
         self._bound()
+
+    def add_lines(self, lines: list[bytes]) -> None:
+        """Encoded records (from `History.seal`), written at the next flush;
+        while the file cannot be written the newest MAX_PENDING_BYTES wait."""
+        self.lines.extend(lines)
+        self._lines_size += sum(map(len, lines))
+        if self._lines_size > MAX_PENDING_BYTES:
+            drop = 0
+            while self._lines_size > MAX_PENDING_BYTES and drop < len(self.lines):
+                self._lines_size -= len(self.lines[drop])
+                drop += 1
+            del self.lines[:drop]
 
     def _bound(self) -> None:
         """Keep the newest MAX_PENDING records (a writer may append to `pending`
@@ -82,7 +97,7 @@ class JsonLog:
 
     def flush(self) -> bool:
         """Write what is pending; False when the file could not be written."""
-        if not self.pending:
+        if not self.pending and not self.lines:
             return True
         self._bound()
         now = self.monotonic() if self.monotonic else 0.0
@@ -94,7 +109,9 @@ class JsonLog:
                     self._size = os.stat(self.path).st_size
                 except FileNotFoundError:
                     self._size = 0
-            data = _encode_all(self.pending).encode()
+            data = _encode_all(self.pending).encode() if self.pending else b""
+            if self.lines:
+                data += b"".join(self.lines)
             if self._size and self._size + len(data) > self.max_bytes:
                 self.rotate()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
@@ -105,6 +122,8 @@ class JsonLog:
                 os.close(fd)
             self._size += len(data)
             self.pending.clear()
+            self.lines.clear()
+            self._lines_size = 0
             return True
         except OSError:
             self._retry_at = now + 1.0
@@ -142,11 +161,44 @@ def _encode_all(records: list[dict]) -> str:
         return "".join(lines)
 
 
+def encode_lines(records: list[dict]) -> list[bytes]:
+    """Each record as its UTF-8 line (a record that cannot be serialised is
+    left out, as in `_encode_all`)."""
+    enc = _C_BATCH
+    if enc is not None:
+        try:
+            return [("".join(enc(r, 0)) + "\n").encode() for r in records]
+        except Exception:       # (RecursionError for a circular one, too)
+            pass
+    out = []
+    for record in records:
+        try:
+            out.append(encode(record).encode())
+        except Exception:
+            continue
+    return out
+
+
+def log_paths(path: str) -> list[str]:
+    """The log file and its rotated copies, oldest first."""
+    return [f"{path}.{n}" for n in range(9, 0, -1)] + [path]
+
+
+def read_lines(path: str):
+    """The raw lines of a log file and its rotated copies, oldest first
+    (a missing or unreadable copy is skipped)."""
+    for p in log_paths(path):
+        try:
+            with open(p, "rb") as f:
+                yield from f
+        except OSError:
+            continue
+
+
 def read_records(path: str) -> list[dict]:
     """Every record of a log file and its rotated copies, oldest first."""
     out: list[dict] = []
-    paths = [f"{path}.{n}" for n in range(9, 0, -1)] + [path]
-    for p in paths:
+    for p in log_paths(path):
         try:
             with open(p) as f:
                 for line in f:

@@ -32,7 +32,11 @@ instance just failed). A job event carries a copy of its job's goal cause,
 so a chain can be walked back long after the job changed again.
 
 Owns: the record sequence, the bounded table of recent events, each
-instance's goal cause, recent failures, debug pauses. Never: performs I/O,
+instance's goal cause, recent failures (bounded), debug pauses. Memory is
+bounded (issue #23): the records live in a `History` bounded in bytes, the
+event table keeps the newest `KEEP_EVENTS` states and the failure table the
+newest `KEEP_FAILURES`; what left them is rebuilt from the records, read
+back from the log file when memory no longer holds them. Never: performs I/O,
 reads the clock except through the injected functions, or changes what the
 daemon does (a bug here must never affect init: the service guards it).
 """
@@ -40,11 +44,15 @@ daemon does (a bug here must never affect init: the service guards it).
 from __future__ import annotations
 
 import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from upstart.observe.history import MAX_BYTES, History
+
 Record = dict[str, Any]
+KEEP_EVENTS = 256       # event states kept whole in memory (older: from the records)
+KEEP_FAILURES = 256     # failed instances kept in memory (more: rebuilt from the records)
 
 # lifecycle event name -> the state change that queues it
 JOB_EVENT_STATE = {"starting": "starting", "started": "running",
@@ -74,14 +82,21 @@ class Recorder:
 
     def __init__(self, *, monotonic: Callable[[], float], wall: Callable[[], float],
                  sink: Callable[[Record], None] | None = None,
-                 keep_events: int = 20000, keep_records: int = 50000):
+                 keep_events: int = KEEP_EVENTS, keep_bytes: int = MAX_BYTES,
+                 history: History | None = None, keep_failures: int = KEEP_FAILURES):
         self.monotonic = monotonic
         self.wall = wall
         self.sink = sink
         self.seq = 0
-        self.records: deque[Record] = deque(maxlen=keep_records)   # recent, oldest first
-        self.events: OrderedDict[int, Record] = OrderedDict()   # id -> event state
+        # recent records, oldest first, bounded in bytes; older ones in the log
+        # file, read back by the queries (history.py, issue #23)
+        self.records: History = history if history is not None else History(keep_bytes)
+        # id -> event state, the newest `keep_events`; an older event is rebuilt
+        # from its records (`event`, `latest_event`)
+        self.events: OrderedDict[int, Record] = OrderedDict()
         self.keep_events = keep_events
+        self.keep_failures = keep_failures
+        self.failures_complete = True   # False once a failure left the table
         self._next_event = 1
         self._open: dict[str, list[Record]] = {}   # unfinished events by name, in order
         self.goal_causes: dict[tuple[str, str], dict] = {}
@@ -182,6 +197,7 @@ class Recorder:
         self._prev = None
         self._finished_name = None
         self._just_failed.clear()
+        self.records.settle()
 
     def _flush_spawns(self, pid: int | None = None) -> None:
         pids = [pid] if pid is not None else list(self._spawns)
@@ -326,9 +342,11 @@ class Recorder:
             vals = env_dict(env)
             if vals.get("RESULT") == "failed":
                 key = (vals.get("JOB", ""), vals.get("INSTANCE", ""))
-                self.failures[key] = {"job": key[0], "instance": key[1],
-                                      "wall": rec["wall"], "mono": rec["mono"],
-                                      "reason": failure_reason(vals), "env": env}
+                self.failures.pop(key, None)
+                self.failures[key] = failure_entry(key, rec["wall"], rec["mono"], vals, env)
+                if len(self.failures) > self.keep_failures:
+                    del self.failures[next(iter(self.failures))]    # the oldest
+                    self.failures_complete = False
 
     def _goal_cause(self, job: str, inst: str) -> dict:
         failed = self._just_failed.pop((job, inst), None)
@@ -344,12 +362,46 @@ class Recorder:
     # ------------------------------------------------------------ queries
 
     def event(self, event_id: int | None) -> Record | None:
-        return self.events.get(event_id) if event_id is not None else None
+        if event_id is None:
+            return None
+        state = self.events.get(event_id)
+        if state is None and event_id < self._next_event:
+            state = self._rebuilt_event(event_id)
+        return state
+
+    def _rebuilt_event(self, event_id: int) -> Record | None:
+        """The state of an event that left the table, from its records (memory,
+        then the log file): queued, handled, finished."""
+        key = b'"id":%d,' % event_id
+        queued = self.records.find_newest(
+            (b'"event-queued"', key), lambda r: r.get("kind") == "event-queued"
+            and r.get("id") == event_id)
+        if queued is None:
+            return None
+        state = {"id": event_id, "name": queued.get("name", ""),
+                 "env": tuple(queued.get("env") or ()), "by": queued.get("by") or {},
+                 "queued": queued["seq"], "mono": queued.get("mono"),
+                 "wall": queued.get("wall"), "handled": None, "finished": None,
+                 "failed": False}
+        for kind in ("event-handled", "event-finished"):
+            rec = self.records.find_newest(
+                (kind.encode(), key), lambda r, k=kind: r.get("kind") == k
+                and r.get("id") == event_id)
+            if rec is None:
+                continue
+            if kind == "event-handled":
+                state["handled"] = rec["seq"]
+            else:
+                state["finished"] = rec["seq"]
+                state["env"] = tuple(rec.get("env") or state["env"])
+                state["failed"] = bool(rec.get("failed"))
+        return state
 
     def latest_event(self, name: str, before: int | None = None,
                      env: dict[str, str] | None = None) -> Record | None:
         """The newest recorded event `name` queued before record `before`,
-        preferring one whose variables all agree with `env`."""
+        preferring one whose variables all agree with `env` (the table first,
+        then the records of older events)."""
         fallback = None
         for rec in reversed(self.events.values()):
             if rec["name"] != name or (before is not None and rec["queued"] > before):
@@ -358,7 +410,55 @@ class Recorder:
                 return rec
             if fallback is None:
                 fallback = rec
-        return fallback
+        if fallback is not None or not self.events:
+            return fallback
+        oldest = next(iter(self.events.values()))["queued"]
+        if before is not None and before < oldest:
+            oldest = before
+        name_key = b'"name":%s,' % _json_str(name)
+
+        def older(r: Record) -> bool:
+            return (r.get("kind") == "event-queued" and r.get("name") == name
+                    and r["seq"] <= oldest)
+        # (an older event's variables compared are those it had when queued)
+        agreeing = None
+        if env is not None:
+            agreeing = self.records.find_newest(
+                (b'"event-queued"', name_key),
+                lambda r: older(r) and all(env.get(k) == v for k, v in
+                                           env_dict(r.get("env")).items()))
+        found = agreeing or self.records.find_newest((b'"event-queued"', name_key), older)
+        return self._rebuilt_event(found["id"]) if found is not None else None
+
+    def all_failures(self) -> dict[tuple[str, str], Record]:
+        """Every failed instance that has not started again: the table, or,
+        once it overflowed, rebuilt from every record (file and memory)."""
+        if self.failures_complete:
+            return self.failures
+        out: dict[tuple[str, str], Record] = {}
+        for r in self.records.scan():
+            kind = r.get("kind")
+            if kind == "state" and r.get("state") == "starting":
+                out.pop((r.get("job", ""), r.get("instance", "")), None)
+            elif kind == "event-finished" and r.get("name") == "stopped":
+                env = r.get("env") or []
+                vals = env_dict(env)
+                if vals.get("RESULT") == "failed":
+                    key = (vals.get("JOB", ""), vals.get("INSTANCE", ""))
+                    out.pop(key, None)
+                    out[key] = failure_entry(key, r.get("wall"), r.get("mono"), vals, env)
+        out.update(self.failures)
+        return out
+
+
+def _json_str(text: str) -> bytes:
+    import json
+    return json.dumps(text).encode()
+
+
+def failure_entry(key: tuple[str, str], wall, mono, vals: dict[str, str], env) -> Record:
+    return {"job": key[0], "instance": key[1], "wall": wall, "mono": mono,
+            "reason": failure_reason(vals), "env": env}
 
 
 def failure_reason(vals: dict[str, str]) -> str:

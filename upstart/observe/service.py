@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from upstart.control.backend import Caller
 from upstart.core.effects import ControlFailure, upstart_error
 from upstart.daemon.backend import EngineBackend
-from upstart.observe.jsonlog import FILE_NAME, JsonLog
+from upstart.observe.history import MAX_BYTES as HISTORY_BYTES
+from upstart.observe.history import History
+from upstart.observe.jsonlog import FILE_NAME, JsonLog, read_lines
 from upstart.observe.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -129,11 +131,15 @@ class Observer:
         self.logdir = logdir
         self.file = JsonLog(os.path.join(logdir, FILE_NAME), monotonic=time.monotonic) \
             if logdir else None
+        # the records: the newest in memory, bounded in bytes, encoded once for
+        # both memory and the file; the older ones read back from the file
+        # (history.py, issue #23)
+        history = History(getattr(daemon.opts, "history_bytes", None) or HISTORY_BYTES,
+                          spill=self.file.add_lines if self.file is not None else None,
+                          read_older=self._read_older if self.file is not None else None)
         self.recorder = Recorder(monotonic=time.monotonic, wall=time.time,
-                                 sink=self._sink if self.file is not None else None)
-        # perf: records go straight onto the file's pending list (JsonLog.flush
-        # bounds it), serialised when the batch is written
-        self._pending_append = self.file.pending.append if self.file is not None else None
+                                 sink=self._sink if self.file is not None else None,
+                                 history=history)
         self._flush_scheduled = False
         self._complained = False
 
@@ -159,14 +165,20 @@ class Observer:
     def note(self, note) -> None:
         self.guard(self.recorder.note, note)
 
-    def _sink(self, record: dict) -> None:
-        self._pending_append(record)
+    def _sink(self, _record: dict) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.d.loop.call_soon(self._flush)
 
+    def _read_older(self):
+        """The log file's lines, oldest first, once what is waiting is written
+        (History seals its records before it reads)."""
+        self.file.flush()
+        return read_lines(self.file.path)
+
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self.recorder.records.seal()
         if self.file is not None and not self.file.flush():
             self._flush_scheduled = True
             self.d.loop.call_later(1.0, self._flush)
@@ -176,13 +188,7 @@ class Observer:
     def query(self, what: str, args: list[str]) -> Any:
         if what == "log":        # a page: the first LOG_PAGE records after SINCE
             since = int(args[0]) if args and args[0].isdigit() else 0
-            out = []
-            for r in self.recorder.records:
-                if r["seq"] > since:
-                    out.append(r)
-                    if len(out) >= LOG_PAGE:
-                        break
-            return out
+            return self.recorder.records.since(since, LOG_PAGE)
         if what == "why":
             return self._why(args)
         if what == "failed":
@@ -219,7 +225,7 @@ class Observer:
         except ControlFailure:
             inst = None
         if inst is None:
-            failure = self.recorder.failures.get((job, ""))
+            failure = self.recorder.all_failures().get((job, ""))
             text = f"{job}: not running"
             if failure:
                 text += f" (it failed: {failure['reason']})"
@@ -233,7 +239,7 @@ class Observer:
     def _failures(self, job: str | None) -> list[dict]:
         from upstart.process.joblog import log_path
         out = []
-        for (name, inst), failure in sorted(self.recorder.failures.items()):
+        for (name, inst), failure in sorted(self.recorder.all_failures().items()):
             if job is not None and name != job:
                 continue
             item = dict(failure)
@@ -298,6 +304,7 @@ class ObservedBackend(EngineBackend):
 
     def observe(self, caller: Caller, what: str, args: list[str]) -> str:
         """The `Observe` D-Bus method: a JSON answer (see `Observer.query`)."""
+        self._check(caller, "Observe")
         obs = self._observer()
         if obs is None:
             raise ControlFailure(upstart_error("NotAvailable", "No event record"))

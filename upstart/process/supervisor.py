@@ -75,7 +75,7 @@ class Supervisor:
         self._children: dict[int, _Child] = {}
         self._logs: dict[int, JobLog] = {}
         self._writers: dict[int, bytes] = {}
-        self._apparmor = apparmor_usable()
+        self.apparmor = apparmor_usable()   # also tells the engine to run `security`
         self._was_subreaper: bool | None = None
         if subreaper and os.getpid() != 1:
             self._was_subreaper = ptrace.is_child_subreaper()
@@ -85,6 +85,18 @@ class Supervisor:
                 self._was_subreaper = None
 
     # ------------------------------------------------------------ spawn
+
+    def _warn_without_apparmor(self, request: SpawnRequest) -> None:
+        """1.13 skips `apparmor load` and `apparmor switch` silently when AppArmor
+        is unusable; say so once per job instead, at its first process."""
+        cls = request.job_class
+        what = [f"not loading profile {cls.apparmor_load}"] if cls.apparmor_load else []
+        if cls.apparmor_switch:
+            what.append(f"running without profile {cls.apparmor_switch}")
+        if what:
+            self._apparmor_warned.add(request.job)
+            self._report(LogLine("warn", f"{request.job}: AppArmor is not available, "
+                                         + ", ".join(what)))
 
     def spawn(self, request: SpawnRequest, root: str | None = None) -> int:
         """`root`: the chroot session the job belongs to (docs/design/sessions.md):
@@ -98,16 +110,11 @@ class Supervisor:
     def _spawn(self, request: SpawnRequest, root: str | None = None) -> int:
         plan = plan_for(request, session_init=self.session_init,
                         default_console=self.default_console, no_log=self.no_log,
-                        debug=self.debug, apparmor_usable=self._apparmor)
+                        debug=self.debug, apparmor_usable=self.apparmor)
         plan.session_root = root
         label = request.job_class.job_name_for_display(request.instance)
-        if (request.slot == "main" and request.job_class.apparmor_switch
-                and not self._apparmor and request.job not in self._apparmor_warned):
-            # 1.13 skips the stanza silently; say so once per job instead
-            self._apparmor_warned.add(request.job)
-            self._report(LogLine("warn", f"{request.job}: AppArmor is not available, "
-                                         f"running without profile "
-                                         f"{request.job_class.apparmor_switch}"))
+        if not self.apparmor and request.job not in self._apparmor_warned:
+            self._warn_without_apparmor(request)
         # cgroups (issue #9): create, configure, join (a chroot session's job below
         # the session's own prefix: docs/design/sessions.md)
         if self.cgroups is not None:

@@ -39,6 +39,8 @@ def _options(argv):
     p.add_argument("--list", action="store_true", help="print the timers and exit")
     p.add_argument("--verbose", action="store_true", help="log every event emitted")
     p.add_argument("--debug", action="store_true", help="as --verbose")
+    from upstart.version import add_version_option
+    add_version_option(p, PROG)
     return p.parse_args(argv)
 
 

@@ -8,16 +8,16 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from control_harness import ServerThread
 from membackend import MemoryBackend, ToyJob
+from testdata import SCENARIOS as GOLDEN
+from upstart.control.backend import NoSuchMethod
 
 BIN = Path(sys.executable).parent
-GOLDEN = Path("/work/shared/golden/scenarios")
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
@@ -80,6 +80,9 @@ def test_golden_replay(run, scenario):
     for step in golden_runs(scenario):
         prog, *argv = step["run"]
         got = run(*argv, prog=prog, env=step.get("env"))
+        if "--version" in argv:   # decided deviation (golden README): the first line only
+            got = (got[0], got[1].split("\n", 1)[0], got[2])
+            step = dict(step, stdout=step["stdout"].split("\n", 1)[0])
         assert got == (step["rc"], step["stdout"], step["stderr"]), step["run"]
 
 
@@ -249,7 +252,8 @@ def test_reload(run, backend):
 
 def test_reload_fallback_signals_main_process_itself():
     class OldInit(MemoryBackend):
-        instance_reload = None
+        async def instance_reload(self, caller, job, instance):
+            raise NoSuchMethod("Reload")
 
     backend = OldInit([ToyJob("svc"), ToyJob("abs", has_main=False)])
     child = subprocess.Popen(["sleep", "30"])
@@ -390,11 +394,5 @@ def test_help_texts(run):
     assert rc == 0 and out.startswith("Usage: stop [OPTION]... JOB [KEY=VALUE]...\n")
 
 
-def test_startup_is_fast(run):
-    run("start", "svc")
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        assert run("status", "svc")[0] == 0
-        times.append(time.perf_counter() - t0)
-    assert sorted(times)[2] < 0.2      # generous: the bench measures the real figure
+# initctl's start-up: no timing here (issue #23: figures belong to `make bench`,
+# bench/cli.py); what it imports is checked in tests/unit/control/test_initctl_imports.py

@@ -6,12 +6,12 @@ import pwd
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 from upstart.core.effects import SpawnError
 from process_harness import Harness, request
+from waiting import wait_for
 from upstart.process.notes import Exited, LogLine
 
 ENV = ("PATH=/usr/bin:/bin", "UPSTART_JOB=j", "UPSTART_INSTANCE=", "FOO=a b  c")
@@ -346,16 +346,16 @@ def test_console_output_uses_dev_console_or_falls_back(h, tmp_path):
 def test_kill_group_and_sigkill(h, tmp_path):
     pid = h.spawn(request("sh -c 'trap \"\" TERM; env --default-signal=TERM sleep 30 & "
                           "env --default-signal=TERM sleep 30 & wait; sleep 30'", env=ENV))
-    time.sleep(0.1)
-    kids = [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-    assert len(kids) == 2
+
+    def both_children():        # both sleeping: exec'd by env, TERM back to default
+        kids = [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        return kids if len(kids) == 2 and all(_cmdline(k) == b"sleep\x0030\x00"
+                                              for k in kids) else None
+    kids = wait_for(both_children, timeout=5)
     assert h.sup.kill(pid, signal.SIGTERM, group=True) is None
     h.run(0.1)
     assert not [n for n in h.notes if isinstance(n, Exited) and n.pid == pid]   # TERM trapped
-    deadline = time.monotonic() + 5   # the sleeps in the group got the TERM
-    while not all(_gone(k) for k in kids) and time.monotonic() < deadline:
-        h.run(0.01)
-    assert all(_gone(k) for k in kids)
+    wait_for(lambda: h.run(0.01) or all(_gone(k) for k in kids), timeout=5)  # the group got TERM
     assert h.sup.kill(pid, signal.SIGKILL) is None
     assert h.exited(pid).signal == signal.SIGKILL
     assert h.sup.kill(pid, signal.SIGTERM) is None          # ESRCH is silent
@@ -364,6 +364,14 @@ def test_kill_group_and_sigkill(h, tmp_path):
 def test_kill_errors_are_returned_as_text(h):
     assert h.sup.kill(1, 0, group=False) is None
     assert h.sup.kill(os.getpid(), 999, group=False) == "Invalid argument"
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def _gone(pid):

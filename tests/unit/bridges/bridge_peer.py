@@ -1,24 +1,13 @@
-"""Helpers for the bridge tests: `until` (poll from a coroutine) and
-`SilentPeer`, a minimal real D-Bus peer that authenticates a client,
+"""Helper for the bridge tests: `SilentPeer`, a minimal real D-Bus peer that authenticates a client,
 records every message it receives and answers only when told to."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import threading
 
 from upstart.control import wire
-
-
-async def until(pred, timeout=5.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not pred():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.01)
 
 
 class SilentPeer:

@@ -62,9 +62,22 @@ def test_events_for_glob_carries_match():
 def test_events_for_directory_itself_and_entries():
     w = W("FILE=/srv/in/")
     assert fw.events_for(w, "/srv/in", "create") == [("FILE=/srv/in/", "EVENT=create")]
-    assert fw.events_for(w, "/srv/in/x", "delete") == [
-        ("FILE=/srv/in/", "EVENT=delete", "MATCH=/srv/in/x")]
+    assert fw.events_for(w, "/srv/in", "delete") == [("FILE=/srv/in/", "EVENT=delete")]
+    # as 1.13's bridge: any change of an entry is a modification of the directory
+    for verb in fw.VERBS:
+        assert fw.events_for(w, "/srv/in/x", verb) == [
+            ("FILE=/srv/in/", "EVENT=modify", "MATCH=/srv/in/x")]
     assert fw.events_for(w, "/srv/in/x/y", "delete") == []
+    assert fw.events_for(W("FILE=/srv/in/", "EVENT=create"), "/srv/in/x", "create") == []
+    assert fw.events_for(W("FILE=/srv/in/", "EVENT=delete"), "/srv/in/x", "delete") == []
+    assert fw.events_for(W("FILE=/srv/in/", "EVENT=modify"), "/srv/in/x", "delete") == [
+        ("FILE=/srv/in/", "EVENT=modify", "MATCH=/srv/in/x")]
+
+
+def test_initial_event_of_a_directory_is_for_the_directory_only(tmp_path):
+    (tmp_path / "entry").write_text("")
+    got = fw.initial_events(W("FILE=%s/" % tmp_path), os.path.lexists, os.listdir)
+    assert got == [("FILE=%s/" % tmp_path, "EVENT=create")]
 
 
 def test_watched_directory_walks_up_to_an_existing_ancestor():

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from bridge_peer import until
+from waiting import until
 from upstart.bridges.common import Log
 from upstart.bridges.jobs import JobWatcher
 from upstart.bridges.link import Link

@@ -10,7 +10,8 @@ from upstart.bridges.common import Log
 from upstart.bridges.link import Link
 from upstart.control.client import CallError
 
-from bridge_peer import SilentPeer, until
+from bridge_peer import SilentPeer
+from waiting import until
 
 
 

@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 
-from bridge_peer import until
+from waiting import until
 from upstart.bridges import socket as sockbridge
 from upstart.bridges.common import Log
 from upstart.bridges.link import Link

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from waiting import wait_for
 from upstart.cgroups import fs
 from upstart.cgroups.model import V1, V2, Write
 
@@ -116,12 +117,10 @@ def _sleeper(cgroup_dir: str, *, sessions: int = 0) -> subprocess.Popen:
 
 
 def _wait_members(path: str, n: int) -> set[int]:
-    for _ in range(200):
+    def enough():
         got = fs.members(path)
-        if len(got) >= n:
-            return got
-        time.sleep(0.01)
-    raise AssertionError(f"{path}: {fs.members(path)}")
+        return got if len(got) >= n else None
+    return wait_for(enough, context=lambda: f"{path}: {fs.members(path)}")
 
 
 def test_v1_settings_go_through_cgroupspy(scratch):

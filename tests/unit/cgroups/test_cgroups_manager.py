@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from waiting import wait_for
 from upstart.cgroups import fs
 from upstart.cgroups.manager import CGroupManager
 from upstart.core.effects import SpawnRequest
@@ -57,15 +58,6 @@ def _join(procs_files) -> subprocess.Popen:
     return subprocess.Popen(["sh", "-c", script])
 
 
-def _wait(predicate, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_prepare_creates_configures_and_names_the_files_to_join(base):
     logs = []
     m = _manager(base, logs)
@@ -92,7 +84,7 @@ def test_kill_signals_the_whole_instance_and_cleanup_removes_it(base):
     proc = _join(files)
     try:
         track = os.path.join(m.v2.base, "upstart/j")
-        assert _wait(lambda: proc.pid in fs.members(track))
+        assert wait_for(lambda: proc.pid in fs.members(track))
         assert m.owner(proc.pid) == ("j", "")
         assert m.owner(os.getpid()) is None
         assert not m.kill(os.getpid(), signal.SIGTERM)     # not a job process: caller's job
@@ -101,7 +93,7 @@ def test_kill_signals_the_whole_instance_and_cleanup_removes_it(base):
     finally:
         proc.kill()
         proc.wait()
-    assert _wait(lambda: m.cleanup("j", ""))
+    assert wait_for(lambda: m.cleanup("j", ""))
     assert not os.path.exists(os.path.join(m.v2.base, "upstart"))
     assert m.status("j") == []
 
@@ -113,7 +105,7 @@ def test_cleanup_at_waiting_kills_leftovers(base):
     proc = _join(m.prepare(_request("cgroup pids\n")))
     try:
         track = os.path.join(m.v2.base, "upstart/j")
-        assert _wait(lambda: proc.pid in fs.members(track))
+        assert wait_for(lambda: proc.pid in fs.members(track))
         m.state_changed("j", "", "stopping")      # not yet: nothing happens
         assert proc.poll() is None
         m.state_changed("j", "", "waiting")
@@ -121,7 +113,7 @@ def test_cleanup_at_waiting_kills_leftovers(base):
     finally:
         proc.kill()
         proc.wait()
-    assert _wait(lambda: m.cleanup("j", ""))
+    assert wait_for(lambda: m.cleanup("j", ""))
 
 
 def test_status_reports_cgroups_memory_and_pids(base):
@@ -130,7 +122,7 @@ def test_status_reports_cgroups_memory_and_pids(base):
         pytest.skip("needs v1 memory and pids hierarchies")
     proc = _join(m.prepare(_request("cgroup memory\ncgroup pids\n")))
     try:
-        assert _wait(lambda: (m.status("j") or [{}])[0].get("pids") == 1)
+        assert wait_for(lambda: (m.status("j") or [{}])[0].get("pids") == 1)
         st = m.status("j")[0]
         assert st["instance"] == ""
         assert any(g.startswith("memory:") for g in st["cgroups"])
@@ -138,7 +130,7 @@ def test_status_reports_cgroups_memory_and_pids(base):
     finally:
         proc.kill()
         proc.wait()
-    assert _wait(lambda: m.cleanup("j", ""))
+    assert wait_for(lambda: m.cleanup("j", ""))
 
 
 def test_problems_are_one_warning_per_job_and_never_an_error(base):
@@ -180,7 +172,7 @@ def test_state_survives_a_reexec_handover(base):
     proc = _join(old.prepare(_request("cgroup pids\n", "svc")))
     try:
         track = os.path.join(old.v2.base, "upstart/svc")
-        assert _wait(lambda: proc.pid in fs.members(track))
+        assert wait_for(lambda: proc.pid in fs.members(track))
         new = _manager(base, [])
         new.adopt_state(json.loads(json.dumps(old.export_state())))
         assert new.owner(proc.pid) == ("svc", "")
@@ -189,7 +181,7 @@ def test_state_survives_a_reexec_handover(base):
     finally:
         proc.kill()
         proc.wait()
-    assert _wait(lambda: new.cleanup("svc", ""))
+    assert wait_for(lambda: new.cleanup("svc", ""))
     assert not os.path.exists(track)
 
 
@@ -204,8 +196,8 @@ def test_a_chroot_sessions_job_has_cgroups_of_its_own(base):
     try:
         host_dir = os.path.join(m.v2.base, "upstart/j")
         inner_dir = os.path.join(m.v2.base, "chroot/%2Fsrv%2Fc/upstart/j")
-        assert _wait(lambda: host.pid in fs.members(host_dir))
-        assert _wait(lambda: inner.pid in fs.members(inner_dir))
+        assert wait_for(lambda: host.pid in fs.members(host_dir))
+        assert wait_for(lambda: inner.pid in fs.members(inner_dir))
         assert m.owner(inner.pid) == ("/srv/c:j", "")
         m.state_changed("j", "", "waiting", scope="/srv/c")
         assert inner.wait(timeout=5) == -signal.SIGKILL
@@ -214,5 +206,5 @@ def test_a_chroot_sessions_job_has_cgroups_of_its_own(base):
         for proc in (host, inner):
             proc.kill()
             proc.wait()
-    assert _wait(lambda: m.cleanup("j", "") and m.cleanup("/srv/c:j", ""))
+    assert wait_for(lambda: m.cleanup("j", "") and m.cleanup("/srv/c:j", ""))
     assert not os.path.exists(os.path.join(m.v2.base, "chroot/%2Fsrv%2Fc/upstart"))

@@ -1,4 +1,4 @@
-"""The server's fast reader of method calls against jeepney: the same Message,
+"""The server's fast reader of method calls (wire.py, strict) against jeepney: the same Message,
 or None (jeepney reads it then) for anything it does not handle."""
 
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from jeepney.low_level import Endianness, Header, HeaderFields, Message, MessageType
 from jeepney.wrappers import DBusAddress, new_method_call
 
-from upstart.control import server as srv
+from upstart.control import codec as srv
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"))
 JOB = "/com/ubuntu/Upstart/jobs/j001"

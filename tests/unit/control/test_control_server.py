@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from upstart.control import api, paths, wire
+from upstart.control.backend import NoSuchMethod
 from upstart.control.client import CallError, ConnectError, Connection
 from control_harness import ServerThread, unique_address
 from membackend import MemoryBackend, ToyJob
@@ -153,7 +154,8 @@ def test_states(conn, backend):
 
 def test_states_unknown_when_backend_lacks_them():
     class NoStates(MemoryBackend):
-        set_state = clear_state = list_states = None
+        def list_states(self, caller=None):
+            raise NoSuchMethod("ListStates")
 
     with ServerThread(NoStates([])) as st, Connection(st.address) as conn:
         assert err(conn, M, MI, "ListStates") == (
@@ -574,8 +576,8 @@ def test_permission_denied_for_other_uid():
 
 
 def test_connection_limit(server, monkeypatch):
-    from upstart.control import server as server_module
-    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 2)
+    from upstart.control import transport
+    monkeypatch.setattr(transport, "MAX_CONNECTIONS", 2)
     kept = [Connection(server.address), Connection(server.address)]
     try:
         with pytest.raises(ConnectError):

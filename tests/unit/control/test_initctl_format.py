@@ -1,11 +1,9 @@
 """initctl's pure formatting: status lines, show-config, check-config."""
 
 import json
-from pathlib import Path
 
+from testdata import SCENARIOS as GOLDEN
 from upstart.cli.initctl_format import ConfigChecker, condition_text, show_config, status_line
-
-GOLDEN = Path("/work/shared/golden/scenarios")
 
 
 def props(name="", goal="start", state="running", processes=()):

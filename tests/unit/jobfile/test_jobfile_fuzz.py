@@ -1,19 +1,17 @@
 """Property tests: nothing but ParseError ever escapes the parser."""
 
-import os
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from testdata import shared_dir
 from upstart.jobfile.model import JobClass, ParseError
 from upstart.jobfile.parser import STANZAS, parse_job
 
-SHARED = Path(os.environ.get("UPSTART_SHARED", Path(__file__).resolve().parents[3].parent / "shared"))
 
 
 def _samples():
-    jobs = SHARED / "corpus" / "jobs"
+    jobs = shared_dir() / "corpus" / "jobs"     # seeds; without them one made-up job
     if not jobs.is_dir():
         return ["start on a or (b and c)\nscript\n  echo 'x'\nend script\nexec x \\\n y\n"]
     files = sorted(p for p in jobs.rglob("*") if p.is_file())[:200]

@@ -5,18 +5,14 @@ we build and the errors we would log with what upstream showed and logged.
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from testdata import SCENARIOS
 from upstart.jobfile.conf import load_sources
 from upstart.jobfile.model import expr_to_text
 
-SHARED = Path(os.environ.get("UPSTART_SHARED", Path(__file__).resolve().parents[3].parent / "shared"))
-SCENARIOS = SHARED / "golden" / "scenarios"
-
-pytestmark = pytest.mark.skipif(not SCENARIOS.is_dir(), reason=f"golden transcripts not at {SCENARIOS}")
 
 
 def build(name: str, tmp_path: Path):

@@ -101,6 +101,13 @@ def test_stanza_values(text, attr, value):
     assert getattr(parse(text), attr) == value
 
 
+def test_apparmor_load_makes_the_security_process_as_1_13():
+    cls = parse("apparmor load /etc/apparmor.d/a\napparmor load /etc/apparmor.d/b\n")
+    assert cls.process["security"] == Process(False, "/sbin/apparmor_parser -r -W "
+                                                     "/etc/apparmor.d/b")
+    assert "security" not in parse("apparmor switch x\n").process
+
+
 @pytest.mark.parametrize("slot", ["pre-start", "post-start", "pre-stop", "post-stop"])
 def test_process_stanzas_exec_and_script(slot):
     cls = parse(f"{slot} exec /bin/true -x\n")

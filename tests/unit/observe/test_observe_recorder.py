@@ -145,10 +145,14 @@ def test_sink_receives_every_record():
 
 def test_memory_is_bounded():
     h = Observed(job("a", start_on="tick"))
-    h.rec = type(h.rec)(monotonic=h.ticker, wall=h.ticker, keep_events=50, keep_records=100)
+    h.rec = type(h.rec)(monotonic=h.ticker, wall=h.ticker, keep_events=50,
+                        keep_bytes=16 * 1024)
     for n in range(500):
         h.emit_by("tick", f"N={n}")
-    assert len(h.rec.records) == 100 and len(h.rec.events) == 50
+    h.rec.records.seal()
+    assert h.rec.records.size <= 16 * 1024 and h.rec.records.dropped > 0
+    assert 16 * 1024 - h.rec.records.size < 1024     # full, less one record at most
+    assert len(h.rec.events) == 50
     assert h.rec.records[-1]["seq"] == h.rec.seq
     assert not h.rec._open                     # every event finished and left the index
 

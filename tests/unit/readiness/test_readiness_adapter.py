@@ -6,27 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 
 import pytest
 from busfixture import PrivateBus, claim, have_dbus
 
+from waiting import spin_until
 from upstart.jobfile.model import Match
 from upstart.readiness.adapter import Readiness, bus_address
-
-
-@pytest.fixture
-def loop():
-    lp = asyncio.new_event_loop()
-    yield lp
-    lp.close()
-
-
-def spin_until(loop, pred, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while not pred() and time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.01))
-    return pred()
 
 
 def make(loop, environ=None, session_init=True):

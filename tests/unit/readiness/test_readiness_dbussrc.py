@@ -4,11 +4,11 @@ name claimed later, an unreachable bus retried, watches removed."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from busfixture import PrivateBus, claim, have_dbus
 
+from waiting import spin_until
 from upstart.readiness.dbussrc import BusConnection, BusWatcher, match_rule
 from upstart.readiness.spec import DbusSpec
 
@@ -16,24 +16,10 @@ pytestmark = pytest.mark.skipif(not have_dbus(), reason="dbus-daemon not install
 
 
 @pytest.fixture
-def loop():
-    lp = asyncio.new_event_loop()
-    yield lp
-    lp.close()
-
-
-@pytest.fixture
 def bus():
     b = PrivateBus()
     yield b
     b.close()
-
-
-def spin_until(loop, pred, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while not pred() and time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.01))
-    return pred()
 
 
 def test_match_rule_names_the_signal_and_arg0():

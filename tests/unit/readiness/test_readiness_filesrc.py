@@ -7,29 +7,14 @@ import asyncio
 import os
 import shutil
 
-import pytest
 
+from waiting import spin_until
 from upstart.readiness.filesrc import FileWatcher, find, nearest_dir
 from upstart.readiness.spec import FileSpec
 
 
-@pytest.fixture
-def loop():
-    lp = asyncio.new_event_loop()
-    yield lp
-    lp.close()
-
-
 def spin(loop, seconds=0.05):
     loop.run_until_complete(asyncio.sleep(seconds))
-
-
-def spin_until(loop, pred, timeout=2.0):
-    for _ in range(int(timeout / 0.01)):
-        if pred():
-            return True
-        spin(loop, 0.01)
-    return pred()
 
 
 def make(loop, logs=None):

@@ -19,13 +19,6 @@ from upstart.readiness.socketsrc import (
 from upstart.readiness.spec import parse_socket
 
 
-@pytest.fixture
-def loop():
-    lp = asyncio.new_event_loop()
-    yield lp
-    lp.close()
-
-
 def test_backoff_grows_from_5ms_to_a_50ms_cap():
     delays = []
     d = None

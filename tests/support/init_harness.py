@@ -10,7 +10,10 @@
   the host's SysV scripts are hidden. Commands enter its network and mount
   namespaces with nsenter.
 
-Both kill everything they started on `close()` (context managers).
+Both kill everything they started on `close()` (context managers), and both
+answer `status(job)` (initctl's whole answer), `state(job)` (its first line:
+"job goal/state[, process N]") and `wait_for(predicate)` (tests/support/waiting.py,
+failing with init's log).
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ import sys
 import tempfile
 import time
 
+from waiting import wait_for
+
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TOOLS = ("initctl", "start", "stop", "restart", "reload", "status", "telinit", "runlevel",
          "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf",
          "upstart-time-bridge", "upstart-udev-bridge", "upstart-file-bridge",
-         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge")
+         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge",
+         "upstart-local-bridge", "upstart-dconf-bridge")
 
 
 def write_jobs(confdir: str, jobs: dict[str, str]) -> None:
@@ -38,17 +44,6 @@ def write_jobs(confdir: str, jobs: dict[str, str]) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
-
-
-def wait_for(predicate, timeout: float, interval: float, context):
-    """Poll `predicate` until it returns something true; fail with `context()`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time; " + context())
 
 
 def kill_family(proc) -> None:
@@ -87,7 +82,30 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-class SessionInit:
+class _Init:
+    """What both kinds of init answer; a subclass gives `initctl` and `log_text`."""
+
+    def initctl(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        raise NotImplementedError
+
+    def log_text(self) -> str:
+        raise NotImplementedError
+
+    def status(self, job: str, *args: str) -> str:
+        """`initctl status job ...` as printed (stripped); it must succeed."""
+        out = self.initctl("status", job, *args)
+        assert out.returncode == 0, f"initctl status {job}: {out.stderr}"
+        return out.stdout.strip()
+
+    def state(self, job: str, *args: str) -> str:
+        """The first line of `status`: `job goal/state[, process N]`."""
+        return self.status(job, *args).splitlines()[0]
+
+    def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
+        return wait_for(predicate, timeout, interval, self.log_text)
+
+
+class SessionInit(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
                  env: dict[str, str] | None = None):
         self.tmp = tempfile.mkdtemp(prefix="upstart-e2e-")
@@ -140,8 +158,8 @@ class SessionInit:
         with open(self.logfile.name) as f:
             return f.read()
 
-    def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
-        return wait_for(predicate, timeout, interval, lambda: "init log:\n" + self.init_log())
+    def log_text(self) -> str:
+        return "init log:\n" + self.init_log()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -176,13 +194,18 @@ for d in /etc/init.d /etc/rc0.d /etc/rc1.d /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc
          /etc/rc6.d /etc/rcS.d; do
     [ -d "$d" ] && mount -t tmpfs tmpfs "$d"
 done
+if [ -n "${SETUP:-}" ]; then eval "$SETUP"; fi
+unset SETUP
 exec "$@"
 """
 
 
-class Pid1Init:
+class Pid1Init(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
-                 env: dict[str, str] | None = None, confdirs: tuple[str, ...] = ()):
+                 env: dict[str, str] | None = None, confdirs: tuple[str, ...] = (),
+                 setup: str = ""):
+        """`setup`: shell commands run in the new namespaces before init starts
+        (after /run, /dev/kmsg and the tools are in place)."""
         self.tmp = tempfile.mkdtemp(prefix="upstart-pid1-")
         self.conf = os.path.join(self.tmp, "conf")
         self.logdir = os.path.join(self.tmp, "log")
@@ -200,7 +223,7 @@ class Pid1Init:
         dirs = []
         for d in (self.conf,) + tuple(confdirs):
             dirs += ["--confdir", d]
-        init_env = {"PATH": DEFAULT_PATH, "HOME": "/root", "T": self.tmp}
+        init_env = {"PATH": DEFAULT_PATH, "HOME": "/root", "T": self.tmp, "SETUP": setup}
         init_env.update(env or {})
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",
@@ -243,6 +266,9 @@ class Pid1Init:
                               env={"PATH": DEFAULT_PATH}, capture_output=True, text=True,
                               timeout=timeout)
 
+    def initctl(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return self.run("initctl", *args, **kw)
+
     def kmsg(self) -> str:
         with open(os.path.join(self.tmp, "kmsg"), errors="replace") as f:
             return f.read()
@@ -254,8 +280,8 @@ class Pid1Init:
         """The exit status of PID 1 (as unshare reports it)."""
         return self.proc.wait(timeout=timeout)
 
-    def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
-        return wait_for(predicate, timeout, interval, lambda: "kmsg:\n" + self.kmsg())
+    def log_text(self) -> str:
+        return "kmsg:\n" + self.kmsg()
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -1,0 +1,98 @@
+"""What Upstart 1.13's own tooling relies on (issue #22, items 3 and 5), against the
+real daemon: `--version` texts, `initctl list-sessions`, the log directory holding
+job logs only, the file bridge on a directory, and init's process name."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+from init_harness import BIN, DEFAULT_PATH, SessionInit
+
+PROGRAMS = ("init", "initctl", "start", "stop", "restart", "reload", "status", "telinit",
+            "runlevel", "shutdown", "reboot", "init-checkconf", "initctl2dot",
+            "upstart-monitor", "upstart-time-bridge", "upstart-udev-bridge",
+            "upstart-file-bridge", "upstart-socket-bridge", "upstart-dbus-bridge",
+            "upstart-event-bridge", "upstart-local-bridge", "upstart-dconf-bridge")
+
+
+@pytest.fixture
+def session():
+    with SessionInit({"svc": "exec sleep 100000\n"}) as init:
+        yield init
+
+
+def test_version_first_line_is_upstart_the_rest_is_ours(session):
+    # the daemon's own answer is 1.13's
+    assert session.initctl("version").stdout == "init (upstart 1.13.2)\n"
+    for prog in PROGRAMS:
+        out = session.run(os.path.join(BIN, prog), "--version")
+        assert out.returncode == 0, (prog, out.stderr)
+        first, rest = out.stdout.split("\n", 1)
+        assert first == f"{prog} (upstart 1.13.2)", prog
+        assert "upstart-py " in rest and "GPL-2.0-only" in rest, prog
+        assert "Canonical" not in rest and "Scott James Remnant" not in rest, prog
+
+
+def test_list_sessions_creates_the_directory_and_lists_a_live_session(session, tmp_path):
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    out = session.initctl("list-sessions", env=env)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "")
+    for path in (runtime / "upstart", runtime / "upstart" / "sessions"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    # the running Session Init is listed from its own runtime directory
+    own = session.initctl("list-sessions", env={"XDG_RUNTIME_DIR": session.env["XDG_RUNTIME_DIR"]})
+    assert own.returncode == 0
+    assert own.stdout == f"{session.proc.pid} {session.address}\n"
+    # it fails only without XDG_RUNTIME_DIR
+    bare = subprocess.run([os.path.join(BIN, "initctl"), "list-sessions"],
+                          env={"PATH": BIN + ":" + DEFAULT_PATH}, capture_output=True, text=True)
+    assert (bare.returncode, bare.stderr) == (1, "initctl: Unable to query session directory\n")
+
+
+def _names(pid: int) -> tuple[str, str]:
+    with open(f"/proc/{pid}/comm") as f:
+        comm = f.read().strip()
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    return comm, " ".join(a.decode() for a in argv if a)
+
+
+def _restart(init: SessionInit) -> None:
+    from upstart.control import client
+
+    with client.connect(init.address) as conn:
+        conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+    init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
+
+
+def test_process_name_stays_init_across_reexec():
+    with SessionInit({"svc": "exec sleep 100000\n"}, args=("--no-startup-event", "--verbose")) \
+            as init:
+        pid = init.proc.pid
+        comm, cmdline = _names(pid)
+        assert comm == "init"
+        _restart(init)
+        comm, after = _names(pid)
+        assert comm == "init"
+        assert "--state-fd" in after and os.path.join(BIN, "init") in after.split()
+        found = subprocess.run(["pgrep", "-x", "init", "-P", str(os.getpid())],
+                               capture_output=True, text=True).stdout.split()
+        assert str(pid) in found
+
+
+def test_pid1_process_name_stays_init_across_telinit_u():
+    from init_harness import Pid1Init
+
+    with Pid1Init(jobs={"svc": "exec sleep 100000\n"}) as init:
+        assert _names(init.pid)[0] == "init"
+        assert init.run("telinit", "u").returncode == 0
+        init.wait_for(lambda: "--state-fd" in _names(init.pid)[1])
+        assert init.run("initctl", "version").returncode == 0
+        comm, cmdline = _names(init.pid)
+        assert comm == "init" and os.path.join(BIN, "init") in cmdline.split()
+        assert init.run("pgrep", "-x", "init").stdout.split()[0] == "1"

@@ -1,0 +1,155 @@
+"""The server's messages: jeepney's `Message`, with fast paths from `wire`.
+
+The server reads and writes jeepney's messages (its sans-I/O layer is the
+library the project chose). The messages it handles most (the calls clients
+send, the replies to them, about ten signals per job start) have a handful of
+fixed shapes; for those the bytes are made and read by `upstart.control.wire`,
+the project's one hand-written codec, in strict mode (text must be UTF-8, a
+body must end where its message does). The bytes are exactly jeepney's
+(tests/unit/control/test_control_fastsignal.py, test_control_fastparse.py);
+anything unusual raises `Unsupported` or returns None and takes jeepney's path,
+so errors stay jeepney's.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from jeepney.low_level import Endianness, Header, HeaderFields, Message, MessageType
+from jeepney.low_level import simple_types as _jeepney_types
+
+from upstart.control import wire
+
+U32 = struct.Struct("<I").pack
+_HEAD_CACHE_MAX = 8192
+_PATH_CACHE_MAX = 8192
+_ARRAY_MAX = 1 << 26             # jeepney's own limit on an array: let it say so
+_check_object_path = _jeepney_types["o"].check_data
+_valid_paths: set[str] = set()
+
+
+class Unsupported(Exception):
+    """Not a shape the fast path handles: use jeepney."""
+
+
+def _check_body(sig: str, body) -> None:
+    """Refuse what jeepney would pack differently or refuse: only strings, a
+    valid object path, an int for `i`, a list for `as`."""
+    if type(body) is not tuple or len(body) != len(sig.replace("as", "a")):
+        raise Unsupported
+    if sig == "o":
+        path = body[0]
+        if path not in _valid_paths:
+            _check_object_path(path)          # raises as jeepney would
+            if len(_valid_paths) >= _PATH_CACHE_MAX:
+                _valid_paths.clear()
+            _valid_paths.add(path)
+    elif sig == "i":
+        if type(body[0]) is not int:
+            raise Unsupported
+    elif sig == "s":
+        if type(body[0]) is not str:
+            raise Unsupported
+    elif sig == "sas":
+        if type(body[0]) is not str or type(body[1]) is not list \
+                or any(type(x) is not str for x in body[1]):
+            raise Unsupported
+    elif sig:
+        raise Unsupported
+
+
+def _body(sig: str, body) -> bytes:
+    _check_body(sig, body)
+    if not sig:
+        return b""
+    data = wire.marshal(sig, body, strict=True)     # UnicodeEncodeError as jeepney's
+    if len(data) > _ARRAY_MAX:
+        raise Unsupported
+    return bytes(data)
+
+
+def _split(head: bytes, data: bytes) -> tuple[bytes, bytes]:
+    """(bytes up to the body length, bytes after the serial) of a message
+    whose header `head` was encoded with serial 0 and body length 0."""
+    return head[:4] + U32(len(data)), head[12:] + data
+
+
+def fast_signal_parts(cache: dict, path: str, iface: str, member: str, sig: str,
+                      body) -> tuple[bytes, bytes]:
+    """The signal jeepney's `new_signal(...).serialise(serial)` builds, in
+    two parts around the serial; header bytes are cached per (path, iface,
+    member, sig). Raises `Unsupported` (or jeepney's own error)."""
+    data = _body(sig, body)
+    key = (path, iface, member, sig)
+    head = cache.get(key)
+    if head is None:
+        if path not in _valid_paths:
+            _check_object_path(path)
+        head = bytes(wire.encode_head(wire.SIGNAL, 0, {
+            wire.F_PATH: path, wire.F_INTERFACE: iface, wire.F_MEMBER: member}, sig,
+            strict=True))
+        if len(cache) >= _HEAD_CACHE_MAX:
+            cache.clear()
+        cache[key] = head
+    return _split(head, data)
+
+
+def fast_reply_parts(call_msg: Message, sig: str, body) -> tuple[bytes, bytes]:
+    """The same for jeepney's `new_method_return(call_msg, sig or None, body)`
+    on a private connection (a bus caller's reply needs a destination field:
+    jeepney's path)."""
+    header = call_msg.header
+    if HeaderFields.sender in header.fields:
+        raise Unsupported
+    data = _body(sig, body)
+    head = wire.encode_head(wire.METHOD_RETURN, 0, {wire.F_REPLY_SERIAL: header.serial}, sig)
+    return _split(bytes(head), data)
+
+
+_CALL_FIELDS = {wire.F_PATH: HeaderFields.path, wire.F_INTERFACE: HeaderFields.interface,
+                wire.F_MEMBER: HeaderFields.member,
+                wire.F_DESTINATION: HeaderFields.destination,
+                wire.F_SIGNATURE: HeaderFields.signature}
+_FAST_CALL_SIGS: dict[str, bool] = {}
+
+
+def _simple_sig(sig: str) -> bool:
+    """Only strings, booleans and string arrays: read alike by both codecs."""
+    known = _FAST_CALL_SIGS.get(sig)
+    if known is None:
+        known = sig.replace("as", "").strip("sb") == ""
+        if len(_FAST_CALL_SIGS) < 256:
+            _FAST_CALL_SIGS[sig] = known
+    return known
+
+
+def fast_parse_call(raw: bytes) -> Message | None:
+    """`Message.from_buffer(raw)` for a common method call (little-endian,
+    the usual header fields, no fds, a body of strings, booleans and string
+    arrays), read by `wire`; None for anything else: jeepney reads it then
+    (or raises)."""
+    if len(raw) < 16 or raw[0] != 0x6C or raw[1] != wire.METHOD_CALL or raw[3] != 1:
+        return None
+    try:
+        msg = wire.decode_message(raw, strict=True)
+    except (wire.WireError, ValueError, IndexError, struct.error):
+        return None                # UnicodeDecodeError too: jeepney decides
+    fields = {}
+    for code, value in msg.fields.items():
+        name = _CALL_FIELDS.get(code)
+        if name is None:
+            return None
+        fields[name] = value
+    if not _simple_sig(msg.signature):
+        return None
+    header = Header(Endianness.little, MessageType.method_call, msg.flags, 1,
+                    len(raw) - _body_start(raw), msg.serial, fields)
+    return Message(header, tuple(msg.body))
+
+
+def _body_start(raw: bytes) -> int:
+    (fields_len,) = struct.unpack_from("<I", raw, 12)
+    end = 16 + fields_len
+    return end + (-end % 8)
