@@ -49,9 +49,9 @@ BUILD_FORMAT = 1            # bump when the base's recipe changes
 HOSTNAME = "upstart-debian"
 IMAGE_MB = 2048
 SERVICES = ("udev", "dbus", "rsyslog", "cron", "ssh")
-DAEMON_JOBS = ("udev", "upstart-udev-bridge", "dbus", "rsyslog", "cron", "ssh", "ttyS0")
+DAEMON_JOBS = ("udev", "dbus", "rsyslog", "cron", "ssh", "ttyS0")
 APPEND = ("console=ttyS0 root=/dev/vda ro panic=0 printk.devkmsg=on printk.time=1 "
-          "loglevel=5 net.ifnames=0")
+          "loglevel=6 net.ifnames=0")
 
 FILES = {
     "/etc/fstab": "# upstart-py VM (vm/debian.py)\n"

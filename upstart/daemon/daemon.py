@@ -24,11 +24,13 @@ import traceback
 from upstart.core.effects import (
     CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, UnwatchReady, WatchReady,
 )
+from upstart.core.effects import ControlFailure
 from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
 from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.sysv.utmp import mark_dead as utmp_mark_dead
 from upstart.observe.service import ObservedBackend, Observer  # observe hook
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
@@ -277,6 +279,8 @@ class Daemon:
             name = type(note).__name__
             if name == "Exited":
                 self.apply(self.engine.process_exited(note.pid, note.code, note.signal))
+                if self.pid1 and not self.in_container:   # a login's utmp entry ends (1.13)
+                    self._guard(utmp_mark_dead, note.pid, note.code, note.signal)
             elif name == "Ready":
                 self.apply(self.engine.process_ready(note.pid, note.main_pid))
             elif name == "Notified":              # readiness (issue #8)
@@ -340,7 +344,8 @@ class Daemon:
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
-        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+        except (OSError, asyncio.TimeoutError, ValueError, ControlFailure) as exc:
+            # ControlFailure: the bus refused (e.g. its policy forbids our name)
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
 
@@ -405,11 +410,15 @@ class Daemon:
 
     def _end_system(self, kind: str) -> None:
         if self.pid1:
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-            os.sync()
+            if self.in_container:
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except OSError:
+                    pass
+                os.sync()
+            else:           # kill and reap the rest, swap off, file systems read-only
+                from upstart.daemon.teardown import teardown
+                teardown(self.logger.log)
             if not self.in_container:
                 libc = ctypes.CDLL(None, use_errno=True)
                 libc.reboot(RB_CMD[kind])
