@@ -143,7 +143,8 @@ def ensure_base(extra: tuple[str, ...] = (), name: str = "base") -> str:
         return path
     os.makedirs(CACHE, exist_ok=True)
     for old in glob.glob(os.path.join(CACHE, f"{name}-*")):
-        shutil.rmtree(old, ignore_errors=True)
+        if re.fullmatch(rf"{name}-[0-9a-f]{{16}}(\.tmp)?", os.path.basename(old)):
+            shutil.rmtree(old, ignore_errors=True)
     tmp = path + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     log(f"mmdebstrap {SUITE} minbase ({name}, key {key}): about a minute")
@@ -465,6 +466,10 @@ def run_check(paths: dict[str, str], timeout: float = 600) -> Report:
         rep.timings["poweroff"] = time.monotonic() - asked
     finally:
         vm.close()
+    with open(console, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    for bad in ("Traceback (most recent call last)", "internal error", "Kernel panic"):
+        rep.check(bad not in text, f"the console shows {bad!r}")
     for p in fsck_problems(paths["disk"]):
         rep.problems.append(f"disk after power-off: {p}")
     svg = read_file(paths["disk"], "/root/boot-timeline.svg")
@@ -482,6 +487,34 @@ def run_check(paths: dict[str, str], timeout: float = 600) -> Report:
     return rep
 
 
+def run_systemd_timing(paths: dict[str, str], timeout: float = 600) -> Report:
+    """The same packages with systemd 252 as init: boot to `login:`, log in,
+    power off; the same host-side measures as run_check (for comparison)."""
+    from vm.qemu import VM
+    rep = Report()
+    vm = VM(paths["kernel"], paths["initrd"], disk=paths["disk"], memory=1024,
+            base_append=APPEND, interactive=True,
+            log=os.path.join(CACHE, "console-systemd.log"))
+    try:
+        shell = Serial(vm)
+        seen = shell.login(timeout)
+        if not rep.check(seen, "systemd: no login prompt"):
+            return rep
+        up = _uptime_at(shell, seen)
+        if up is not None:
+            rep.timings["login"] = up
+        code, out = shell.run("systemd-analyze time | head -1")
+        m = re.search(r"\(kernel\)", out)
+        rep.check(m, f"systemd-analyze: {out!r}")
+        asked = time.monotonic()
+        vm.send("poweroff\n")
+        rep.check(vm.wait(180) is not None, "systemd: poweroff did not end qemu")
+        rep.timings["poweroff"] = time.monotonic() - asked
+    finally:
+        vm.close()
+    return rep
+
+
 def timings_line(t: dict[str, float], label: str = "upstart-py") -> str:
     def f(key):
         return f"{t[key]:.1f} s" if key in t else "?"
@@ -493,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", action="store_true", help="only build the image")
     ap.add_argument("--shell", action="store_true", help="boot interactively")
+    ap.add_argument("--systemd", action="store_true",
+                    help="then boot the same packages with systemd as init, for comparison")
     args = ap.parse_args(argv)
     paths = build()
     if args.build:
@@ -509,9 +544,14 @@ def main(argv: list[str] | None = None) -> int:
     print(timings_line(rep.timings))
     log(f"console transcript: {os.path.relpath(os.path.join(CACHE, 'console.log'), REPO)}; "
         f"check took {time.monotonic() - t0:.0f} s")
-    for p in rep.problems:
+    problems = list(rep.problems)
+    if args.systemd:
+        sd = run_systemd_timing(build(systemd=True))
+        print(timings_line(sd.timings, "systemd 252"))
+        problems += sd.problems
+    for p in problems:
         print(f"FAIL: {p}")
-    return 1 if rep.problems else 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
