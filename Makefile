@@ -19,7 +19,7 @@ lint: venv
 	$(VENV)/bin/ruff check upstart tests bench man contrib vm
 
 test: venv lint
-	$(VPY) -m pytest -n 4 tests
+	$(VPY) -m pytest -n 4 --dist loadgroup tests
 
 demo: venv
 	$(VPY) -m upstart.demo

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from vm import image
-from vm.qemu import SMP, VM, accel_args, kernel_lines, kernel_time
+from vm.qemu import SMP, VM, accel_args, boot_timeout, kernel_lines, kernel_time
 
 RUNLEVEL_MARK = r"vm-report: runlevel (\S+) reached"
 THEN_MARK = r"vm-report: then (poweroff|reboot)"
@@ -107,11 +107,12 @@ def boot_time(console: str) -> dict[str, float | None]:
 
 
 def run(append: str = "", then: str = "poweroff", cad: bool = False,
-        timeout: float = 90.0, paths: dict | None = None,
+        timeout: float | None = None, paths: dict | None = None,
         disk: str | None = None) -> tuple[str, int | None, float]:
     """One boot; returns (console, qemu exit status, wall seconds). Kills qemu
     always. `disk`: a raw ext2 image the guest mounts on /mnt (vm-disk)."""
     paths = paths or image.prepare(quiet=True)
+    timeout = boot_timeout() if timeout is None else timeout
     append = f"vm.then={'wait' if cad else then} {append}".strip()
     if disk:
         append += " vm.disk"

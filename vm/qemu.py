@@ -36,6 +36,12 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def boot_timeout() -> float:
+    """How long one boot may take: 90 s with KVM; under TCG (no /dev/kvm, as in
+    CI) a boot on a loaded host took up to 90 s, so it gets 300 s."""
+    return 90.0 if "kvm" in accel_args() else 300.0
+
+
 def accel_args() -> list[str]:
     try:
         with open("/proc/cpuinfo") as f:

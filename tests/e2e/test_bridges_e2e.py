@@ -18,9 +18,8 @@ import sys
 import time
 
 import pytest
-from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, Connection
 
-from init_harness import BIN, REPO, Pid1Init, SessionInit
+from init_harness import BIN, REPO, Pid1Init, SessionInit, request_restart
 
 PY = sys.executable
 
@@ -450,9 +449,7 @@ def test_event_bridge_turns_a_system_reexec_into_sys_restarted(tmp_path):
                 time.sleep(0.1)
                 return ":sys:" + name in read(out)
             session.wait_for(lambda: emitted_and_seen("before"))      # bridge connected
-            conn = Connection(system.address)
-            conn.call(MANAGER_PATH, MANAGER_IFACE, "Restart")
-            conn.close()
+            request_restart(system.address)
             session.wait_for(lambda: ":sys:restarted" in read(out))
             session.wait_for(lambda: emitted_and_seen("after"))
             assert read(out).splitlines().count(":sys:restarted") == 1

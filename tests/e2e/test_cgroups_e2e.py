@@ -200,6 +200,39 @@ end script
             assert not os.path.exists(os.path.join(h.mountpoint, base, "upstart"))
 
 
+def test_a_stateful_reexec_keeps_the_cgroup_record(base, tmp_path):
+    """After `Restart` (stateful re-exec) the new init still knows the job's
+    cgroups: stop kills a process that escaped into its own session and
+    removes the directories (docs/design/cgroups.md, re-exec)."""
+    from upstart.control import client
+
+    v2 = _need_v2()
+    pidfile = tmp_path / "escaped"
+    job = f"""cgroup memory
+kill timeout 1
+script
+  setsid sh -c 'trap "" TERM; echo $$ > {pidfile}; while :; do sleep 1; done' &
+  exec sleep 1000
+end script
+"""
+    with SessionInit({"d": job}, env={"UPSTART_CGROUP_BASE": "/" + base},
+                     args=("--no-startup-event", "--verbose")) as init:
+        assert init.initctl("start", "d").returncode == 0
+        init.wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+        escaped = int(pidfile.read_text())
+        track = os.path.join(v2.mountpoint, base, "upstart", "d")
+        assert escaped in fs.members(track)
+        with client.connect(init.address) as conn:
+            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
+        assert "cgroup usage:" in init.initctl("status", "--verbose", "d").stdout
+        assert init.initctl("stop", "d").returncode == 0
+        init.wait_for(lambda: not _alive(escaped))
+        init.wait_for(lambda: not os.path.exists(track))
+        for h in HIERS:
+            assert not os.path.exists(os.path.join(h.mountpoint, base, "upstart"))
+
+
 DAEMON = """import os, sys, time
 if os.fork():
     sys.exit(0)

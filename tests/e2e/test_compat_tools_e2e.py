@@ -9,7 +9,7 @@ import stat
 import subprocess
 
 import pytest
-from init_harness import BIN, DEFAULT_PATH, SessionInit
+from init_harness import BIN, DEFAULT_PATH, SessionInit, request_restart
 
 PROGRAMS = ("init", "initctl", "start", "stop", "restart", "reload", "status", "telinit",
             "runlevel", "shutdown", "reboot", "init-checkconf", "initctl2dot",
@@ -63,10 +63,7 @@ def _names(pid: int) -> tuple[str, str]:
 
 
 def _restart(init: SessionInit) -> None:
-    from upstart.control import client
-
-    with client.connect(init.address) as conn:
-        conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+    request_restart(init.address)
     init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
 
 

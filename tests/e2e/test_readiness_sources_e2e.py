@@ -27,7 +27,7 @@ import sys
 import time
 
 import pytest
-from init_harness import SessionInit
+from init_harness import SessionInit, request_restart
 
 PY = sys.executable
 SVC = "exec sleep 1000\n"
@@ -312,8 +312,7 @@ def test_udev_style_event_is_an_ordinary_event(tmp_path):
     with SessionInit(jobs) as init:
         ok(init, "start", "net")
         wait_running_not_ready(init, "net")
-        ok(init, "emit", "--no-wait", "net-device-added", "INTERFACE=eth8")
-        time.sleep(0.2)
+        ok(init, "emit", "net-device-added", "INTERFACE=eth8")   # returns once handled
         assert "waiting for ready" in init.status("net")
         sig.write_text(repr(time.time()))
         ok(init, "emit", "--no-wait", "net-device-added", "INTERFACE=eth9", "ID_NET_NAME=eth9")
@@ -324,7 +323,6 @@ def test_udev_style_event_is_an_ordinary_event(tmp_path):
 
 def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
     """After `Restart` the new init re-sends WatchReady; the new adapter watches."""
-    from upstart.control import client
 
     target = tmp_path / "later"
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
@@ -332,8 +330,7 @@ def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
         ok(init, "start", "app")
         wait_running_not_ready(init, "app")
-        with client.connect(init.address) as conn:
-            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        request_restart(init.address)
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
         assert "waiting for ready" in init.status("app")
         sig.write_text(repr(time.time()))
@@ -342,10 +339,8 @@ def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
 
 
 def _restart(init: SessionInit) -> None:
-    from upstart.control import client
 
-    with client.connect(init.address) as conn:
-        conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+    request_restart(init.address)
     init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
 
 

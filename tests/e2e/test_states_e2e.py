@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from init_harness import BIN, SessionInit, descendants, write_jobs
+from init_harness import request_restart, BIN, SessionInit, descendants, write_jobs
 
 SVC = "exec sleep 1000\n"
 
@@ -182,14 +182,12 @@ def test_and_or_other_orders(tmp_path, order):
 
 
 def test_states_and_while_survive_reexec():
-    from upstart.control import client
 
     jobs = {"web": "while net\n" + SVC}
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
         ok(init, "set-state", "net", "IFACE=eth0")
         pid = init.wait_for(lambda: main_pid(init, "web"))
-        with client.connect(init.address) as conn:
-            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        request_restart(init.address)
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
         assert init.proc.poll() is None
         assert "net IFACE=eth0" in ok(init, "list-states").splitlines()

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import threading
-import time
 
 from faults_common import session, survived
 from waiting import wait_for
@@ -46,6 +45,8 @@ def test_files_replaced_mid_parse():
         texts = ["exec sleep 1\n", "start on (((\n", "exec sleep 2\nenv X=" + "y" * 50000 + "\n",
                  "", "\x00\xff garbage \x01", "script\n  true\n"]
 
+        written = [0]
+
         def churn() -> None:
             i = 0
             while not stop.is_set():
@@ -60,11 +61,12 @@ def test_files_replaced_mid_parse():
                         f.flush()
                         f.write(text[len(text) // 2:])       # ...completed
                 i += 1
+                written[0] = i
 
         worker = threading.Thread(target=churn)
         worker.start()
         try:
-            time.sleep(2.0)
+            wait_for(lambda: written[0] >= 600, timeout=60)   # 100 rounds of the six texts
             survived(init, steady)
         finally:
             stop.set()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from upstart.core import effects as fx
 from upstart.core.effects import ControlFailure, SpawnRequest
 from upstart.core.engine import Engine
-from upstart.core.state import STATES
+from upstart.core.machine import STATES
 from upstart.jobfile.parser import parse_job
 
 JOBS = {

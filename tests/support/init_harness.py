@@ -82,6 +82,19 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def request_restart(address: str) -> None:
+    """`Restart` over D-Bus: as 1.13, init re-execs at once and never replies (the
+    caller sees its connection close)."""
+    from upstart.control import client
+
+    with client.connect(address) as conn:
+        try:
+            conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+        except client.CallError as exc:
+            if exc.name != "org.freedesktop.DBus.Error.NoReply":
+                raise
+
+
 class _Init:
     """What both kinds of init answer; a subclass gives `initctl` and `log_text`."""
 
@@ -106,8 +119,11 @@ class _Init:
 
 
 class SessionInit(_Init):
+    """`wrap(tmp)`, when given, is a command line put before init's (which it must
+    exec), e.g. the upgrade tests' stand-in for Upstart 1.13 (upgrade_exec.py)."""
+
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, wrap=None):
         self.tmp = tempfile.mkdtemp(prefix="upstart-e2e-")
         self.conf = os.path.join(self.tmp, "conf")
         self.log = os.path.join(self.tmp, "log")
@@ -120,7 +136,8 @@ class SessionInit(_Init):
         self.env.update(env or {})
         self.logfile = open(os.path.join(self.tmp, "init.log"), "w+")
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "init"), "--user", "--confdir", self.conf, "--logdir", self.log,
+            [*(wrap(self.tmp) if wrap else ()), os.path.join(BIN, "init"), "--user",
+             "--confdir", self.conf, "--logdir", self.log,
              "--no-dbus", *(("--no-startup-event",) if args is None else args)],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=subprocess.STDOUT)
         self.address = f"unix:abstract=/com/ubuntu/upstart-session/{os.getuid()}/{self.proc.pid}"
@@ -203,9 +220,10 @@ exec "$@"
 class Pid1Init(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
                  env: dict[str, str] | None = None, confdirs: tuple[str, ...] = (),
-                 setup: str = ""):
+                 setup: str = "", wrap=None):
         """`setup`: shell commands run in the new namespaces before init starts
-        (after /run, /dev/kmsg and the tools are in place)."""
+        (after /run, /dev/kmsg and the tools are in place); `wrap(tmp)`: a command
+        line put before init's (which it must exec)."""
         self.tmp = tempfile.mkdtemp(prefix="upstart-pid1-")
         self.conf = os.path.join(self.tmp, "conf")
         self.logdir = os.path.join(self.tmp, "log")
@@ -227,7 +245,8 @@ class Pid1Init(_Init):
         init_env.update(env or {})
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",
-             "sh", wrapper, os.path.join(BIN, "init"), *dirs, "--logdir", self.logdir,
+             "sh", wrapper, *(wrap(self.tmp) if wrap else ()), os.path.join(BIN, "init"),
+             *dirs, "--logdir", self.logdir,
              *(("--no-startup-event",) if args is None else args)],
             env=init_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)

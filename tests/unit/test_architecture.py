@@ -204,10 +204,21 @@ def test_core_is_pure():
     assert offences_pure("core") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue #24 item 1: upstart/states/ is not yet a package")
 def test_states_exists_and_is_pure():
     assert (PKG / "states" / "__init__.py").is_file(), "upstart/states/ is not a package"
     assert offences_pure("states") == []
+
+
+def test_states_imports_only_jobfile_and_itself():
+    layers = {name.split(".")[1] for name in MODULES if name.startswith("upstart.")}
+    assert offences_layer("states", tuple(sorted(layers - {"states", "jobfile"}))) == []
+
+
+def test_one_name_per_idea():
+    """The job state machine (core/machine.py) and the states (states/) are
+    not one letter apart."""
+    assert "upstart.core.state" not in MODULES and "upstart.core.states" not in MODULES
+    assert "upstart.core.machine" in MODULES
 
 
 @pytest.mark.xfail(strict=True, reason="issue #24 item 3: observe/service.py still imports daemon/")
@@ -219,7 +230,6 @@ def test_bridges_import_nothing_of_core_or_daemon():
     assert offences_layer("bridges", ("core", "daemon")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue #24 item 1: timebridge/schedule.py imports core/operator")
 def test_timebridge_imports_nothing_of_core_or_daemon():
     assert offences_layer("timebridge", ("core", "daemon")) == []
 

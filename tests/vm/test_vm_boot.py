@@ -18,7 +18,10 @@ import pytest
 
 from vm.boot import CAD_MARK, boot_time, check_boot, make_disk, read_disk_file, run, untimed
 
-pytestmark = pytest.mark.timeout(300)
+# The boots run one after another in one xdist worker (`make test` uses --dist
+# loadgroup): two TCG guests at once on two cores slow every test. The first
+# boot's budget also covers preparing the image (packages, kernel, archive).
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("vm")]
 
 
 def test_vm_boots_to_runlevel_2_then_reboot_restarts_it(vm_paths, tmp_path):

@@ -1,230 +1,373 @@
 """`shutdown [-r|-h|-H|-P] [-c] [-k] TIME [MESSAGE...]`: bring the system down.
 
-At TIME (`now`, `+M`, `M`, `HH:MM`) it emits the runlevel event for the
-target (`-r` 6; `-h` 0; `-H` 0 + INIT_HALT=HALT; `-P` 0 + INIT_HALT=POWEROFF;
-none 1), warning logged-in users meanwhile (the sysvinit schedule) and
-writing /etc/nologin in the last five minutes. One shutdown runs at a time
-(a pid file); `-c` cancels it; `-k` only warns.
+As 1.13's `util/shutdown.c` (spec 06 §8.4): TIME is `now`, `M` or `+M`
+minutes, or `HH:MM` (the next such time on the 24 h clock). The target is
+runlevel 6 (`-r`), 0 (`-h`; `-H` adds INIT_HALT=HALT, `-P` INIT_HALT=POWEROFF)
+or 1 (maintenance, the default); the last of these options wins.
+
+At start every logged-in user (utmp USER_PROCESS) gets the warning; `-k`
+stops there. Otherwise, unless TIME is now, shutdown records its pid in
+`/var/run/shutdown.pid` and counts down a minute at a time: from five
+minutes left it writes the warning to `/etc/nologin`, and it warns every
+minute below 10, every 15 minutes below 60, every 30 below 180, every hour
+above (`warns_at`). At zero it emits the runlevel event (falling back to
+sysvinit's `/dev/initctl` when no init answers on the private socket) and
+removes both files. SIGINT, SIGQUIT or SIGTERM (`shutdown -c` sends SIGINT
+to the pid in the file) cancels: `Shutdown cancelled`, files removed.
+
+The pure parts (`parse_args`, `parse_time`, `warning`, `warns_at`) are
+apart from the I/O (`wall`, the files, the countdown loop in `main`).
+Deliberate difference: when neither init nor `/dev/initctl` answers, 1.13
+exited 0 having done nothing; we say so and exit 1.
 """
 
 from __future__ import annotations
 
-import ctypes
-import datetime
 import os
 import signal
+import socket
+import struct
 import sys
 import time
+from dataclasses import dataclass
 
 PID_FILE = "/var/run/shutdown.pid"
 NOLOGIN = "/etc/nologin"
+DEV_INITCTL = "/dev/initctl"
+MINUTE = 60.0
 HINT = "Try `{0} --help' for more information.\n"
+USAGE = """\
+Usage: {0} [OPTION]... TIME [MESSAGE]
+Bring the system down.
+
+Options:
+  -r                          reboot after shutdown
+  -h                          halt or power off after shutdown
+  -H                          halt after shutdown (implies -h)
+  -P                          power off after shutdown (implies -h)
+  -c                          cancel a running shutdown
+  -k                          only send warnings, don't shutdown
+      --help                  display this help and exit
+      --version               output version information and exit
+
+TIME may be `now', +m (minutes from now) or hh:mm (24 hour clock). Logged in
+users are warned; -k sends the warning without bringing the system down. A
+pending shutdown can be cancelled with Control-C or with -c.
+"""
 
 
 class Usage(Exception):
-    pass
+    """A command-line error; the text is 1.13's."""
 
 
-def parse_time(text: str, now: datetime.datetime) -> int:
-    """Minutes from `now` until TIME; raises Usage with upstream's messages."""
-    if text == "now":
-        return 0
-    if text.startswith("+"):
-        text = text[1:]
-    if ":" in text:
-        hh, _, mm = text.partition(":")
-        if not hh.isdigit():
-            raise Usage("illegal hour value")
-        if not mm.isdigit():
-            raise Usage("illegal minute value")
-        h, m = int(hh), int(mm)
-        if h > 23:
-            raise Usage("illegal hour value")
-        if m > 59:
-            raise Usage("illegal minute value")
-        target = now.replace(hour=h, minute=m, second=0, microsecond=0)
-        if target < now.replace(second=0, microsecond=0):
-            target += datetime.timedelta(days=1)
-        return int((target - now.replace(second=0, microsecond=0)).total_seconds() // 60)
-    if not text.isdigit():
-        raise Usage("illegal time value")
-    return int(text)
+class Cancelled(Exception):
+    """SIGINT/SIGQUIT/SIGTERM arrived while counting down."""
 
 
-def banner(kind: str, minutes: int) -> str:
-    what = {"6": "reboot", "H": "halt", "P": "power off", "0": "power off",
-            "1": "maintenance"}[kind]
-    if minutes <= 0:
-        return f"The system is going down for {what} NOW!"
-    return f"The system is going down for {what} in {minutes} minute{'s' if minutes != 1 else ''}!"
+@dataclass
+class Request:
+    level: str = "1"               # runlevel to go to
+    halt: str | None = None        # INIT_HALT value
+    cancel: bool = False
+    warn_only: bool = False
+    when: str | None = None
+    message: str = ""              # the words, each followed by a space, then CR LF
 
 
-def wall(text: str) -> None:
-    """Write `text` to the terminal of every logged-in user (utmp USER_PROCESS)."""
-    from upstart.sysv import utmp as u
+# ------------------------------------------------------------------ pure
 
-    lib = u._libc
-    lib.getutxent.restype = ctypes.POINTER(u.Utmpx)
-    lib.setutxent()
-    lines = []
-    try:
-        while True:
-            entry = lib.getutxent()
-            if not entry:
+_TARGETS = {"r": ("6", None), "h": ("0", None), "H": ("0", "HALT"), "P": ("0", "POWEROFF")}
+_WITH_VALUE = "git"                # -g TIME, -i LEVEL, -t SECS
+_IGNORED = "anfFy"
+
+
+def parse_args(args: list[str]) -> Request:
+    """Options (anywhere before `--`), then TIME and MESSAGE; raises Usage."""
+    req = Request()
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--":
+            words += args[i:]
+            break
+        if not a.startswith("-") or a == "-":
+            words.append(a)
+            continue
+        j = 1
+        while j < len(a):
+            ch = a[j]
+            j += 1
+            if ch in _TARGETS:
+                req.level, req.halt = _TARGETS[ch]
+            elif ch == "c":
+                req.cancel = True
+            elif ch == "k":
+                req.warn_only = True
+            elif ch in _WITH_VALUE:
+                value = a[j:]
+                if not value:
+                    if i >= len(args):
+                        raise Usage(f"missing argument: -{ch}")
+                    value = args[i]
+                    i += 1
+                if ch == "g":
+                    req.when = value
                 break
-            if entry.contents.ut_type == 7:  # USER_PROCESS
-                lines.append(entry.contents.ut_line.decode(errors="replace"))
-    finally:
-        lib.endutxent()
-    for line in lines:
+            elif ch not in _IGNORED:
+                raise Usage(f"invalid option: -{ch}")
+    if not (req.cancel or req.when or words):
+        raise Usage("time expected")
+    if not (req.cancel or req.when):
+        req.when = words.pop(0)
+    if words:
+        req.message = "".join(w + " " for w in words) + "\r\n"
+    return req
+
+
+def _strtoul(text: str) -> tuple[int, str]:
+    """C's strtoul(text, &end, 10): (value, the text after the number);
+    a minus sign gives a negative value (what the wrapped C value turns into)."""
+    s = text.lstrip(" \t\n\v\f\r")
+    sign = 1
+    if s[:1] in "+-" and s[:1]:
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    digits = len(s) - len(s.lstrip("0123456789"))
+    if digits == 0:
+        return 0, text
+    return sign * int(s[:digits]), s[digits:]
+
+
+def parse_time(when: str, hour: int, minute: int) -> int:
+    """Minutes until `when`, it being `hour:minute` now; raises Usage."""
+    if when == "now":
+        return 0
+    if ":" in when:
+        hours, rest = _strtoul(when)
+        if not rest.startswith(":") or not 0 <= hours <= 23:
+            raise Usage("illegal hour value")
+        mins, rest = _strtoul(rest[1:])
+        if rest or not 0 <= mins <= 59:
+            raise Usage("illegal minute value")
+        delay = hours * 60 + mins - (hour * 60 + minute)
+        return delay + 1440 if delay < 0 else delay
+    delay, rest = _strtoul(when)
+    if rest or delay < 0:
+        raise Usage("illegal time value")
+    return delay
+
+
+def banner(level: str, halt: str | None, delay: int) -> str:
+    what = {"6": "reboot", "1": "maintenance"}.get(level) or \
+        ("power off" if halt == "POWEROFF" else "halt")
+    if delay == 0:
+        return f"The system is going down for {what} NOW!"
+    return f"The system is going down for {what} in {delay} minute{'' if delay == 1 else 's'}!"
+
+
+def warning(req: Request, delay: int) -> str:
+    """What users are sent (and /etc/nologin holds) with `delay` minutes left."""
+    return "\r%s\r\n%s" % (banner(req.level, req.halt, delay), req.message)
+
+
+def warns_at(delay: int) -> bool:
+    """Is a warning due once `delay` minutes are left (after the first one)?"""
+    if delay < 10:
+        return True
+    if delay < 60:
+        return delay % 15 == 0
+    if delay < 180:
+        return delay % 30 == 0
+    return delay % 60 == 0
+
+
+# ------------------------------------------------------------------- I/O
+
+def wall(message: str) -> None:
+    """Send `message`, under a broadcast header, to every logged-in user."""
+    from upstart.sysv import utmp
+
+    try:
+        user = os.getlogin()
+    except OSError:
         try:
-            fd = os.open("/dev/" + line, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
-            os.write(fd, text.encode())
+            import pwd
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except (KeyError, ImportError):
+            user = "uid %d" % os.getuid() if os.getuid() else "root"
+    try:
+        tty = os.ttyname(0)
+    except OSError:
+        tty = "unknown"
+    now = time.localtime()
+    text = ("\a\r\nBroadcast message from %s@%s\r\n\t(%s) at %d:%02d ...\r\n\r\n%s"
+            % (user, socket.gethostname(), tty, now.tm_hour, now.tm_min, message))
+    try:
+        terminals = utmp.user_terminals()
+    except OSError:
+        return
+    for dev in terminals:
+        try:
+            fd = os.open(dev, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError:
+            continue
+        try:
+            if os.isatty(fd):
+                os.write(fd, text.encode(errors="replace"))
+        except OSError:
+            pass
+        finally:
             os.close(fd)
+
+
+def _unlink(*paths: str) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
         except OSError:
             pass
 
 
-def _next_warning(minutes: int) -> int:
-    if minutes <= 10:
+def _read_pid() -> int:
+    try:
+        with open(PID_FILE) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+
+
+def _sysvinit(level: str) -> bool:
+    """Ask a sysvinit through its FIFO (the 384-byte `struct request`)."""
+    request = struct.pack("iiii368s", 0x03091969, 1, ord(level), 5, b"")
+    try:
+        fd = os.open(DEV_INITCTL, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.write(fd, request) == len(request)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def shutdown_now(prog: str, req: Request) -> int:
+    from upstart.control import client
+    from upstart.sysv.control import emit_runlevel
+
+    try:
+        emit_runlevel(req.level, [f"INIT_HALT={req.halt}"] if req.halt else [])
+    except client.ConnectError as exc:
+        if not _sysvinit(req.level):
+            sys.stderr.write(f"{prog}: Unable to shutdown system: {exc}\n")
+            return 1
+    except client.CallError as exc:
+        sys.stderr.write(f"{prog}: {exc.message}\n")
         return 1
-    if minutes <= 60:
-        return 15 if minutes % 15 == 0 else minutes % 15
-    if minutes <= 180:
-        return 30 if minutes % 30 == 0 else minutes % 30
-    return 60 if minutes % 60 == 0 else minutes % 60
+    _unlink(NOLOGIN, PID_FILE)
+    return 0
+
+
+def _cancel(prog: str, req: Request) -> int:
+    pid = _read_pid()
+    if pid <= 0:
+        sys.stderr.write(f"{prog}: Cannot find pid of running shutdown\n")
+        return 1
+    try:
+        os.kill(pid, signal.SIGINT)
+    except OSError:
+        sys.stderr.write(f"{prog}: Shutdown is not running\n")
+        return 1
+    if req.message:
+        wall(req.message)
+    return 0
+
+
+def _on_cancel(signum, frame) -> None:
+    raise Cancelled()
 
 
 def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) or "shutdown"
     args = list(sys.argv[1:] if argv is None else argv)
-    kind = "1"
-    cancel = warn_only = False
-    rest: list[str] = []
+    if "--help" in args[:args.index("--") if "--" in args else len(args)]:
+        sys.stdout.write(USAGE.format(prog))
+        return 0
+    if "--version" in args[:args.index("--") if "--" in args else len(args)]:
+        from upstart.version import print_version
+        return print_version(prog)
     try:
-        i = 0
-        while i < len(args):
-            a = args[i]
-            i += 1
-            if a == "--help":
-                sys.stdout.write(f"Usage: {prog} [OPTION]... TIME [MESSAGE]\n"
-                                 "Bring the system down.\n")
-                return 0
-            if a == "--version":
-                from upstart.version import print_version
-                return print_version(prog)
-            if a.startswith("-") and len(a) > 1 and not rest:
-                for ch in a[1:]:
-                    if ch == "r":
-                        kind = "6"
-                    elif ch == "h":
-                        kind = "0"
-                    elif ch == "H":
-                        kind = "H"
-                    elif ch == "P":
-                        kind = "P"
-                    elif ch == "c":
-                        cancel = True
-                    elif ch == "k":
-                        warn_only = True
-                    elif ch in "anfF":
-                        pass
-                    elif ch in "gi":
-                        i += 1
-                    else:
-                        raise Usage(f"invalid option: -{ch}")
-                continue
-            rest.append(a)
-        if cancel:
-            return _cancel(prog)
-        if not rest:
-            raise Usage("time expected")
-        minutes = parse_time(rest[0], datetime.datetime.now())
+        req = parse_args(args)
+        now = time.localtime()
+        delay = 0 if req.cancel else parse_time(req.when, now.tm_hour, now.tm_min)
     except Usage as exc:
         sys.stderr.write(f"{prog}: {exc}\n" + HINT.format(prog))
         return 1
-    message = " ".join(rest[1:])
     if os.geteuid() != 0:
         sys.stderr.write(f"{prog}: Need to be root\n")
         return 1
-    if _running_pid() is not None:
+    if req.cancel:
+        return _cancel(prog, req)
+    pid = _read_pid()
+    if pid > 0 and _alive(pid):
         sys.stderr.write(f"{prog}: Another shutdown is already running\n")
         return 1
+    wall(warning(req, delay))
+    if req.warn_only:
+        return 0
+    os.chdir("/")
+    os.umask(0o022)
+    if delay == 0:
+        return shutdown_now(prog, req)
+    return _count_down(prog, req, delay)
+
+
+def _count_down(prog: str, req: Request, delay: int) -> int:
     try:
         with open(PID_FILE, "w") as f:
             f.write(f"{os.getpid()}\n")
-    except OSError:
-        pass
-    cancelled = []
-    signal.signal(signal.SIGINT, lambda *_: cancelled.append(True))
+    except OSError as exc:
+        sys.stderr.write(f"{prog}: {PID_FILE}: Unable to write pid file: {exc.strerror}\n")
+    for sig in (signal.SIGHUP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(sig, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, _on_cancel)
     try:
-        while minutes > 0 and not cancelled:
-            wall(f"\r{banner(kind, minutes)}\r\n{message}\r\n" if message
-                 else f"\r{banner(kind, minutes)}\r\n")
-            if minutes <= 5 and not warn_only:
+        due = time.monotonic()
+        while True:
+            due += MINUTE
+            while (left := due - time.monotonic()) > 0:
+                time.sleep(left)
+            delay -= 1
+            text = warning(req, delay)
+            if delay <= 5:
                 try:
                     with open(NOLOGIN, "w") as f:
-                        f.write(banner(kind, minutes) + "\n")
+                        f.write(text)
                 except OSError:
                     pass
-            step = _next_warning(minutes)
-            end = time.monotonic() + 60 * step
-            while time.monotonic() < end and not cancelled:
-                time.sleep(min(1.0, end - time.monotonic()))
-            minutes -= step
-        if cancelled:
-            sys.stdout.write("Shutdown cancelled\n")
-            wall("\rShutdown cancelled\r\n")
-            return 0
-        wall(f"\r{banner(kind, 0)}\r\n{message}\r\n" if message else f"\r{banner(kind, 0)}\r\n")
-        if warn_only:
-            return 0
-        return _go(prog, kind)
-    finally:
-        for path in (NOLOGIN, PID_FILE):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-
-def _go(prog: str, kind: str) -> int:
-    from upstart.control import client
-    from upstart.sysv.control import emit_runlevel
-
-    level = {"6": "6", "0": "0", "H": "0", "P": "0", "1": "1"}[kind]
-    extra = {"H": ["INIT_HALT=HALT"], "P": ["INIT_HALT=POWEROFF"]}.get(kind, [])
-    try:
-        emit_runlevel(level, extra)
-    except client.ConnectError as exc:
-        sys.stderr.write(f"{prog}: Unable to shutdown system: {exc}\n")
-        return 1
-    except client.CallError as exc:
-        sys.stderr.write(f"{prog}: {exc.message}\n")
-        return 1
-    return 0
-
-
-def _running_pid() -> int | None:
-    try:
-        with open(PID_FILE) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def _cancel(prog: str) -> int:
-    if not os.path.exists(PID_FILE):
-        sys.stderr.write(f"{prog}: Shutdown is not running\n")
-        return 1
-    pid = _running_pid()
-    if pid is None:
-        sys.stderr.write(f"{prog}: Cannot find pid of running shutdown\n")
-        return 1
-    os.kill(pid, signal.SIGINT)
-    return 0
+            if warns_at(delay):
+                wall(text)
+            if delay == 0:
+                for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_IGN)      # too late to cancel
+                return shutdown_now(prog, req)
+    except Cancelled:
+        sys.stderr.write(f"{prog}: Shutdown cancelled\n")
+        _unlink(NOLOGIN, PID_FILE)
+        return 0
 
 
 if __name__ == "__main__":

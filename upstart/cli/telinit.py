@@ -78,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             os.kill(1, signal.SIGHUP)
         elif level in "Uu":
             with client.connect(SYSTEM_ADDRESS) as conn:
-                conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+                try:   # init re-execs without answering: the connection closes (1.13)
+                    conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "Restart")
+                except client.CallError as exc:
+                    if exc.name != "org.freedesktop.DBus.Error.NoReply":
+                        raise
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -34,6 +34,7 @@ class BusClient:
     """Bus connections of the server (see the module docstring)."""
 
     on_bus_lost = None             # callable(label) or None: told when a bus goes away
+    _bus_up: set | None = None     # fds of bus connections set up (name owned)
 
     async def connect_bus(self, address: str, *, label: str = "system",
                           name: str = "com.ubuntu.Upstart", timeout: float = 5.0) -> str:
@@ -66,7 +67,13 @@ class BusClient:
         if result not in (1, 4):       # primary owner / already owner
             self._drop(conn)
             raise OSError("Name already taken")
+        self._bus_established(conn)
         return conn.unique_name
+
+    def _bus_established(self, conn: Connection) -> None:
+        if self._bus_up is None:
+            self._bus_up = set()
+        self._bus_up.add(conn.fd)
 
     async def _bus_handshake(self, sock, sockaddr) -> None:
         await self.loop.sock_connect(sock, sockaddr)
@@ -141,7 +148,11 @@ class BusClient:
 
 
     def _bus_lost(self, conn: Connection) -> None:
-        """Called by the transport when a bus connection is dropped."""
+        """Called by the transport when a bus connection is dropped; the hook
+        hears of connections that were set up (not of a failed attempt)."""
+        if not self._bus_up or conn.fd not in self._bus_up:
+            return
+        self._bus_up.discard(conn.fd)
         if self.on_bus_lost is not None:
             try:
                 self.on_bus_lost(conn.bus)

@@ -48,6 +48,23 @@ def _own(call, job: str):
     return call.tbackend
 
 
+NO_REPLY = object()    # a row's result: the call is never answered
+
+
+def _restart(call, target):
+    """As 1.13: when the backend re-execs init, no reply is sent; the caller
+    sees its connection close with the exec (it is not handed over to the new
+    init). A backend that does not re-exec (a chroot session) answers."""
+    result = call.backend.restart(call.caller)
+
+    async def wait():
+        if await result if inspect.isawaitable(result) else result:
+            call.conn.exec_closes = True
+            return NO_REPLY
+        return ("", ())
+    return wait()
+
+
 def _emit_with_file(call, target, name, env, wait, fd):
     call.fds = [f for f in call.fds if f != fd]   # the backend owns it now
     return _unit(call.backend.emit_event(call.caller, name, list(env), bool(wait), fd=fd))
@@ -63,8 +80,7 @@ METHODS = {
         lambda c, t: ("ao", ([paths.job_path(j, c.root) for j in c.backend.get_all_jobs()],)),
     ("manager", "GetState"):
         lambda c, t: ("s", (c.backend.get_state(c.caller),)),
-    ("manager", "Restart"):
-        lambda c, t: _unit(c.backend.restart(c.caller)),
+    ("manager", "Restart"): _restart,
     ("manager", "GetEnv"):
         lambda c, t, details, name: ("s", (c.backend.get_env(c.caller, list(details), name),)),
     ("manager", "SetEnv"):

@@ -48,6 +48,23 @@ class SaslServer:
         self.waiting_data = False  # AUTH EXTERNAL without initial response
         self.commands = 0
 
+    _STATE = ("seen_nul", "authenticated", "unix_fd", "done", "waiting_data", "commands")
+
+    def export(self) -> dict:
+        """The handshake's progress, for the init that takes the connection
+        over across a re-exec (JSON-able)."""
+        out = {name: getattr(self, name) for name in self._STATE}
+        out["buf"] = bytes(self.buf).hex()
+        return out
+
+    def restore(self, state: dict) -> None:
+        """Continue a handshake `export` described (the peer uid is the
+        kernel's, read again by the new init)."""
+        for name in self._STATE:
+            if name in state:
+                setattr(self, name, type(getattr(self, name))(state[name]))
+        self.buf = bytearray(bytes.fromhex(state.get("buf", "")))
+
     def feed(self, data: bytes) -> tuple[bytes, bytes]:
         """Consume handshake bytes. Returns (reply bytes, leftover bytes after
         BEGIN). Raises SaslError when the peer must be dropped."""

@@ -32,6 +32,7 @@ from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_sign
 from upstart.control import api, policy
 from upstart.control.backend import NoSuchMethod
 from upstart.control.busclient import BusClient
+from upstart.control.methods import NO_REPLY
 from upstart.control.codec import U32, fast_reply_parts, fast_signal_parts
 from upstart.control.router import Call, Router, unknown
 from upstart.control.signals import Restarted, signal_for
@@ -83,6 +84,16 @@ class ControlServer(BusClient, Transport):
     def permitted(self, caller) -> bool:
         """May `caller` change init (`upstart.control.policy`)?"""
         return policy.permitted(caller, user_mode=self.user_mode, uid=self.uid)
+
+    async def drain_for_exec(self, timeout: float = 2.0) -> None:
+        """Before a re-exec: stop accepting and reading (new clients wait in
+        the backlog, requests in their sockets), then wait at most `timeout`
+        until every call being answered is answered and its reply sent; the
+        connections still busy then close with the exec (`export_for_exec`)."""
+        self.pause_for_exec()
+        deadline = self.loop.time() + timeout
+        while not self.exec_ready() and self.loop.time() < deadline:
+            await asyncio.sleep(0.002)
 
     def _spawn(self, coro) -> None:
         task = self.loop.create_task(coro)
@@ -190,7 +201,7 @@ class ControlServer(BusClient, Transport):
         self._call_done(call.conn)
 
     def _answer(self, call, want_reply, result=None, error=None) -> None:
-        if not want_reply or call.conn.closed:
+        if not want_reply or call.conn.closed or result is NO_REPLY:
             return
         if error is not None:
             if isinstance(error, NoSuchMethod):     # the backend lacks it: as libdbus

@@ -56,7 +56,8 @@ class Connection:
 
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
                  "serial", "closed", "writing", "unique_name", "bus", "pending",
-                 "callers", "skip", "in_flight", "paused", "flush_soon", "scope")
+                 "callers", "skip", "in_flight", "paused", "flush_soon", "scope",
+                 "exec_closes")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -78,6 +79,7 @@ class Connection:
         self.paused = False       # hardening: not read while too many are in flight
         self.flush_soon = False   # perf: a flush of outbuf is scheduled for this turn
         self.scope = None         # chroot sessions: (backend, root) of a private caller
+        self.exec_closes = False  # re-exec: not handed over (the caller of Restart)
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1
@@ -103,6 +105,7 @@ class Transport:
         self._sock: socket.socket | None = None
         self._path: str | None = None
         self._conns: dict[int, Connection] = {}
+        self._exec_paused = False           # re-exec: not accepting or reading
 
     # ------------------------------------------------------------ lifecycle
 
@@ -114,14 +117,18 @@ class Transport:
             self.loop = asyncio.get_running_loop()
         sockaddr, _ = addr.parse(self.address)
         if fd is not None:
-            sock = socket.socket(fileno=fd)
-            os.set_inheritable(fd, False)
-            sock.setblocking(False)
-            if isinstance(sockaddr, str):
-                self._path = sockaddr
-            self._sock = sock
-            self.loop.add_reader(sock.fileno(), self._accept)
-            return
+            try:
+                sock = socket.socket(fileno=fd)
+            except OSError as exc:   # not a socket after all: bind anew
+                self._log("warn", "Unable to take over the control socket: %s" % exc)
+            else:
+                os.set_inheritable(fd, False)
+                sock.setblocking(False)
+                if isinstance(sockaddr, str):
+                    self._path = sockaddr
+                self._sock = sock
+                self.loop.add_reader(sock.fileno(), self._accept)
+                return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             if isinstance(sockaddr, str):
@@ -166,6 +173,120 @@ class Transport:
 
     def _dispatch(self, conn: Connection, msg: Message, fds: list[int]) -> None:
         raise NotImplementedError
+
+    # ------------------------------------------------------------ re-exec hand-over
+    #
+    # docs/design/dbus.md, "Re-exec": no client is refused while init re-execs.
+    # `pause_for_exec` stops accepting and reading (new clients wait in the
+    # listening socket's backlog, unread requests stay in their sockets); once
+    # `exec_ready` (no call of a kept connection still being answered, all
+    # output sent), `export_for_exec` makes the listening socket and every kept
+    # connection inheritable and describes them; the new init `start(fd=)`s
+    # and `adopt`s them and goes on reading where the old one stopped.
+
+    def pause_for_exec(self) -> None:
+        """Stop accepting and reading (see above); `resume` undoes it."""
+        self._exec_paused = True
+        if self._sock is not None:
+            self._remove_reader(self._sock.fileno())
+        for conn in self._conns.values():
+            if not conn.paused:
+                self._remove_reader(conn.fd)
+
+    def resume(self) -> None:
+        """Serve again after a re-exec that did not happen."""
+        self._exec_paused = False
+        if self._sock is not None:
+            os.set_inheritable(self._sock.fileno(), False)
+            self.loop.add_reader(self._sock.fileno(), self._accept)
+        for conn in list(self._conns.values()):
+            try:
+                os.set_inheritable(conn.fd, False)
+            except OSError:
+                pass
+            if not conn.paused:
+                self.loop.add_reader(conn.fd, self._readable, conn)
+
+    def exec_ready(self) -> bool:
+        """Every kept connection idle: nothing being answered, nothing unsent."""
+        for conn in self._conns.values():
+            if conn.exec_closes:
+                continue
+            if conn.in_flight or conn.pending or conn.outbuf:
+                return False
+        return True
+
+    def export_for_exec(self) -> dict:
+        """The listening socket and the connections the new init takes over,
+        their fds made inheritable; connections that cannot be carried over
+        (a call still being answered, fds received and not used, the caller
+        of the re-exec) close with the exec, as every one did in 1.13."""
+        conns = []
+        for conn in self._conns.values():
+            if conn.exec_closes or conn.in_flight or conn.pending or conn.outbuf \
+                    or conn.infds or conn.skip:
+                continue
+            os.set_inheritable(conn.fd, True)
+            conns.append({
+                "fd": conn.fd, "uid": conn.caller.uid, "pid": conn.caller.pid,
+                "gid": conn.caller.gid, "sasl": conn.sasl.export(),
+                "inbuf": bytes(conn.inbuf).hex(), "serial": conn.serial,
+                "unique_name": conn.unique_name, "bus": conn.bus,
+            })
+        listen = None
+        if self._sock is not None:
+            listen = self._sock.fileno()
+            os.set_inheritable(listen, True)
+        return {"listen": listen, "conns": conns}
+
+    def adopt(self, state: dict) -> int:
+        """Take over the connections `export_for_exec` described (in the new
+        init, after `start(fd=state["listen"])`); returns how many."""
+        adopted = 0
+        for item in state.get("conns") or ():
+            try:
+                fd = int(item["fd"])
+                sock = socket.socket(fileno=fd)
+            except (KeyError, TypeError, ValueError, OSError):
+                continue
+            try:
+                os.set_inheritable(fd, False)
+                sock.setblocking(False)
+                caller = Caller(uid=int(item["uid"]), pid=int(item.get("pid", 0)),
+                                gid=int(item.get("gid", 0)))
+                conn = Connection(sock, caller,
+                                  SaslServer(caller.uid, self.allowed_uids, self.guid))
+                conn.sasl.restore(item.get("sasl") or {})
+                conn.inbuf += bytes.fromhex(item.get("inbuf", ""))
+                conn.serial = int(item.get("serial", 0))
+                conn.unique_name = str(item.get("unique_name", ""))
+                conn.bus = item.get("bus") or None
+                if conn.bus:
+                    conn.caller = Caller(uid=-1)
+            except (KeyError, TypeError, ValueError, OSError):
+                sock.close()
+                continue
+            self._conns[conn.fd] = conn
+            self.loop.add_reader(conn.fd, self._readable, conn)
+            if conn.bus:
+                self._bus_established(conn)
+            adopted += 1
+            if conn.inbuf:
+                self.loop.call_soon(self._received_safely, conn)
+        return adopted
+
+    def _received_safely(self, conn: Connection) -> None:
+        try:
+            self._received(conn, b"", [])      # what the old init had read already
+        except Exception as exc:  # never let one client take init down
+            self._log("warn", "Dropped control connection: %s" % exc)
+            self._drop(conn)
+
+    def _remove_reader(self, fd: int) -> None:
+        try:
+            self.loop.remove_reader(fd)
+        except Exception:
+            pass
 
     # ------------------------------------------------------------ socket I/O
 
@@ -291,7 +412,8 @@ class Transport:
     def _call_done(self, conn: Connection) -> None:
         """Hardening: one asynchronous call answered; resume a paused reader."""
         conn.in_flight -= 1
-        if conn.paused and not conn.closed and conn.in_flight < MAX_CALLS_IN_FLIGHT:
+        if conn.paused and not conn.closed and conn.in_flight < MAX_CALLS_IN_FLIGHT \
+                and not self._exec_paused:
             conn.paused = False
             self.loop.add_reader(conn.fd, self._readable, conn)
             try:
@@ -407,6 +529,9 @@ class Transport:
 
     def _bus_lost(self, conn: Connection) -> None:
         """A bus connection went away while serving (the bus client says so)."""
+
+    def _bus_established(self, conn: Connection) -> None:
+        """A bus connection was set up (or taken over across a re-exec)."""
 
     def _log(self, priority: str, message: str) -> None:
         if self.log is not None:

@@ -76,8 +76,8 @@ class Backoff:
     """
 
     @staticmethod
-    def _respawn_key(instance: Instance) -> tuple[str, str, str]:
-        return (instance.job, instance.name, "respawn")
+    def _respawn_key(instance: Instance) -> fx.TimerKey:
+        return fx.TimerKey(instance.job, instance.name, "respawn")
 
     def _backoff_main_started(self, instance: Instance) -> None:
         """Main was spawned: remember when, to recognise a clean run."""

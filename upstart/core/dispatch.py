@@ -20,7 +20,7 @@ from typing import Any
 
 from upstart.core import effects as fx
 from upstart.core.effects import upstart_error
-from upstart.core.environ import ExpandError, env_merge, env_set, expand
+from upstart.jobfile.environ import ExpandError, env_merge, env_set, expand
 from upstart.core.event import Event
 from upstart.core.job import Instance
 from upstart.core.limits import check_new_instance
@@ -37,7 +37,7 @@ class Dispatch:
 
     # ---- the event queue (event_poll, event_pending_handle_jobs, event_finished)
 
-    CONFIRM_TIMER = ("spawn", "", "confirm")
+    CONFIRM_TIMER = fx.CONFIRM_TIMER
 
     def _settle(self, confirm: bool = False) -> None:
         """Queue pass, then spawn confirmations, until both are empty.
@@ -100,7 +100,9 @@ class Dispatch:
                 i += 1
 
     def _handle(self, event: Event) -> None:
-        self._trace("info", f"Handling {event.name} event")
+        self._trace("handling", event.name)
+        if self.log_enabled("info"):
+            self._log("info", f"Handling {event.name} event")
         self._stats["events_handled"] += 1
         for entry in list(self.registry.for_event(event.name)):
             for instance in entry.sorted_instances():
@@ -179,7 +181,9 @@ class Dispatch:
     def _finish(self, event: Event) -> None:
         self._stats["events_finished"] += 1
         self.queue.remove(event)
-        self._trace("debug", f"Finished {event.name} event")
+        self._trace("finished", event.name)
+        if self.log_enabled("debug"):
+            self._log("debug", f"Finished {event.name} event")
         blocking, event.blocking = event.blocking, []
         for kind, obj in blocking:
             if kind == "job":

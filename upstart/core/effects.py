@@ -14,7 +14,7 @@ Nothing in this module imports anything outside the standard library.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from upstart.jobfile.model import JobClass, Match, Process
 
@@ -83,6 +83,43 @@ class ControlFailure(Exception):
         self.error = error
 
 
+# ------------------------------------------------------------------ timers
+
+class TimerKey(NamedTuple):
+    """The key of an engine timer (`SetTimer`/`CancelTimer`/`timer_fired`):
+    whose it is and which kind (a name of `TIMER_KINDS`)."""
+    job: str
+    instance: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class TimerKind:
+    doc: str
+    reap_first: bool = False     # the shell reaps dead children before firing it
+
+
+# Every kind of timer the engine arms; the one table the shell reads.
+TIMER_KINDS: dict[str, TimerKind] = {
+    "kill": TimerKind("kill timeout of a stopping job: SIGKILL its main process"),
+    "ready": TimerKind("ready timeout of a job waiting for its ready point"),
+    "respawn": TimerKind("end of a respawn backoff pause: respawn now"),
+    "confirm": TimerKind("spawn confirmations due; children reaped first, as "
+                         "upstream's main loop reads them before the exec pipe",
+                         reap_first=True),
+}
+
+# The one engine-wide timer: pending spawn confirmations (`Dispatch._settle`).
+CONFIRM_TIMER = TimerKey("spawn", "", "confirm")
+
+
+def timer_kind(key: Any) -> TimerKind | None:
+    """The kind of an engine timer key; None for a key that is not one."""
+    if isinstance(key, tuple) and len(key) == 3:
+        return TIMER_KINDS.get(key[2])
+    return None
+
+
 # ------------------------------------------------------------------ effects
 
 @dataclass(frozen=True)
@@ -119,6 +156,19 @@ class Log:
     """A human log line; priority is one of debug/info/message/warn/error/fatal."""
     priority: str
     message: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What the engine did, for observers (the event recorder): returned
+    whatever the log priority, never logged nor sent on the bus.
+
+    kind: `queued` (event `name` is pending), `handling` (event `name` is
+    being handled), `finished` (event `name` finished), `spawned` (process
+    `pid` of job `name` was forked)."""
+    kind: str
+    name: str = ""
+    pid: int = 0
 
 
 @dataclass(frozen=True)

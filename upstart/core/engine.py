@@ -29,7 +29,8 @@ instead of failing/being dropped.
 The engine is split in five modules: this one (construction, inputs,
 queries, control commands, environment composition, instances),
 `lifecycle.py` (goal/state machine, processes, failures), `dispatch.py`
-(the event queue pass), `conditions.py` (states and `while`) and
+(the event queue pass), `whiles.py` (carrying out the `while` plan of
+`upstart/states/`) and
 `readiness.py` (`ready on`, the `ready` event); the last four are mixins
 over the state kept here.
 
@@ -47,11 +48,11 @@ from upstart.core import effects as fx
 from upstart.core.effects import (
     INVALID_ARGS, Clock, ControlError, ControlFailure, Effect, Spawner, upstart_error,
 )
-from upstart.core.environ import (
+from upstart.jobfile.environ import (
     ExpandError, env_lookup, env_merge, env_set, env_unset, expand,
 )
 from upstart.core.backoff import Backoff
-from upstart.core.conditions import Conditions
+from upstart.core.whiles import Whiles
 from upstart.core.dispatch import Dispatch
 from upstart.core.event import EventQueue
 from upstart.core.job import Instance, Waiter
@@ -60,7 +61,7 @@ from upstart.core import limits as lim
 from upstart.core.operator import Operator
 from upstart.core.readiness import Readiness
 from upstart.core.registry import ClassEntry, Registry
-from upstart.core.states import StateTable
+from upstart.states.model import StateTable
 from upstart.jobfile.model import JobClass
 
 
@@ -68,7 +69,7 @@ def _always(_priority: str) -> bool:
     return True
 
 
-class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
+class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
     """Job classes, instances and the event queue of one init (see module doc).
 
     Inputs return effects; queries raise `ControlFailure`. Extra keyword
@@ -86,7 +87,7 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         self.clock = clock
         # would a log line of this priority be shown? (the shell's `Logger.enabled`,
         # read per line: `initctl log-priority` applies at once). perf: lines below
-        # the threshold are not built; `_trace` lines always are (see `_trace`)
+        # the threshold are not built; `_trace` effects always are (see `_trace`)
         self.log_enabled: Callable[[str], bool] = log_enabled or _always
         self.spawner = spawner
         # jitter of respawn backoff (issue #14): floats in [0, 1); a fixed-seed
@@ -229,9 +230,12 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         return self._input(lambda: self._clear_state(name))
 
     def timer_fired(self, key: Any) -> list[Effect]:
-        if key == self.CONFIRM_TIMER:
-            return self._input(self._confirm_timer_fired)
-        return self._input(lambda: self._timer_fired(key))
+        """The timer `key` (an `effects.TimerKey`) fired: its kind's handler runs."""
+        if fx.timer_kind(key) is None:
+            return []
+        key = fx.TimerKey(*key)
+        handler = self._TIMER_FIRED[key.kind]
+        return self._input(lambda: handler(self, key))
 
     def cgroup_manager_ready(self) -> list[Effect]:
         """The cgroup manager address is known: start the classes held for it
@@ -251,6 +255,14 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
     def disable_respawn(self) -> None:
         """Session Init shutdown: respawning is switched off for good."""
         self.respawn_disabled = True
+
+    # what each kind of timer (`effects.TIMER_KINDS`) does when it fires
+    _TIMER_FIRED: dict[str, Callable[[Any, fx.TimerKey], None]] = {
+        "kill": Lifecycle._kill_timer_fired,
+        "ready": Readiness._ready_timer_fired,
+        "respawn": Backoff._backoff_timer_fired,
+        "confirm": lambda engine, _key: engine._confirm_timer_fired(),
+    }
 
     # =============================================================== queries
 
@@ -411,11 +423,10 @@ class Engine(Lifecycle, Dispatch, Conditions, Readiness, Backoff):
         if self.log_enabled(priority):
             self._out.append(fx.Log(priority, message))
 
-    def _trace(self, priority: str, message: str) -> None:
-        """A log line returned whatever the log priority: the shell's event
-        recorder reads it (`Pending`/`Handling`/`Finished NAME event` and a
-        spawned process's pid: docs/design/observability.md)."""
-        self._out.append(fx.Log(priority, message))
+    def _trace(self, kind: str, name: str = "", pid: int = 0) -> None:
+        """A structured `Trace` effect, returned whatever the log priority:
+        the shell's event recorder reads it (docs/design/observability.md)."""
+        self._out.append(fx.Trace(kind, name, pid))
 
     def _reply_error(self, token: Any, error: ControlError) -> None:
         self._out.append(fx.Reply(token, error=error))

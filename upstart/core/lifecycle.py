@@ -2,7 +2,7 @@
 
 `Lifecycle` is a mixin of `Engine` holding upstream's `job.c` and
 `job_process.c` logic: `_change_goal` (moves only from waiting/running),
-`_change_state` (the entry-action loop over `state.NEXT`/`state.ENTRY`),
+`_change_state` (the entry-action loop over `machine.NEXT`/`machine.ENTRY`),
 job events (`starting`/`started`/`stopping`/`stopped` and their env),
 spawning through the injected `Spawner`, spawn confirmations, killing (kill
 signal, timer, SIGKILL), process termination with its per-slot failure rules,
@@ -15,30 +15,15 @@ It owns no state of its own (the `Engine` does) and never performs I/O.
 
 from __future__ import annotations
 
-from typing import Any
 
 from upstart.core import effects as fx
 from upstart.core.effects import SpawnError, SpawnRequest, upstart_error
-from upstart.core.environ import env_lookup, env_set
+from upstart.jobfile.environ import env_lookup, env_set
 from upstart.core.event import Event
 from upstart.core.job import FAILURE_TEXT, Instance
 from upstart.core.signals import SIGKILL, signal_name
-from upstart.core.state import next_state
-from upstart.core.states import RUNNING_STATES
-
-# the state in which a job waits for each process slot
-WAIT_STATE = {
-    "security": "security", "pre-start": "pre-start", "main": "spawned",
-    "post-start": "post-start", "pre-stop": "pre-stop", "post-stop": "post-stop",
-}
-# slots whose spawn failure fails the job
-SPAWN_FATAL = ("security", "pre-start", "main", "post-stop")
-# the slot spawned on entering each spawning state, and waited for in each wait state
-SPAWN_SLOT = {"pre-starting": "pre-start", "spawning": "main", "post-starting": "post-start",
-              "pre-stopping": "pre-stop", "post-stopping": "post-stop"}
-WAIT_SLOT = {"security": "security", "pre-start": "pre-start", "spawned": "main",
-             "post-start": "post-start", "pre-stop": "pre-stop", "post-stop": "post-stop"}
-
+from upstart.core.machine import ENTRY, SPAWN_FATAL, WAIT_STATE, next_state
+from upstart.states.model import RUNNING_STATES
 
 class Lifecycle:
     """Mixin: the instance state machine (see module doc).
@@ -126,7 +111,8 @@ class Lifecycle:
         return state
 
     def _change_state(self, instance: Instance, state: str) -> None:
-        jc = instance.entry.job_class
+        """Enter `state`, run its entry actions (`machine.ENTRY`, in the order
+        its doc gives) and follow the table while the job moves on by itself."""
         while instance.state != state:
             assert instance.blocker is None, f"{instance.display} changes state while blocked"
             if state == "starting" and instance.state == "post-stop" and \
@@ -141,60 +127,61 @@ class Lifecycle:
                 self._states_dirty = True         # the `running` state opened/closed
             self._out.append(fx.StateChanged(instance.job, instance.name, state))
 
-            if state == "starting":
-                if instance.start_env is not None:
-                    instance.env = instance.start_env
-                    instance.start_env = None
-                instance.stop_env = None
-                instance.failed = False
-                instance.failed_process = None
-                instance.exit_status = 0
-                instance.notified = False
-                instance.entry.gave_up.pop(instance.name, None)
-                instance.entry.counters["starts"] += 1
-                instance.blocker = self._emit_job_event(instance, "starting", block=True)
-            elif state == "security-spawning":
-                if "security" in jc.process and self.apparmor:
-                    self._spawn(instance, "security")
-                state = self._next(instance)
-            elif state in SPAWN_SLOT:
-                slot = SPAWN_SLOT[state]
-                if slot in jc.process:
-                    self._spawn(instance, slot)
-                state = self._next(instance)
-            elif state in WAIT_SLOT:
-                slot = WAIT_SLOT[state]
-                if not self._waits_for(instance, slot):
-                    state = self._next(instance)
-            elif state == "running":
-                if old == "pre-stop":
-                    instance.stop_env = None
-                    self._job_finished(instance, False)
-                else:
-                    self._emit_job_event(instance, "started")
-                    self._ready_begin(instance)
-                    if not jc.task:
-                        self._job_finished(instance, False)
-            elif state == "stopping":
+            entry = ENTRY[state]
+            back = entry.back_from is not None and old == entry.back_from
+            if entry.new_run:
+                self._new_run(instance)
+            if entry.ready == "end":
                 self._ready_end(instance)
-                instance.blocker = self._emit_job_event(instance, "stopping", block=True)
-            elif state == "killed":
+            if entry.event is not None and not back:
+                event = self._emit_job_event(instance, entry.event, block=entry.blocks)
+                if entry.blocks:
+                    instance.blocker = event
+            if entry.ready == "begin" and not back:
+                self._ready_begin(instance)
+            if back:
+                instance.stop_env = None
+            if back or entry.rest == "always" or \
+                    (entry.rest == "service" and not instance.entry.job_class.task):
+                self._job_finished(instance, False)
+            if entry.remove:
+                self._remove_instance(instance)
+                return
+            if entry.spawn is not None:
+                if self._has_slot(instance, entry.spawn):
+                    self._spawn(instance, entry.spawn)
+                state = self._next(instance)
+            elif entry.wait is not None:
+                if not self._waits_for(instance, entry.wait):
+                    state = self._next(instance)
+            elif entry.kill:
                 if instance.main_alive():
                     self._kill(instance)
                 else:
                     state = self._next(instance)
-            elif state == "waiting":
-                self._emit_job_event(instance, "stopped")
-                self._job_finished(instance, False)
-                self._remove_instance(instance)
-                return
+
+    def _new_run(self, instance: Instance) -> None:
+        """Entering `starting`: the pending start environment is taken and
+        the record of the previous run cleared."""
+        if instance.start_env is not None:
+            instance.env = instance.start_env
+            instance.start_env = None
+        instance.stop_env = None
+        instance.failed = False
+        instance.failed_process = None
+        instance.exit_status = 0
+        instance.notified = False
+        instance.entry.gave_up.pop(instance.name, None)
+        instance.entry.counters["starts"] += 1
+
+    def _has_slot(self, instance: Instance, slot: str) -> bool:
+        """Does the class run `slot`? (`security` only with AppArmor)."""
+        return slot in instance.entry.job_class.process and \
+            (slot != "security" or self.apparmor)
 
     def _waits_for(self, instance: Instance, slot: str) -> bool:
         """Does entering the wait state of `slot` wait (process live or news pending)?"""
-        jc = instance.entry.job_class
-        if slot not in jc.process:
-            return False
-        if slot == "security" and not self.apparmor:
+        if not self._has_slot(instance, slot):
             return False
         if instance.pid(slot) > 0:
             return True
@@ -229,7 +216,9 @@ class Lifecycle:
         return event
 
     def _queue_event(self, name: str, env: list[str], fd: int | None = None) -> Event:
-        self._trace("debug", f"Pending {name} event")
+        self._trace("queued", name)
+        if self.log_enabled("debug"):
+            self._log("debug", f"Pending {name} event")
         return self.queue.new(name, env, fd)
 
     # ---- processes
@@ -250,7 +239,9 @@ class Lifecycle:
             return
         instance.pids[slot] = pid
         self._pids[pid] = (instance, slot)
-        self._trace("info", f"{instance.display} {slot} process ({pid})")
+        self._trace("spawned", instance.job, pid)
+        if self.log_enabled("info"):
+            self._log("info", f"{instance.display} {slot} process ({pid})")
         if slot == "main":
             self._backoff_main_started(instance)
         if slot == "main" and jc.expect == "none":
@@ -283,18 +274,10 @@ class Lifecycle:
         self._out.append(fx.SetTimer(self._timer_key(instance), jc.kill_timeout))
 
     @staticmethod
-    def _timer_key(instance: Instance) -> tuple[str, str, str]:
-        return (instance.job, instance.name, "kill")
+    def _timer_key(instance: Instance) -> fx.TimerKey:
+        return fx.TimerKey(instance.job, instance.name, "kill")
 
-    def _timer_fired(self, key: Any) -> None:
-        if isinstance(key, tuple) and len(key) == 3 and key[2] == "ready":
-            self._ready_timer_fired(key)
-            return
-        if isinstance(key, tuple) and len(key) == 3 and key[2] == "respawn":
-            self._backoff_timer_fired(key)
-            return
-        if not (isinstance(key, tuple) and len(key) == 3 and key[2] == "kill"):
-            return
+    def _kill_timer_fired(self, key: fx.TimerKey) -> None:
         entry = self.registry.get(key[0])
         instance = entry.instances.get(key[1]) if entry else None
         if instance is None or not instance.kill_timer:

@@ -11,125 +11,21 @@ Decision 07 §6 (a): a leaf *remembers* its event but does not hold it (no
 blocker is taken here); the engine attaches the matched events to the job
 only when the whole condition fires.
 
-Matching rules (02 §3): exact name; positional args by cursor; `KEY=VALUE`
-and `KEY!=VALUE` by first occurrence (a missing key never matches, even for
-`!=`); values are `$`-expanded against the given environment (an expansion
-error means no match) and compared as whole-value shell globs where `*`
-matches `/` and leading dots.
+A leaf matches an event by `upstart.jobfile.match.match_args` (02 §3),
+the rule `while` leaves and the time bridge share.
 
 Never performs I/O and never touches jobs or the event queue.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from upstart.core.environ import ExpandError, expand
+from upstart.jobfile.match import match_args
 from upstart.jobfile.model import Expr, Match, Op
 
 if TYPE_CHECKING:
     from upstart.core.event import Event
-
-
-@lru_cache(maxsize=4096)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """fnmatch(3) with flags 0, as one anchored regex."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        i += 1
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "\\":
-            if i < n:
-                out.append(re.escape(pattern[i]))
-                i += 1
-            else:
-                out.append(re.escape("\\"))
-        elif c == "[":
-            j = i
-            negate = False
-            if j < n and pattern[j] in "!^":
-                negate = True
-                j += 1
-            body: list[str] = []
-            first = True
-            closed = False
-            while j < n:
-                ch = pattern[j]
-                if ch == "]" and not first:
-                    closed = True
-                    j += 1
-                    break
-                first = False
-                if ch == "\\" and j + 1 < n:
-                    body.append(re.escape(pattern[j + 1]))
-                    j += 2
-                    continue
-                if j + 2 < n and pattern[j + 1] == "-" and pattern[j + 2] != "]":
-                    lo, hi = ch, pattern[j + 2]
-                    if lo <= hi:
-                        body.append(f"{re.escape(lo)}-{re.escape(hi)}")
-                    j += 3
-                    continue
-                body.append(re.escape(ch))
-                j += 1
-            if not closed:
-                out.append(re.escape("["))
-            else:
-                inner = "".join(body)
-                out.append(f"[{'^' if negate else ''}{inner}]" if inner else ("[^\\s\\S]" if not negate else "[\\s\\S]"))
-                i = j
-        else:
-            out.append(re.escape(c))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-def glob_match(pattern: str, value: str) -> bool:
-    return _glob_regex(pattern).match(value) is not None
-
-
-def match_args(name: str, args: tuple[str, ...], event_name: str, event_env: list[str] | tuple[str, ...],
-               env: Any = None) -> bool:
-    """Does the event match a leaf `name args...`? (event_operator_match)."""
-    if name != event_name:
-        return False
-    cursor = 0
-    nenv = len(event_env)
-    for arg in args:
-        neg_at = arg.find("!=")
-        if neg_at >= 0:
-            key, pattern, negate = arg[:neg_at], arg[neg_at + 2:], True
-        else:
-            eq = arg.find("=")
-            key, pattern, negate = (arg[:eq], arg[eq + 1:], False) if eq >= 0 else (None, arg, False)
-        if key is not None:
-            prefix = key + "="
-            for idx in range(nenv):
-                if event_env[idx].startswith(prefix):
-                    cursor = idx
-                    break
-            else:
-                return False
-        elif cursor >= nenv:
-            return False
-        entry = event_env[cursor]
-        eq = entry.find("=")
-        value = entry[eq + 1:] if eq >= 0 else ""
-        if "$" in pattern:
-            try:
-                pattern = expand(pattern, env)
-            except ExpandError:
-                return False
-        if glob_match(pattern, value) == negate:
-            return False
-        cursor += 1
-    return True
 
 
 class Operator:

@@ -26,11 +26,11 @@ from __future__ import annotations
 from typing import Any
 
 from upstart.core import effects as fx
-from upstart.core.environ import ExpandError, expand
+from upstart.jobfile.environ import ExpandError, expand
 from upstart.core.event import Event
 from upstart.core.job import Instance
 from upstart.core.operator import Operator
-from upstart.core.states import RUNNING_STATES
+from upstart.states.model import RUNNING_STATES
 from upstart.jobfile.model import Match
 
 # leaves the readiness adapter watches for (it emits the ordinary event)
@@ -59,8 +59,8 @@ class Readiness:
     """Mixin: ready on / ready / ready timeout (see module doc)."""
 
     @staticmethod
-    def _ready_key(instance: Instance) -> tuple[str, str, str]:
-        return (instance.job, instance.name, "ready")
+    def _ready_key(instance: Instance) -> fx.TimerKey:
+        return fx.TimerKey(instance.job, instance.name, "ready")
 
     def _waiting_ready(self, instance: Instance) -> bool:
         return (instance.ready_on is not None and not instance.ready

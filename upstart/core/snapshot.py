@@ -2,9 +2,12 @@
 
 `take(engine)` returns a JSON-able dict: the job environment table, the
 queue (events with progress, blockers, failed flag, fd), every registered
-class's latched `start on` leaves, and every instance (goal, state, envs,
-pids, failure record, respawn window, kill timer, latched `stop on` leaves,
-its blocker and the events it holds). Events are referred to by id.
+class (its latched `start on` leaves and every other `ClassEntry` field) and
+every instance (every `Instance` field: goal, state, envs, pids, failure
+record, respawn window, timers, readiness, latched `stop on` leaves, its
+blocker and the events it holds). Events are referred to by id. The
+instance and class records are generated from the dataclass fields; only the
+fields that are not plain data (operator trees, events) are written by hand.
 
 `restore(...)` rebuilds an engine from such a dict and the job classes
 (which the new process re-parses; they are not in the snapshot). Control
@@ -21,7 +24,7 @@ import dataclasses
 from upstart.core.event import Event
 from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
-from upstart.core.states import StateTable
+from upstart.states.model import StateTable
 from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process
 
 if TYPE_CHECKING:
@@ -99,34 +102,80 @@ def class_from_json(data: dict[str, Any]) -> JobClass:
     return JobClass(**kwargs)
 
 
+# Fields of `Instance` and `ClassEntry` that are not plain JSON data: how each
+# is written (`_OUT`) and read back (`_IN`). Every other dataclass field is
+# written under its own name and read back with the type of its default, so
+# a field added later is carried over a re-exec without a line here
+# (tests/unit/core/test_core_snapshot_fields.py checks it).
+_INSTANCE_SKIP = ("entry", "name")                 # the keys of the snapshot itself
+_ENTRY_SKIP = ("job_class", "instances", "pending")   # written apart / re-parsed
+
+
+def _instance_out(inst: Instance) -> dict[str, Any]:
+    special = {
+        "stop_on": _latch(inst.stop_on),
+        "ready_on": _latch(inst.ready_on),
+        "waiting_ready": inst.ready_on is not None,
+        "blocker": inst.blocker.id if inst.blocker else None,
+        "blocking": [b.id for b in inst.blocking if isinstance(b, Event)],
+    }
+    return _fields_out(inst, _INSTANCE_SKIP, special)
+
+
+def _fields_out(obj: Any, skip: tuple[str, ...], special: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        if f.name in skip:
+            continue
+        if f.name in special:
+            out[f.name] = special[f.name]
+            continue
+        value = getattr(obj, f.name)
+        if isinstance(value, (set, frozenset)):
+            value = sorted(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        elif isinstance(value, list):
+            value = list(value)
+        out[f.name] = value
+    out.update((k, v) for k, v in special.items() if k not in out)
+    return out
+
+
+def _fields_in(obj: Any, data: dict[str, Any], skip: tuple[str, ...]) -> None:
+    """Set every plain field of `obj` present in `data`, with the type of the
+    value it has now (its default)."""
+    for f in dataclasses.fields(obj):
+        if f.name in skip or f.name not in data:
+            continue
+        value, now = data[f.name], getattr(obj, f.name)
+        if isinstance(now, (set, frozenset)):
+            value = type(now)(value)
+        elif isinstance(now, tuple) and value is not None:
+            value = tuple(value)
+        elif isinstance(now, float) and value is not None:
+            value = float(value)
+        elif isinstance(now, bool):
+            value = bool(value)
+        elif isinstance(now, int) and value is not None:
+            value = int(value)
+        elif isinstance(now, dict) and f.name == "pids":
+            value = {k: int(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            value = list(value)
+        setattr(obj, f.name, value)
+
+
 def take(engine: Engine) -> dict[str, Any]:
     classes: dict[str, Any] = {}
     for name in engine.registry.names():
         entry = engine.registry.entries[name]
-        instances = {}
-        for inst in entry.sorted_instances():
-            instances[inst.name] = {
-                "goal": inst.goal, "state": inst.state, "env": list(inst.env),
-                "start_env": inst.start_env, "stop_env": inst.stop_env,
-                "pids": dict(inst.pids), "failed": inst.failed,
-                "failed_process": inst.failed_process, "exit_status": inst.exit_status,
-                "respawn_time": inst.respawn_time, "respawn_count": inst.respawn_count,
-                "kill_timer": inst.kill_timer, "stop_on": _latch(inst.stop_on),
-                "blocker": inst.blocker.id if inst.blocker else None,
-                "blocking": [b.id for b in inst.blocking if isinstance(b, Event)],
-                "ready": inst.ready, "ready_on": _latch(inst.ready_on),
-                "waiting_ready": inst.ready_on is not None, "ready_watch": inst.ready_watch,
-                "ready_timer": inst.ready_timer, "notified": inst.notified,
-                "notify_status": inst.notify_status, "notify_mainpid": inst.notify_mainpid,
-                # respawn backoff (issue #14)
-                "run_since": inst.run_since, "backoff_count": inst.backoff_count,
-                "backoff_delay": inst.backoff_delay, "backoff_pending": inst.backoff_pending,
-                "backoff_timer": inst.backoff_timer, "backoff_due": inst.backoff_due,
-            }
-        classes[name] = {"start_on": _latch(entry.start_on), "deleted": entry.deleted,
-                         "gave_up": dict(entry.gave_up),
-                         "while_names": sorted(entry.while_names),
-                         "instances": instances, "class": class_to_json(entry.job_class)}
+        instances = {inst.name: _instance_out(inst) for inst in entry.sorted_instances()}
+        classes[name] = _fields_out(entry, _ENTRY_SKIP, {"start_on": _latch(entry.start_on)})
+        classes[name]["instances"] = instances
+        classes[name]["class"] = class_to_json(entry.job_class)
     events = []
     for ev in engine.queue.events:
         item = ev.to_json()
@@ -184,37 +233,21 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
         entry = engine.registry.get(name)
         if entry is None:
             continue
-        entry.deleted = entry.deleted or cdata.get("deleted", False)
-        entry.while_names = set(cdata.get("while_names", []))
-        entry.gave_up = {k: int(v) for k, v in cdata.get("gave_up", {}).items()}
+        deleted = entry.deleted
+        _fields_in(entry, cdata, _ENTRY_SKIP + ("start_on",))
+        entry.deleted = entry.deleted or deleted
         _restore_latch(entry.start_on, cdata.get("start_on"), events)
         for iname, d in cdata.get("instances", {}).items():
-            inst = Instance(entry, iname, goal=d["goal"], state=d["state"], env=list(d["env"]),
-                            start_env=d["start_env"], stop_env=d["stop_env"],
-                            pids={k: int(v) for k, v in d["pids"].items()},
-                            failed=d["failed"], failed_process=d["failed_process"],
-                            exit_status=d["exit_status"], respawn_time=d["respawn_time"],
-                            respawn_count=d["respawn_count"], kill_timer=d["kill_timer"])
+            inst = Instance(entry, iname)
+            _fields_in(inst, d, _INSTANCE_SKIP + ("stop_on", "ready_on", "blocker", "blocking"))
             if entry.job_class.stop_on is not None:
                 inst.stop_on = Operator.from_expr(entry.job_class.stop_on)
                 _restore_latch(inst.stop_on, d.get("stop_on"), events)
-            inst.ready = bool(d.get("ready", False))
             if d.get("waiting_ready") and entry.job_class.ready_on is not None:
                 inst.ready_on = Operator.from_expr(entry.job_class.ready_on)
                 _restore_latch(inst.ready_on, d.get("ready_on"), events)
-            inst.ready_watch = bool(d.get("ready_watch", False))
-            inst.ready_timer = bool(d.get("ready_timer", False))
-            inst.notified = bool(d.get("notified", False))
-            inst.notify_status = d.get("notify_status")
-            inst.notify_mainpid = d.get("notify_mainpid")
-            inst.run_since = d.get("run_since")
-            inst.backoff_count = int(d.get("backoff_count", 0))
-            inst.backoff_delay = float(d.get("backoff_delay", 0.0))
-            inst.backoff_pending = bool(d.get("backoff_pending", False))
-            inst.backoff_timer = bool(d.get("backoff_timer", False))
-            inst.backoff_due = d.get("backoff_due")
-            inst.blocker = events.get(d["blocker"]) if d["blocker"] is not None else None
-            for ev_id in d["blocking"]:
+            inst.blocker = events.get(d["blocker"]) if d.get("blocker") is not None else None
+            for ev_id in d.get("blocking", []):
                 if ev_id in events:
                     inst.blocking.append(events[ev_id])
             entry.instances[iname] = inst

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from upstart.daemon.daemon import Daemon
 
 
+_BACKGROUND: set = set()
+
+
 class EngineBackend:
     session = None    # chroot sessions: the Session whose engine this serves (None: global)
 
@@ -132,6 +135,34 @@ class EngineBackend:
                      replace: bool) -> None:
         self._env_target(caller, job_details, True)
         self.engine.env_set(list(job_details), list(vars), replace)
+        if not job_details and self.session is None:
+            self._update_activation_environment(vars)
+
+    def _update_activation_environment(self, vars: list[str]) -> None:
+        """DM-01 (spec 05 §5.4): a Session Init on a bus tells the bus daemon
+        of a changed global variable, so D-Bus activated services get it too."""
+        server = self.d.server
+        if not self.d.session_init or not self.d.bus_connected or server is None:
+            return
+        names = [v.split("=", 1)[0] for v in vars]
+        env = {}
+        for name in names:
+            try:
+                env[name] = self.engine.env_get([], name)
+            except ControlFailure:
+                continue
+        if not env:
+            return
+
+        async def update():
+            try:
+                await server.bus_call("UpdateActivationEnvironment", "a{ss}", (env,))
+            except (OSError, ControlFailure, asyncio.TimeoutError) as exc:
+                self.d.logger.log("warn", f"Unable to update the D-Bus activation "
+                                  f"environment: {exc}")
+        task = self.d.loop.create_task(update())
+        _BACKGROUND.add(task)                  # kept until done (asyncio holds weak refs)
+        task.add_done_callback(_BACKGROUND.discard)
 
     def unset_env_list(self, caller: Caller, job_details: list[str], names: list[str]) -> None:
         self._env_target(caller, job_details, True)
@@ -172,9 +203,11 @@ class EngineBackend:
         self._check(caller, "GetState")
         return self.d.serialise_state()
 
-    async def restart(self, caller: Caller) -> None:
+    async def restart(self, caller: Caller) -> bool:
+        """1.13: re-exec at once, never answering (see `methods._restart`)."""
         self._check(caller, "Restart")
-        self.d.loop.call_soon(self.d.request_reexec)
+        self.d.request_reexec()
+        return True
 
     # ------------------------------------------------------------ jobs
 

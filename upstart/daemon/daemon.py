@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -22,14 +21,14 @@ import time
 import traceback
 
 from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, UnwatchReady, WatchReady,
+    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, Trace, UnwatchReady, WatchReady,
 )
 from upstart.core.effects import ControlFailure
 from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
 from upstart.daemon.backend import EngineBackend
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.daemon.timers import Timers, reaps_first
 from upstart.sysv.utmp import mark_dead as utmp_mark_dead
 from upstart.observe.service import ObservedBackend, Observer  # observe hook
 
@@ -89,6 +88,9 @@ class Daemon:
         self._quiesce_done = None
         self.in_container = False
         self.bus_connected = False
+        self._bus_connecting = False
+        self.control_handover: dict | None = None   # re-exec: the old init's sockets
+        self._reexec_task = None
         self._logged_errors: set[str] = set()
         if self.session_init:
             self.address = (f"unix:abstract=/com/ubuntu/upstart-session/"
@@ -217,6 +219,8 @@ class Daemon:
         if kind is Log:             # perf: the commonest effect, first (no hook applies)
             self.logger.log(effect.priority, effect.message)
             return
+        if kind is Trace:           # for the observer only (it saw the batch)
+            return
         root = None if session is None else session.root
         cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
         if kind is StateChanged and cgroups is not None:
@@ -263,7 +267,7 @@ class Daemon:
                             + traceback.format_exc().strip().replace("\n", " | "))
 
     def _timer_fired(self, key) -> None:
-        if key == SPAWN_CONFIRM_KEY:
+        if reaps_first(key):
             self.on_sigchld()  # upstream's loop order: children before pipes
         self.apply(self.engine.timer_fired(key))
 
@@ -340,7 +344,11 @@ class Daemon:
         address = self.bus_address_for_mode()
         if not address or self.server is None or self.bus_connected:
             return
-        label = "session" if (self.session_init or self.opts.session_bus) else "system"
+        label = "notified" if self.bus_address else \
+            "session" if (self.session_init or self.opts.session_bus) else "system"
+        if self._bus_connecting:
+            return
+        self._bus_connecting = True
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
@@ -348,6 +356,13 @@ class Daemon:
             # ControlFailure: the bus refused (e.g. its policy forbids our name)
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
+        finally:
+            self._bus_connecting = False
+
+    def _bus_lost(self, label: str) -> None:
+        """DM-14: the bus went away (logged by the server); SIGUSR1 or
+        NotifyDBusAddress connect again."""
+        self.bus_connected = False
 
     def _on_sigusr1(self) -> None:
         if self.opts.no_dbus or self.bus_connected:
@@ -452,13 +467,27 @@ class Daemon:
     # ------------------------------------------------------------ re-exec
 
     def serialise_state(self) -> str:
-        snap = getattr(self.engine, "snapshot", None)
-        return json.dumps(snap() if snap else {})
+        """GetState: Upstart 1.13's document of our state (upstart/daemon/upgrade.py)."""
+        from upstart.daemon.upgrade import get_state
+        return get_state(self)
 
     def request_reexec(self) -> None:
+        """Re-exec soon: once the control server has answered what it was
+        answering, its sockets go to the new init (docs/design/dbus.md)."""
+        if self._reexec_task is None:
+            self._reexec_task = self.loop.create_task(self._reexec())
+
+    async def _reexec(self) -> None:
         self.logger.log("info", f"Re-executing {self.argv[0]}")
         from upstart.daemon.reexec import reexec
-        reexec(self)
+        try:
+            if self.server is not None:
+                await self.server.drain_for_exec()
+            reexec(self)                       # returns only when the exec failed
+            if self.server is not None:
+                self.server.resume()
+        finally:
+            self._reexec_task = None
 
     # ------------------------------------------------------------ main
 
@@ -530,10 +559,14 @@ class Daemon:
                                     user_mode=self.session_init, log=self.logger.log,
                                     allowed_uids=None if self.session_init else ANY_UID)
         self.server.sessions = self.sessions    # chroot sessions: scope of each caller
-        try:
-            await self.server.start()
+        self.server.on_bus_lost = self._bus_lost       # DM-14
+        handover = self.control_handover or {}
+        try:   # re-exec: the old init's listening socket, its backlog waiting
+            await self.server.start(fd=handover.get("listen"))
         except OSError as exc:
             self.logger.log("warn", f"Unable to listen for private connections: {exc}")
+        if handover and self.server.adopt(handover) and self.server.bus_connection():
+            self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
         if not self.opts.no_dbus:

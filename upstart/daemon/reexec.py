@@ -7,8 +7,9 @@ table) to JSON, puts it in an anonymous memory file that survives exec
 with `--restart --state-fd N`. Running job processes are untouched: they are
 our children before and after, and the new process reaps them as usual.
 
-`restore_state()` runs in the new process: it reads the memfd, checks the
-format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
+`restore_state()` runs in the new process: it reads the memfd, tells our own
+format from Upstart 1.13's (an upgrade from C Upstart, or our `GetState`:
+upstart/daemon/upgrade.py), checks the format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
 another version) falls back to a clean start from the configuration on disk,
 without killing anything: processes whose jobs are not restored are still
 reaped, and simply no longer supervised.
@@ -55,7 +56,7 @@ def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
     return args
 
 
-def serialise(daemon: "Daemon") -> bytes:
+def serialise(daemon: "Daemon", control: dict | None = None) -> bytes:
     state = {
         "version": STATE_VERSION,
         "engine": daemon.engine.snapshot(),
@@ -67,14 +68,20 @@ def serialise(daemon: "Daemon") -> bytes:
         "cgroups": daemon.cgroups.export_state() if getattr(daemon, "cgroups", None) else None,
         # chroot sessions: each session's engine (docs/design/sessions.md)
         "sessions": daemon.sessions.export_state() if getattr(daemon, "sessions", None) else None,
+        # the control server's listening socket and connections, inherited
+        # (docs/design/dbus.md, "Re-exec")
+        "control": control,
     }
     return json.dumps(state).encode()
 
 
 def reexec(daemon: "Daemon") -> None:
     fd = None
+    control = None
     try:
-        data = serialise(daemon)
+        if daemon.server is not None:
+            control = daemon.server.export_for_exec()
+        data = serialise(daemon, control)
         fd = os.memfd_create("upstart-state", 0)  # not close-on-exec
         os.write(fd, data)
         os.lseek(fd, 0, os.SEEK_SET)
@@ -84,11 +91,12 @@ def reexec(daemon: "Daemon") -> None:
         if fd is not None:
             os.close(fd)
         fd = None
+        control = None
     from upstart.daemon.procname import exec_argv
     argv = exec_argv(daemon.argv[0]) + _new_argv(daemon, fd)
     try:
-        if daemon.server is not None:
-            daemon.server.close()
+        if daemon.server is not None and control is None:
+            daemon.server.close()              # a stateless re-exec binds anew
         if daemon.watcher is not None:
             daemon.watcher.close()
         if getattr(daemon, "sessions", None):   # chroot sessions: their inotify fds
@@ -117,7 +125,15 @@ def restore_state(daemon: "Daemon") -> bool:
             chunks.append(chunk)
         os.close(fd)
         state = json.loads(b"".join(chunks))
-        if state.get("version") != STATE_VERSION:
+        if isinstance(state, dict) and isinstance(state.get("control"), dict):
+            # the sockets are ours whatever else is wrong with the state
+            daemon.control_handover = state["control"]
+        from upstart.compat.state113 import is_113
+        if is_113(state):          # from C Upstart 1.13, or our own GetState
+            from upstart.daemon.upgrade import restore_113
+            restore_113(daemon, state)
+            return True
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError(f"state version {state.get('version')!r}")
         # the same arguments as a fresh engine (confirm_delay included)
         daemon.engine = Engine.restore(state["engine"], MonotonicClock(), daemon.supervisor,
@@ -137,7 +153,10 @@ def restore_state(daemon: "Daemon") -> bool:
         # registry's rules (running instances keep their class)
         daemon.reload_configuration()
         return True
-    except Exception:
+    except Exception as exc:
+        from upstart.compat.state113 import StateFormatError
+        why = str(exc) if isinstance(exc, StateFormatError) else \
+            traceback.format_exc().splitlines()[-1]
         daemon.logger.log("error", "Failed to read serialisation data - reverting to "
-                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+                          "stateless re-exec: " + why)
         return False

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from upstart.core.effects import ControlFailure, upstart_error
 from upstart.daemon.backend import EngineBackend
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.daemon.timers import Timers, reaps_first
 
 if TYPE_CHECKING:
     from upstart.control.backend import Caller
@@ -155,9 +155,10 @@ class SessionBackend(EngineBackend):
         self.d.logger.log("warn", "Ignoring state query from chroot session")
         return ""
 
-    async def restart(self, caller) -> None:
+    async def restart(self, caller) -> bool:
         self._check(caller, "Restart")
         self._ignore("restart")
+        return False
 
     def observe(self, caller, what: str, args: list[str]) -> str:
         """`initctl why/log/timeline` (issue #12): the event record covers the
@@ -300,7 +301,7 @@ class Sessions:
         return session.readiness
 
     def _timer_fired(self, session: Session, key) -> None:
-        if key == SPAWN_CONFIRM_KEY:
+        if reaps_first(key):
             self.d.on_sigchld()      # upstream's loop order: children before pipes
         if self.by_root.get(session.root) is session:
             self.apply(session, session.engine.timer_fired(key))

@@ -12,9 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from upstart.core.dispatch import Dispatch
+from upstart.core.effects import timer_kind
 
-SPAWN_CONFIRM_KEY = Dispatch.CONFIRM_TIMER     # the engine's spawn confirmation timer
+
+def reaps_first(key: object) -> bool:
+    """Must dead children be reaped before this engine timer fires?
+    (`effects.TIMER_KINDS`: the spawn confirmation timer)."""
+    kind = timer_kind(key)
+    return kind is not None and kind.reap_first
 
 
 class Timers:

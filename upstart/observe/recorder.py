@@ -18,17 +18,16 @@ each with a sequence number, a monotonic and a wall timestamp and a `kind`:
     debug-pause     job, pid
     job-added / job-removed / instance-added / instance-removed
 
-How causality is seen without the engine's help (the engine has no trace
-effect): its effects arrive in the order they happened, and the log lines
-read here are among them whatever the log priority (`Engine._trace`; the
-engine builds its other lines only when they would be shown). `Pending NAME
-event` says an event was queued; the effect just before it says by whom (a
+How causality is seen: the engine's effects arrive in the order they
+happened, and among them its `Trace` effects, returned whatever the log
+priority (`Engine._trace`); log text is never parsed. `Trace(queued, NAME)`
+says an event was queued; the effect just before it says by whom (a
 `StateChanged` to starting/running/stopping/waiting: that job's lifecycle
-event; a `Finished NAME event` line: the `NAME/failed` event; the first
+event; a `Trace(finished, NAME)`: the `NAME/failed` event; the first
 effect of an `EmitEvent` call: its caller; otherwise init itself: startup,
-signals, session end). `Handling NAME event` says which event is being
+signals, session end). `Trace(handling, NAME)` says which event is being
 handled, so a `GoalChanged` meanwhile was caused by that event (unless the
-instance just failed). A job event carries a copy of its job's goal cause,
+instance just failed); `Trace(spawned, pid=PID)` places a spawn record. A job event carries a copy of its job's goal cause,
 so a chain can be walked back long after the job changed again.
 
 Owns: the record sequence, the bounded table of recent events, each
@@ -43,7 +42,6 @@ daemon does (a bug here must never affect init: the service guards it).
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -63,10 +61,6 @@ JOB_EVENT_STATE = {"starting": "starting", "started": "running",
 PASSING_STATES = frozenset({"security-spawning", "pre-starting", "spawning",
                             "post-starting", "pre-stopping", "post-stopping"})
 
-_PENDING = re.compile(r"^Pending (.+) event$")
-_HANDLING = re.compile(r"^Handling (.+) event$")
-_FINISHED = re.compile(r"^Finished (.+) event$")
-_PAUSING = re.compile(r"^Pausing (.+) \((\d+)\) \[pre-exec\] for debug$")
 
 
 def env_dict(env) -> dict[str, str]:
@@ -116,7 +110,7 @@ class Recorder:
         self._just_failed: dict[tuple[str, str], Record] = {}
         # effect type name -> what it records (the effects nothing reads are absent)
         self._handlers: dict[str, Callable[[Any, bool], None]] = {
-            "Log": self._on_log, "StateChanged": self._on_state, "GoalChanged": self._on_goal,
+            "Trace": self._on_trace, "StateChanged": self._on_state, "GoalChanged": self._on_goal,
             "EventEmitted": self._on_event_emitted, "JobFailed": self._on_job_failed,
             "InstanceAdded": self._on_instance_added,
             "InstanceRemoved": self._on_instance_removed,
@@ -167,13 +161,11 @@ class Recorder:
             self._emit("exit", job=job, instance=inst, slot=slot, pid=note.pid,
                        code=note.code, signal=note.signal)
             self._input = "exit"
-        elif name == "LogLine":
-            m = _PAUSING.match(note.message)
-            if m:
-                pid = int(m.group(2))
-                job, inst, slot = self.pids.get(pid, (m.group(1), "", ""))
-                self.pauses[pid] = self._emit("debug-pause", job=job, instance=inst,
-                                              slot=slot, pid=pid)
+        elif name == "LogLine" and note.paused:
+            pid = note.paused
+            job, inst, slot = self.pids.get(pid, (note.job, "", ""))
+            self.pauses[pid] = self._emit("debug-pause", job=job, instance=inst,
+                                          slot=slot, pid=pid)
 
     # ------------------------------------------------------------ effects
 
@@ -210,8 +202,8 @@ class Recorder:
         if handler is not None:
             handler(effect, first)
 
-    def _on_log(self, effect: Any, first: bool) -> None:
-        self._log_line(effect.message, first)
+    def _on_trace(self, effect: Any, first: bool) -> None:
+        self._traced(effect.kind, effect.name, effect.pid, first)
 
     def _on_state(self, effect: Any, _first: bool) -> None:
         if effect.state in PASSING_STATES:
@@ -250,29 +242,20 @@ class Recorder:
     def _on_job_removed(self, effect: Any, _first: bool) -> None:
         self._emit("job-removed", job=effect.job)
 
-    def _log_line(self, message: str, first: bool) -> None:
-        # perf: a pattern is only tried on a line with its first word
-        m = _PENDING.match(message) if message.startswith("Pending ") else None
-        if m:
-            self._queued(m.group(1), first)
-            return
-        m = _HANDLING.match(message) if message.startswith("Handling ") else None
-        if m:
-            rec = self._oldest(m.group(1), lambda e: e["handled"] is None)
+    def _traced(self, kind: str, name: str, pid: int, first: bool) -> None:
+        if kind == "queued":
+            self._queued(name, first)
+        elif kind == "handling":
+            rec = self._oldest(name, lambda e: e["handled"] is None)
             if rec is not None:
                 rec["handled"] = self.seq + 1
                 self._emit("event-handled", id=rec["id"], name=rec["name"])
             self._handling = rec
-            return
-        m = _FINISHED.match(message) if message.startswith("Finished ") else None
-        if m:
+        elif kind == "finished":
             self._handling = None
-            self._finished_name = m.group(1)
-            return
-        if self._spawns and message.endswith(")"):
-            pid_text = message.rpartition("(")[2][:-1]
-            if pid_text.isdigit() and int(pid_text) in self._spawns:
-                self._flush_spawns(int(pid_text))
+            self._finished_name = name
+        elif kind == "spawned" and pid in self._spawns:
+            self._flush_spawns(pid)
 
     def _queued(self, name: str, first: bool) -> None:
         prev = self._prev

@@ -36,6 +36,8 @@ class Ready:
 class LogLine:
     priority: str   # debug / info / message / warn / error / fatal
     message: str
+    paused: int = 0     # the pid of a process paused before exec for debug
+    job: str = ""       # with `paused`: its job
 
 
 # ---- readiness (issue #8): what a job's NOTIFY_SOCKET / notify fd said

@@ -180,7 +180,8 @@ class Supervisor:
             self._tracer.add(pid, request.job_class.expect, label)
         if plan.debug:
             self._report(LogLine(
-                "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug"))
+                "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug",
+                paused=pid, job=request.job))
         return pid
 
     def _feed_script(self, fd: int, data: bytes) -> None:

@@ -8,7 +8,8 @@ and record matching are exactly the system's. Written here: runlevel, boot
 and shutdown records, and (`mark_dead`, called by init when one of its
 children exits) the DEAD_PROCESS record that ends a getty's or login's
 entry, as Upstart 1.13 and sysvinit do: `login` leaves its USER_PROCESS
-entry for init to close.
+entry for init to close. `user_terminals` reads the logged-in users'
+terminals for shutdown's warnings.
 """
 
 from __future__ import annotations
@@ -184,3 +185,25 @@ def mark_dead(pid: int, code: int | None = None, signal: int | None = None,
         _libc.utmpxname(UTMP_FILE.encode())
     _wtmp_write(wtmp or WTMP_FILE, rec)
     return ok
+
+
+def user_terminals(path: str | None = None) -> list[str]:
+    """The terminal device of every logged-in user (USER_PROCESS records with
+    a user name), as `wall` finds them: `/dev/` + ut_line unless it has it."""
+    _libc.utmpxname((path or UTMP_FILE).encode())
+    _libc.setutxent()
+    out = []
+    try:
+        while True:
+            entry = _libc.getutxent()
+            if not entry:
+                break
+            e = entry.contents
+            if e.ut_type != USER_PROCESS or not e.ut_user:
+                continue
+            line = e.ut_line.decode(errors="replace")
+            out.append(line if line.startswith("/dev/") else "/dev/" + line)
+    finally:
+        _libc.endutxent()
+        _libc.utmpxname(UTMP_FILE.encode())
+    return out

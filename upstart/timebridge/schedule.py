@@ -31,7 +31,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from upstart.core.operator import glob_match, match_args
+from upstart.jobfile.match import glob_match, match_args
 from upstart.timebridge.durations import DurationError, parse_duration
 
 EVENT = "time"

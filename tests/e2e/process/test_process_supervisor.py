@@ -25,7 +25,8 @@ def test_debug_stanza_pauses_before_exec_when_init_debugs(tmp_path):
     try:
         pid = h.spawn(request("echo resumed", env=ENV, debug=True, expect="stop"))
         # produced during spawn(), announced by a SIGCHLD so that reap() returns it
-        h.wait(lambda n: n == LogLine("info", f"Pausing j ({pid}) [pre-exec] for debug"))
+        h.wait(lambda n: n == LogLine("info", f"Pausing j ({pid}) [pre-exec] for debug",
+                                      paused=pid, job="j"))
         h.run(0.1)
         assert _state(pid) == "T"
         assert not [n for n in h.notes if isinstance(n, Ready)]   # the pause is not readiness

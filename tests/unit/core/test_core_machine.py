@@ -17,13 +17,14 @@ expiries and clock jumps, and checks after every step:
 """
 
 from core_harness import FakeClock, FakeSpawner, job
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from upstart.core import effects as fx
 from upstart.core.engine import Engine
-from upstart.core.state import GOALS, STATES
+from upstart.core.machine import GOALS, STATES
 
 CLASSES = {
     "svc": job("svc", pre_start="p", post_stop="q", start_on="go", stop_on="halt"),
@@ -168,5 +169,7 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 TestEngineMachine = EngineMachine.TestCase
+# 300 runs of 40 steps: about a minute on an idle core, over two on a loaded one
+TestEngineMachine = pytest.mark.timeout(600)(TestEngineMachine)
 TestEngineMachine.settings = settings(max_examples=300, stateful_step_count=40, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,8 @@ import pytest
 from core_harness import cond
 
 from upstart.core.event import Event
-from upstart.core.operator import Operator, glob_match, match_args
+from upstart.core.operator import Operator
+from upstart.jobfile.match import glob_match, match_args
 
 
 def m(args, name, env, expect_name="ev", menv=None):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from upstart.daemon.timers import SPAWN_CONFIRM_KEY, Timers
+from upstart.core.effects import CONFIRM_TIMER, TIMER_KINDS, TimerKey
+from upstart.daemon.timers import Timers, reaps_first
 
 
 def _table():
@@ -22,10 +23,10 @@ def _due(loop, timers, key) -> float:
 def test_a_key_set_again_replaces_its_timer():
     loop, fired, timers = _table()
     try:
-        timers.set(SPAWN_CONFIRM_KEY, 0)
+        timers.set(CONFIRM_TIMER, 0)
         timers.set(("svc", "", "kill"), 5.0)
-        timers.set(SPAWN_CONFIRM_KEY, 5.0)           # replaces the first one
-        assert 4.0 < _due(loop, timers, SPAWN_CONFIRM_KEY) <= 5.0
+        timers.set(CONFIRM_TIMER, 5.0)           # replaces the first one
+        assert 4.0 < _due(loop, timers, CONFIRM_TIMER) <= 5.0
         assert len(timers.handles) == 2
         loop.run_until_complete(asyncio.sleep(0.01))
     finally:
@@ -46,3 +47,10 @@ def test_a_timer_fires_once_and_a_cancelled_one_never():
     finally:
         timers.close()
         loop.close()
+
+
+def test_only_the_confirmation_timer_reaps_children_first():
+    """The shell reads the kind from the core's table, not from the key's text."""
+    assert reaps_first(CONFIRM_TIMER)
+    assert [k for k in TIMER_KINDS if reaps_first(TimerKey("j", "", k))] == ["confirm"]
+    assert not reaps_first(("j", "", "no-such-kind")) and not reaps_first("confirm")

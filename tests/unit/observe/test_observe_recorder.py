@@ -2,6 +2,7 @@
 
 from observe_harness import Observed, job
 
+from upstart.process.notes import LogLine
 from upstart.observe.recorder import failure_reason
 from upstart.observe.why import events_named, explain, render
 
@@ -126,10 +127,7 @@ def test_debug_pause_note_is_kept_until_exit():
     h.emit_by("e1")
     pid = h.pid("a")
 
-    class LogLine:
-        priority = "info"
-        message = f"Pausing a ({pid}) [pre-exec] for debug"
-    h.rec.note(LogLine())
+    h.rec.note(LogLine("info", "whatever the text says", paused=pid, job="a"))
     assert h.rec.pauses[pid]["job"] == "a"
     h.exited(pid, 0)
     assert pid not in h.rec.pauses

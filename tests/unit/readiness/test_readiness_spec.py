@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from upstart.core.operator import match_args
+from upstart.jobfile.match import match_args
 from upstart.readiness.spec import DbusSpec, FileSpec, SocketSpec, parse_leaf
 
 

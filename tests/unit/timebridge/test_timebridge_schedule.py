@@ -3,7 +3,7 @@ glob escapes and cross-firing between schedules."""
 
 import pytest
 
-from upstart.core.operator import match_args
+from upstart.jobfile.match import match_args
 from upstart.timebridge import validate_time_match
 from upstart.timebridge.durations import DurationError, format_duration, parse_duration
 from upstart.timebridge.schedule import (Leaf, ScheduleError, crossfire, parse_time_match,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from upstart.core.state import ENTRY, GOALS, NEXT, STATES, next_state
+from upstart.core.machine import ENTRY, GOALS, NEXT, STATES, next_state
 
 EXPECTED = {
     # state: (goal=start, goal=stop)
@@ -64,3 +64,22 @@ def test_entry_table_blocking_events():
     assert ENTRY["running"].event == "started" and not ENTRY["running"].blocks
     assert ENTRY["waiting"].event == "stopped" and not ENTRY["waiting"].blocks
     assert ENTRY["spawning"].spawn == "main" and ENTRY["spawned"].wait == "main"
+
+
+def test_every_timer_kind_has_a_handler():
+    """One table of timer kinds (effects.TIMER_KINDS); the engine handles each."""
+    from upstart.core.effects import TIMER_KINDS
+    from upstart.core.engine import Engine
+    assert set(Engine._TIMER_FIRED) == set(TIMER_KINDS)
+
+
+def test_entry_table_drives_the_lifecycle():
+    """Each state does one kind of moving on; the wait states are derived."""
+    from upstart.core.machine import WAIT_STATE
+    for state, entry in ENTRY.items():
+        assert sum(x is not None and x is not False
+                   for x in (entry.spawn, entry.wait, entry.kill or None)) <= 1, state
+    assert WAIT_STATE == {"security": "security", "pre-start": "pre-start", "main": "spawned",
+                          "post-start": "post-start", "pre-stop": "pre-stop",
+                          "post-stop": "post-stop"}
+    assert ENTRY["killed"].kill and ENTRY["starting"].new_run and ENTRY["waiting"].remove

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upstart.core.environ import ExpandError, env_lookup, env_merge, env_set, env_unset, expand
+from upstart.jobfile.environ import ExpandError, env_lookup, env_merge, env_set, env_unset, expand
 
 ENV = {"A": "a", "E": "", "NAME": "A", "P": "/x"}
 

@@ -1,9 +1,16 @@
 """The pure state vocabulary: StateTable, leaf matching, witnesses."""
 
-from core_harness import cond
 
-from upstart.core.states import State, StateTable, holds, leaf_matches, witnesses
+from upstart.jobfile.conditions import parse_condition
+from upstart.jobfile.lexer import Scanner
+from upstart.states.condition import holds, leaf_matches, witnesses
+from upstart.states.model import State, StateTable
 from upstart.jobfile.model import Match
+
+
+def cond(text: str):
+    """A condition as the job file parser reads it."""
+    return parse_condition(Scanner(text + "\n"))
 
 
 def test_state_table_set_replace_clear():

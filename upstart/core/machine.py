@@ -1,17 +1,18 @@
-"""The job state machine as two literal tables.
+"""The job state machine as literal tables.
 
 A job instance has a *goal* (where it wants to be: `start`, `stop`, or the
 transient `respawn`) and a *state* (where it is: one of 17 names). This module
-owns exactly two facts about them, both as data:
+owns two facts about them, both as data (and what derives from them):
 
 * `NEXT`: the state to move to from (state, goal), upstream's
   `job_next_state`. Two cells depend on more than the pair and are written as
   markers the engine resolves: `PRE_STOP_IF_ALIVE` (running/stop goes through
   pre-stop only while main lives) and `RESPAWN_*` (goal `respawn` becomes
   `start`, then stopping). Pairs absent from the table are impossible.
-* `ENTRY`: what entering a state does: which process slot it spawns, which
-  process it waits for, which job event it emits and whether that event
-  blocks the job.
+* `ENTRY`: what entering a state does: whether a run begins, the readiness
+  hooks, which job event it emits and whether that event blocks the job,
+  whether the instance is at rest or destroyed, which process slot it
+  spawns, waits for or kills. `Lifecycle._change_state` is a loop over it.
 
 It must never hold runtime state, perform actions or import the engine.
 """
@@ -60,23 +61,42 @@ NEXT: dict[tuple[str, str], str] = {
 
 @dataclass(frozen=True)
 class Entry:
-    """What entering a state does.
+    """What entering a state does, in this order (`Lifecycle._change_state`).
 
-    spawn: process slot started on entry (if the class defines it).
-    wait:  process slot whose exit (or readiness, for main) moves the job on;
-           when the class lacks it, or it is not running, the job moves on at once.
-    event: job event emitted on entry; `blocks` makes it the job's blocker.
+    new_run: a new run begins: the failure record and readiness notes are
+             cleared, the pending start environment becomes the instance's.
+    ready:   `end`: the instance stops being ready (before the event);
+             `begin`: it starts waiting for its ready point (after it).
+    event:   job event emitted on entry; `blocks` makes it the job's blocker.
+    back_from: coming back from this state (a stop cancelled by a start
+             while pre-stop ran) emits nothing: the stop environment is
+             dropped and the instance is at rest again.
+    rest:    the instance is at rest: what it blocks is released (`service`:
+             only for a service; a task is released when it stops).
+    remove:  the instance is destroyed (the loop ends).
+    spawn:   process slot started on entry (if the class defines it), then
+             the job moves on at once.
+    wait:    process slot whose exit (or readiness, for main) moves the job
+             on; when the class lacks it, or it is not running, at once.
+    kill:    a live main process is sent the kill signal (the kill timer
+             armed) and its exit moves the job on; none: at once.
     """
 
-    spawn: str | None = None
-    wait: str | None = None
+    new_run: bool = False
+    ready: str | None = None
     event: str | None = None
     blocks: bool = False
+    back_from: str | None = None
+    rest: str | None = None
+    remove: bool = False
+    spawn: str | None = None
+    wait: str | None = None
+    kill: bool = False
 
 
 ENTRY: dict[str, Entry] = {
-    "waiting":           Entry(event="stopped"),
-    "starting":          Entry(event="starting", blocks=True),
+    "waiting":           Entry(event="stopped", rest="always", remove=True),
+    "starting":          Entry(new_run=True, event="starting", blocks=True),
     "security-spawning": Entry(spawn="security"),
     "security":          Entry(wait="security"),
     "pre-starting":      Entry(spawn="pre-start"),
@@ -85,14 +105,21 @@ ENTRY: dict[str, Entry] = {
     "spawned":           Entry(wait="main"),
     "post-starting":     Entry(spawn="post-start"),
     "post-start":        Entry(wait="post-start"),
-    "running":           Entry(event="started"),   # only when coming from post-start
+    "running":           Entry(event="started", ready="begin", rest="service",
+                               back_from="pre-stop"),
     "pre-stopping":      Entry(spawn="pre-stop"),
     "pre-stop":          Entry(wait="pre-stop"),
-    "stopping":          Entry(event="stopping", blocks=True),
-    "killed":            Entry(wait="main"),       # after sending the kill signal
+    "stopping":          Entry(ready="end", event="stopping", blocks=True),
+    "killed":            Entry(kill=True),
     "post-stopping":     Entry(spawn="post-stop"),
     "post-stop":         Entry(wait="post-stop"),
 }
+
+# The state in which a job waits for each process slot (derived from ENTRY).
+WAIT_STATE: dict[str, str] = {e.wait: s for s, e in ENTRY.items() if e.wait}
+# Slots whose spawn failure fails the job (a failed post-start or pre-stop
+# only moves it on).
+SPAWN_FATAL = ("security", "pre-start", "main", "post-stop")
 
 # States in which a job is at rest (no process or event moves it on by itself).
 REST_STATES = ("waiting", "running")

@@ -1,0 +1,1 @@
+"""Compatibility with Upstart 1.13 itself: its serialised state (state113)."""
