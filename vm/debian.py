@@ -316,7 +316,8 @@ class Serial:
         self.vm.send("root\n")
         if not self.vm.wait_for(r"root@[^:\s]+:~# *$", 120, since=since):
             return None
-        self.run("stty -echo cols 200; bind 'set enable-bracketed-paste off'; "
+        # no echo, no prompt, no bracketed paste: only the commands' output
+        self.run("stty -echo cols 200; bind 'set enable-bracketed-paste off'; PS1=; "
                  "export TERM=dumb PAGER=cat")
         return seen
 
@@ -399,79 +400,25 @@ def _uptime_at(shell: Serial, seen: float) -> float | None:
     return float(m.group(1)) - (now - seen) if code == 0 and m else None
 
 
-def run_check(paths: dict[str, str], timeout: float = 600) -> Report:
-    """The whole scripted session; the transcript goes to CACHE/console.log."""
+def run_check(paths: dict[str, str], timeout: float = 900) -> Report:
+    """The whole scripted session, then the disk; the transcript goes to
+    CACHE/console.log. `timeout`: for each boot to reach `login:`."""
     from vm.qemu import VM
     rep = Report()
     console = os.path.join(CACHE, "console.log")
     vm = VM(paths["kernel"], paths["initrd"], disk=paths["disk"], memory=1024,
             base_append=APPEND, reboot=True, interactive=True, log=console)
     try:
-        shell = Serial(vm)
-        seen = shell.login(timeout)
-        if not rep.check(seen, "no login prompt on ttyS0 (or the login failed)"):
-            return rep
-        up = _uptime_at(shell, seen)
-        if up is not None:
-            rep.timings["login"] = up
-        code, listing = shell.run("initctl list")
-        jobs = _jobs(listing)
-        for job in SERVICES:
-            rep.check(jobs.get(job) == "start/running", f"{job} is {jobs.get(job)!r}, "
-                      "not start/running")
-        code, who = shell.run("who")
-        rep.check(re.search(r"^root\s+ttyS0\b", who, re.M), f"who: no root on ttyS0: {who!r}")
-        code, level = shell.run("runlevel")
-        rep.check(level.strip() == "N 2", f"runlevel says {level.strip()!r}, not 'N 2'")
-        code, why = shell.run("initctl why ssh")
-        rep.check(code == 0 and "ssh" in why, f"initctl why ssh failed: {why!r}")
-        code, failed = shell.run("initctl list --failed")
-        rep.check("missing-daemon" in failed, "missing-daemon is not in initctl list --failed")
-        code, _ = shell.run("initctl why missing-daemon")
-        code, _ = shell.run("initctl timeline --svg=/root/boot-timeline.svg && "
-                            "ls -l /root/boot-timeline.svg")
-        rep.check(code == 0, "initctl timeline --svg failed")
-        status = "for j in " + " ".join(DAEMON_JOBS) + "; do status $j; done"
-        code, before = shell.run(status)
-        code, _ = shell.run("telinit u && sleep 1 && "
-                            "until initctl version >/dev/null 2>&1; do sleep 0.2; done")
-        rep.check(code == 0, "telinit u failed")
-        code, after = shell.run(status)
-        pb, pa = _pids(before), _pids(after)
-        rep.check(len(pb) == len(DAEMON_JOBS) and pb == pa,
-                  f"PIDs changed over telinit u: {pb} -> {pa}")
-        shell.run("sync")
-        since = vm.mark()
-        vm.send("reboot\n")
-        rep.check(vm.wait_for(r"reboot: Restarting system", 180, since=since),
-                  "reboot did not restart the machine")
-        seen = shell.login(timeout)
-        if not rep.check(seen, "no login prompt after the reboot"):
-            return rep
-        code, last = shell.run("last -x -n 20 -f /var/log/wtmp")
-        rep.check(len(re.findall(r"^reboot\s+system boot", last, re.M)) >= 2,
-                  f"last -x does not show two boots: {last!r}")
-        rep.check(re.search(r"^shutdown\s+system down", last, re.M) or "runlevel" in last,
-                  "last -x shows no shutdown/runlevel record")
-        code, level = shell.run("runlevel")
-        rep.check(level.strip() == "N 2", f"after the reboot runlevel says {level.strip()!r}")
-        since = vm.mark()
-        asked = time.monotonic()
-        vm.send("poweroff\n")
-        end = vm.wait(180)
-        rep.check(end is not None, "poweroff: qemu did not exit")
-        text = vm.console_since(since)
-        rep.check("Will now power off" in text, "no `Will now power off` on the console")
-        rep.check("reboot: Power down" in text, "no `reboot: Power down` on the console")
-        rep.timings["poweroff"] = time.monotonic() - asked
+        powered_off = _session(vm, rep, timeout)
     finally:
         vm.close()
     with open(console, encoding="utf-8", errors="replace") as f:
         text = f.read()
     for bad in ("Traceback (most recent call last)", "internal error", "Kernel panic"):
         rep.check(bad not in text, f"the console shows {bad!r}")
-    for p in fsck_problems(paths["disk"]):
-        rep.problems.append(f"disk after power-off: {p}")
+    if powered_off:         # else the disk is as a power cut leaves it: nothing to learn
+        for p in fsck_problems(paths["disk"]):
+            rep.problems.append(f"disk after power-off: {p}")
     svg = read_file(paths["disk"], "/root/boot-timeline.svg")
     if rep.check(svg and svg.lstrip().startswith(b"<"), "no timeline SVG in the image"):
         with open(os.path.join(CACHE, "boot-timeline.svg"), "wb") as f:
@@ -485,6 +432,70 @@ def run_check(paths: dict[str, str], timeout: float = 600) -> Report:
             pass
     rep.timings.update(boot_timings(records))
     return rep
+
+
+def _session(vm, rep: Report, timeout: float) -> bool:
+    """Log in, look, `telinit u`, reboot, log in again, power off; True when
+    the machine powered off."""
+    shell = Serial(vm)
+    seen = shell.login(timeout)
+    if not rep.check(seen, "no login prompt on ttyS0 (or the login failed)"):
+        return False
+    up = _uptime_at(shell, seen)
+    if up is not None:
+        rep.timings["login"] = up
+    code, listing = shell.run("initctl list")
+    jobs = _jobs(listing)
+    for job in SERVICES:
+        rep.check(jobs.get(job) == "start/running", f"{job} is {jobs.get(job)!r}, "
+                  "not start/running")
+    code, who = shell.run("who")
+    rep.check(re.search(r"^root\s+ttyS0\b", who, re.M), f"who: no root on ttyS0: {who!r}")
+    code, level = shell.run("runlevel")
+    rep.check(level.strip() == "N 2", f"runlevel says {level.strip()!r}, not 'N 2'")
+    code, why = shell.run("initctl why ssh")
+    rep.check(code == 0 and "ssh" in why, f"initctl why ssh failed: {why!r}")
+    code, failed = shell.run("initctl list --failed")
+    rep.check("missing-daemon" in failed, "missing-daemon is not in initctl list --failed")
+    shell.run("initctl why missing-daemon")
+    code, _ = shell.run("initctl timeline --svg=/root/boot-timeline.svg && "
+                        "ls -l /root/boot-timeline.svg")
+    rep.check(code == 0, "initctl timeline --svg failed")
+    status = "for j in " + " ".join(DAEMON_JOBS) + "; do status $j; done"
+    code, before = shell.run(status)
+    code, _ = shell.run("telinit u && sleep 1 && "
+                        "until initctl version >/dev/null 2>&1; do sleep 0.2; done", 300)
+    rep.check(code == 0, "telinit u failed")
+    code, after = shell.run(status)
+    pb, pa = _pids(before), _pids(after)
+    rep.check(len(pb) == len(DAEMON_JOBS) and pb == pa,
+              f"PIDs changed over telinit u: {pb} -> {pa}")
+    shell.run("sync")
+    since = vm.mark()
+    vm.send("reboot\n")
+    rep.check(vm.wait_for(r"reboot: Restarting system", 300, since=since),
+              "reboot did not restart the machine")
+    seen = shell.login(timeout)
+    if not rep.check(seen, "no login prompt after the reboot"):
+        return False
+    code, last = shell.run("last -x -n 20 -f /var/log/wtmp")
+    rep.check(len(re.findall(r"^reboot\s+system boot", last, re.M)) >= 2,
+              f"last -x does not show two boots: {last!r}")
+    rep.check(re.search(r"^(shutdown\s+system down|runlevel)", last, re.M),
+              "last -x shows no shutdown/runlevel record")
+    code, level = shell.run("runlevel")
+    rep.check(level.strip() == "N 2", f"after the reboot runlevel says {level.strip()!r}")
+    since = vm.mark()
+    asked = time.monotonic()
+    vm.send("poweroff\n")
+    end = vm.wait(300)
+    if not rep.check(end is not None, "poweroff: qemu did not exit"):
+        return False
+    rep.timings["poweroff"] = time.monotonic() - asked
+    text = vm.console_since(since)
+    rep.check("Will now power off" in text, "no `Will now power off` on the console")
+    rep.check("reboot: Power down" in text, "no `reboot: Power down` on the console")
+    return True
 
 
 def run_systemd_timing(paths: dict[str, str], timeout: float = 600) -> Report:
