@@ -324,6 +324,7 @@ class Daemon:
 
     async def connect_bus(self, quiet: bool = False) -> None:
         """Take com.ubuntu.Upstart on the bus, if one runs (silent early in boot)."""
+        from upstart.core.effects import ControlFailure
         address = self.bus_address or self.env.bus_address()
         if not address or self.server is None or self.bus_connected:
             return
@@ -334,7 +335,8 @@ class Daemon:
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
-        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+        except (OSError, asyncio.TimeoutError, ValueError, ControlFailure) as exc:
+            # ControlFailure: the bus refused (e.g. its policy forbids our name)
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
         finally:

@@ -52,7 +52,7 @@ class Shutdown:
             return
         self.log("message", f"Will now {kind.replace('poweroff', 'power off')}")
         self._stop_everything(kind, lambda: self.finish(
-            end_system(kind, pid1=pid1, in_container=in_container)))
+            end_system(kind, pid1=pid1, in_container=in_container, log=self.log)))
 
     def _stop_everything(self, kind: str, done: Callable[[], None]) -> None:
         self.quiescing = kind
@@ -83,15 +83,21 @@ class Shutdown:
         done()
 
 
-def end_system(kind: str, *, pid1: bool, in_container: bool) -> int:
-    """As PID 1: kill every process, sync, and (on a machine) halt, power off
-    or reboot. Returns init's exit status (it only returns in a namespace)."""
+def end_system(kind: str, *, pid1: bool, in_container: bool,
+               log: Callable[[str, str], None]) -> int:
+    """As PID 1: kill every process, sync, and (on a machine) leave the disks
+    clean (upstart/daemon/teardown.py), then halt, power off or reboot.
+    Returns init's exit status (it only returns in a namespace)."""
     if pid1:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os.sync()
+        if in_container:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            os.sync()
+        else:           # kill and reap the rest, swap off, file systems read-only
+            from upstart.daemon.teardown import teardown
+            teardown(log)
         if not in_container:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.reboot(RB_CMD[kind])
