@@ -98,7 +98,7 @@ class Shutdown:
         self.quiescing = kind
         self.log("message", f"Will now {kind.replace('poweroff', 'power off')}")
         self._done = lambda: self.finish(
-            end_system(kind, pid1=pid1, in_container=in_container))
+            end_system(kind, pid1=pid1, in_container=in_container, log=self.log))
         timeouts = [MIN_TIMEOUT]
         for world in list(self.worlds()):
             self.apply(world, world.stop_all())
@@ -145,15 +145,21 @@ class Shutdown:
         self.loop.call_soon(self.guard, done)
 
 
-def end_system(kind: str, *, pid1: bool, in_container: bool) -> int:
-    """As PID 1: kill every process, sync, and (on a machine) halt, power off
-    or reboot. Returns init's exit status (it only returns in a namespace)."""
+def end_system(kind: str, *, pid1: bool, in_container: bool,
+               log: Callable[[str, str], None]) -> int:
+    """As PID 1: kill every process, sync, and (on a machine) leave the disks
+    clean (upstart/daemon/teardown.py), then halt, power off or reboot.
+    Returns init's exit status (it only returns in a namespace)."""
     if pid1:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os.sync()
+        if in_container:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            os.sync()
+        else:           # kill and reap the rest, swap off, file systems read-only
+            from upstart.daemon.teardown import teardown
+            teardown(log)
         if not in_container:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.reboot(RB_CMD[kind])

@@ -16,11 +16,25 @@ import asyncio
 import os
 from typing import Callable
 
+
+def libc_for_inotify() -> None:
+    """footprint (issue #23): inotify-simple finds libc with
+    `ctypes.util.find_library("c")` at its first INotify, which runs
+    `/sbin/ldconfig -p` (a fork and exec in PID 1's start); the process's own
+    libc, already loaded, is the same library."""
+    import ctypes
+
+    import inotify_simple
+    if getattr(inotify_simple, "_libc", "absent") is None:
+        inotify_simple._libc = ctypes.CDLL(None, use_errno=True)
+
 try:
     from inotify_simple import INotify, flags
 except ImportError:  # pragma: no cover - the dependency is declared
     INotify = None  # type: ignore[assignment]
     flags = None  # type: ignore[assignment]
+else:
+    libc_for_inotify()
 
 
 class ConfWatcher:
