@@ -143,7 +143,7 @@ class Ours:
     starts it, in a temp dir) plus a persistent D-Bus client.
 
     `prelude`: Python run in init's process before main (a what-if, e.g.
-    `import upstart.daemon.daemon as d; d.CONFIRM_DELAY = 0`); then init runs
+    `import upstart.daemon.clock as c; c.CONFIRM_DELAY = 0`); then init runs
     through `python -c` instead of the `init` entry point.
     """
 

@@ -29,7 +29,7 @@ N = 100
 RUNS = 9
 # what-ifs: init with one cost removed (monkeypatched in init's process before main)
 WHAT_IF = {
-    "CONFIRM_DELAY=0": "import upstart.daemon.daemon as d; d.CONFIRM_DELAY = 0",
+    "CONFIRM_DELAY=0": "import upstart.daemon.clock as c; c.CONFIRM_DELAY = 0",
     "no D-Bus signals": "import upstart.control.server as s; "
                         "s.ControlServer.broadcast = lambda self, effect: None",
 }

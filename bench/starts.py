@@ -35,7 +35,7 @@ ROUNDS = 5
 OUR_ROUNDS = 11            # ours, each paired with a floor sample
 FLOOR_SAMPLE = 300         # spawns per floor sample
 LAT_RUNS = 9
-PRELUDE = "import upstart.daemon.daemon as d; d.CONFIRM_DELAY = 0"
+PRELUDE = "import upstart.daemon.clock as c; c.CONFIRM_DELAY = 0"
 JOBS = {f"j{i:03d}": "exec sleep 100000\n" for i in range(N)}
 NAMES = list(JOBS)
 

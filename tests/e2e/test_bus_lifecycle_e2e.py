@@ -96,6 +96,12 @@ class Bus:
         assert out.returncode == 0, out.stderr
         return "boolean true" in out.stdout
 
+    def upstart_owner(self) -> str:
+        """The unique name that owns com.ubuntu.Upstart ("" if none)."""
+        out = self.send("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+                        "org.freedesktop.DBus.GetNameOwner", "string:com.ubuntu.Upstart")
+        return out.stdout.split('"')[1] if out.returncode == 0 else ""
+
     def probe_foo(self) -> str | None:
         """Have the bus activate the probe; what it saw as $FOO, once written."""
         self.send("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -160,3 +166,26 @@ def test_pid1_rejoins_the_system_bus_on_sigusr1():
         out = init.run("initctl", "notify-dbus-address", bus.address)
         assert out.returncode == 1
         assert "Not permissible to notify D-Bus address for PID 1" in out.stderr
+
+
+def test_restart_keeps_the_bus_connection():
+    """Issue #22 item 4, "and the bus connection where possible": across a
+    re-exec the Session Init keeps its bus connection (the same unique name owns
+    com.ubuntu.Upstart before and after) and goes on serving there."""
+    from upstart.control.client import CallError, Connection
+
+    with Bus() as bus, SessionInit() as init:
+        assert init.initctl("notify-dbus-address", bus.address).returncode == 0
+        init.wait_for(lambda: bus.init_version() == VERSION)
+        owner = bus.upstart_owner()
+        assert owner.startswith(":")
+        conn = Connection(init.address)
+        with pytest.raises(CallError) as err:
+            conn.call("/com/ubuntu/Upstart", "com.ubuntu.Upstart0_6", "Restart")
+        conn.close()
+        assert err.value.name == "org.freedesktop.DBus.Error.NoReply"
+        assert init.initctl("version").returncode == 0         # the new init answers
+        assert bus.init_version() == VERSION
+        assert bus.upstart_owner() == owner
+        assert init.initctl("set-env", "FOO=after-restart").returncode == 0
+        init.wait_for(lambda: bus.probe_foo() == "after-restart")

@@ -221,7 +221,6 @@ def test_one_name_per_idea():
     assert "upstart.core.machine" in MODULES
 
 
-@pytest.mark.xfail(strict=True, reason="issue #24 item 3: observe/service.py still imports daemon/")
 def test_observe_imports_nothing_of_daemon():
     assert offences_layer("observe", ("daemon",)) == []
 
@@ -238,8 +237,6 @@ def test_no_module_level_import_cycle():
     assert import_cycles(import_graph(MODULES)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue #24 item 3: daemon.py, sessions.py, reexec.py, "
-                   "backend.py and observe/service.py import each other inside functions")
 def test_daemon_is_in_no_import_cycle_even_through_function_imports():
     """Issue #24 item 3 asks more of `daemon/`: no circle at all, also not one
     hidden in imports inside functions."""

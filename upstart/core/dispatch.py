@@ -104,6 +104,8 @@ class Dispatch:
         if self.log_enabled("info"):
             self._log("info", f"Handling {event.name} event")
         self._stats["events_handled"] += 1
+        if self._state_decls or self._state_until:
+            self._handle_state_events(event)     # `state` declarations: before the jobs
         for entry in list(self.registry.for_event(event.name)):
             for instance in entry.sorted_instances():
                 self._handle_stop_on(instance, event)

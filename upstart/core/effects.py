@@ -165,10 +165,16 @@ class Trace:
 
     kind: `queued` (event `name` is pending), `handling` (event `name` is
     being handled), `finished` (event `name` finished), `spawned` (process
-    `pid` of job `name` was forked)."""
+    `pid` of job `name` was forked), `opened` / `closed` (state `name` with
+    env `data`, seen by a `while` evaluation), `while` (job `name`'s `while`
+    moves its instance `data[0]` to goal `data[1]`; `data[2:]` are the
+    states its condition's leaves saw open (`+TEXT`) or close (`-TEXT`)),
+    `moved` (a declared state `name` was `data[0]` (opened/closed) with env
+    `data[1:]`, at the moment it happened: the recorder notes by what)."""
     kind: str
     name: str = ""
     pid: int = 0
+    data: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

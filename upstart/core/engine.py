@@ -55,6 +55,7 @@ from upstart.core.backoff import Backoff
 from upstart.core.whiles import Whiles
 from upstart.core.dispatch import Dispatch
 from upstart.core.event import EventQueue
+from upstart.core.eventstates import Declared, EventStates
 from upstart.core.job import Instance, Waiter
 from upstart.core.lifecycle import Lifecycle
 from upstart.core import limits as lim
@@ -69,7 +70,7 @@ def _always(_priority: str) -> bool:
     return True
 
 
-class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
+class Engine(Lifecycle, Dispatch, Whiles, EventStates, Readiness, Backoff):
     """Job classes, instances and the event queue of one init (see module doc).
 
     Inputs return effects; queries raise `ControlFailure`. Extra keyword
@@ -122,6 +123,11 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
         # have opened or closed since the last `while` evaluation
         self.states = StateTable()
         self._states_dirty = False
+        # `state` declarations by name, and the `until` tree of each open one
+        self._state_decls: dict[str, Declared] = {}
+        self._state_until: dict[tuple[str, tuple[str, ...]], Operator] = {}
+        # the states at the last `while` evaluation (None: none yet / no `while`)
+        self._seen_states: set[Any] | None = None
         self._pids: dict[int, tuple[Instance, str]] = {}
         self._confirm: list[tuple[Instance, str, int, str | None]] = []
         self._out: list[Effect] = []
@@ -149,6 +155,7 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
                 classes = {n: c for n, c in classes.items() if len(n) <= self.limits.job_name}
             added, removed = self.registry.load(classes)
             self._signal_registry(added, removed)
+            self._load_state_decls()
             self._states_dirty = True            # `while` is evaluated on current states
         return self._input(run)
 
@@ -423,10 +430,11 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
         if self.log_enabled(priority):
             self._out.append(fx.Log(priority, message))
 
-    def _trace(self, kind: str, name: str = "", pid: int = 0) -> None:
+    def _trace(self, kind: str, name: str = "", pid: int = 0,
+               data: tuple[str, ...] = ()) -> None:
         """A structured `Trace` effect, returned whatever the log priority:
         the shell's event recorder reads it (docs/design/observability.md)."""
-        self._out.append(fx.Trace(kind, name, pid))
+        self._out.append(fx.Trace(kind, name, pid, data))
 
     def _reply_error(self, token: Any, error: ControlError) -> None:
         self._out.append(fx.Reply(token, error=error))
@@ -493,6 +501,7 @@ class Engine(Lifecycle, Dispatch, Whiles, Readiness, Backoff):
         self._signal_registry(added, removed)
         if added:
             self._states_dirty = True            # a pending class replaced: evaluate `while`
+            self._load_state_decls()
 
     # ---- control commands (03 §9)
 

@@ -25,7 +25,7 @@ from upstart.core.event import Event
 from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
 from upstart.states.model import StateTable
-from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process
+from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process, StateDecl
 
 if TYPE_CHECKING:
     from upstart.core.engine import Engine
@@ -74,6 +74,9 @@ def class_to_json(jc: JobClass) -> dict[str, Any]:
             value = [[c.controller, c.name, c.key, c.value] for c in value]
         elif f.name == "limits":
             value = {k: list(v) for k, v in value.items()}
+        elif f.name == "states":
+            value = [[d.name, list(d.keys), _expr_out(d.on), _expr_out(d.until), d.line]
+                     for d in value]
         elif isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, list):
@@ -96,6 +99,9 @@ def class_from_json(data: dict[str, Any]) -> JobClass:
             value = [CGroup(*c) for c in value]
         elif key == "limits":
             value = {k: tuple(v) for k, v in value.items()}
+        elif key == "states":
+            value = [StateDecl(n, tuple(k), _expr_in(on), _expr_in(until), line)
+                     for n, k, on, until, line in value]
         elif key == "respawn_delay" and value is not None:
             value = tuple(value)
         kwargs[key] = value
@@ -190,6 +196,11 @@ def take(engine: Engine) -> dict[str, Any]:
         "respawn_disabled": engine.respawn_disabled,
         "cgroup_held": sorted(engine._cgroup_held),
         "states": engine.states.to_json(),
+        # states opened by events (`state` declarations) and their latches
+        "opened_states": engine.states.opened_json(),
+        "state_on": {name: _latch(d.on) for name, d in sorted(engine._state_decls.items())},
+        "state_until": [[name, list(ident), _latch(oper)]
+                        for (name, ident), oper in sorted(engine._state_until.items())],
         "confirmations": [[i.job, i.name, slot, pid, error]
                           for i, slot, pid, error in engine._confirm],
     }
@@ -254,7 +265,9 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             for slot, pid in inst.pids.items():
                 engine._pids[pid] = (inst, slot)
     engine._cgroup_held = set(snap.get("cgroup_held", []))
-    engine.states = StateTable.from_json(snap.get("states"))
+    engine._load_state_decls()
+    engine.states = StateTable.from_json(snap.get("states"), snap.get("opened_states"))
+    _restore_state_latches(engine, snap, events)
     for job, iname, slot, pid, error in snap.get("confirmations", []):
         entry = engine.registry.get(job)
         inst = entry.instances.get(iname) if entry else None
@@ -270,6 +283,27 @@ def restore(cls: type[Engine], snap: dict[str, Any], clock: Any, spawner: Any, *
             if inst is not None:
                 ev.blocking.append(("job", inst))
     return engine
+
+
+def _restore_state_latches(engine: Engine, snap: dict[str, Any],
+                           events: dict[int, Event]) -> None:
+    """The `state` declarations' latches; an opened state whose declaration
+    is gone (the classes were re-parsed) is closed."""
+    decls = engine._state_decls
+    for name, latch in snap.get("state_on", {}).items():
+        if name in decls:
+            _restore_latch(decls[name].on, latch, events)
+    untils = {(n, tuple(i)): latch for n, i, latch in snap.get("state_until", [])}
+    for item in engine.states.opened_json():
+        name, ident, owner = item[0], tuple(item[1]), item[3]
+        declared = decls.get(name)
+        if declared is None or declared.owner != owner:
+            engine.states.close(name, ident)
+            continue
+        if declared.decl.until is not None:
+            oper = Operator.from_expr(declared.decl.until)
+            _restore_latch(oper, untils.get((name, ident)), events)
+            engine._state_until[(name, ident)] = oper
 
 
 def resume_effects(engine: Engine) -> list[Any]:

@@ -24,6 +24,7 @@ from upstart.core.effects import INVALID_ARGS, ControlError, ControlFailure, ups
 from upstart.core.job import Instance
 from upstart.core.limits import check_env, check_name, check_new_instance, refuse
 from upstart.core.registry import ClassEntry
+from upstart.states.condition import leaf_matches, leaves
 from upstart.states.derive import JobView, is_ready, job_states
 from upstart.states.model import JOB_STATE_NAMES, State
 from upstart.states.plan import WhileJob, plan_whiles, wanted
@@ -42,6 +43,7 @@ class Whiles:
         if name in JOB_STATE_NAMES:
             raise ControlFailure(upstart_error(
                 "PermissionDenied", f"State is kept by jobs and cannot be changed: {name}"))
+        self._declared_refusal(name)
         if env is not None and any("=" not in e for e in env):
             raise ControlFailure(ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
         if env is not None:                       # hardening: bounded states
@@ -106,12 +108,42 @@ class Whiles:
                         {name: inst.goal for name, inst in entry.instances.items()},
                         gate=jc.start_on is not None)
 
+    def _states_diff(self, states: list[State]) -> tuple[list[State], list[State]]:
+        """The states opened and closed since the previous evaluation, each
+        traced for the recorder (`why`: since when a leaf holds)."""
+        now = set(states)
+        seen, self._seen_states = self._seen_states, now
+        if seen is None:                  # the first evaluation: every state is news
+            for state in states:
+                self._trace("opened", state.name, data=state.env)
+            return [], []
+        opened = [s for s in states if s not in seen]
+        closed = sorted(seen - now, key=lambda s: (s.name, s.env))
+        for state in opened:
+            self._trace("opened", state.name, data=state.env)
+        for state in closed:
+            self._trace("closed", state.name, data=state.env)
+        return opened, closed
+
+    @staticmethod
+    def _leaf_changes(entry: ClassEntry, opened: list[State],
+                      closed: list[State]) -> tuple[str, ...]:
+        """`+TEXT`/`-TEXT` for the opened/closed states a leaf of the class's
+        condition matches: what moved it."""
+        assert entry.job_class.while_ is not None
+        tree = leaves(entry.job_class.while_)
+        return tuple([f"+{s.text()}" for s in opened if any(leaf_matches(x, s) for x in tree)] +
+                     [f"-{s.text()}" for s in closed if any(leaf_matches(x, s) for x in tree)])
+
     def _evaluate_whiles(self) -> None:
         entries = [self.registry.get(job) for job in self.registry.while_jobs()]
         entries = [e for e in entries if e is not None and e.job_class.while_ is not None]
         if not entries:
-            return                               # perf: no `while`, nothing to plan
-        plan = plan_whiles([self._while_job(e) for e in entries], self.current_states())
+            self._seen_states = None         # perf: no `while`, nothing to plan or trace
+            return
+        states = self.current_states()
+        opened, closed = self._states_diff(states)
+        plan = plan_whiles([self._while_job(e) for e in entries], states)
         for entry in entries:
             entry.while_names = set(plan.held[entry.name])
         for job, name in plan.stop:
@@ -120,6 +152,8 @@ class Whiles:
             if instance is None or instance.goal == "stop":
                 continue
             self._log("info", f"{instance.display} condition no longer holds")
+            self._trace("while", job, data=(name, "stop") +
+                        self._leaf_changes(entry, opened, closed))
             instance.stop_env = []
             self._job_finished(instance, False)
             self._change_goal(instance, "stop")
@@ -136,6 +170,8 @@ class Whiles:
             if instance.goal == "start":
                 continue
             self._log("info", f"{instance.display} condition holds")
+            self._trace("while", job, data=(name, "start") +
+                        self._leaf_changes(entry, opened, closed))
             instance.start_env = env
             self._job_finished(instance, False)
             self._change_goal(instance, "start")

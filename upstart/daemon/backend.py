@@ -8,9 +8,9 @@ requests go straight to the engine's queries. Who may call what is
 server); the rules that depend on the daemon's mode (PID 1 refuses job
 environment changes) live here; the engine knows nothing of callers.
 
-One backend serves one engine: the global one (`session=None`), or a chroot
-session's (`upstart.daemon.sessions.SessionBackend` subclasses this with the
-manager requests a chroot may not make; docs/design/sessions.md).
+One backend serves one world (`upstart/daemon/world.py`): init's own jobs, or
+a chroot session's (`upstart.daemon.sessions.SessionBackend` subclasses this
+with the manager requests a chroot may not make; docs/design/sessions.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from upstart import VERSION
 from upstart.control import policy
@@ -30,30 +30,26 @@ from upstart.daemon.log import PRIORITIES
 from upstart.jobfile.model import expr_to_rpn
 
 if TYPE_CHECKING:
-    from upstart.daemon.daemon import Daemon
+    from upstart.daemon.world import World
 
 
 _BACKGROUND: set = set()
 
 
 class EngineBackend:
-    session = None    # chroot sessions: the Session whose engine this serves (None: global)
-
-    def __init__(self, daemon: "Daemon"):
-        self.d = daemon
+    def __init__(self, daemon: Any, world: "World"):
+        self.d = daemon        # upstart.daemon.daemon.Daemon: the mode, bus, shutdown, re-exec
+        self.world = world     # the engine served, its timers and readiness
         self._tokens = itertools.count(1)
         self.pending: dict[int, asyncio.Future] = {}
 
     @property
     def engine(self):
-        """The engine served: the daemon's (it is replaced by a re-exec) or a session's."""
-        return self.d.engine if self.session is None else self.session.engine
+        """The engine served (a re-exec replaces the world's engine)."""
+        return self.world.engine
 
     def _apply(self, effects) -> None:
-        if self.session is None:
-            self.d.apply(effects)
-        else:
-            self.d.apply(effects, self.session)
+        self.d.apply(effects, self.world)
 
     # ------------------------------------------------------------ plumbing
 
@@ -109,7 +105,7 @@ class EngineBackend:
 
     async def reload_configuration(self, caller: Caller) -> None:
         self._check(caller, "ReloadConfiguration")
-        self.d.reload_configuration(full=True)
+        self.d.reload_configuration(full=True, world=self.world)
 
     async def emit_event(self, caller: Caller, name: str, env: list[str], wait: bool,
                          fd: int | None = None) -> None:
@@ -135,7 +131,7 @@ class EngineBackend:
                      replace: bool) -> None:
         self._env_target(caller, job_details, True)
         self.engine.env_set(list(job_details), list(vars), replace)
-        if not job_details and self.session is None:
+        if not job_details and self.world.root is None:
             self._update_activation_environment(vars)
 
     def _update_activation_environment(self, vars: list[str]) -> None:
@@ -178,7 +174,7 @@ class EngineBackend:
 
     def notify_disk_writeable(self, caller: Caller) -> None:
         self._check(caller, "NotifyDiskWriteable")
-        self.d.supervisor.notify_disk_writeable()
+        self.d.disk_writeable()
 
     def notify_dbus_address(self, caller: Caller, address: str) -> None:
         self._check(caller, "NotifyDBusAddress")

@@ -3,10 +3,17 @@
 The shell owns every piece of I/O and nothing of the policy. It turns the
 outside world into engine inputs (signals, SIGCHLD reaping through the
 process supervisor, D-Bus requests through the control server, inotify,
-timers) and carries out the effects the engine returns (signals to
-processes, timers, replies, D-Bus signals, log lines). There are no threads.
+timers) and has the effects the engine returns carried out
+(`upstart/daemon/effects.py`). There are no threads.
 
-As PID 1 the shell must never die: every handler runs inside `_guard`, which
+Its parts, each in its own module: what the mode and environment decide
+(`env.py`), the clock (`clock.py`), a world (engine, backend, timers,
+readiness, root: `world.py`; the global one here, chroot sessions' in
+`sessions.py`), carrying out effects (`effects.py`), the end of init
+(`shutdown.py`) and the re-exec (`reexec.py`). This module builds them,
+passes each its collaborators, and routes inputs to the right world.
+
+As PID 1 the shell must never die: every handler runs inside `guard`, which
 logs a failure and lets the loop go on.
 """
 
@@ -17,47 +24,19 @@ import ctypes
 import os
 import signal
 import sys
-import time
 import traceback
 
-from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, Trace, UnwatchReady, WatchReady,
-)
-from upstart.core.effects import ControlFailure
-from upstart.core.effects import StateChanged  # cgroups hook (issue #9)
-from upstart.daemon.backend import EngineBackend
+from upstart.daemon import clock
+from upstart.daemon.env import InitEnv, undo_locale_coercion
 from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
 from upstart.daemon.timers import Timers, reaps_first
-from upstart.sysv.utmp import mark_dead as utmp_mark_dead
-from upstart.observe.service import ObservedBackend, Observer  # observe hook
+from upstart.daemon.world import World
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
-SYSTEM_ADDRESS = "unix:abstract=/com/ubuntu/upstart"
 PR_SET_CHILD_SUBREAPER = 36
 RB_DISABLE_CAD = 0
-RB_CMD = {"halt": 0xCDEF0123, "poweroff": 0x4321FEDC, "reboot": 0x01234567}
 # the final stage is asked for with SIGRTMIN+N (systemd's convention; see reboot.py)
 FINAL_SIGNALS = {3: "halt", 4: "poweroff", 5: "reboot"}
-# in a PID namespace the end of PID 1 tells its parent what was asked for
-FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
-
-
-# Upstream learns that an exec succeeded on a later main-loop turn (EOF on the
-# child's status pipe, once the child has exec'd), and on that turn it reaps dead
-# children before it reads pipes. We emulate both: the engine confirms a spawn on
-# a short timer (about the time a fork+exec takes), and before the confirmation
-# the shell reaps whatever died meanwhile. Measured against golden 108 (a killed
-# service's `stopped` must come before a new task's `started`): 0 reorders events,
-# 2 ms matches (with the reaping first). The engine uses the delay only while one
-# of its kill timers is armed (the case it orders); otherwise it confirms at the
-# end of the same input (upstart/core/dispatch.py, `_settle`).
-CONFIRM_DELAY = 0.002
-
-
-class MonotonicClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 class Daemon:
@@ -65,287 +44,291 @@ class Daemon:
                  argv: list[str] | None = None):
         self.opts = opts
         self.environ = dict(os.environ if environ is None else environ)
-        _undo_locale_coercion(self.environ)
+        undo_locale_coercion(self.environ)
         self.argv = list(argv or sys.argv)
         self.session_init = opts.user
         self.pid1 = os.getpid() == 1 and not opts.user
+        self.env = InitEnv(opts, self.environ, pid1=self.pid1)
+        self.address = self.env.address
         self.loop = asyncio.new_event_loop()
         self.logger = Logger(priority=opts.priority, kmsg=self.pid1)
-        self.timers = Timers(self.loop, self._guard, self._timer_fired)
-        self.server = None
-        self.watcher = None
-        self.engine = None
-        self.sessions = None   # chroot sessions (upstart/daemon/sessions.py), when enabled
+        # made by _build(): the parts, and the global world
         self.supervisor = None
-        self.observer: Observer | None = None  # observe hook: the event recorder
-        self.backend: EngineBackend = ObservedBackend(self)  # observe hook: records callers
-        self.bus_address: str | None = None
+        self.cgroups = None
+        self.observer = None
+        self.world: World | None = None
+        self.effects = None
+        self.shutdown = None
+        self.sessions = None   # chroot sessions (upstart/daemon/sessions.py), when enabled
+        # made by main()
+        self.server = None
+        self._logdir_waiter = None   # inotify on the log directory's parent, until it exists
+        self.bus_address: str | None = None       # NotifyDBusAddress
         self.cgroup_manager_address: str | None = None
         self.session_file: str | None = None
         self.exit_future: asyncio.Future | None = None
-        self.quiescing: str | None = None
-        self._quiesce_deadline: float | None = None
-        self._quiesce_done = None
         self.in_container = False
         self.bus_connected = False
         self._bus_connecting = False
         self.control_handover: dict | None = None   # re-exec: the old init's sockets
         self._reexec_task = None
-        self._logged_errors: set[str] = set()
-        if self.session_init:
-            self.address = (f"unix:abstract=/com/ubuntu/upstart-session/"
-                            f"{os.getuid()}/{os.getpid()}")
-        else:
-            self.address = SYSTEM_ADDRESS
 
     # ------------------------------------------------------------ set-up
 
-    def conf_dirs(self) -> list[str]:
-        from upstart.jobfile.conf import session_dirs
+    @property
+    def engine(self):
+        """The global world's engine."""
+        return self.world.engine
 
-        if self.opts.confdirs:
-            dirs = list(self.opts.confdirs)
-        elif self.session_init:
-            dirs = session_dirs(self.environ)
-            home_conf = dirs[0] if dirs else None
-            if home_conf:
-                try:
-                    os.makedirs(home_conf, mode=0o700, exist_ok=True)
-                except OSError:
-                    pass
-        else:
-            dirs = [self.environ.get("UPSTART_CONFDIR") or "/etc/init"]
-        return list(self.opts.prepend_confdirs) + dirs + list(self.opts.append_confdirs)
+    @property
+    def backend(self):
+        """The global world's control backend."""
+        return self.world.backend
 
-    def conf_sources(self) -> list:
-        """The directories, with `/etc/init.conf` after the prepended ones in system mode."""
-        from upstart.jobfile.conf import SYSTEM_CONF_FILE, ConfSource
-
-        dirs = self.conf_dirs()
-        if self.session_init:
-            return dirs
-        n = len(self.opts.prepend_confdirs)
-        return dirs[:n] + [ConfSource(SYSTEM_CONF_FILE, "file")] + dirs[n:]
-
-    def log_dir(self) -> str | None:
-        if self.opts.no_log:
-            return None
-        if self.opts.logdir:
-            return self.opts.logdir
-        if self.session_init:
-            cache = self.environ.get("XDG_CACHE_HOME") or os.path.join(
-                self.environ.get("HOME", "/"), ".cache")
-            path = os.path.join(cache, "upstart")
-            try:
-                os.makedirs(path, mode=0o700, exist_ok=True)
-            except OSError:
-                pass
-            return path
-        return self.environ.get("UPSTART_LOGDIR") or "/var/log/upstart"
-
-    def job_env_table(self) -> list[str]:
-        if self.session_init and not self.opts.no_inherit_env:
-            return [f"{k}={v}" for k, v in self.environ.items()]
-        table = []
-        path = DEFAULT_PATH if self.pid1 else self.environ.get("PATH", DEFAULT_PATH)
-        table.append(f"PATH={path}")
-        if "TERM" in self.environ:
-            table.append(f"TERM={self.environ['TERM']}")
-        return table
-
-    def engine_options(self) -> dict:
-        """The Engine's keyword arguments: the global engine's, and every chroot
-        session's (upstart/daemon/sessions.py)."""
+    def engine_options(self, root: str | None = None) -> dict:
+        """The Engine's keyword arguments: the global engine's (`root` None),
+        and every chroot session's."""
         return dict(
             session_init=self.session_init,
-            job_env=self.job_env_table(),
+            job_env=self.env.job_env_table(),
             init_env=dict(self.environ),
             default_console=self.opts.default_console,
             debug_stanza=self.opts.debug,
-            session_address=self.address if self.session_init else None,
-            confirm_delay=CONFIRM_DELAY,
-            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
+            session_address=self.address if self.session_init and root is None else None,
+            confirm_delay=clock.CONFIRM_DELAY,
+            random=_system_random,  # hardening: backoff jitter
             log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
             apparmor=self.supervisor.apparmor,  # run `apparmor load`'s security process
         )
 
-    def _build(self) -> None:
+    def new_engine(self, spawner, root: str | None = None, snapshot: dict | None = None):
+        """A fresh engine, or one rebuilt from a re-exec's snapshot."""
         from upstart.core.engine import Engine
+
+        options = self.engine_options(root)
+        if snapshot is None:
+            return Engine(clock.MonotonicClock(), spawner, **options)
+        return Engine.restore(snapshot, clock.MonotonicClock(), spawner, **options)
+
+    def make_world(self, root: str | None, spawner, snapshot: dict | None = None) -> World:
+        """A world with its engine, timers and backend: the global one (`root`
+        None, its callers recorded) or a chroot session's."""
+        world = World(root, None)
+        world.timers = Timers(self.loop, self.guard,
+                              lambda key: self.timer_fired(world, key))
+        world.engine = self.new_engine(spawner, root, snapshot)
+        if root is None:
+            from upstart.daemon.observed import ObservedBackend
+            world.backend = ObservedBackend(self, world, self.observer)
+        else:
+            from upstart.daemon.sessions import SessionBackend
+            world.backend = SessionBackend(self, world)
+        return world
+
+    def _build(self) -> None:
+        from upstart.cgroups.lazy import LazyCGroups
+        from upstart.daemon.effects import Effects
+        from upstart.daemon.shutdown import Shutdown
+        from upstart.observe.service import Observer
         from upstart.process.supervisor import Supervisor
 
+        log = self.logger.log
+        logdir = self.env.log_dir()
+        # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md);
+        # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
+
+        def make_cgroups():
+            from upstart.cgroups.manager import CGroupManager
+            return CGroupManager.from_environ(self.environ, log=log, loop=self.loop,
+                                              enabled=not self.opts.no_cgroups)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
         self.supervisor = Supervisor(
-            self.loop, logdir=self.log_dir(), no_log=self.opts.no_log,
+            self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
-            debug=self.opts.debug,  # observe hook: the debug stanza pauses before exec
+            debug=self.opts.debug,  # observe: the debug stanza pauses before exec
         )
-        self.engine = Engine(MonotonicClock(), self.supervisor, **self.engine_options())
-        self.observer = Observer(self)  # observe hook
-        self.observer.attach()
-        # ---- readiness (issue #8): the sources adapter (upstart/readiness/adapter.py);
-        # each source (inotify, sock_diag, bus connection) is opened at its first use
-        from upstart.readiness.adapter import Readiness
-        self.readiness = Readiness(
-            self.loop, emit=lambda name, env: self._guard(
-                lambda: self.apply(self.engine.emit(name, list(env), wait=False, token=None))),
-            log=self.logger.log, session_init=self.session_init, environ=self.environ)
-        # ---- end readiness
-        # ---- cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md)
-        from upstart.cgroups.manager import CGroupManager
-        self.cgroups = CGroupManager.from_environ(
-            self.environ, log=self.logger.log, loop=self.loop, enabled=not self.opts.no_cgroups)
         self.supervisor.cgroups = self.cgroups
-        # ---- end cgroups
+        from upstart.observe.jsonlog import default_path
+        self.observer = Observer(logdir=logdir, loop=self.loop, log=log,
+                                 events_path=None if self.opts.no_log else
+                                 default_path(self.session_init, self.environ),
+                                 events_dir_mode=0o700 if self.session_init else 0o755,
+                                 cgroups_status=self.cgroups.status,
+                                 history_bytes=self.opts.history_bytes)
+        self.world = self.make_world(None, self.supervisor)
+        self.observer.attach(self.world.engine)
+        self.shutdown = Shutdown(loop=self.loop, log=log, worlds=self.worlds,
+                                 apply=self._apply, guard=self.guard, finish=self._finish)
+        self.effects = Effects(logger=self.logger, supervisor=self.supervisor,
+                               cgroups=self.cgroups, broadcast=self._broadcast,
+                               make_readiness=self._make_readiness,
+                               record=self.observer.effects, after=self._after_effects)
+        from upstart.daemon.sessions import Sessions     # chroot sessions (05 §9)
+        if Sessions.wanted(self.opts, self.environ):
+            self.sessions = Sessions(
+                global_world=self.world, supervisor=self.supervisor,
+                make_world=self.make_world, load=self.load_world, watch=self.watch_world,
+                apply=self._apply, log=log)
+
+    def worlds(self) -> list[World]:
+        """Every world: the global one first, then the chroot sessions'."""
+        return [self.world] + (self.sessions.worlds() if self.sessions is not None else [])
+
+    def _current(self, world: World) -> bool:
+        return world.root is None or (self.sessions is not None and self.sessions.current(world))
+
+    def _make_readiness(self, world: World):
+        """A world's readiness adapter (issue #8): its sources (inotify,
+        sock_diag, bus connection) are opened at their first use."""
+        from upstart.readiness.adapter import Readiness
+
+        def emit(name, env):
+            if self._current(world):
+                self.guard(lambda: self.apply(
+                    world.engine.emit(name, list(env), wait=False, token=None), world))
+        return Readiness(self.loop, emit, log=self.logger.log,
+                         session_init=self.session_init, environ=self.environ, root=world.root or "")
 
     # ------------------------------------------------------------ effects
 
-    def apply(self, effects, session=None) -> None:
+    def apply(self, effects, world: World | None = None) -> None:
         """Carry out what an engine returned: the global one's, or a chroot
-        session's (`session`; docs/design/sessions.md)."""
-        if session is None and self.observer is not None and effects:  # observe hook
-            self.observer.effects(effects)
-        for effect in effects or ():
-            try:
-                self._apply_one(effect, session)
-            except Exception:  # never let one effect take the daemon down
-                self.logger.log("error", "internal error applying effect: "
-                                + traceback.format_exc().strip().replace("\n", " | "))
-        if self.quiescing:
-            self._check_quiesce_done()
+        session's (`world`; docs/design/sessions.md)."""
+        self.effects.apply(world or self.world, effects)
 
-    def _apply_one(self, effect, session=None) -> None:
-        """Carry out one effect of the global engine, or of a chroot `session`'s
-        (its backend, timers, readiness adapter, cgroup scope and object paths)."""
-        kind = type(effect)
-        if kind is Log:             # perf: the commonest effect, first (no hook applies)
-            self.logger.log(effect.priority, effect.message)
-            return
-        if kind is Trace:           # for the observer only (it saw the batch)
-            return
-        root = None if session is None else session.root
-        cgroups = getattr(self, "cgroups", None)   # cgroups hook (issue #9)
-        if kind is StateChanged and cgroups is not None:
-            cgroups.state_changed(effect.job, effect.instance, effect.state, scope=root)
-        if kind is Kill and effect.group and cgroups is not None and \
-                cgroups.kill(effect.pid, effect.signal):
-            return          # the whole cgroup of the job was signalled
-        if kind is Reply:
-            (self.backend if session is None else session.backend).resolve(
-                effect.token, effect.value, effect.error)
-        elif kind is Kill:
-            err = self.supervisor.kill(effect.pid, effect.signal, effect.group)
-            if err:
-                self.logger.log("warn", err)
-        elif kind is SetTimer:
-            (self.timers if session is None else session.timers).set(effect.key, effect.delay)
-        elif kind is CancelTimer:
-            (self.timers if session is None else session.timers).cancel(effect.key)
-        elif kind is CloseFd:
-            try:
-                os.close(effect.fd)
-            except OSError:
-                pass
-        # ---- readiness (issue #8): the adapter in upstart/readiness, if there is one
-        elif kind is WatchReady:
-            readiness = getattr(self, "readiness", None) if session is None else \
-                self.sessions.readiness(session)
-            if readiness is not None:
-                readiness.watch(effect.job, effect.instance, effect.matches, effect.pids)
-        elif kind is UnwatchReady:
-            readiness = getattr(self, "readiness", None) if session is None else \
-                session.readiness
-            if readiness is not None:
-                readiness.unwatch(effect.job, effect.instance)
-        # ---- end readiness
-        elif self.server is not None:
+    def _apply(self, world: World, effects) -> None:
+        self.effects.apply(world, effects)
+
+    def _broadcast(self, effect, root: str | None) -> None:
+        if self.server is not None:
             self.server.broadcast(effect, root)
 
-    def _guard(self, fn, *args) -> None:
+    def disk_writeable(self) -> None:
+        """`NotifyDiskWriteable`, or the log directory appeared: job logs and
+        event records held in memory are written now."""
+        self.supervisor.notify_disk_writeable()
+        self.observer.retry()
+
+    def _wait_for_logdir(self) -> None:
+        """No polling while the log directory is missing (at boot before
+        /var/log is mounted): its appearance is an inotify event."""
+        logdir = self.env.log_dir()
+        if logdir and not os.path.isdir(logdir):
+            from upstart.daemon.watch import DirWaiter
+            self._logdir_waiter = DirWaiter(self.loop, logdir,
+                                            lambda: self.guard(self._logdir_appeared))
+
+    def _logdir_appeared(self) -> None:
+        self._logdir_waiter = None
+        self.logger.log("info", f"Log directory {self.env.log_dir()} now exists")
+        self.disk_writeable()
+
+    def _after_effects(self) -> None:
+        if self.shutdown.quiescing:
+            self.shutdown.progress()
+
+    def guard(self, fn, *args) -> None:
         try:
             fn(*args)
         except Exception:
             self.logger.log("error", "internal error: "
                             + traceback.format_exc().strip().replace("\n", " | "))
 
-    def _timer_fired(self, key) -> None:
+    def timer_fired(self, world: World, key) -> None:
         if reaps_first(key):
             self.on_sigchld()  # upstream's loop order: children before pipes
-        self.apply(self.engine.timer_fired(key))
+        if self._current(world):
+            self.apply(world.engine.timer_fired(key), world)
 
     # ------------------------------------------------------------ children
 
     def on_sigchld(self) -> None:
         sessions = self.sessions
         for note in self.supervisor.reap():
-            if sessions is not None and sessions.by_pid and sessions.take(note):
-                continue            # chroot sessions: a session's process
-            if self.observer is not None:  # observe hook
+            world = sessions.owner(note) if sessions is not None and sessions.by_pid \
+                else None
+            if world is None:                  # init's own jobs (and init's own notes)
+                world = self.world
                 self.observer.note(note)
-            name = type(note).__name__
-            if name == "Exited":
-                self.apply(self.engine.process_exited(note.pid, note.code, note.signal))
-                if self.pid1 and not self.in_container:   # a login's utmp entry ends (1.13)
-                    self._guard(utmp_mark_dead, note.pid, note.code, note.signal)
-            elif name == "Ready":
-                self.apply(self.engine.process_ready(note.pid, note.main_pid))
-            elif name == "Notified":              # readiness (issue #8)
-                self.notified(note.pid, note.fields)
-            elif name == "LogLine":
-                self.logger.log(note.priority, note.message)
+                if type(note).__name__ == "LogLine":
+                    self.logger.log(note.priority, note.message)
+                    continue
+            effects = world.note_input(note)
+            if effects is not None:
+                self.apply(effects, world)
 
     def notified(self, pid: int, fields) -> None:
         """Readiness (issue #8): a process sent notify fields (READY=1, STATUS=…)."""
-        self.apply(self.engine.process_notify(pid, list(fields)))
+        self.apply(self.world.engine.process_notify(pid, list(fields)))
 
     # ------------------------------------------------------------ configuration
 
-    def reload_configuration(self, full: bool = False) -> None:
+    def conf_sources(self, world: World) -> list:
+        if world.root is None:
+            return self.env.conf_sources()
+        from upstart.daemon.sessions import CONF_SUBDIR
+        return [os.path.join(world.root, CONF_SUBDIR)]
+
+    def load_world(self, world: World, full: bool = False) -> None:
+        """(Re)read a world's job files into its engine, with the registry's
+        rules (running instances keep their class)."""
         from upstart.jobfile.conf import load_sources
 
-        result = load_sources(self.conf_sources())
+        result = load_sources(self.conf_sources(world))
         errors = list(result.errors)
         for err in errors:
-            if full or err not in self._logged_errors:
+            if full or err not in world.logged_errors:
                 self.logger.log_parse_error(err)
-        self._logged_errors = set(errors)
-        self.apply(self.engine.load(result.classes))
-        if full and self.sessions is not None:   # chroot sessions: every source, as upstream
-            self.sessions.reload_all()
+        world.logged_errors = set(errors)
+        self.apply(world.engine.load(result.classes), world)
+
+    def reload_configuration(self, full: bool = False, world: World | None = None) -> None:
+        world = world or self.world
+        if not self._current(world):
+            return
+        self.load_world(world, full)
+        if full and world.root is None and self.sessions is not None:
+            self.sessions.reload_all()      # chroot sessions: every source, as upstream
+
+    def watch_world(self, world: World) -> None:
+        """Watch a world's configuration directories (inotify): a change rereads them."""
+        from upstart.daemon.watch import ConfWatcher
+
+        dirs = self.env.conf_dirs() if world.root is None else self.conf_sources(world)
+        try:
+            world.watcher = ConfWatcher(self.loop, dirs,
+                                        lambda: self.guard(self.reload_configuration,
+                                                           False, world))
+        except Exception as exc:
+            self.logger.log("warn", f"Unable to watch configuration: {exc}")
 
     # ------------------------------------------------------------ signals
 
     def _install_signals(self) -> None:
         add = self.loop.add_signal_handler
-        add(signal.SIGCHLD, self._guard, self.on_sigchld)
-        add(signal.SIGHUP, self._guard, self._on_sighup)
-        add(signal.SIGTERM, self._guard, self._on_sigterm)
+        add(signal.SIGCHLD, self.guard, self.on_sigchld)
+        add(signal.SIGHUP, self.guard, self._on_sighup)
+        add(signal.SIGTERM, self.guard, self._on_sigterm)
         if self.pid1 or not self.session_init:
-            add(signal.SIGINT, self._guard, self._emit_signal_event, "control-alt-delete")
-            add(signal.SIGPWR, self._guard, self._emit_signal_event, "power-status-changed")
-            add(signal.SIGWINCH, self._guard, self._emit_signal_event, "keyboard-request")
-            add(signal.SIGUSR1, self._guard, self._on_sigusr1)
+            add(signal.SIGINT, self.guard, self._emit_signal_event, "control-alt-delete")
+            add(signal.SIGPWR, self.guard, self._emit_signal_event, "power-status-changed")
+            add(signal.SIGWINCH, self.guard, self._emit_signal_event, "keyboard-request")
+            add(signal.SIGUSR1, self.guard, self._on_sigusr1)
             for offset, kind in FINAL_SIGNALS.items():
-                add(signal.SIGRTMIN + offset, self._guard, self.final_stage, kind)
+                add(signal.SIGRTMIN + offset, self.guard, self.final_stage, kind)
         for sig in (signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
             try:
                 signal.signal(sig, signal.SIG_IGN)
             except (OSError, ValueError):
                 pass
 
-    def bus_address_for_mode(self) -> str | None:
-        if self.bus_address:
-            return self.bus_address
-        if self.session_init or self.opts.session_bus:
-            return self.environ.get("DBUS_SESSION_BUS_ADDRESS")
-        return self.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or \
-            "unix:path=/var/run/dbus/system_bus_socket"
-
     async def connect_bus(self, quiet: bool = False) -> None:
         """Take com.ubuntu.Upstart on the bus, if one runs (silent early in boot)."""
-        address = self.bus_address_for_mode()
+        from upstart.core.effects import ControlFailure
+        address = self.bus_address or self.env.bus_address()
         if not address or self.server is None or self.bus_connected:
             return
-        label = "notified" if self.bus_address else \
-            "session" if (self.session_init or self.opts.session_bus) else "system"
+        label = "notified" if self.bus_address else self.env.bus_label()
         if self._bus_connecting:
             return
         self._bus_connecting = True
@@ -381,84 +364,17 @@ class Daemon:
             self.request_reexec()
 
     def _emit_signal_event(self, name: str) -> None:
-        self.apply(self.engine.emit(name, [], wait=False, token=None))
+        self.apply(self.world.engine.emit(name, [], wait=False, token=None))
 
-    # ------------------------------------------------------------ session end
+    # ------------------------------------------------------------ the end
 
     def quiesce(self, kind: str) -> None:
-        """Session end: emit `session-end TYPE=kind`, stop every job, exit 0."""
-        if self.quiescing:
-            return
-        self.logger.log("info", f"Quiescing due to {kind} request")
-        self._stop_everything(kind, event=("session-end", [f"TYPE={kind}"]),
-                              done=lambda: self._finish(0))
+        """Session end (`EndSession`, SIGTERM): upstart/daemon/shutdown.py."""
+        self.shutdown.quiesce(kind, lambda name, env: self.world.engine.emit(
+            name, env, wait=False, token=None))
 
     def final_stage(self, kind: str) -> None:
-        """PID 1's last act: stop every job, then halt, power off or reboot."""
-        if self.quiescing:
-            return
-        self.logger.log("message", f"Will now {kind.replace('poweroff', 'power off')}")
-        self._stop_everything(kind, event=None, done=lambda: self._end_system(kind))
-
-    def _stop_everything(self, kind: str, event, done) -> None:
-        self.quiescing = kind
-        self._quiesce_done = done
-        disable = getattr(self.engine, "disable_respawn", None)
-        if disable is not None:
-            disable()
-        for job in list(self.engine.job_names()):
-            for inst in list(self.engine.instances(job)):
-                goal, _state, _procs = self.engine.instance_info(job, inst)
-                if goal != "stop":
-                    self.apply(self.engine.instance_stop(job, inst, wait=False, token=None))
-        if self.sessions is not None:      # chroot sessions: their jobs stop too
-            self.sessions.stop_all()
-        if event is not None:
-            self.apply(self.engine.emit(event[0], event[1], wait=False, token=None))
-        timeout = max([5] + [getattr(self.engine.get_class(j), "kill_timeout", 5)
-                             for j in self.engine.job_names()]
-                      + (self.sessions.kill_timeouts() if self.sessions is not None else [])
-                      ) + 1
-        self._quiesce_deadline = self.loop.time() + timeout
-        self.loop.call_later(timeout, self._guard, self._quiesce_timeout)
-        self.loop.call_later(0.05, self._guard, self._check_quiesce_done)
-
-    def _end_system(self, kind: str) -> None:
-        if self.pid1:
-            if self.in_container:
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except OSError:
-                    pass
-                os.sync()
-            else:           # kill and reap the rest, swap off, file systems read-only
-                from upstart.daemon.teardown import teardown
-                teardown(self.logger.log)
-            if not self.in_container:
-                libc = ctypes.CDLL(None, use_errno=True)
-                libc.reboot(RB_CMD[kind])
-        self._finish(FINAL_EXIT_STATUS[kind])
-
-    def _live_instances(self) -> list[tuple[str, str]]:
-        live = [(j, i) for j in self.engine.job_names() for i in self.engine.instances(j)]
-        if self.sessions is not None:      # chroot sessions
-            live += self.sessions.live_instances()
-        return live
-
-    def _check_quiesce_done(self) -> None:
-        if not self.quiescing or self.exit_future is None or self.exit_future.done():
-            return
-        if not self._live_instances() and self._quiesce_done is not None:
-            done, self._quiesce_done = self._quiesce_done, None
-            self.loop.call_soon(self._guard, done)
-
-    def _quiesce_timeout(self) -> None:
-        if self._quiesce_done is None:
-            return
-        for job, _inst in self._live_instances():
-            self.logger.log("warn", f"job {job} failed to stop")
-        done, self._quiesce_done = self._quiesce_done, None
-        done()
+        self.shutdown.final_stage(kind, pid1=self.pid1, in_container=self.in_container)
 
     def _finish(self, status: int) -> None:
         if self.exit_future is not None and not self.exit_future.done():
@@ -469,7 +385,18 @@ class Daemon:
     def serialise_state(self) -> str:
         """GetState: Upstart 1.13's document of our state (upstart/daemon/upgrade.py)."""
         from upstart.daemon.upgrade import get_state
-        return get_state(self)
+        return get_state(engine=self.world.engine, sources=self.env.conf_sources(),
+                         bus_address=self.bus_address if self.session_init else None,
+                         logdir=self.env.log_dir(),
+                         daemon={"cgroups": self.cgroups.export_state(),
+                                 "log_priority": self.logger.priority})
+
+    def serialise(self, control: dict | None = None) -> bytes:
+        from upstart.daemon.reexec import serialise
+        return serialise(engine=self.world.engine, log_priority=self.logger.priority,
+                         logged_errors=self.world.logged_errors, supervisor=self.supervisor,
+                         cgroups=self.cgroups, sessions=self.sessions, control=control,
+                         bus_address=self.bus_address)
 
     def request_reexec(self) -> None:
         """Re-exec soon: once the control server has answered what it was
@@ -478,27 +405,87 @@ class Daemon:
             self._reexec_task = self.loop.create_task(self._reexec())
 
     async def _reexec(self) -> None:
-        self.logger.log("info", f"Re-executing {self.argv[0]}")
         from upstart.daemon.reexec import reexec
+
+        self.logger.log("info", f"Re-executing {self.argv[0]}")
         try:
             if self.server is not None:
                 await self.server.drain_for_exec()
-            reexec(self)                       # returns only when the exec failed
-            if self.server is not None:
+            reexec(self._state_for_exec, argv=self.argv, priority=self.logger.priority,
+                   log=self.logger.log, prepare=self._prepare_exec)
+            if self.server is not None:            # the exec failed
                 self.server.resume()
         finally:
             self._reexec_task = None
 
+    def _state_for_exec(self) -> tuple[bytes, bool]:
+        """The state for the new init, and whether the control server's
+        sockets go with it (docs/design/dbus.md, "Re-exec")."""
+        control = self.server.export_for_exec() if self.server is not None else None
+        return self.serialise(control), control is not None
+
+    def _prepare_exec(self, handed_over: bool) -> None:
+        """Close what the re-executed init opens again itself."""
+        if self.server is not None and not handed_over:
+            self.server.close()              # a stateless re-exec binds anew
+        if self.world.watcher is not None:
+            self.world.watcher.close()
+        if self.sessions is not None:     # chroot sessions: their inotify fds
+            self.sessions.prepare_exec()
+        if self._logdir_waiter is not None:
+            self._logdir_waiter.close()
+        self.supervisor.prepare_exec()
+
+    def restore_state(self, fd: int) -> bool:
+        """In the re-executed init: rebuild every world from the old one's
+        state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
+        our own `GetState`: upstart/daemon/upgrade.py)."""
+        from upstart.compat.state113 import StateFormatError, is_113
+        from upstart.daemon.reexec import STATE_VERSION, read_state
+
+        try:
+            state = read_state(fd)
+            if isinstance(state, dict) and isinstance(state.get("control"), dict):
+                # the sockets are ours whatever else is wrong with the state
+                self.control_handover = state["control"]
+            if is_113(state):
+                from upstart.daemon.upgrade import restore_113
+                restore_113(self, state)
+                return True
+            if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+                raise ValueError(f"state version {state.get('version')!r}"
+                                 if isinstance(state, dict) else "not a state document")
+            # the same arguments as a fresh engine (confirm_delay included)
+            self.world.engine = self.new_engine(self.supervisor, None, state["engine"])
+            if state.get("supervisor") is not None:
+                self.supervisor.adopt_state(state["supervisor"])
+            if state.get("cgroups"):
+                self.cgroups.adopt_state(state["cgroups"])
+            if state.get("sessions") and self.sessions is not None:   # chroot sessions
+                self.sessions.adopt_state(state["sessions"])
+            self.logger.priority = state.get("log_priority", self.logger.priority)
+            if isinstance(state.get("bus_address"), str):
+                self.bus_address = state["bus_address"]
+            self.world.logged_errors = set(state.get("logged_errors", []))
+            self.apply(self.world.engine.resume_effects())
+            # configuration may have changed on disk meanwhile: reload with the
+            # registry's rules (running instances keep their class)
+            self.reload_configuration()
+            return True
+        except Exception as exc:
+            why = str(exc) if isinstance(exc, StateFormatError) else \
+                traceback.format_exc().splitlines()[-1]
+            self.logger.log("error", "Failed to read serialisation data - reverting to "
+                            "stateless re-exec: " + why)
+            return False
+
     # ------------------------------------------------------------ main
 
     def _write_session_file(self) -> None:
-        runtime = self.environ.get("XDG_RUNTIME_DIR")
-        if not runtime:
-            return
-        path = os.path.join(runtime, "upstart", "sessions")
         try:
-            os.makedirs(path, mode=0o700, exist_ok=True)
-            self.session_file = os.path.join(path, f"{os.getpid()}.session")
+            self.session_file = self.env.session_file()
+            if self.session_file is None:
+                return
             with open(self.session_file, "w") as f:
                 f.write(f"UPSTART_SESSION={self.address}\n")
         except OSError as exc:
@@ -512,10 +499,9 @@ class Daemon:
             except OSError:
                 pass
 
-    async def main(self) -> int:
-        from upstart.control.server import ControlServer
-
-        self.exit_future = self.loop.create_future()
+    def _kernel_setup(self) -> None:
+        """PID 1's early set-up, Ctrl-Alt-Del as SIGINT, and (when not PID 1)
+        init as the subreaper of its jobs."""
         if self.pid1 and not self.opts.restart:
             from upstart.daemon.boot import early_setup
             early_setup(self.logger.log)
@@ -538,24 +524,25 @@ class Daemon:
         name_process()           # comm `init` (pgrep -x init), also after a re-exec
         from upstart.process.launch import reset_reserved_signals
         reset_reserved_signals()  # an inherited SIG_IGN must not reach the jobs
+
+    async def main(self) -> int:
+        from upstart.control.server import ControlServer
+
+        self.exit_future = self.loop.create_future()
+        self._kernel_setup()
         self._build()
-        from upstart.daemon.sessions import Sessions     # chroot sessions (05 §9)
-        if Sessions.wanted(self):
-            self.sessions = Sessions(self)
         self._install_signals()
-        restored = False
-        if self.opts.state_fd is not None:
-            from upstart.daemon.reexec import restore_state
-            restored = restore_state(self)
-            if restored and self.observer is not None:  # observe hook: new engine
-                self.observer.attach()
-        if not restored:
+        restored = self.opts.state_fd is not None and self.restore_state(self.opts.state_fd)
+        if restored:
+            self.observer.attach(self.world.engine)     # the engine was rebuilt
+        else:
             self.reload_configuration(full=True)
-        self.watcher = _make_watcher(self)
+        self.watch_world(self.world)
+        self._wait_for_logdir()
         from upstart.control.sasl import ANY_UID
         # the system socket admits every user (the server's policy lets them look,
         # not touch: docs/security.md); a Session Init's only its own user (libdbus's rule)
-        self.server = ControlServer(self.backend, self.address, loop=self.loop,
+        self.server = ControlServer(self.world.backend, self.address, loop=self.loop,
                                     user_mode=self.session_init, log=self.logger.log,
                                     allowed_uids=None if self.session_init else ANY_UID)
         self.server.sessions = self.sessions    # chroot sessions: scope of each caller
@@ -569,27 +556,25 @@ class Daemon:
             self.bus_connected = True          # the old init's bus connection, name kept
         if self.session_init:
             self._write_session_file()
-        if not self.opts.no_dbus:
+        if not self.opts.no_dbus or self.bus_address:   # (a notified bus survives a re-exec)
             await self.connect_bus(quiet=True)
         if restored:
             from upstart.control.signals import Restarted
-            if self.server is not None:
-                self.server.broadcast(Restarted())
+            self.server.broadcast(Restarted())
             self.logger.log("info", "Stateful re-exec completed")
         elif self.opts.startup_event:
-            self.apply(self.engine.emit(self.opts.startup_event, [], wait=False, token=None))
+            self.apply(self.world.engine.emit(self.opts.startup_event, [], wait=False,
+                                              token=None))
         # reap anything that died before the handler was installed
-        self._guard(self.on_sigchld)
+        self.guard(self.on_sigchld)
         try:
             return await self.exit_future
         finally:
             self._remove_session_file()
-            if self.watcher is not None:
-                self.watcher.close()
-            if self.sessions is not None:      # chroot sessions: their watchers, timers
-                self.sessions.close()
-            if getattr(self, "readiness", None) is not None:   # readiness (issue #8)
-                self.readiness.close()
+            for world in self.worlds():     # watchers, timers, readiness sources
+                world.close()
+            if self._logdir_waiter is not None:
+                self._logdir_waiter.close()
             if self.server is not None:
                 self.server.close()
 
@@ -598,32 +583,15 @@ class Daemon:
         try:
             return self.loop.run_until_complete(self.main())
         finally:
-            try:
-                self.supervisor and self.supervisor.close()
-            except Exception:
-                pass
-            try:   # cgroups hook (issue #9): remove what can be removed
-                getattr(self, "cgroups", None) and self.cgroups.close()
-            except Exception:
-                pass
+            for part in (self.supervisor, self.cgroups):   # cgroups: remove what can be
+                try:
+                    if part is not None:
+                        part.close()
+                except Exception:
+                    pass
 
 
-def _undo_locale_coercion(environ: dict[str, str]) -> None:
-    """Python started in the C locale adds LC_CTYPE=C.UTF-8 to its own
-    environment (PEP 538); that is not init's environment, so jobs must not
-    inherit it."""
-    if environ.get("LC_CTYPE") in ("C.UTF-8", "C.utf8", "UTF-8") and \
-            not environ.get("LANG") and not environ.get("LC_ALL"):
-        del environ["LC_CTYPE"]
-        os.environ.pop("LC_CTYPE", None)
-
-
-def _make_watcher(daemon: Daemon):
-    from upstart.daemon.watch import ConfWatcher
-
-    try:
-        return ConfWatcher(daemon.loop, daemon.conf_dirs(),
-                           lambda: daemon._guard(daemon.reload_configuration))
-    except Exception as exc:
-        daemon.logger.log("warn", f"Unable to watch configuration: {exc}")
-        return None
+def _system_random() -> float:
+    """`random.SystemRandom().random()` without importing `random` (and its
+    hashlib) on the start path (issue #23): 53 random bits from the kernel."""
+    return (int.from_bytes(os.urandom(7), "big") >> 3) * (2.0 ** -53)

@@ -7,12 +7,15 @@ table) to JSON, puts it in an anonymous memory file that survives exec
 with `--restart --state-fd N`. Running job processes are untouched: they are
 our children before and after, and the new process reaps them as usual.
 
-`restore_state()` runs in the new process: it reads the memfd, tells our own
-format from Upstart 1.13's (an upgrade from C Upstart, or our `GetState`:
-upstart/daemon/upgrade.py), checks the format version, and rebuilds the engine. Anything wrong (unreadable, damaged,
-another version) falls back to a clean start from the configuration on disk,
-without killing anything: processes whose jobs are not restored are still
-reaped, and simply no longer supervised.
+`read_state()` runs in the new process: it reads the memfd; the daemon tells
+our own format from Upstart 1.13's (an upgrade from C Upstart, or our
+`GetState`: upstart/daemon/upgrade.py), checks the version and rebuilds its
+worlds from it. Anything
+wrong (unreadable, damaged, another version) falls back to a clean start from
+the configuration on disk, without killing anything: processes whose jobs are
+not restored are still reaped, and simply no longer supervised.
+
+The module is handed every part it saves or execs with; it knows no daemon.
 """
 
 from __future__ import annotations
@@ -21,19 +24,17 @@ import json
 import os
 import sys
 import traceback
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from upstart.daemon.daemon import Daemon
+from collections.abc import Callable
+from typing import Any
 
 STATE_VERSION = 1
 _LEVEL_FLAGS = ("--debug", "--verbose", "--error", "-v", "-q", "--quiet")
 
 
-def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
+def _new_argv(args_in: list[str], priority: str, fd: int | None) -> list[str]:
     args = []
     skip = False
-    for arg in daemon.argv[1:]:
+    for arg in args_in:
         if skip:
             skip = False
             continue
@@ -43,12 +44,11 @@ def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
         if arg.startswith("--state-fd=") or arg in _LEVEL_FLAGS or arg == "--restart":
             continue
         args.append(arg)
-    prio = daemon.logger.priority
-    if prio == "debug":
+    if priority == "debug":
         args.append("--debug")
-    elif prio == "info":
+    elif priority == "info":
         args.append("--verbose")
-    elif prio in ("error", "fatal"):
+    elif priority in ("error", "fatal"):
         args.append("--quiet")
     args.append("--restart")
     if fd is not None:
@@ -56,107 +56,71 @@ def _new_argv(daemon: "Daemon", fd: int | None) -> list[str]:
     return args
 
 
-def serialise(daemon: "Daemon", control: dict | None = None) -> bytes:
+def serialise(*, engine: Any, log_priority: str, logged_errors: set[str], supervisor: Any,
+              cgroups: Any, sessions: Any, control: dict | None = None,
+              bus_address: str | None = None) -> bytes:
     state = {
         "version": STATE_VERSION,
-        "engine": daemon.engine.snapshot(),
-        "log_priority": daemon.logger.priority,
-        "logged_errors": sorted(daemon._logged_errors),
+        "engine": engine.snapshot(),
+        "log_priority": log_priority,
+        "logged_errors": sorted(logged_errors),
         # job log ptys and unfinished ptrace sessions, kept open across the exec
-        "supervisor": daemon.supervisor.export_state(),
+        "supervisor": supervisor.export_state(),
         # job cgroups (issue #9), so that running jobs keep whole-cgroup kill and cleanup
-        "cgroups": daemon.cgroups.export_state() if getattr(daemon, "cgroups", None) else None,
+        "cgroups": cgroups.export_state(),
         # chroot sessions: each session's engine (docs/design/sessions.md)
-        "sessions": daemon.sessions.export_state() if getattr(daemon, "sessions", None) else None,
+        "sessions": sessions.export_state() if sessions is not None else None,
         # the control server's listening socket and connections, inherited
         # (docs/design/dbus.md, "Re-exec")
         "control": control,
+        # a bus address given with NotifyDBusAddress (1.13 keeps it too)
+        "bus_address": bus_address,
     }
     return json.dumps(state).encode()
 
 
-def reexec(daemon: "Daemon") -> None:
+def reexec(state: Callable[[], tuple[bytes, bool]], *, argv: list[str], priority: str,
+           log: Callable[[str, str], None], prepare: Callable[[bool], None]) -> None:
+    """Exec init again with what `state()` makes (the document, and whether
+    the control sockets are handed over in it); `prepare(handed_over)` closes
+    what the new init opens itself. Returns only when the exec failed."""
     fd = None
-    control = None
+    handed_over = False
     try:
-        if daemon.server is not None:
-            control = daemon.server.export_for_exec()
-        data = serialise(daemon, control)
+        payload, handed_over = state()
         fd = os.memfd_create("upstart-state", 0)  # not close-on-exec
-        os.write(fd, data)
+        os.write(fd, payload)
         os.lseek(fd, 0, os.SEEK_SET)
     except Exception:
-        daemon.logger.log("error", "Failed to generate serialisation data - reverting to "
-                          "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
+        log("error", "Failed to generate serialisation data - reverting to "
+            "stateless re-exec: " + traceback.format_exc().splitlines()[-1])
         if fd is not None:
             os.close(fd)
         fd = None
-        control = None
+        handed_over = False
     from upstart.daemon.procname import exec_argv
-    argv = exec_argv(daemon.argv[0]) + _new_argv(daemon, fd)
+    new_argv = exec_argv(argv[0]) + _new_argv(argv[1:], priority, fd)
     try:
-        if daemon.server is not None and control is None:
-            daemon.server.close()              # a stateless re-exec binds anew
-        if daemon.watcher is not None:
-            daemon.watcher.close()
-        if getattr(daemon, "sessions", None):   # chroot sessions: their inotify fds
-            daemon.sessions.prepare_exec()
-        daemon.supervisor.prepare_exec()
+        prepare(handed_over)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(argv[0], argv)
+        os.execv(new_argv[0], new_argv)
     except OSError as exc:
-        daemon.logger.log("error", f"Failed to re-execute {daemon.argv[0]}: {exc.strerror}")
+        log("error", f"Failed to re-execute {argv[0]}: {exc.strerror}")
         if fd is not None:
             os.close(fd)
 
 
-def restore_state(daemon: "Daemon") -> bool:
-    from upstart.core.engine import Engine
-    from upstart.daemon.daemon import MonotonicClock
-
-    fd = daemon.opts.state_fd
+def read_state(fd: int):
+    """The document the old init left in `fd` (closed here), parsed; raises
+    when it cannot be read or parsed."""
+    chunks = []
     try:
-        chunks = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
+    finally:
         os.close(fd)
-        state = json.loads(b"".join(chunks))
-        if isinstance(state, dict) and isinstance(state.get("control"), dict):
-            # the sockets are ours whatever else is wrong with the state
-            daemon.control_handover = state["control"]
-        from upstart.compat.state113 import is_113
-        if is_113(state):          # from C Upstart 1.13, or our own GetState
-            from upstart.daemon.upgrade import restore_113
-            restore_113(daemon, state)
-            return True
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise ValueError(f"state version {state.get('version')!r}")
-        # the same arguments as a fresh engine (confirm_delay included)
-        daemon.engine = Engine.restore(state["engine"], MonotonicClock(), daemon.supervisor,
-                                       **daemon.engine_options())
-        if state.get("supervisor") is not None:
-            daemon.supervisor.adopt_state(state["supervisor"])
-        if state.get("cgroups") and getattr(daemon, "cgroups", None):
-            daemon.cgroups.adopt_state(state["cgroups"])
-        if state.get("sessions") and getattr(daemon, "sessions", None):   # chroot sessions
-            daemon.sessions.adopt_state(state["sessions"])
-        daemon.logger.priority = state.get("log_priority", daemon.logger.priority)
-        daemon._logged_errors = set(state.get("logged_errors", []))
-        effects = getattr(daemon.engine, "resume_effects", None)
-        if effects is not None:
-            daemon.apply(effects())
-        # configuration may have changed on disk meanwhile: reload with the
-        # registry's rules (running instances keep their class)
-        daemon.reload_configuration()
-        return True
-    except Exception as exc:
-        from upstart.compat.state113 import StateFormatError
-        why = str(exc) if isinstance(exc, StateFormatError) else \
-            traceback.format_exc().splitlines()[-1]
-        daemon.logger.log("error", "Failed to read serialisation data - reverting to "
-                          "stateless re-exec: " + why)
-        return False
+    return json.loads(b"".join(chunks))

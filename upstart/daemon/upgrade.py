@@ -1,6 +1,6 @@
 """The daemon's side of Upstart 1.13's serialised state (upstart/compat/state113.py).
 
-* `get_state(daemon)`: what `GetState` returns, 1.13's document of our state.
+* `get_state(...)`: what `GetState` returns, 1.13's document of our state.
 * `restore_113(daemon, doc)`: the in-place upgrade from C Upstart 1.13 (or a
   restore from our own `GetState`): 1.13 re-execs `/sbin/init`, now ours, with
   `--restart --state-fd N`; the job classes come from the configuration on
@@ -16,17 +16,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import Any
 
 from upstart.compat import state113
 
-if TYPE_CHECKING:
-    from upstart.daemon.daemon import Daemon
 
-
-def _sources(daemon: "Daemon") -> list[tuple[str, str]]:
+def _sources(sources: list) -> list[tuple[str, str]]:
     out = []
-    for src in daemon.conf_sources():
+    for src in sources:
         if isinstance(src, str):
             out.append((src, "dir"))
         else:
@@ -38,16 +35,18 @@ def _wall_offset() -> float:
     return time.time() - time.monotonic()
 
 
-def get_state(daemon: "Daemon") -> str:
+def get_state(*, engine: Any, sources: list, bus_address: str | None,
+              logdir: str | None, daemon: dict | None = None) -> str:
+    """`engine`'s state as 1.13's document; `sources` its configuration
+    sources, `bus_address` a Session Init's bus, `logdir` where job logs go."""
     from upstart.process.joblog import log_path
 
-    logdir = daemon.log_dir()
     doc = state113.to_113(
-        daemon.engine.snapshot(), sources=_sources(daemon),
-        control_bus_address=daemon.bus_address if daemon.session_init else None,
+        engine.snapshot(), sources=_sources(sources),
+        control_bus_address=bus_address,
         log_path=(lambda job, inst: log_path(logdir, job, inst)) if logdir else
         (lambda job, inst: None),
-        wall_offset=_wall_offset())
+        wall_offset=_wall_offset(), daemon=daemon)
     return json.dumps(doc)
 
 
@@ -58,18 +57,56 @@ def _is_pty_master(fd: int) -> bool:
         return False
 
 
-def restore_113(daemon: "Daemon", doc: dict) -> None:
+def inherited_listener(address: str) -> int | None:
+    """A listening socket on our own address that the exec'ing init left open
+    (not close-on-exec): adopted, so that clients queued in its backlog are
+    served and our bind does not find the address taken."""
+    import socket
+
+    from upstart.control import address as addr
+
+    try:
+        want = addr.parse(address)[0]
+    except Exception:
+        return None
+    if isinstance(want, str):
+        want = want.encode()
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            here = sock.getsockname() if sock.family == socket.AF_UNIX else None
+        except OSError:
+            listening, here = 0, None
+        finally:
+            sock.close()
+        if isinstance(here, str):
+            here = here.encode()
+        if listening and here == want:
+            return fd
+    return None
+
+
+def restore_113(daemon: Any, doc: dict) -> None:
+    """`daemon`: upstart.daemon.daemon.Daemon, whose global world gets the engine."""
     from upstart.core.engine import Engine
     from upstart.jobfile.conf import load_sources
 
-    result = load_sources(daemon.conf_sources())
+    world = daemon.world
+    result = load_sources(daemon.env.conf_sources())
     for err in result.errors:
         daemon.logger.log_parse_error(err)
-    daemon._logged_errors = set(result.errors)
+    world.logged_errors = set(result.errors)
     notes: list[str] = []
     snap = state113.from_113(doc, result.classes, wall_offset=_wall_offset(), notes=notes)
-    engine = Engine.restore(snap, daemon.engine.clock, daemon.supervisor, classes=result.classes,
-                            **daemon.engine_options())
+    engine = Engine.restore(snap, world.engine.clock, daemon.supervisor,
+                            classes=result.classes, **daemon.engine_options())
     logs = {str(pid): dict(item, buffer="") for pid, item in state113.log_fds(doc).items()
             if _is_pty_master(item["fd"])}
     children = {}
@@ -77,10 +114,19 @@ def restore_113(daemon: "Daemon", doc: dict) -> None:
         for inst in engine.registry.entries[name].sorted_instances():
             for slot, pid in inst.processes():
                 children[str(pid)] = [inst.display, slot, False, False]
-    daemon.engine = engine
+    world.engine = engine
     daemon.supervisor.adopt_state({"version": 1, "logs": logs, "children": children})
     for note in notes:
         daemon.logger.log("warn", "Upgrade from Upstart 1.13: " + note)
+    ours = state113.daemon_state(doc)     # from our own GetState: cgroups, log priority
+    if isinstance(ours.get("cgroups"), dict):
+        daemon.cgroups.adopt_state(ours["cgroups"])
+    if ours.get("log_priority") in ("debug", "info", "message", "warn", "error", "fatal"):
+        daemon.logger.priority = ours["log_priority"]
+    if daemon.control_handover is None:
+        listen = inherited_listener(daemon.address)
+        if listen is not None:
+            daemon.control_handover = {"listen": listen}
     daemon.apply(engine.resume_effects())
     daemon.reload_configuration()
     jobs = sum(len(c["instances"]) for c in snap["classes"].values())

@@ -116,6 +116,18 @@ class CGroup:
     value: str | None = None
 
 
+@dataclass(frozen=True)
+class StateDecl:
+    """A state that events open and close (`state NAME [KEY...] on CONDITION`,
+    `state NAME until CONDITION`; docs/design/states.md)."""
+
+    name: str
+    keys: tuple[str, ...] = ()          # the variables that name one state of many
+    on: Expr | None = None
+    until: Expr | None = None
+    line: int = 0
+
+
 @dataclass
 class JobClass:
     """Everything one job file says. Defaults are upstream's (job_class_new)."""
@@ -175,6 +187,7 @@ class JobClass:
     ready: bool = False                # a `ready on` stanza was given (with or without condition)
     ready_timeout: int | None = None   # `ready timeout SECONDS`
     respawn_delay: tuple[float, float, float] | None = None   # `respawn delay MIN [MAX [FACTOR]]`
+    states: list[StateDecl] = field(default_factory=list)     # `state NAME ... on/until`
 
     def job_name_for_display(self, instance: str) -> str:
         return f"{self.name} ({instance})" if instance else self.name

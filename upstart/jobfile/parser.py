@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from typing import Callable
 
-from upstart.jobfile.conditions import parse_condition
+from upstart.jobfile.conditions import EXPECTED_EVENT, parse_condition
 from upstart.jobfile.lexer import CNLWS, Scanner
 from upstart.jobfile.model import (
     LIMIT_RESOURCES,
@@ -30,6 +31,7 @@ from upstart.jobfile.model import (
     JobClass,
     ParseError,
     Process,
+    StateDecl,
 )
 from upstart.jobfile.numbers import (
     INT_MAX,
@@ -209,6 +211,45 @@ def stanza_debug(sc: Scanner, cls: JobClass, line: int) -> None:
 
 def stanza_while(sc: Scanner, cls: JobClass, line: int) -> None:
     cls.while_ = parse_condition(sc)
+
+
+STATE_RESERVED = ("running", "ready")      # kept by jobs (upstart/states/model.py)
+
+
+def stanza_state(sc: Scanner, cls: JobClass, line: int) -> None:
+    """`state NAME [KEY...] on CONDITION` declares a state an event opens;
+    `state NAME until CONDITION` (after it) the condition that closes it."""
+    name = sc.next_arg()
+    if name in STATE_RESERVED or "=" in name:
+        raise ParseError(f"Illegal state name: {name}", line)
+    keys: list[str] = []
+    verb = ""
+    while sc.has_token():
+        word = sc.next_token(CNLWS, False)
+        if word in ("on", "until"):
+            verb = word
+            break
+        if "=" in word or "$" in word:
+            raise ParseError(f"Illegal state key: {word}", line)
+        keys.append(word)
+    if not verb:
+        raise ParseError("Expected on or until", line)
+    if not sc.has_token():
+        raise ParseError(EXPECTED_EVENT, line)
+    condition = parse_condition(sc)
+    index = next((i for i, d in enumerate(cls.states) if d.name == name), None)
+    if verb == "on":
+        decl = StateDecl(name, tuple(keys), condition, None, line)
+        if index is None:
+            cls.states.append(decl)
+        else:                                   # a later `on` replaces, as for `start on`
+            cls.states[index] = replace(decl, until=cls.states[index].until)
+        return
+    if keys:
+        raise ParseError(f"Illegal state key: {keys[0]}", line)
+    if index is None:
+        raise ParseError(f"state {name} until comes before state {name} on", line)
+    cls.states[index] = replace(cls.states[index], until=condition)
 
 
 def stanza_ready(sc: Scanner, cls: JobClass, line: int) -> None:
@@ -542,5 +583,6 @@ STANZAS_1_13: dict[str, Handler] = dict(STANZAS, respawn=_stanza_respawn_1_13)
 ROADMAP_STANZAS: dict[str, Handler] = {
     "while": stanza_while,
     "ready": stanza_ready,
+    "state": stanza_state,
 }
 STANZAS.update(ROADMAP_STANZAS)

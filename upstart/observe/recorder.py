@@ -15,6 +15,7 @@ each with a sequence number, a monotonic and a wall timestamp and a `kind`:
     spawn           job, instance, slot, pid
     exit            job, instance, slot, pid, code, signal
     job-failed      job, instance, status
+    state-opened / state-closed   name, env   (seen by a `while` evaluation)
     debug-pause     job, pid
     job-added / job-removed / instance-added / instance-removed
 
@@ -63,6 +64,9 @@ PASSING_STATES = frozenset({"security-spawning", "pre-starting", "spawning",
 
 
 
+STATE_CAUSES = 256        # causes of declared states' moves kept for `why`
+
+
 def env_dict(env) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env or ():
@@ -108,6 +112,14 @@ class Recorder:
         self._finished_name: str | None = None
         self._failed_link: Record | None = None
         self._just_failed: dict[tuple[str, str], Record] = {}
+        # `while` (issue #26): when each open state opened (text -> record),
+        # the cause of the next goal change of a `while` instance, and the last
+        # start and stop by `while` per instance (kept when it goes: `why`)
+        self.state_since: dict[str, Record] = {}
+        # what last opened or closed each state opened by events (bounded)
+        self.state_causes: OrderedDict[str, dict] = OrderedDict()
+        self._while_pending: dict[tuple[str, str], dict] = {}
+        self.while_last: dict[tuple[str, str], dict[str, dict]] = {}
         # effect type name -> what it records (the effects nothing reads are absent)
         self._handlers: dict[str, Callable[[Any, bool], None]] = {
             "Trace": self._on_trace, "StateChanged": self._on_state, "GoalChanged": self._on_goal,
@@ -189,6 +201,7 @@ class Recorder:
         self._prev = None
         self._finished_name = None
         self._just_failed.clear()
+        self._while_pending.clear()
         self.records.settle()
 
     def _flush_spawns(self, pid: int | None = None) -> None:
@@ -203,7 +216,37 @@ class Recorder:
             handler(effect, first)
 
     def _on_trace(self, effect: Any, first: bool) -> None:
-        self._traced(effect.kind, effect.name, effect.pid, first)
+        kind = effect.kind
+        if kind == "opened" or kind == "closed":
+            self._state_seen(kind, effect.name, list(effect.data))
+        elif kind == "while":
+            self._while(effect.name, effect.data)
+        elif kind == "moved":
+            text = " ".join((effect.name,) + effect.data[1:])
+            self.state_causes[text] = self._goal_cause("", "")
+            if len(self.state_causes) > STATE_CAUSES:
+                self.state_causes.popitem(last=False)
+        else:
+            self._traced(kind, effect.name, effect.pid, first)
+
+    def _state_seen(self, kind: str, name: str, env: list[str]) -> None:
+        text = " ".join([name] + env)
+        rec = self._emit("state-" + kind, name=name, env=env)
+        if kind == "opened":
+            self.state_since[text] = {"wall": rec["wall"], "mono": rec["mono"]}
+        else:
+            self.state_since.pop(text, None)
+
+    def _while(self, job: str, data: tuple[str, ...]) -> None:
+        """A `while` evaluation moves an instance: the cause of its next goal."""
+        inst, goal, changes = data[0], data[1], data[2:]
+        cause = {"type": "while", "goal": goal,
+                 "opened": [c[1:] for c in changes if c.startswith("+")],
+                 "closed": [c[1:] for c in changes if c.startswith("-")],
+                 "via": self._goal_cause(job, inst)}
+        self._while_pending[(job, inst)] = cause
+        self.while_last.setdefault((job, inst), {})[goal] = dict(
+            cause, seq=self.seq, wall=round(self.wall() * 1e6) / 1e6)
 
     def _on_state(self, effect: Any, _first: bool) -> None:
         if effect.state in PASSING_STATES:
@@ -241,6 +284,8 @@ class Recorder:
 
     def _on_job_removed(self, effect: Any, _first: bool) -> None:
         self._emit("job-removed", job=effect.job)
+        for key in [k for k in self.while_last if k[0] == effect.job]:
+            del self.while_last[key]
 
     def _traced(self, kind: str, name: str, pid: int, first: bool) -> None:
         if kind == "queued":
@@ -332,6 +377,9 @@ class Recorder:
                     self.failures_complete = False
 
     def _goal_cause(self, job: str, inst: str) -> dict:
+        moved = self._while_pending.pop((job, inst), None)
+        if moved is not None:
+            return moved
         failed = self._just_failed.pop((job, inst), None)
         if failed is not None:
             return {"type": "failed", "status": failed["status"]}

@@ -1,12 +1,14 @@
 """The daemon side of observability: feeding the recorder, answering queries.
 
-`Observer` is created by the daemon once its engine exists. It owns the
-`Recorder`, the JSON-lines file (`<logdir>/upstart-events.jsonl`, flushed
+`Observer` is made by the daemon once its engine exists, with what it needs
+as parameters (the log directory, the loop that batches writes, init's log
+and the cgroup status of a job); it never imports the daemon. It owns the
+`Recorder`, the JSON-lines file (`jsonlog.default_path`, never in the job log
+directory; flushed
 once per loop turn) and a spawner wrapper that tells the recorder each pid.
-`ObservedBackend` is the daemon's control backend with the caller of each
-`EmitEvent` and job command handed to the recorder first, plus the
-`observe()` query behind the `Observe` D-Bus method (`log`, `why`, `failed`,
-`status`), whose answer is JSON text.
+The daemon's control backend tells it who asked for what (`requested`,
+`commanded`) and passes the `Observe` D-Bus method's queries (`log`, `why`,
+`failed`, `status`) to `answer`, whose result is JSON text.
 
 The observer must never change what init does: every hook is wrapped so a
 failure here is logged once and otherwise ignored.
@@ -14,22 +16,20 @@ failure here is logged once and otherwise ignored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from upstart.control.backend import Caller
 from upstart.core.effects import ControlFailure, upstart_error
-from upstart.daemon.backend import EngineBackend
 from upstart.observe.history import MAX_BYTES as HISTORY_BYTES
 from upstart.observe.history import History
-from upstart.observe.jsonlog import FILE_NAME, JsonLog, read_lines
+from upstart.observe.jsonlog import JsonLog, read_lines
 from upstart.observe.recorder import Recorder
-
-if TYPE_CHECKING:
-    from upstart.daemon.daemon import Daemon
 
 LOG_TAIL_LINES = 10
 LOG_PAGE = 5000          # records per `log` answer (a D-Bus message stays small)
@@ -76,8 +76,9 @@ def _caller_cmd(caller: Caller) -> str:
     return cmd
 
 
-def _caller_info(caller: Caller) -> dict[str, Any]:
-    return {"uid": caller.uid, "pid": caller.pid, "cmd": _caller_cmd(caller)}
+def _by(caller: Caller, **extra) -> dict[str, Any]:
+    """Who asked: uid, pid and command line of the caller, and `extra`."""
+    return {"uid": caller.uid, "pid": caller.pid, "cmd": _caller_cmd(caller), **extra}
 
 
 def _stopped(pid: int) -> bool:
@@ -125,16 +126,28 @@ class RecordingSpawner:
 
 
 class Observer:
-    def __init__(self, daemon: "Daemon"):
-        self.d = daemon
-        logdir = daemon.log_dir()
+    def __init__(self, *, logdir: str | None, events_path: str | None,
+                 loop: asyncio.AbstractEventLoop, log: Callable[[str, str], None],
+                 cgroups_status: Callable[[str], list[dict]] | None = None,
+                 history_bytes: int | None = None, events_dir_mode: int = 0o700):
+        """`logdir`: the job logs (`failed` shows their tails); `events_path`: the
+        event log file, never in `logdir`, which holds job logs only as in 1.13
+        (`jsonlog.default_path`); None: no file."""
         self.logdir = logdir
-        self.file = JsonLog(os.path.join(logdir, FILE_NAME), monotonic=time.monotonic) \
-            if logdir else None
+        self.loop = loop
+        self.log = log
+        self.cgroups_status = cgroups_status
+        self.path = events_path
+        if events_path is not None:
+            try:
+                os.makedirs(os.path.dirname(events_path), mode=events_dir_mode, exist_ok=True)
+            except OSError:
+                pass                    # JsonLog waits until it can write
+        self.file = JsonLog(events_path, monotonic=time.monotonic) if events_path else None
         # the records: the newest in memory, bounded in bytes, encoded once for
         # both memory and the file; the older ones read back from the file
         # (history.py, issue #23)
-        history = History(getattr(daemon.opts, "history_bytes", None) or HISTORY_BYTES,
+        history = History(history_bytes or HISTORY_BYTES,
                           spill=self.file.add_lines if self.file is not None else None,
                           read_older=self._read_older if self.file is not None else None)
         self.recorder = Recorder(monotonic=time.monotonic, wall=time.time,
@@ -145,9 +158,8 @@ class Observer:
 
     # ------------------------------------------------------------ hooks
 
-    def attach(self) -> None:
+    def attach(self, engine) -> None:
         """Wrap the engine's spawner (call again after the engine is rebuilt)."""
-        engine = self.d.engine
         if engine is not None and not isinstance(engine.spawner, RecordingSpawner):
             engine.spawner = RecordingSpawner(engine.spawner, self)
 
@@ -157,7 +169,7 @@ class Observer:
         except Exception as exc:  # the record is best effort; init goes on
             if not self._complained:
                 self._complained = True
-                self.d.logger.log("warn", f"event recorder failed: {exc!r}")
+                self.log("warn", f"event recorder failed: {exc!r}")
 
     def effects(self, effects) -> None:
         self.guard(self.recorder.effects, effects)
@@ -165,10 +177,18 @@ class Observer:
     def note(self, note) -> None:
         self.guard(self.recorder.note, note)
 
+    def requested(self, caller: Caller, name: str) -> None:
+        """`caller` is about to emit event `name`."""
+        self.guard(self.recorder.expect_emit, name, _by(caller, type="emit"))
+
+    def commanded(self, caller: Caller, verb: str) -> None:
+        """`caller` asked for a job command (`start`, `stop`, `restart`)."""
+        self.guard(self.recorder.command, _by(caller, type="command", command=verb))
+
     def _sink(self, _record: dict) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.d.loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
 
     def _read_older(self):
         """The log file's lines, oldest first, once what is waiting is written
@@ -179,44 +199,55 @@ class Observer:
     def _flush(self) -> None:
         self._flush_scheduled = False
         self.recorder.records.seal()
-        if self.file is not None and not self.file.flush():
-            self._flush_scheduled = True
-            self.d.loop.call_later(1.0, self._flush)
+        if self.file is not None:
+            # a failure waits (bounded) for the next records, for the log
+            # directory to appear or for notify-disk-writeable (`retry`): no
+            # timer, so that an idle init sleeps (issue #23)
+            self.file.flush()
+
+    def retry(self) -> None:
+        """The disk may be writable now: write what waits."""
+        if self.file is not None:
+            self.file.retry_now()
+            self._flush()
 
     # ------------------------------------------------------------ queries
 
-    def query(self, what: str, args: list[str]) -> Any:
+    def answer(self, engine, what: str, args: list[str]) -> str:
+        """The `Observe` D-Bus method: a JSON answer about `engine`'s jobs."""
+        return json.dumps(self.query(engine, what, list(args)), separators=(",", ":"))
+
+    def query(self, engine, what: str, args: list[str]) -> Any:
         if what == "log":        # a page: the first LOG_PAGE records after SINCE
             since = int(args[0]) if args and args[0].isdigit() else 0
             return self.recorder.records.since(since, LOG_PAGE)
         if what == "why":
-            return self._why(args)
+            return self._why(engine, args)
         if what == "failed":
             return self._failures(None)
         if what == "status":
             if not args:
                 raise ControlFailure(upstart_error("UnknownJob", "Unknown job: "))
             answer = {"failures": self._failures(args[0]), "paused": self._paused(args[0])}
-            cgroups = getattr(self.d, "cgroups", None)   # cgroups hook (issue #9)
-            if cgroups is not None:
-                answer["cgroups"] = cgroups.status(args[0])
+            if self.cgroups_status is not None:       # cgroups (issue #9)
+                answer["cgroups"] = self.cgroups_status(args[0])
             return answer
         raise ControlFailure(upstart_error("UnknownQuery", f"Unknown query: {what}"))
 
-    def _conditions(self) -> dict:
+    @staticmethod
+    def _conditions(engine) -> dict:
         from upstart.jobfile.model import expr_to_rpn
-        engine = self.d.engine
         out = {}
         for name in engine.job_names():
             cls = engine.get_class(name)
             out[name] = (expr_to_rpn(cls.start_on), expr_to_rpn(cls.stop_on))
         return out
 
-    def _why(self, args: list[str]) -> dict:
-        from upstart.observe.why import explain, render
+    def _why(self, engine, args: list[str]) -> dict:
+        from upstart.observe.why import explain, render, while_story
+        from upstart.states.model import State
         if not args:
             raise ControlFailure(upstart_error("UnknownJob", "Unknown job: "))
-        engine = self.d.engine
         job = args[0]
         if engine.get_class(job) is None:
             raise ControlFailure(upstart_error("UnknownJob", f"Unknown job: {job}"))
@@ -224,16 +255,22 @@ class Observer:
             inst = engine.get_instance(job, list(args[1:]))
         except ControlFailure:
             inst = None
+        condition = engine.get_class(job).while_
+        while_now = None if condition is None else \
+            (condition, [State(n, tuple(e)) for n, e in engine.list_states()])
         if inst is None:
             failure = self.recorder.all_failures().get((job, ""))
             text = f"{job}: not running"
             if failure:
                 text += f" (it failed: {failure['reason']})"
             tree = {"text": text, "children": []}
+            if while_now is not None:
+                tree["children"] = while_story(self.recorder, None, job, "", None, *while_now)
         else:
             goal, _state, _procs = engine.instance_info(job, inst)
             env = list(engine.env_list([job, inst]))
-            tree = explain(self.recorder, job, inst, goal, env, self._conditions())
+            tree = explain(self.recorder, job, inst, goal, env, self._conditions(engine),
+                           while_now)
         return {"tree": tree, "text": render(tree)}
 
     def _failures(self, job: str | None) -> list[dict]:
@@ -254,58 +291,3 @@ class Observer:
                 out.append({"pid": pid, "slot": rec.get("slot", ""),
                             "instance": rec.get("instance", "")})
         return out
-
-
-class ObservedBackend(EngineBackend):
-    """The daemon's backend, telling the recorder who asked for what."""
-
-    def _observer(self) -> Observer | None:
-        return getattr(self.d, "observer", None)
-
-    def _by(self, caller: Caller, **extra) -> dict:
-        info = _caller_info(caller)
-        info.update(extra)
-        return info
-
-    async def emit_event(self, caller, name, env, wait, fd=None):
-        obs = self._observer()
-        if obs is not None:
-            obs.guard(obs.recorder.expect_emit, name, self._by(caller, type="emit"))
-        return await super().emit_event(caller, name, env, wait, fd)
-
-    def _command(self, caller: Caller, verb: str) -> None:
-        obs = self._observer()
-        if obs is not None:
-            obs.guard(obs.recorder.command, self._by(caller, type="command", command=verb))
-
-    async def job_start(self, caller, job, env, wait):
-        self._command(caller, "start")
-        return await super().job_start(caller, job, env, wait)
-
-    async def job_stop(self, caller, job, env, wait):
-        self._command(caller, "stop")
-        return await super().job_stop(caller, job, env, wait)
-
-    async def job_restart(self, caller, job, env, wait):
-        self._command(caller, "restart")
-        return await super().job_restart(caller, job, env, wait)
-
-    async def instance_start(self, caller, job, instance, wait):
-        self._command(caller, "start")
-        return await super().instance_start(caller, job, instance, wait)
-
-    async def instance_stop(self, caller, job, instance, wait):
-        self._command(caller, "stop")
-        return await super().instance_stop(caller, job, instance, wait)
-
-    async def instance_restart(self, caller, job, instance, wait):
-        self._command(caller, "restart")
-        return await super().instance_restart(caller, job, instance, wait)
-
-    def observe(self, caller: Caller, what: str, args: list[str]) -> str:
-        """The `Observe` D-Bus method: a JSON answer (see `Observer.query`)."""
-        self._check(caller, "Observe")
-        obs = self._observer()
-        if obs is None:
-            raise ControlFailure(upstart_error("NotAvailable", "No event record"))
-        return json.dumps(obs.query(what, list(args)), separators=(",", ":"))

@@ -15,9 +15,13 @@ Pure: reads a `Recorder`, never the system.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from upstart.jobfile.model import Expr, Match, Op
 from upstart.observe.recorder import Recorder, env_dict
+from upstart.states.condition import holds, leaf_matches, leaves
+from upstart.states.model import State
 
 Node = dict[str, Any]
 MAX_DEPTH = 32
@@ -90,11 +94,63 @@ class _Walker:
             return [_node(f"asked for by `initctl {verb}` ({_caller(cause)})")]
         if kind == "failed":
             return [_node(f"the job failed (status {cause.get('status')})")]
+        if kind == "while":
+            return self.while_moved(job, cause, depth)
         if kind == "exit":
             return [_node("its process ended")]
         if kind == "timer":
             return [_node("a timer fired (kill timeout)")]
         return [_node("init itself")]
+
+    def while_moved(self, job: str, cause: dict, depth: int, inst: str = "") -> list[Node]:
+        """A `while` evaluation set the goal: which states moved the condition
+        (a job leaving or coming back, a state opened or closed), and by whom."""
+        start = cause.get("goal") == "start"
+        stop_before = None
+        if start:
+            for (j, _i), last in self.rec.while_last.items():
+                if j == job and "stop" in last and last["stop"]["seq"] < cause.get("seq", 1 << 62):
+                    stop_before = last["stop"]
+        came_back = set(stop_before["closed"]) if stop_before else set()
+        head = _node("its `while` condition holds" + (" again" if came_back else "")
+                     if start else "its `while` condition no longer holds")
+        for text in cause.get("opened", []):
+            head["children"].append(self.state_moved(text, True, text in came_back,
+                                                      cause, depth))
+        for text in cause.get("closed", []):
+            head["children"].append(self.state_moved(text, False, False, cause, depth))
+        if not head["children"]:
+            head["children"].append(_node("it held when the job was loaded"
+                                          if start else "(no state change recorded)"))
+        return [head]
+
+    def state_moved(self, text: str, opened: bool, again: bool, cause: dict,
+                    depth: int) -> Node:
+        words = text.split()
+        values = env_dict(words[1:])
+        job = values.get("JOB") if words and words[0] in ("running", "ready") else None
+        if job is not None:
+            who = _display(job, values.get("INSTANCE", ""))
+            what = ("came back" if again else "is " + words[0]) if opened else "left"
+            node = _node(f"{who} {what} ({text} {'opened' if opened else 'closed'})")
+            started = self.rec.start_causes.get((job, values.get("INSTANCE", "")))
+            if opened and started is not None and depth < MAX_DEPTH:
+                node["children"].append(self.goal(job, values.get("INSTANCE", ""), "start",
+                                                  started, None, depth + 1))
+                return node
+        else:
+            node = _node(f"state {text} {'opened' if opened else 'closed'}")
+            moved = self.rec.state_causes.get(text)
+            trigger = self.rec.event(moved.get("event")) if moved else None
+            if trigger is not None and depth < MAX_DEPTH:
+                node["children"].append(_node(
+                    f"by event {_event_title(trigger)}, as its `state` stanza says",
+                    [self.emitter(trigger, depth + 1)]))
+                return node
+        via = cause.get("via")
+        if via is not None and depth < MAX_DEPTH:
+            node["children"].extend(self.cause("", "", via, None, depth + 1))
+        return node
 
     def matched(self, job: str, goal: str, trigger: dict, env: list[str] | None,
                 depth: int) -> list[Node]:
@@ -162,13 +218,66 @@ def _lifecycle_state(name: str) -> str:
 
 
 def explain(rec: Recorder, job: str, instance: str, goal: str, env: list[str] | None,
-            conditions: dict[str, tuple[Any, Any]]) -> Node:
+            conditions: dict[str, tuple[Any, Any]],
+            while_now: tuple[Expr, list[State]] | None = None) -> Node:
     """The causal tree of `job`'s instance `instance`, now at `goal`.
 
     `env` is the instance's environment (for `UPSTART_EVENTS`), `conditions`
-    maps job names to their (start_on, stop_on) RPN lists."""
+    maps job names to their (start_on, stop_on) RPN lists; `while_now` is the
+    job's `while` condition and the states true now (a `while` job)."""
     walker = _Walker(rec, conditions)
-    return walker.goal(job, instance, goal, rec.goal_causes.get((job, instance)), env, 0)
+    head = walker.goal(job, instance, goal, rec.goal_causes.get((job, instance)), env, 0)
+    if while_now is not None:
+        head["children"].extend(while_story(rec, walker, job, instance, goal, *while_now))
+    return head
+
+
+def while_story(rec: Recorder, walker: _Walker | None, job: str, instance: str,
+                goal: str | None, condition: Expr, states: list[State]) -> list[Node]:
+    """For a `while` job: the last stop by its condition (when the job runs
+    again since), and which leaves of the condition hold now, since when."""
+    walker = walker or _Walker(rec, {})
+    out: list[Node] = []
+    last = rec.while_last.get((job, instance), {})
+    stop, start = last.get("stop"), last.get("start")
+    if stop is not None and (goal != "stop" or rec.goal_causes.get((job, instance)) is None):
+        moved = walker.while_moved(job, stop, 1)
+        when = _clock(stop.get("wall"))
+        title = f"stopped at {when} by its condition" if goal == "stop" or start is None or \
+            start["seq"] < stop["seq"] else f"before that, stopped at {when} by its condition"
+        out.append(_node(title, moved[0]["children"]))
+    now = _node(f"the condition now: {condition_text(condition)}: "
+                f"{'holds' if holds(condition, states) else 'does not hold'}")
+    for leaf in leaves(condition):
+        text = " ".join((leaf.name,) + tuple(leaf.args))
+        found = [s for s in states if leaf_matches(leaf, s)]
+        if not found:
+            now["children"].append(_node(f"{text}: does not hold"))
+            continue
+        for state in found:
+            since = rec.state_since.get(state.text())
+            when = f" since {_clock(since['wall'])}" if since else ""
+            now["children"].append(_node(f"{text}: holds{when} ({state.text()})"))
+    out.append(now)
+    return out
+
+
+def condition_text(expr: Expr) -> str:
+    if isinstance(expr, Match):
+        return " ".join((expr.name,) + tuple(expr.args))
+    assert isinstance(expr, Op)
+    return f"{_paren(expr.left)} {expr.kind} {_paren(expr.right)}"
+
+
+def _paren(expr: Expr) -> str:
+    text = condition_text(expr)
+    return f"({text})" if isinstance(expr, Op) else text
+
+
+def _clock(wall: float | None) -> str:
+    if wall is None:
+        return "?"
+    return datetime.fromtimestamp(wall).strftime("%H:%M:%S")
 
 
 def render(node: Node, indent: int = 0) -> str:

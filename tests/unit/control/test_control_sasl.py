@@ -60,3 +60,16 @@ def test_protocol_violations():
     s = SaslServer(0, {0}, "g")
     with pytest.raises(SaslError):
         s.feed(b"\0" + b"AUTH\r\n" * 40)                         # endless chatter
+
+
+def test_a_handshake_continues_in_the_init_that_takes_it_over():
+    """Re-exec hand-over (docs/design/dbus.md): the progress of a handshake
+    crosses the exec as JSON and the new server goes on where the old stopped."""
+    import json
+
+    old = SaslServer(1000, {1000}, "old")
+    assert old.feed(b"\0AUTH EXTERNAL " + hexuid(1000) + b"\r\nNEGOTIATE_UN")[0] == b"OK old\r\n"
+    new = SaslServer(1000, {1000}, "new")
+    new.restore(json.loads(json.dumps(old.export())))
+    reply, rest = new.feed(b"IX_FD\r\nBEGIN\r\nl\x01")
+    assert reply == b"AGREE_UNIX_FD\r\n" and new.done and new.unix_fd and rest == b"l\x01"

@@ -1,6 +1,7 @@
 """The daemon shell carries the readiness effects and input to the right places:
-WatchReady/UnwatchReady to `daemon.readiness` when there is one (else nothing),
-and `Daemon.notified` into `engine.process_notify`."""
+WatchReady/UnwatchReady to the world's readiness adapter (made at the first
+watch; an unwatch without one is nothing), and `Daemon.notified` into
+`engine.process_notify`."""
 
 from upstart.core import effects as fx
 from upstart.daemon.daemon import Daemon
@@ -18,6 +19,9 @@ class FakeReadiness:
     def unwatch(self, job, instance):
         self.calls.append(("unwatch", job, instance))
 
+    def close(self):
+        pass
+
 
 class FakeEngine:
     def __init__(self):
@@ -29,33 +33,46 @@ class FakeEngine:
 
 
 def make_daemon():
-    d = Daemon(Options(user=True), environ={"HOME": "/nonexistent"}, argv=["init"])
+    d = Daemon(Options(user=True, no_log=True, no_cgroups=True, no_dbus=True),
+               environ={"HOME": "/nonexistent"}, argv=["init"])
+    d._build()
     return d
+
+
+def close(d):
+    d.world.close()
+    d.supervisor.close()
+    d.loop.close()
 
 
 def test_watch_and_unwatch_go_to_the_readiness_adapter():
     d = make_daemon()
     try:
-        d.readiness = FakeReadiness()
+        d.world.readiness = FakeReadiness()
         match = Match("file", ("FPATH=/x",))
         d.apply([fx.WatchReady("j", "i", (match,), (12,)), fx.UnwatchReady("j", "i")])
-        assert d.readiness.calls == [("watch", "j", "i", (match,), (12,)),
-                                     ("unwatch", "j", "i")]
+        assert d.world.readiness.calls == [("watch", "j", "i", (match,), (12,)),
+                                           ("unwatch", "j", "i")]
     finally:
-        d.loop.close()
+        close(d)
 
 
-def test_without_adapter_effects_are_ignored_and_notify_reaches_engine():
+def test_the_adapter_is_made_at_the_first_watch_and_notify_reaches_engine():
+    from upstart.readiness.adapter import Readiness
+
     d = make_daemon()
     try:
-        d.engine = FakeEngine()
         logged = []
         d.logger.log = lambda priority, message: logged.append((priority, message))
-        d.apply([fx.WatchReady("j", "", (), ()), fx.UnwatchReady("j", "")])
-        assert logged == []                                # no adapter: quietly ignored
-        d.readiness = FakeReadiness()
+        d.apply([fx.UnwatchReady("j", "")])
+        assert d.world.readiness is None and logged == []   # nothing to unwatch: nothing
+        d.apply([fx.WatchReady("j", "", (), ())])
+        assert isinstance(d.world.readiness, Readiness)
+        d.world.readiness.close()
+        d.world.engine = FakeEngine()
+        d.world.readiness = FakeReadiness()
         d.notified(42, ("READY=1",))
-        assert d.engine.notes == [(42, ["READY=1"])]
-        assert d.readiness.calls == [("unwatch", "j", "")]
+        assert d.world.engine.notes == [(42, ["READY=1"])]
+        assert d.world.readiness.calls == [("unwatch", "j", "")]
     finally:
-        d.loop.close()
+        close(d)

@@ -8,8 +8,8 @@ import os
 import shutil
 import tempfile
 
-from upstart.daemon import reexec
-from upstart.daemon.daemon import CONFIRM_DELAY, Daemon
+from upstart.daemon.clock import CONFIRM_DELAY
+from upstart.daemon.daemon import Daemon
 from upstart.daemon.options import Options
 
 
@@ -30,10 +30,10 @@ def test_restored_engine_is_built_like_a_fresh_one():
         old = _daemon(tmp)
         old.reload_configuration(full=True)
         fd = os.memfd_create("upstart-state", 0)
-        os.write(fd, reexec.serialise(old))
+        os.write(fd, old.serialise())
         os.lseek(fd, 0, os.SEEK_SET)
         new = _daemon(tmp, state_fd=fd)
-        assert reexec.restore_state(new)
+        assert new.restore_state(fd)
         assert new.engine.job_names() == ["idle"]
         assert new.engine.confirm_delay == CONFIRM_DELAY == old.engine.confirm_delay
         assert new.engine.log_enabled == new.logger.enabled

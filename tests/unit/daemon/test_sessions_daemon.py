@@ -37,14 +37,14 @@ def daemon():
                    startup_event=None, no_dbus=True)
     d = Daemon(opts, environ={"PATH": "/usr/bin:/bin"}, argv=["init"])
     d._build()
-    assert Sessions.wanted(d)
-    d.sessions = Sessions(d)
+    assert d.sessions is not None       # --chroot-sessions
     d.reload_configuration(full=True)
     d.test_root = root
     try:
         yield d
     finally:
-        d.sessions.close()
+        for world in d.worlds():
+            world.close()
         d.supervisor.close()
         d.loop.close()
         shutil.rmtree(tmp)
@@ -119,7 +119,10 @@ def test_a_stateful_reexec_keeps_sessions(daemon):
     session = daemon.sessions.get(daemon.test_root)
     daemon.loop.run_until_complete(session.backend.emit_event(me(), "ping", [], True))
     state = daemon.sessions.export_state()
-    fresh = Sessions(daemon)
+    s = daemon.sessions
+    fresh = Sessions(global_world=daemon.world, supervisor=daemon.supervisor,
+                     make_world=s.make_world, load=s.load, watch=s.watch, apply=s.apply,
+                     log=s.log)
     fresh.adopt_state(state)
     again = fresh.by_root[daemon.test_root]
     assert again is not session
@@ -129,11 +132,7 @@ def test_a_stateful_reexec_keeps_sessions(daemon):
 
 
 def _wanted(opts: Options, environ: dict[str, str]) -> bool:
-    d = Daemon(opts, environ=environ, argv=["init"])
-    try:
-        return Sessions.wanted(d)
-    finally:
-        d.loop.close()
+    return Sessions.wanted(opts, environ)
 
 
 def test_off_unless_asked_and_never_in_user_mode():
@@ -184,7 +183,7 @@ def test_ready_on_a_file_is_watched_under_the_session_root(daemon):
 
     assert run(until_ready())
     assert session.readiness.emitted[-1] == ("file", ["FPATH=/run/gated.ready"])
-    assert daemon.readiness is None or not daemon.readiness.active()   # not the global one
+    assert daemon.world.readiness is None or not daemon.world.readiness.active()  # not global
 
 
 def test_the_event_record_is_refused_clearly_inside_a_session(daemon):

@@ -30,7 +30,7 @@ def test_all_35_keywords_and_the_roadmap_ones_are_known():
         "debug", "manual", "usage", "reload", "apparmor", "cgroup",
     }
     assert len(upstream) == 35
-    assert set(STANZAS) == upstream | {"while", "ready"}
+    assert set(STANZAS) == upstream | {"while", "ready", "state"}
 
 
 @pytest.mark.parametrize("text, attr, value", [
@@ -290,3 +290,25 @@ def test_integer_parsing_is_c_strtol():
         parse("nice '5 '\n")                           # trailing garbage rejected
     with pytest.raises(ParseError):
         parse("kill timeout 1_0\n")                    # no Python-isms
+
+
+def test_state_stanza_declares_a_state_events_open_and_close():
+    from upstart.jobfile.model import Match, StateDecl
+    cls = parse_job("state online IFACE on net-device-up IFACE!=lo\n"
+                    "state online until net-device-down IFACE=$IFACE\n", "net")
+    assert cls.states == [StateDecl("online", ("IFACE",), Match("net-device-up", ("IFACE!=lo",)),
+                                    Match("net-device-down", ("IFACE=$IFACE",)), 1)]
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("state x until a\n", 1, "state x until comes before state x on"),
+    ("state running on a\n", 1, "Illegal state name: running"),
+    ("exec true\nstate x on\n", 2, "Expected event"),
+    ("state x foo\n", 1, "Expected on or until"),
+    ("state x K=1 on a\n", 1, "Illegal state key: K=1"),
+    ("state x on a\nstate x K until b\n", 2, "Illegal state key: K"),
+])
+def test_state_stanza_errors_name_their_line(text, line, message):
+    with pytest.raises(ParseError) as err:
+        parse_job(text, "j")
+    assert (err.value.line, err.value.message) == (line, message)

@@ -174,17 +174,15 @@ def test_respawn_limit_failure():
 def test_log_query_is_paged():
     from upstart.observe import service
 
-    class FakeObserver:
-        pass
     h = Observed(job("a", start_on="tick"))
     for n in range(30):
         h.emit_by("tick", f"N={n}")
-    obs = FakeObserver()
+    obs = service.Observer(logdir=None, events_path=None, loop=None, log=lambda prio, msg: None)
     obs.recorder = h.rec
     old, service.LOG_PAGE = service.LOG_PAGE, 50
     try:
-        first = service.Observer.query(obs, "log", [])
-        second = service.Observer.query(obs, "log", [str(first[-1]["seq"])])
+        first = obs.query(h.engine, "log", [])
+        second = obs.query(h.engine, "log", [str(first[-1]["seq"])])
     finally:
         service.LOG_PAGE = old
     assert len(first) == 50 and second[0]["seq"] == first[-1]["seq"] + 1
