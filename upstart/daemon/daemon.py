@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import os
 import signal
 import sys
@@ -441,10 +442,19 @@ class Daemon:
         state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
         our own `GetState`: upstart/daemon/upgrade.py)."""
         from upstart.compat.state113 import StateFormatError, is_113
-        from upstart.daemon.reexec import STATE_VERSION, read_state
+        from upstart.daemon.reexec import STATE_VERSION, read_state, write_state_file
 
+        dump = self.opts.write_state_file or "UPSTART_WRITE_STATEFILE" in self.environ
         try:
-            state = read_state(fd)
+            data = read_state(fd)
+            try:
+                state = json.loads(data)
+            except ValueError:
+                dump = True              # 1.13 always keeps a state it cannot parse
+                raise
+            finally:
+                if dump:
+                    write_state_file(self.env.log_dir(), data, self.logger.log)
             if isinstance(state, dict) and isinstance(state.get("control"), dict):
                 # the sockets are ours whatever else is wrong with the state
                 self.control_handover = state["control"]

@@ -111,9 +111,8 @@ def reexec(state: Callable[[], tuple[bytes, bool]], *, argv: list[str], priority
             os.close(fd)
 
 
-def read_state(fd: int):
-    """The document the old init left in `fd` (closed here), parsed; raises
-    when it cannot be read or parsed."""
+def read_state(fd: int) -> bytes:
+    """The document the old init left in `fd` (closed here), as bytes."""
     chunks = []
     try:
         while True:
@@ -123,4 +122,25 @@ def read_state(fd: int):
             chunks.append(chunk)
     finally:
         os.close(fd)
-    return json.loads(b"".join(chunks))
+    return b"".join(chunks)
+
+
+def write_state_file(logdir: str | None, data: bytes, log: Callable[[str, str], None]) -> None:
+    """`--write-state-file` / `UPSTART_WRITE_STATEFILE` (and always when the
+    received state cannot be parsed): the document as received, in
+    `<logdir>/upstart.state`, mode 0400, as 1.13."""
+    if not logdir:
+        return
+    path = os.path.join(logdir, "upstart.state")
+    try:
+        try:
+            os.unlink(path)          # a previous dump is read-only
+        except FileNotFoundError:
+            pass
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o400)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log("warn", f"Unable to write state file {path}: {exc.strerror}")
