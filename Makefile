@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench man clean vm-prep vm-boot
+.PHONY: venv demo test lint bench man clean vm-prep vm-boot vm-debian
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ vm-prep: venv
 
 vm-boot: vm-prep
 	$(VPY) -m vm.boot
+
+# Debian 12 (mmdebstrap) booted by our init in qemu: login, checks, reboot, poweroff
+vm-debian: venv
+	$(VPY) -m vm.debian
 
 clean:
 	rm -rf $(VENV) build *.egg-info

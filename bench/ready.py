@@ -171,7 +171,7 @@ def run(n: int, only: set[str] | None) -> list[dict]:
         jobs = {f"r-{name}": text for name, (text, _p) in specs.items()}
         env = {"DBUS_SESSION_BUS_ADDRESS": address or "", "PYTHONPATH": REPO}
         with SessionInit(jobs, env=env) as init:
-            log = EventLog(os.path.join(init.log, "upstart-events.jsonl"))
+            log = EventLog(init.events)
             sig = os.path.join(tmp, "signal")
             for name, (_text, producer) in specs.items():
                 job = f"r-{name}"

@@ -48,6 +48,7 @@ SCRIPTS = [
     ("control.py", ["--runs", "21", "--requests", "5000"]),
     ("spawn.py", ["--count", "400", "--heap-mb", "200"]),
     ("ready.py", []),       # readiness signal to `ready` event, per source
+    ("idle.py", []),        # (m): issue #23 item 6
 ]
 FIGURES = {
     "a": "Simple job starts per second (100 services started at once, until all run)",
@@ -58,6 +59,7 @@ FIGURES = {
     "f": "Start of the supervisor until 1,000 jobs are listed",
     "g": "Boot: exec of the supervisor until 100 jobs run",
     "h": "Command-line status and version, wall time",
+    "m": "Voluntary wake-ups of an idle init in 20 s (C Upstart: 0)",
     "i": "Init ready: exec until `Properties.Get version` answers",
     "j": "Memory soak: 30,000 task runs (100 tasks per emit, 300 emits)",
     "k": "Memory after 1,000,000 events with 1,000 classes",
@@ -103,7 +105,11 @@ def run_one(script: str, args: list[str], timeout: float = 400) -> list[dict]:
             rows.append(row)
     if code != 0:
         rows.append({"bench": script, "error": stderr.strip()[-500:], "script": script})
-    print(f"   {script}: {time.monotonic() - t0:.1f} s", flush=True)
+    took = time.monotonic() - t0
+    print(f"   {script}: {took:.1f} s", flush=True)
+    if script == "footprint.py":          # issue #23: say how long the soaks take
+        rows.append({"warning": f"bench/footprint.py (the soaks) took {took:.0f} s "
+                     "of this run", "script": script})
     return rows
 
 
@@ -522,6 +528,10 @@ def main() -> int:
     ap.add_argument("--no-setup", action="store_true")
     ap.add_argument("--render-only", action="store_true",
                     help="re-render docs from bench/results.json")
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: keep the other scripts' rows and the profiles of "
+                         "bench/results.json, replace those of the scripts run (a run note "
+                         "says which figures are newer)")
     opts = ap.parse_args()
     t0 = time.monotonic()
     if opts.render_only:
@@ -538,22 +548,38 @@ def main() -> int:
             if only and script[:-3] not in only:
                 continue
             print(f"== {script}", flush=True)
-            got = run_one(script, args)
+            # the soaks of footprint.py take minutes (a million events)
+            got = run_one(script, args, timeout=3000 if script == "footprint.py" else 400)
             for row in got:
                 print("   " + json.dumps(row), flush=True)
             rows += got
         rows = dedup(rows)
-        attach_ratios(rows)
         prof = []
+        if opts.update and only:
+            with open(RESULTS) as f:
+                saved = json.load(f)
+            ran = {f"{name}.py" for name in only}
+            rows = [r for r in saved["rows"] if r.get("script") not in ran
+                    and ("warning" not in r or "script" in r)] + rows
+            rows.append({"warning": f"{', '.join(sorted(ran))} re-measured on "
+                         f"{datetime.date.today()} (`bench/run.py --only ... --update`, "
+                         f"{time.monotonic() - t0:.0f} s); the other figures and the "
+                         f"profiles are from the full run of {saved['date']}"})
+            prof = saved["profile"]
+        attach_ratios(rows)
         w = worst(rows)
-        for bench in dict.fromkeys(([w["bench"]] if w else []) + list(ALWAYS_PROFILE)):
+        for bench in ([] if opts.update else
+                      dict.fromkeys(([w["bench"]] if w else []) + list(ALWAYS_PROFILE))):
             why = (f"worst ratio: {w['slowdown']:.1f}x {w['ref']}" if w and bench == w["bench"]
                    else "analysed in bench/analysis.md")
             print(f"== profile_init.py {bench} ({why})", flush=True)
             prof += [r for r in run_one("profile_init.py", [bench]) if "profile" in r]
         elapsed = time.monotonic() - t0
+        if opts.update and only:
+            elapsed = saved["elapsed_s"]          # the full run's
         with open(RESULTS, "w") as f:
-            json.dump({"date": str(datetime.date.today()), "machine": machine(),
+            json.dump({"date": saved["date"] if opts.update and only
+                       else str(datetime.date.today()), "machine": machine(),
                        "elapsed_s": round(elapsed, 1), "rows": rows, "profile": prof},
                       f, indent=1)
     attach_ratios(rows)

@@ -18,6 +18,11 @@ have gcc            || need="$need gcc"
 have dconf          || need="$need dconf-cli"
 [ -x /usr/libexec/dconf-service ] || need="$need dconf-service"
 have apparmor_parser || need="$need apparmor"
+# the Debian VM (vm/debian.py, make vm-debian): a root file system from
+# Debian's packages, an ext4 image made from a directory, qemu
+have mmdebstrap     || need="$need mmdebstrap"
+have mke2fs         || need="$need e2fsprogs"
+have qemu-system-x86_64 || need="$need qemu-system-x86"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
     echo "setup-system: missing packages:$need (install them to run every test)" >&2

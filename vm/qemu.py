@@ -55,17 +55,23 @@ def accel_args() -> list[str]:
 
 class VM:
     def __init__(self, kernel: str, initrd: str, append: str = "", init_args: str = "",
-                 memory: int = 512, disk: str | None = None):
+                 memory: int = 512, disk: str | None = None, base_append: str = BASE_APPEND,
+                 reboot: bool = False, interactive: bool = False, log: str | None = None):
+        """`reboot`: a guest reboot restarts the machine (else qemu exits);
+        `interactive`: `send()` types on the serial console; `log`: a file
+        the console is written to as it comes."""
+        self._log = open(log, "wb") if log else None
         self.tmp = tempfile.mkdtemp(prefix="upstart-vm-")
         self.monitor_path = os.path.join(self.tmp, "monitor.sock")
-        cmdline = f"{BASE_APPEND} {append}".strip()
+        cmdline = f"{base_append} {append}".strip()
         if init_args:
             cmdline += f" -- {init_args}"
         self.argv = [
             shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
             *accel_args(), "-nodefaults", "-display", "none", "-serial", "stdio",
             "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
-            "-no-reboot", "-nic", "none", "-m", str(memory), "-smp", str(SMP),
+            *([] if reboot else ["-no-reboot"]),
+            "-nic", "none", "-m", str(memory), "-smp", str(SMP),
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
         ]
         if disk:  # a raw image as /dev/vda (virtio-blk)
@@ -73,7 +79,8 @@ class VM:
         self._buf = bytearray()
         self._cond = threading.Condition()
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.argv,
+                                     stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True, preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -91,6 +98,9 @@ class VM:
             with self._cond:
                 self._buf += chunk
                 self._cond.notify_all()
+            if self._log:
+                self._log.write(chunk)
+                self._log.flush()
         with self._cond:
             self._cond.notify_all()
 
@@ -99,19 +109,36 @@ class VM:
         with self._cond:
             return self._buf.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "")
 
-    def wait_for(self, pattern: str, timeout: float) -> re.Match | None:
-        """The first match of `pattern` in the console, waiting up to `timeout`."""
+    def wait_for(self, pattern: str, timeout: float, since: int = 0) -> re.Match | None:
+        """The first match of `pattern` in the console (from byte `since`),
+        waiting up to `timeout`."""
         rx = re.compile(pattern, re.M)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                m = rx.search(self._buf.decode("utf-8", "replace"))
+                m = rx.search(self._buf[since:].decode("utf-8", "replace"))
                 if m or self.proc.poll() is not None and not self._reader.is_alive():
                     return m
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self._cond.wait(min(left, 0.5))
+
+    def console_since(self, since: int) -> str:
+        """The console after byte `since` (see `mark()`)."""
+        with self._cond:
+            data = self._buf[since:]
+        return data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "")
+
+    def send(self, text: str) -> None:
+        """Type `text` on the serial console (an `interactive` VM)."""
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def mark(self) -> int:
+        """The console's length now: `wait_for(..., since=mark)` looks after it."""
+        with self._cond:
+            return len(self._buf)
 
     # ------------------------------------------------------------ monitor
 
@@ -169,8 +196,12 @@ class VM:
         except subprocess.TimeoutExpired:
             pass
         self._reader.join(2)
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        for stream in (self.proc.stdout, self.proc.stdin, self._log):
+            if stream:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> VM:

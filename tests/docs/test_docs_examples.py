@@ -166,8 +166,8 @@ def _log(init, job: str) -> str:
 def _running(init, job: str) -> str:
     """Wait until `job` is running (jobs started by a `started` event start just
     after the command that emitted it returns) and give its status line."""
-    return init.wait_for(lambda: (lambda out: re.fullmatch(
-        rf"{job} start/running, process \d+\n", out) and out)(_ic(init, "status", job)[1]))
+    init.wait_for(lambda: init.running(job))
+    return init.state(job)
 
 
 def _pid(status_line: str) -> int:

@@ -47,6 +47,7 @@ EXTERNAL = {"dot(1)", "dmesg(1)", "cron(8)", "udev(7)", "inotify(7)", "socket(7)
 NO_PAGE = {
     "upstart": "another name of init, covered by init(8)",
     "upstart-rc": "internal helper of the stock rc job",
+    "upstart-mountall": "internal helper of the Debian mountall job (docs/boot.md)",
 }
 
 
@@ -246,6 +247,7 @@ HELP_PAGES = {
     "upstart-event-bridge": "upstart-event-bridge.8", "telinit": "telinit.8",
     "upstart-local-bridge": "upstart-local-bridge.8",
     "upstart-dconf-bridge": "upstart-dconf-bridge.8",
+    "upstart-install-root": "upstart-install-root.8",
 }
 
 

@@ -42,14 +42,9 @@ def bridge_log(init: SessionInit, job: str) -> str:
     return read(os.path.join(init.log, job + ".log"))
 
 
-def job_pid(init: SessionInit, job: str) -> int | None:
-    words = init.initctl("status", job).stdout.split()
-    return int(words[-1]) if words and words[-1].isdigit() else None
-
-
 def inotify_watches(init: SessionInit, job: str) -> int:
     """How many inotify watches the job's process holds (its readiness)."""
-    pid = job_pid(init, job)
+    pid = init.main_pid(job, running=False)
     count = 0
     try:
         for fd in os.listdir("/proc/%d/fdinfo" % pid):
@@ -442,7 +437,7 @@ def test_event_bridge_turns_a_system_reexec_into_sys_restarted(tmp_path):
         }
         with SessionInit(jobs=jobs) as session:
             assert session.initctl("start", "eb").returncode == 0
-            pid = job_pid(session, "eb")
+            pid = session.main_pid("eb", running=False)
 
             def emitted_and_seen(name):
                 system.initctl("emit", "--no-wait", name)
@@ -453,7 +448,7 @@ def test_event_bridge_turns_a_system_reexec_into_sys_restarted(tmp_path):
             session.wait_for(lambda: ":sys:restarted" in read(out))
             session.wait_for(lambda: emitted_and_seen("after"))
             assert read(out).splitlines().count(":sys:restarted") == 1
-            assert job_pid(session, "eb") == pid          # reconnected, not respawned
+            assert session.main_pid("eb", running=False) == pid          # reconnected, not respawned
 
 
 # ----------------------------------------------------------------- udev

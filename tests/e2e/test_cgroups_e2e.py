@@ -79,13 +79,6 @@ def _init(base: str, jobs: dict[str, str]) -> SessionInit:
     return SessionInit(jobs, env={"UPSTART_CGROUP_BASE": "/" + base})
 
 
-def _main_pid(init: SessionInit, job: str) -> int:
-    out = init.initctl("status", job).stdout
-    if "start/running, process" not in out:
-        return 0
-    return int(out.rsplit(" ", 1)[1])
-
-
 def _cgroup_of(pid: int) -> dict[frozenset[str], str]:
     with open(f"/proc/{pid}/cgroup") as f:
         return fs.parse_proc_cgroup(f.read())
@@ -110,7 +103,7 @@ exec sleep 1000
 """
     with _init(base, {"svc": job}) as init:
         assert init.initctl("start", "svc").returncode == 0
-        pid = _main_pid(init, "svc")
+        pid = init.main_pid("svc")
         groups = _cgroup_of(pid)
         want = f"/{base}/upstart/svc"
         assert groups[frozenset(mem.controllers)] == want
@@ -190,7 +183,7 @@ end script
         assert init.initctl("start", "d").returncode == 0
         init.wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
         escaped = int(pidfile.read_text())
-        assert os.getsid(escaped) != os.getsid(_main_pid(init, "d"))
+        assert os.getsid(escaped) != os.getsid(init.main_pid("d"))
         track = os.path.join(v2.mountpoint, base, "upstart", "d")
         assert escaped in fs.members(track)
         assert init.initctl("stop", "d").returncode == 0
@@ -259,7 +252,7 @@ def test_stop_kills_a_double_forked_expect_daemon_job_as_a_whole(base, tmp_path)
         assert init.initctl("start", "dd").returncode == 0
         init.wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2)
         helper, daemon = (int(p) for p in pids.read_text().split())
-        assert _main_pid(init, "dd") == daemon
+        assert init.main_pid("dd") == daemon
         assert os.getsid(helper) != os.getsid(daemon)
         assert init.initctl("stop", "dd").returncode == 0
         init.wait_for(lambda: not _alive(helper) and not _alive(daemon))
@@ -286,7 +279,7 @@ def test_v2_settings_are_written_after_enabling_the_controller(base):
             assert "hugetlb" in fs.read(os.path.join(v2.mountpoint, base,
                                                      "cgroup.subtree_control"))
             assert fs.read(os.path.join(path, f"hugetlb.{label}.max")).strip() == "0"
-            assert _main_pid(init, "h") in fs.procs(path)
+            assert init.main_pid("h") in fs.procs(path)
             init.initctl("stop", "h")
             init.wait_for(lambda: not os.path.exists(path))
             init.wait_for(lambda: not os.path.exists(os.path.join(v2.mountpoint, base,
@@ -319,7 +312,7 @@ def test_missing_controller_is_one_warning_and_the_job_runs(base):
     with _init(base, {"w": job}) as init:
         for _ in range(2):
             assert init.initctl("start", "w").returncode == 0
-            assert _main_pid(init, "w") > 0
+            assert init.main_pid("w") > 0
             assert init.initctl("stop", "w").returncode == 0
         lines = [line for line in init.init_log().splitlines() if "cgroup stanza" in line]
         assert len(lines) == 1, init.init_log()
@@ -333,7 +326,7 @@ def test_no_cgroups_option_ignores_the_stanza(base):
                      args=("--no-startup-event", "--no-cgroups"),
                      env={"UPSTART_CGROUP_BASE": "/" + base}) as init:
         assert init.initctl("start", "n").returncode == 0
-        assert _cgroup_of(_main_pid(init, "n"))[frozenset(mem.controllers)] != \
+        assert _cgroup_of(init.main_pid("n"))[frozenset(mem.controllers)] != \
             f"/{base}/upstart/n"
         assert not os.path.exists(os.path.join(mem.mountpoint, base, "upstart"))
 

@@ -93,3 +93,36 @@ def test_pid1_process_name_stays_init_across_telinit_u():
         comm, cmdline = _names(init.pid)
         assert comm == "init" and os.path.join(BIN, "init") in cmdline.split()
         assert init.run("pgrep", "-x", "init").stdout.split()[0] == "1"
+
+
+def test_logdir_holds_job_logs_only_and_the_event_log_has_its_own_place(tmp_path):
+    state = tmp_path / "state"
+    jobs = {"svc": "exec sh -c 'echo hello; exec sleep 100000'\n",
+            "dep": "start on started svc\ntask\nexec echo dep ran\n"}
+    with SessionInit(jobs, env={"XDG_STATE_HOME": str(state)}) as init:
+        assert init.initctl("start", "svc").returncode == 0
+        init.wait_for(lambda: "dep stop/waiting" in init.initctl("status", "dep").stdout
+                      and os.path.exists(os.path.join(init.log, "dep.log")))
+        events = state / "upstart" / "upstart-events.jsonl"
+        assert init.events == str(events)
+        init.wait_for(lambda: events.exists() and '"svc"' in events.read_text())
+        assert stat.S_IMODE(os.stat(events.parent).st_mode) == 0o700
+        # as 1.13: nothing but job logs in --logdir
+        assert sorted(os.listdir(init.log)) == ["dep.log", "svc.log"]
+        # why and timeline still find the history (the daemon's, and the file)
+        why = init.initctl("why", "svc")
+        assert why.returncode == 0 and "svc" in why.stdout and "start" in why.stdout
+        offline = init.initctl("timeline", "-f", str(events))
+        assert offline.returncode == 0 and "svc" in offline.stdout
+
+
+def test_pid1_event_log_is_under_run_not_in_the_logdir():
+    from init_harness import Pid1Init
+
+    with Pid1Init(jobs={"svc": "exec sh -c 'echo hi; exec sleep 100000'\n"}) as init:
+        assert init.run("initctl", "start", "svc").returncode == 0
+        init.wait_for(lambda: os.path.exists(os.path.join(init.logdir, "svc.log")))
+        init.wait_for(lambda: '"svc"' in init.run("cat", "/run/upstart/upstart-events.jsonl")
+                      .stdout)
+        assert os.listdir(init.logdir) == ["svc.log"]
+        assert init.run("initctl", "why", "svc").returncode == 0

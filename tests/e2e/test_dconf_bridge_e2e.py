@@ -120,7 +120,7 @@ def test_no_event_until_a_job_mentions_dconf_unless_always(session_bus, tmp_path
         assert "/test/early" not in read(out)
     with SessionInit(jobs={"db": bridge_job(session_bus, "--always")}) as init:
         assert init.initctl("start", "db").returncode == 0
-        events = os.path.join(init.log, "upstart-events.jsonl")
+        events = init.events
 
         def written_and_emitted():
             dconf(session_bus, "write", "/test/always", str(next(n)))

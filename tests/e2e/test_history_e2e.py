@@ -6,7 +6,6 @@ the answers come back from its structured log file."""
 from __future__ import annotations
 
 import json
-import os
 
 from init_harness import SessionInit
 
@@ -32,7 +31,7 @@ def _flood(s: SessionInit, n: int = 600) -> None:
 
 def _logged(s: SessionInit) -> int:
     """Records in the log file: many times what a 4 KB window holds (~25)."""
-    with open(os.path.join(s.log, "upstart-events.jsonl")) as f:
+    with open(s.events) as f:
         return sum(1 for _ in f)
 
 

@@ -20,11 +20,6 @@ def _proc_state(pid: int) -> str:
         return f.read().rpartition(")")[2].split()[0]
 
 
-def _main_pid(s: SessionInit, job: str) -> int:
-    out = s.initctl("status", job).stdout
-    return int(out.rsplit(" ", 1)[1]) if "process" in out else 0
-
-
 def test_monitor_sees_a_burst_of_1000_events_in_order():
     with SessionInit() as s:
         mon = s.popen(os.path.join(BIN, "upstart-monitor"), "--event", "burst",
@@ -119,7 +114,7 @@ def test_structured_log_file_records_events_states_and_processes():
     with SessionInit(JOBS) as s:
         s.initctl("emit", "step1")
         s.wait_for(lambda: "start/running" in s.initctl("status", "b").stdout)
-        path = os.path.join(s.log, "upstart-events.jsonl")
+        path = s.events
 
         def records():
             with open(path) as f:
@@ -152,7 +147,7 @@ def test_timeline_svg_renders_and_contains_every_job(tmp_path):
             png = tmp_path / "boot.png"
             subprocess.run(["rsvg-convert", "-o", str(png), str(svg)], check=True)
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        offline = s.initctl("timeline", "-f", os.path.join(s.log, "upstart-events.jsonl"))
+        offline = s.initctl("timeline", "-f", s.events)
         assert "critical chain: c <- b <- a" in offline.stdout
 
 
@@ -173,7 +168,7 @@ def test_initctl2dot_from_live_init_is_accepted_by_graphviz(tmp_path):
 def test_debugged_job_stays_stopped_until_continued():
     with SessionInit(JOBS, args=("--no-startup-event", "--debug")) as s:
         assert s.initctl("start", "--no-wait", "dbg").returncode == 0
-        pid = s.wait_for(lambda: _main_pid(s, "dbg"))
+        pid = s.wait_for(lambda: s.main_pid("dbg", running=False))
         s.wait_for(lambda: f"Pausing dbg ({pid}) [pre-exec] for debug" in s.init_log())
         time.sleep(0.5)
         assert _proc_state(pid) == "T"                 # still stopped, not exec'd

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -33,16 +32,6 @@ PY = sys.executable
 SVC = "exec sleep 1000\n"
 
 
-def running(init: SessionInit, job: str) -> bool:
-    return re.match(rf"{job} start/running, process \d+", init.status(job)) is not None
-
-
-def ok(init: SessionInit, *args: str) -> str:
-    p = init.initctl(*args)
-    assert p.returncode == 0, (args, p.stdout, p.stderr, init.init_log())
-    return p.stdout
-
-
 def dependents(job: str, stamp: str) -> dict[str, str]:
     """`start on ready JOB` (records when it started) and `while ready JOB`."""
     return {
@@ -54,7 +43,7 @@ def dependents(job: str, stamp: str) -> dict[str, str]:
 
 def ready_event_wall(init: SessionInit, job: str) -> float:
     """Wall time at which init queued `ready JOB=job` (its event log)."""
-    path = os.path.join(init.log, "upstart-events.jsonl")
+    path = init.events
 
     def find():
         queued: dict[int, float] = {}
@@ -76,7 +65,7 @@ def ready_event_wall(init: SessionInit, job: str) -> float:
 
 def check_order(init: SessionInit, job: str, signal_file, stamp, label: str) -> None:
     """The dependents run, started after the signal; print the latency."""
-    init.wait_for(lambda: running(init, f"after-{job}") and running(init, f"while-{job}"))
+    init.wait_for(lambda: init.running(f"after-{job}") and init.running(f"while-{job}"))
     init.wait_for(lambda: os.path.exists(stamp) and open(stamp).read().strip())
     signal_at = float(open(signal_file).read())
     started_at = float(open(stamp).read())
@@ -88,7 +77,7 @@ def check_order(init: SessionInit, job: str, signal_file, stamp, label: str) -> 
 
 
 def wait_running_not_ready(init: SessionInit, job: str) -> None:
-    init.wait_for(lambda: running(init, job))
+    init.wait_for(lambda: init.running(job))
     assert "waiting for ready" in init.status(job)
     assert init.status(f"after-{job}") == f"after-{job} stop/waiting"
     assert init.status(f"while-{job}") == f"while-{job} stop/waiting"
@@ -131,7 +120,7 @@ def test_socket_server_listening_two_seconds_after_start(tmp_path):
                    f"exec {PY} {tmp_path}/server.py {port} {sig} {tmp_path}/go\n",
             **dependents("srv", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "srv")
+        init.ok("start", "srv")
         wait_running_not_ready(init, "srv")
         time.sleep(1.0)                         # the probes find nothing listening meanwhile
         assert init.status("after-srv") == "after-srv stop/waiting"
@@ -148,7 +137,7 @@ def test_socket_of_another_process_does_not_count(tmp_path):
         jobs = {"srv": f"ready on socket PROTO=inet PORT={port}\n" + SVC,
                 **dependents("srv", str(tmp_path / "stamp"))}
         with SessionInit(jobs) as init:
-            ok(init, "start", "srv")
+            init.ok("start", "srv")
             wait_running_not_ready(init, "srv")
             time.sleep(0.5)
             assert "waiting for ready" in init.status("srv")
@@ -178,7 +167,7 @@ def test_unix_socket_server(tmp_path):
                     f"exec {PY} {tmp_path}/userver.py {path} {sig} {go}\n",
             **dependents("usrv", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "usrv")
+        init.ok("start", "usrv")
         wait_running_not_ready(init, "usrv")
         go.write_text("")
         init.wait_for(lambda: path.exists())
@@ -193,7 +182,7 @@ def test_file_written_later(tmp_path):
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
     jobs = {"app": f"ready on file FPATH={target}\n" + SVC, **dependents("app", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "app")
+        init.ok("start", "app")
         wait_running_not_ready(init, "app")
         os.makedirs(target.parent)
         time.sleep(0.3)
@@ -214,7 +203,7 @@ def test_systemd_notify_ready(tmp_path):
                   "systemd-notify --ready --status=serving; exec sleep 1000'\n",
             **dependents("sd", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "sd")
+        init.ok("start", "sd")
         wait_running_not_ready(init, "sd")
         (tmp_path / "go").write_text("")
         check_order(init, "sd", sig, stamp, "notify (systemd-notify --ready)")
@@ -238,7 +227,7 @@ def test_python_sender_on_notify_socket(tmp_path):
     jobs = {"py": f"ready on notify\nexec {PY} {tmp_path}/sender.py {sig} {tmp_path}/go\n",
             **dependents("py", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "py")
+        init.ok("start", "py")
         wait_running_not_ready(init, "py")
         (tmp_path / "go").write_text("")
         check_order(init, "py", sig, stamp, "notify (python sender)")
@@ -251,7 +240,7 @@ def test_notify_fd_writer(tmp_path):
                   "exec sleep 1000'\n",
             **dependents("s6", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "s6")
+        init.ok("start", "s6")
         wait_running_not_ready(init, "s6")
         (tmp_path / "go").write_text("")
         check_order(init, "s6", sig, stamp, "notify-fd (s6 style)")
@@ -291,7 +280,7 @@ def test_dbus_name_claimed_on_a_private_bus(tmp_path):
         with SessionInit(jobs, env={"DBUS_SESSION_BUS_ADDRESS": address,
                                     "PYTHONPATH": os.path.dirname(os.path.dirname(
                                         os.path.dirname(os.path.abspath(__file__))))}) as init:
-            ok(init, "start", "busy")
+            init.ok("start", "busy")
             wait_running_not_ready(init, "busy")
             (tmp_path / "go").write_text("")
             check_order(init, "busy", sig, stamp, "dbus (name claimed on private bus)")
@@ -310,12 +299,12 @@ def test_udev_style_event_is_an_ordinary_event(tmp_path):
     jobs = {"net": "ready on net-device-added INTERFACE=eth9\n" + SVC,
             **dependents("net", str(stamp))}
     with SessionInit(jobs) as init:
-        ok(init, "start", "net")
+        init.ok("start", "net")
         wait_running_not_ready(init, "net")
-        ok(init, "emit", "net-device-added", "INTERFACE=eth8")   # returns once handled
+        init.ok("emit", "net-device-added", "INTERFACE=eth8")   # returns once handled
         assert "waiting for ready" in init.status("net")
         sig.write_text(repr(time.time()))
-        ok(init, "emit", "--no-wait", "net-device-added", "INTERFACE=eth9", "ID_NET_NAME=eth9")
+        init.ok("emit", "--no-wait", "net-device-added", "INTERFACE=eth9", "ID_NET_NAME=eth9")
         check_order(init, "net", sig, stamp, "udev-style event")
 
 
@@ -328,7 +317,7 @@ def test_file_watch_is_rearmed_after_a_stateful_reexec(tmp_path):
     sig, stamp = tmp_path / "signal", tmp_path / "stamp"
     jobs = {"app": f"ready on file FPATH={target}\n" + SVC, **dependents("app", str(stamp))}
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
-        ok(init, "start", "app")
+        init.ok("start", "app")
         wait_running_not_ready(init, "app")
         request_restart(init.address)
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
@@ -352,7 +341,7 @@ def test_notify_socket_survives_a_stateful_reexec(tmp_path):
     jobs = {"py": f"ready on notify\nexec {PY} {tmp_path}/sender.py {sig} {tmp_path}/go\n",
             **dependents("py", str(stamp))}
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
-        ok(init, "start", "py")
+        init.ok("start", "py")
         wait_running_not_ready(init, "py")
         _restart(init)
         assert "waiting for ready" in init.status("py")
@@ -367,7 +356,7 @@ def test_notify_fd_survives_a_stateful_reexec(tmp_path):
                   "exec sleep 1000'\n",
             **dependents("s6", str(stamp))}
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
-        ok(init, "start", "s6")
+        init.ok("start", "s6")
         wait_running_not_ready(init, "s6")
         _restart(init)
         assert "waiting for ready" in init.status("s6")

@@ -7,22 +7,11 @@ Our real `init --user` runs per test; the harness kills it and its children.
 
 from __future__ import annotations
 
-import re
 import time
 
 from init_harness import SessionInit
 
 SVC = "exec sleep 1000\n"
-
-
-def running(init: SessionInit, job: str) -> bool:
-    return re.match(rf"{job} start/running, process \d+", init.status(job)) is not None
-
-
-def ok(init: SessionInit, *args: str) -> str:
-    p = init.initctl(*args)
-    assert p.returncode == 0, (args, p.stdout, p.stderr, init.init_log())
-    return p.stdout
 
 
 def test_ready_on_event_drives_start_on_ready_and_while_ready():
@@ -33,27 +22,27 @@ def test_ready_on_event_drives_start_on_ready_and_while_ready():
         "w": "while ready r\n" + SVC,
     }
     with SessionInit(jobs) as init:
-        ok(init, "start", "r")
-        init.wait_for(lambda: running(init, "r"))
-        ok(init, "emit", "barrier")              # any event r's start queued is handled
+        init.ok("start", "r")
+        init.wait_for(lambda: init.running("r"))
+        init.ok("emit", "barrier")              # any event r's start queued is handled
         assert init.status("after") == "after stop/waiting"
         assert init.status("w") == "w stop/waiting"
-        assert "ready JOB=r INSTANCE=" not in ok(init, "list-states")
+        assert "ready JOB=r INSTANCE=" not in init.ok("list-states")
 
-        ok(init, "start", "dep")
-        init.wait_for(lambda: running(init, "after") and running(init, "w"))
-        assert "ready JOB=r INSTANCE=" in ok(init, "list-states").splitlines()
+        init.ok("start", "dep")
+        init.wait_for(lambda: init.running("after") and init.running("w"))
+        assert "ready JOB=r INSTANCE=" in init.ok("list-states").splitlines()
 
-        ok(init, "stop", "r")
+        init.ok("stop", "r")
         init.wait_for(lambda: init.status("w") == "w stop/waiting")
-        assert running(init, "after")            # an event, not a state: it stays
+        assert init.running("after")            # an event, not a state: it stays
 
 
 def test_bare_ready_on_emits_ready_right_after_started():
     jobs = {"b": "ready on\n" + SVC, "after": "start on ready b\n" + SVC}
     with SessionInit(jobs) as init:
-        ok(init, "start", "b")
-        init.wait_for(lambda: running(init, "after"))
+        init.ok("start", "b")
+        init.wait_for(lambda: init.running("after"))
 
 
 def test_ready_timeout_fails_job_with_process_ready(tmp_path):
@@ -64,8 +53,8 @@ def test_ready_timeout_fails_job_with_process_ready(tmp_path):
                  f"exec sh -c 'echo $RESULT $PROCESS > {marker}'\n",
     }
     with SessionInit(jobs) as init:
-        ok(init, "start", "rt")
-        assert running(init, "rt")
+        init.ok("start", "rt")
+        assert init.running("rt")
         init.wait_for(lambda: marker.exists() and marker.read_text(), timeout=10)
         assert marker.read_text() == "failed ready\n"
         assert init.status("rt") == "rt stop/waiting"
@@ -74,18 +63,18 @@ def test_ready_timeout_fails_job_with_process_ready(tmp_path):
 def test_ready_before_timeout_keeps_job_running():
     jobs = {"dep": SVC, "rt": "ready on started dep\nready timeout 1\n" + SVC}
     with SessionInit(jobs) as init:
-        ok(init, "start", "rt")
-        ok(init, "start", "dep")
+        init.ok("start", "rt")
+        init.ok("start", "dep")
         time.sleep(1.5)
-        assert running(init, "rt")
+        assert init.running("rt")
 
 
 def test_while_ready_of_job_without_ready_stanza_follows_running():
     jobs = {"plain": SVC, "w": "while ready plain\n" + SVC}
     with SessionInit(jobs) as init:
-        ok(init, "start", "plain")
-        init.wait_for(lambda: running(init, "w"))
-        ok(init, "stop", "plain")
+        init.ok("start", "plain")
+        init.wait_for(lambda: init.running("w"))
+        init.ok("stop", "plain")
         init.wait_for(lambda: init.status("w") == "w stop/waiting")
 
 

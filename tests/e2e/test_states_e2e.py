@@ -18,11 +18,6 @@ from init_harness import request_restart, BIN, SessionInit, descendants, write_j
 SVC = "exec sleep 1000\n"
 
 
-def main_pid(init: SessionInit, job: str) -> int | None:
-    m = re.search(r"start/running, process (\d+)", init.status(job))
-    return int(m.group(1)) if m else None
-
-
 def cmdline(pid: int) -> bytes:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -31,33 +26,27 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
-def ok(init: SessionInit, *args: str) -> str:
-    p = init.initctl(*args)
-    assert p.returncode == 0, (args, p.stdout, p.stderr, init.init_log())
-    return p.stdout
-
-
 def test_seed_scenario_while_bar_and_baz():
     """S4 literally: foo runs exactly while bar and baz run, with a new pid each time."""
     jobs = {"bar": SVC, "baz": SVC, "foo": "while bar and baz\n" + SVC}
     with SessionInit(jobs) as init:
         assert init.status("foo") == "foo stop/waiting"
-        ok(init, "start", "bar")
+        init.ok("start", "bar")
         assert init.status("foo") == "foo stop/waiting"
-        ok(init, "start", "baz")
-        first = init.wait_for(lambda: main_pid(init, "foo"))
+        init.ok("start", "baz")
+        first = init.wait_for(lambda: init.main_pid("foo"))
         assert os.path.exists(f"/proc/{first}")
 
-        ok(init, "stop", "baz")
+        init.ok("stop", "baz")
         init.wait_for(lambda: init.status("foo") == "foo stop/waiting")
         init.wait_for(lambda: first not in descendants(init.proc.pid))
 
-        ok(init, "start", "baz")
-        second = init.wait_for(lambda: main_pid(init, "foo"))
+        init.ok("start", "baz")
+        second = init.wait_for(lambda: init.main_pid("foo"))
         assert second != first
 
         # the condition is a level: a start by hand while it is false is refused
-        ok(init, "stop", "bar")
+        init.ok("stop", "bar")
         init.wait_for(lambda: init.status("foo") == "foo stop/waiting")
         p = init.initctl("start", "foo")
         assert p.returncode == 1
@@ -66,27 +55,27 @@ def test_seed_scenario_while_bar_and_baz():
 
 def test_reload_with_condition_already_true_starts_job():
     with SessionInit({"bar": SVC, "baz": SVC}) as init:
-        ok(init, "start", "bar")
-        ok(init, "start", "baz")
+        init.ok("start", "bar")
+        init.ok("start", "baz")
         write_jobs(init.conf, {"foo": "while bar and baz\n" + SVC})
-        ok(init, "reload-configuration")
-        init.wait_for(lambda: main_pid(init, "foo"))
+        init.ok("reload-configuration")
+        init.wait_for(lambda: init.main_pid("foo"))
 
 
 def test_set_state_clear_state_list_states_drive_while():
     jobs = {"web": "while net IFACE=eth*\n" + SVC, "seen": "while net IFACE=lo\n" + SVC}
     with SessionInit(jobs) as init:
-        ok(init, "set-state", "net", "IFACE=lo")
-        init.wait_for(lambda: main_pid(init, "seen"))       # the new state was planned
+        init.ok("set-state", "net", "IFACE=lo")
+        init.wait_for(lambda: init.main_pid("seen"))       # the new state was planned
         assert init.status("web") == "web stop/waiting"
-        ok(init, "set-state", "net", "IFACE=eth0")
-        init.wait_for(lambda: main_pid(init, "web"))
-        listing = ok(init, "list-states").splitlines()
+        init.ok("set-state", "net", "IFACE=eth0")
+        init.wait_for(lambda: init.main_pid("web"))
+        listing = init.ok("list-states").splitlines()
         assert "net IFACE=eth0" in listing
         assert "running JOB=web INSTANCE=" in listing
-        ok(init, "clear-state", "net")
+        init.ok("clear-state", "net")
         init.wait_for(lambda: init.status("web") == "web stop/waiting")
-        assert "net IFACE=eth0" not in ok(init, "list-states")
+        assert "net IFACE=eth0" not in init.ok("list-states")
         p = init.initctl("clear-state", "net")
         assert p.returncode == 1 and "Unknown state: net" in p.stderr
         p = init.initctl("set-state", "running")
@@ -97,26 +86,26 @@ def test_while_instances_follow_running_instances():
     jobs = {"net": "instance $IFACE\n" + SVC,
             "dhcp": "instance $INSTANCE\nwhile running net\n" + SVC}
     with SessionInit(jobs) as init:
-        ok(init, "start", "net", "IFACE=eth0")
-        ok(init, "start", "net", "IFACE=eth1")
-        init.wait_for(lambda: "dhcp (eth1) start/running" in ok(init, "list"))
-        assert "dhcp (eth0) start/running" in ok(init, "list")
-        ok(init, "stop", "net", "IFACE=eth0")
-        init.wait_for(lambda: "dhcp (eth0)" not in ok(init, "list"))
-        assert "dhcp (eth1) start/running" in ok(init, "list")
+        init.ok("start", "net", "IFACE=eth0")
+        init.ok("start", "net", "IFACE=eth1")
+        init.wait_for(lambda: "dhcp (eth1) start/running" in init.ok("list"))
+        assert "dhcp (eth0) start/running" in init.ok("list")
+        init.ok("stop", "net", "IFACE=eth0")
+        init.wait_for(lambda: "dhcp (eth0)" not in init.ok("list"))
+        assert "dhcp (eth1) start/running" in init.ok("list")
 
 
 def test_start_on_gated_by_while():
     jobs = {"db": SVC, "app": "start on go\nwhile db\n" + SVC, "seen": "while db\n" + SVC}
     with SessionInit(jobs) as init:
-        ok(init, "emit", "go")
+        init.ok("emit", "go")
         assert init.status("app") == "app stop/waiting"
-        ok(init, "start", "db")
-        init.wait_for(lambda: main_pid(init, "seen"))       # `while db` became true
+        init.ok("start", "db")
+        init.wait_for(lambda: init.main_pid("seen"))       # `while db` became true
         assert init.status("app") == "app stop/waiting"     # start on: the event starts it
-        ok(init, "emit", "go")
-        init.wait_for(lambda: main_pid(init, "app"))
-        ok(init, "stop", "db")
+        init.ok("emit", "go")
+        init.wait_for(lambda: init.main_pid("app"))
+        init.ok("stop", "db")
         init.wait_for(lambda: init.status("app") == "app stop/waiting")
 
 
@@ -167,8 +156,8 @@ def test_and_or_emitters_never_blocked_and_job_started_once(tmp_path):
         for name in ("A", "B", "C"):
             p = init.initctl("emit", name, timeout=10)
             assert p.returncode == 0, (name, p.stderr)
-        init.wait_for(lambda: main_pid(init, "j"))
-        ok(init, "emit", "barrier")          # queued after whatever A, B, C left behind
+        init.wait_for(lambda: init.main_pid("j"))
+        init.ok("emit", "barrier")          # queued after whatever A, B, C left behind
         assert log.read_text() == "x\n"
 
 
@@ -178,21 +167,21 @@ def test_and_or_other_orders(tmp_path, order):
     with SessionInit(jobs) as init:
         for name in order:
             assert init.initctl("emit", name, timeout=10).returncode == 0
-        init.wait_for(lambda: main_pid(init, "j"))
+        init.wait_for(lambda: init.main_pid("j"))
 
 
 def test_states_and_while_survive_reexec():
 
     jobs = {"web": "while net\n" + SVC}
     with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as init:
-        ok(init, "set-state", "net", "IFACE=eth0")
-        pid = init.wait_for(lambda: main_pid(init, "web"))
+        init.ok("set-state", "net", "IFACE=eth0")
+        pid = init.wait_for(lambda: init.main_pid("web"))
         request_restart(init.address)
         init.wait_for(lambda: "Stateful re-exec completed" in init.init_log())
         assert init.proc.poll() is None
-        assert "net IFACE=eth0" in ok(init, "list-states").splitlines()
-        assert main_pid(init, "web") == pid
-        ok(init, "clear-state", "net")
+        assert "net IFACE=eth0" in init.ok("list-states").splitlines()
+        assert init.main_pid("web") == pid
+        init.ok("clear-state", "net")
         init.wait_for(lambda: init.status("web") == "web stop/waiting")
 
 

@@ -35,13 +35,13 @@ def jobs_of(name: str) -> dict[str, str]:
     return {p.stem: p.read_text() for p in confdir(name).glob("*.conf")}
 
 
-def handing_over(text_of):
+def handing_over(text_of, listen: str | None = None):
     """`wrap` for the harness: 1.13's exec, with the document `text_of(tmp)`."""
     def wrap(tmp: str) -> list[str]:
         path = os.path.join(tmp, "state.json")
         with open(path, "w") as f:
             f.write(text_of(tmp))
-        return [sys.executable, UPGRADE_EXEC, path,
+        return [sys.executable, UPGRADE_EXEC, *(("--listen", listen) if listen else ()), path,
                 os.path.join(tmp, "pids.json")]
     return wrap
 
@@ -173,6 +173,15 @@ def test_upgrade_from_a_recorded_113_state(name):
             assert "Restored Upstart 1.13 state" in init.init_log()
         for pid in pids.values():
             assert alive(pid, init)
+        # the console logs 1.13 kept open (its pty masters) are read by our init
+        with open(os.path.join(init.tmp, "go"), "w"):
+            pass
+        for cls in doc["job_classes"]:
+            for job in cls["jobs"]:
+                if job["pid"][0] and job["log"][0].get("io_watch_fd", -1) >= 0:
+                    path = job["log"][0]["path"].replace("@DIR@", init.tmp)
+                    init.wait_for(lambda p=path: os.path.exists(p)
+                                  and "after-upgrade" in open(p).read())
         AFTER[name](init, pids)
 
 
@@ -208,6 +217,8 @@ def test_round_trip_our_getstate_restores_the_same_status():
                                                   "exec sleep 100000\n"}
     with SessionInit(jobs) as first:
         assert first.initctl("set-env", "X=1").returncode == 0
+        assert first.initctl("log-priority", "info").returncode == 0
+        assert first.initctl("set-state", "net", "IFACE=eth0").returncode == 0
         for n in ("1", "2"):
             assert first.initctl("start", "w", f"N={n}").returncode == 0
         first.initctl("emit", "--no-wait", "foo", "A=1")
@@ -217,7 +228,10 @@ def test_round_trip_our_getstate_restores_the_same_status():
         doc = json.loads(text)
         assert list(doc)[:6] == ["sessions", "events", "control_bus_address",
                                  "job_environment", "job_classes", "conf_sources"]
+        assert doc["x-upstart-py"]["daemon"]["log_priority"] == "info"
         before = listing(first)
+        states = first.initctl("list-states").stdout
+        assert "net IFACE=eth0\n" in states
         old_conf = first.conf
 
         def ours(tmp):
@@ -230,9 +244,26 @@ def test_round_trip_our_getstate_restores_the_same_status():
                 renamed = [line.replace(f"process {old}", f"process {new}") for line in renamed]
             assert listing(second) == sorted(renamed)
             assert second.initctl("get-env", "X").stdout == "1\n"
+            assert second.initctl("log-priority").stdout == "info\n"   # our extra keys
+            assert second.initctl("list-states").stdout == states
             # the latched `foo` and the blocked `starting slow` came across
             assert second.initctl("emit", "bar").returncode == 0
             second.wait_for(lambda: status(second, "both").startswith("both start/running"))
             after = int(status(second, "after").rsplit(" ", 1)[1])
             kill(second, after)
             second.wait_for(lambda: "start/pre-start" in status(second, "slow"))
+
+
+def test_a_listening_socket_left_open_by_the_old_init_is_adopted(tmp_path):
+    """Where the exec'ing init leaves its control socket open, ours takes it over:
+    the address is not found taken, and a client already waiting in its backlog
+    is served."""
+    flag = tmp_path / "queued"
+    jobs = jobs_of("01-one-running") | {"q": f"start on queued\ntask\nexec touch {flag}\n"}
+    address = f"unix:abstract=/com/ubuntu/upstart-session/{os.getuid()}/{{pid}}"
+    with SessionInit(jobs, wrap=handing_over(lambda tmp: (STATE_DIR / "01-one-running.json")
+                                             .read_text().replace("@DIR@", tmp), address),
+                     args=("--no-startup-event", "--verbose")) as init:
+        init.wait_for(flag.exists)
+        assert "Unable to listen" not in init.init_log()
+        assert status(init, "a") == f"a start/running, process {pid_map(init.tmp)['5008']}\n"

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 
 from init_harness import SessionInit
 
 STEADY = "exec sleep 100000\n"
-
-
-def pid_of(init: SessionInit, job: str) -> int:
-    m = re.search(r"process (\d+)", init.state(job))
-    assert m, init.state(job)
-    return int(m.group(1))
 
 
 @contextlib.contextmanager
@@ -31,7 +24,7 @@ def session(jobs: dict[str, str], **kw):
     jobs = {"steady": STEADY, **jobs}
     with SessionInit(jobs=jobs, **kw) as init:
         assert init.initctl("start", "steady").returncode == 0
-        yield init, pid_of(init, "steady")
+        yield init, init.main_pid("steady")
 
 
 def survived(init: SessionInit, steady_pid: int) -> None:

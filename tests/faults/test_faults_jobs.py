@@ -14,7 +14,7 @@ import signal
 import time
 
 import pytest
-from faults_common import can_mount, pid_of, rss_kib, session, survived, tmpfs
+from faults_common import can_mount, rss_kib, session, survived, tmpfs
 from waiting import wait_for
 
 ROOT = pytest.mark.skipif(not can_mount(), reason="needs root (cgroup, setpriv, tmpfs)")
@@ -152,10 +152,10 @@ def test_log_flood_fills_only_its_log(tmp_path):
         with tmpfs(init.log, size="2m"):
             rss0 = rss_kib(init.proc.pid)
             assert init.initctl("start", "flood").returncode == 0
-            flood = pid_of(init, "flood")
+            flood = init.main_pid("flood")
             wait_for(lambda: os.statvfs(init.log).f_bavail == 0, timeout=30)  # the log dir is full
             survived(init, steady)
-            assert pid_of(init, "flood") == flood    # still the same process
+            assert init.main_pid("flood") == flood    # still the same process
             size = os.path.getsize(os.path.join(init.log, "flood.log"))
             assert 0 < size <= 2 * 1024 * 1024
             grown = rss_kib(init.proc.pid) - rss0
@@ -171,7 +171,7 @@ def test_job_ignoring_every_signal_is_killed_after_timeout():
             "  while :; do sleep 1; done\nend script\n")
     with session({"deaf": body}) as (init, steady):
         assert init.initctl("start", "deaf").returncode == 0
-        deaf = pid_of(init, "deaf")
+        deaf = init.main_pid("deaf")
         t0 = time.monotonic()
         out = init.initctl("stop", "deaf", timeout=20)
         took = time.monotonic() - t0

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 import pytest
-from faults_common import can_mount, pid_of, session, survived, tmpfs
+from faults_common import can_mount, session, survived, tmpfs
 from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not can_mount(), reason="needs root to mount a tmpfs")
@@ -24,10 +24,10 @@ def test_log_dir_read_only_then_writable():
     with session({"chatty": CHATTY}) as (init, steady):
         with tmpfs(init.log, size="1m", readonly=True):
             assert init.initctl("start", "chatty").returncode == 0
-            chatty = pid_of(init, "chatty")
+            chatty = init.main_pid("chatty")
             time.sleep(1.0)
             survived(init, steady)
-            assert pid_of(init, "chatty") == chatty
+            assert init.main_pid("chatty") == chatty
             assert not os.path.exists(os.path.join(init.log, "chatty.log"))
             subprocess.run(["mount", "-o", "remount,rw", init.log], check=True)
             assert init.initctl("notify-disk-writeable").returncode == 0
@@ -48,10 +48,10 @@ def test_log_dir_full():
                 except OSError:
                     pass                                  # ENOSPC: the disk is full
             assert init.initctl("start", "chatty").returncode == 0
-            chatty = pid_of(init, "chatty")
+            chatty = init.main_pid("chatty")
             time.sleep(1.0)
             survived(init, steady)
-            assert pid_of(init, "chatty") == chatty
+            assert init.main_pid("chatty") == chatty
             # other jobs still start and stop while every write fails
             assert init.initctl("start", "other").returncode == 0
             assert init.state("other").startswith("other start/running")

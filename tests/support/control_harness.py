@@ -30,8 +30,10 @@ unique_address.counter = 0
 
 
 class ServerThread:
-    def __init__(self, backend, address: str | None = None, **server_kwargs):
+    def __init__(self, backend, address: str | None = None, *, handover: dict | None = None,
+                 **server_kwargs):
         self.backend = backend
+        self.handover = handover      # re-exec: what an old server's export_for_exec gave
         self.address = address or unique_address()
         self.server_kwargs = server_kwargs
         self.loop = asyncio.new_event_loop()
@@ -47,7 +49,10 @@ class ServerThread:
                                         **self.server_kwargs)
             if hasattr(self.backend, "on_effect"):
                 self.backend.on_effect = self.server.broadcast
-            self.loop.run_until_complete(self.server.start())
+            self.loop.run_until_complete(self.server.start(
+                fd=self.handover["listen"] if self.handover else None))
+            if self.handover:
+                self.server.adopt(self.handover)
         except BaseException as exc:  # report to the starting thread
             self._error = exc
             self._ready.set()

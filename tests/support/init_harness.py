@@ -5,20 +5,22 @@
 * `Pid1Init`: init as PID 1 of new PID, network and mount namespaces
   (`unshare --net --mount --pid --fork --mount-proc`), so the system socket
   `unix:abstract=/com/ubuntu/upstart` is private to the test. Inside, /run is
-  a fresh tmpfs (empty utmp), /dev/kmsg is a file the test reads as init's
-  log, our tools are bind-mounted on /usr/local/sbin (the jobs' PATH), and
+  a fresh tmpfs (empty utmp), so are /var/lib and /var/log (wtmp), /dev/kmsg
+  is a file the test reads as init's log, our tools are bind-mounted on /usr/local/sbin (the jobs' PATH), and
   the host's SysV scripts are hidden. Commands enter its network and mount
   namespaces with nsenter.
 
 Both kill everything they started on `close()` (context managers), and both
 answer `status(job)` (initctl's whole answer), `state(job)` (its first line:
-"job goal/state[, process N]") and `wait_for(predicate)` (tests/support/waiting.py,
-failing with init's log).
+"job goal/state[, process N]"), `main_pid(job)`, `running(job)`, `ok(*args)` (an
+initctl command that must succeed) and `wait_for(predicate)`
+(tests/support/waiting.py, failing with init's log).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -114,6 +116,25 @@ class _Init:
         """The first line of `status`: `job goal/state[, process N]`."""
         return self.status(job, *args).splitlines()[0]
 
+    def main_pid(self, job: str, running: bool = True) -> int | None:
+        """The job's main pid while it is `start/running` (with `running=False`,
+        in whatever state shows a process), else None."""
+        out = self.initctl("status", job)
+        first = out.stdout.splitlines()[0] if out.returncode == 0 and out.stdout else ""
+        m = re.search(r" (start/running|\S+), process (\d+)$", first)
+        if m is None or (running and m.group(1) != "start/running"):
+            return None
+        return int(m.group(2))
+
+    def running(self, job: str) -> bool:
+        return self.main_pid(job) is not None
+
+    def ok(self, *args: str) -> str:
+        """`initctl ARGS...`, which must succeed; its output."""
+        p = self.initctl(*args)
+        assert p.returncode == 0, (args, p.stdout, p.stderr, self.log_text())
+        return p.stdout
+
     def wait_for(self, predicate, timeout: float = 10, interval: float = 0.05):
         return wait_for(predicate, timeout, interval, self.log_text)
 
@@ -134,6 +155,8 @@ class SessionInit(_Init):
         write_jobs(self.conf, jobs or {})
         self.env = {"PATH": BIN + ":" + DEFAULT_PATH, "HOME": home, "XDG_RUNTIME_DIR": xdg}
         self.env.update(env or {})
+        from upstart.observe.jsonlog import default_path
+        self.events = default_path(True, self.env)    # the structured event log
         self.logfile = open(os.path.join(self.tmp, "init.log"), "w+")
         self.proc = subprocess.Popen(
             [*(wrap(self.tmp) if wrap else ()), os.path.join(BIN, "init"), "--user",
@@ -203,6 +226,8 @@ set -e
 mount --make-rprivate /
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /var/lib
+mount -t tmpfs tmpfs /var/log
+: > /var/log/wtmp
 : > /run/utmp
 mount --bind "$T/kmsg" /dev/kmsg
 mount --bind "$T/console" /dev/console

@@ -14,14 +14,21 @@ import subprocess
 import sys
 
 
-def _scripts(level: str, prefix: str) -> list[str]:
-    d = f"/etc/rc{level}.d"
+def _scripts(level: str, prefix: str, root: str = "/") -> list[str]:
+    d = os.path.join(root, f"etc/rc{level}.d")
     try:
         names = sorted(os.listdir(d))
     except OSError:
         return []
     return [os.path.join(d, n) for n in names
-            if n.startswith(prefix) and os.access(os.path.join(d, n), os.X_OK)]
+            if n.startswith(prefix) and os.access(os.path.join(d, n), os.X_OK)
+            and not _has_job(n, root)]
+
+
+def _has_job(script: str, root: str = "/") -> bool:
+    """Is there a job for the service of `S01ssh` (`/etc/init/ssh.conf`)?"""
+    name = script[1:].lstrip("0123456789")
+    return bool(name) and os.path.exists(os.path.join(root, "etc/init", name + ".conf"))
 
 
 def main(argv: list[str] | None = None) -> int:

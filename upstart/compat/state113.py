@@ -258,10 +258,12 @@ def _job_113(job: str, iname: str, d: dict, c: dict, index_of: dict[int, int],
 
 
 def to_113(snap: dict, *, sources: list[tuple[str, str]], control_bus_address: str | None,
-           log_path: Callable[[str, str], str | None], wall_offset: float = 0.0) -> dict:
+           log_path: Callable[[str, str], str | None], wall_offset: float = 0.0,
+           daemon: dict | None = None) -> dict:
     """1.13's document from our engine snapshot. `sources`: the configuration
     sources in order, as (path, "dir" | "file"); `log_path(job, instance)`: the
-    job log's path; `wall_offset`: wall clock minus our monotonic clock."""
+    job log's path; `wall_offset`: wall clock minus our monotonic clock;
+    `daemon`: the shell's own state beside the engine's (cgroups, log priority)."""
     events = snap.get("events", [])
     index_of = {ev["id"]: i for i, ev in enumerate(events)}
     out_events = []
@@ -297,6 +299,8 @@ def to_113(snap: dict, *, sources: list[tuple[str, str]], control_bus_address: s
                              "flag": 1, "conf_files": files})
     top = {k: v for k, v in snap.items() if k not in ("classes", "events", "job_env")}
     top["event_ids"] = [ev["id"] for ev in events]
+    if daemon:
+        top["daemon"] = daemon
     return {
         "sessions": [], "events": out_events, "control_bus_address": control_bus_address,
         "job_environment": list(snap.get("job_env", [])), "job_classes": classes,
@@ -383,7 +387,7 @@ def from_113(doc: Any, classes: dict[str, Any], *, wall_offset: float = 0.0,
                          and isinstance(b.get("data"), dict)
                          and isinstance(b["data"].get("class"), str)],
         })
-    snap = {k: v for k, v in ours.items() if k != "event_ids"}
+    snap = {k: v for k, v in ours.items() if k not in ("event_ids", "daemon")}
     snap.update({"job_env": list(env), "events": out_events, "classes": out_classes,
                  "next_event_id": max(ids, default=0) + 1})
     snap.setdefault("version", 1)
@@ -446,3 +450,10 @@ def log_fds(doc: dict) -> dict[int, dict]:
                 out[pid] = {"fd": fd, "path": logs[0]["path"],
                             "open_errno": logs[0].get("open_errno", 0)}
     return out
+
+
+def daemon_state(doc: dict) -> dict:
+    """The shell's own state that our `GetState` put beside the engine's (empty
+    for a document from 1.13 itself)."""
+    ours = doc.get(EXTRA) if isinstance(doc.get(EXTRA), dict) else {}
+    return ours.get("daemon") if isinstance(ours.get("daemon"), dict) else {}

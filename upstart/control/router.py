@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 
 from upstart.control import api, paths, properties
 from upstart.control.methods import METHODS
@@ -79,6 +78,7 @@ def machine_id() -> str:
                 return text
         except OSError:
             pass
+    import uuid     # footprint: only here (it imports `platform`), rarely reached
     return uuid.uuid5(uuid.NAMESPACE_DNS, socket.gethostname()).hex
 
 

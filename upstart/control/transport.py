@@ -23,7 +23,6 @@ import asyncio
 import os
 import socket
 import struct
-import uuid
 
 from jeepney.low_level import (
     Endianness, Header, HeaderFields, Message, MessageFlag, MessageType, calc_msg_size,
@@ -101,7 +100,7 @@ class Transport:
             self.allowed_uids = frozenset(allowed_uids) if allowed_uids is not None \
                 else frozenset({self.uid})
         self.log = log                      # callable(priority, message) or None
-        self.guid = uuid.uuid4().hex
+        self.guid = os.urandom(16).hex()   # footprint: `uuid` imports `platform`
         self._sock: socket.socket | None = None
         self._path: str | None = None
         self._conns: dict[int, Connection] = {}

@@ -34,6 +34,11 @@ _ALIGN = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8
           "s": 4, "o": 4, "g": 1, "a": 4, "(": 8, "{": 8, "v": 1}
 
 
+# perf: readers compiled once per byte order and format (not `order + fmt` per value)
+_READERS = {order + fmt: struct.Struct(order + fmt).unpack_from
+            for order in "<>" for fmt in ("B", "I", "h", "H", "i", "q", "Q", "d", "II")}
+
+
 class WireError(ValueError):
     """Malformed data or a value that does not fit its signature."""
 
@@ -169,7 +174,7 @@ def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
         pos += -pos % size
         if pos + size > len(buf):
             raise WireError("truncated")
-        (v,) = struct.unpack_from(order + fmt, buf, pos)
+        (v,) = _READERS[order + fmt](buf, pos)
         if c == "b":
             v = bool(v)
         return v, pos + size
@@ -177,7 +182,7 @@ def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
         pos += -pos % 4
         if pos + 4 > len(buf):
             raise WireError("truncated")
-        (n,) = struct.unpack_from(order + "I", buf, pos)
+        (n,) = _READERS[order + "I"](buf, pos)
         pos += 4
         if pos + n + 1 > len(buf):
             raise WireError("truncated string")
@@ -208,7 +213,7 @@ def _get(buf, pos: int, t: str, order: str, errors: str = "surrogateescape"):
         pos += -pos % 4
         if pos + 4 > len(buf):
             raise WireError("truncated")
-        (n,) = struct.unpack_from(order + "I", buf, pos)
+        (n,) = _READERS[order + "I"](buf, pos)
         pos += 4
         pos += -pos % _ALIGN[elem[0]]
         end = pos + n
@@ -237,10 +242,61 @@ def unmarshal(sig: str, buf, pos: int = 0, order: str = "<", *,
     relative to the start of `buf`, which must be 8-aligned to the message).
     `strict`: text that is not UTF-8 raises (UnicodeDecodeError)."""
     errors = "strict" if strict else "surrogateescape"
+    if sig in _SIMPLE_BODIES:
+        fast = _simple_body(buf, pos, _SIMPLE_BODIES[sig], order, errors)
+        if fast is not None:
+            return fast
     values = []
     for t in _split(sig):
         v, pos = _get(buf, pos, t, order, errors)
         values.append(v)
+    return values, pos
+
+
+# perf (issue #23): the bodies clients send most (EmitEvent `sasb`, Get `ss`,
+# Start `asb`, ...) read without the generic walk; anything the walk would
+# read otherwise (a truncated or odd body) is left to it (None)
+_SIMPLE_BODIES = {sig: tuple(_split(sig)) for sig in (
+    "s", "ss", "sas", "sasb", "asb", "as", "b", "sb", "u", "o", "")}
+
+
+def _simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str):
+    n = len(buf)
+    values: list = []
+    unpack = struct.unpack_from
+    fmt = order + "I"
+    try:
+        for t in types:
+            pos += -pos % 4
+            if pos + 4 > n:
+                return None
+            (v,) = unpack(fmt, buf, pos)
+            pos += 4
+            if t == "s" or t == "o":
+                if pos + v + 1 > n:
+                    return None
+                values.append(bytes(buf[pos:pos + v]).decode("utf-8", errors))
+                pos += v + 1
+            elif t == "as":
+                end = pos + v
+                if end > n:
+                    return None
+                items = []
+                while pos < end:
+                    pos += -pos % 4
+                    (m,) = unpack(fmt, buf, pos)
+                    pos += 4
+                    if pos + m + 1 > end:
+                        return None
+                    items.append(bytes(buf[pos:pos + m]).decode("utf-8", errors))
+                    pos += m + 1
+                values.append(items)
+            elif t == "b":
+                values.append(bool(v))
+            else:                                   # "u"
+                values.append(v)
+    except struct.error:
+        return None
     return values, pos
 
 
@@ -302,7 +358,8 @@ def _fast_header_fields(raw, order: str, errors: str = "surrogateescape"):
     None for anything else, which the generic code then decodes (or refuses)."""
     try:
         n = len(raw)
-        (size,) = struct.unpack_from(order + "I", raw, 12)
+        u32 = _READERS[order + "I"]
+        (size,) = u32(raw, 12)
         pos = 16
         end = pos + size
         if end > n:
@@ -318,12 +375,12 @@ def _fast_header_fields(raw, order: str, errors: str = "surrogateescape"):
             if vsig == "u":
                 if pos + 4 > n:
                     return None
-                (value,) = struct.unpack_from(order + "I", raw, pos)
+                (value,) = u32(raw, pos)
                 pos += 4
             elif vsig == "s" or vsig == "o":
                 if pos + 4 > n:
                     return None
-                (length,) = struct.unpack_from(order + "I", raw, pos)
+                (length,) = u32(raw, pos)
                 pos += 4
                 if pos + length + 1 > n:
                     return None
@@ -356,7 +413,7 @@ def decode_message(raw, *, strict: bool = False) -> Message:
     if order is None:
         raise WireError("bad endianness flag")
     mtype, flags, _version = raw[1], raw[2], raw[3]
-    _body_len, serial = struct.unpack_from(order + "II", raw, 4)
+    _body_len, serial = _READERS[order + "II"](raw, 4)
     errors = "strict" if strict else "surrogateescape"
     fast = _fast_header_fields(raw, order, errors)
     if fast is None:

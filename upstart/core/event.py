@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)   # footprint (issue #23): no per-object dict
 class Event:
     name: str
     env: list[str]

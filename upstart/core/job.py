@@ -46,7 +46,7 @@ FAILURE_TEXT = {
 }
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)   # footprint (issue #23): no per-object dict
 class Instance:
     entry: ClassEntry
     name: str

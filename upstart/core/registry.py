@@ -30,7 +30,7 @@ from upstart.core.operator import Operator
 from upstart.jobfile.model import JobClass
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)   # footprint (issue #23): no per-object dict
 class ClassEntry:
     job_class: JobClass
     start_on: Operator | None = None

@@ -174,7 +174,7 @@ class EngineBackend:
 
     def notify_disk_writeable(self, caller: Caller) -> None:
         self._check(caller, "NotifyDiskWriteable")
-        self.d.supervisor.notify_disk_writeable()
+        self.d.disk_writeable()
 
     def notify_dbus_address(self, caller: Caller, address: str) -> None:
         self._check(caller, "NotifyDBusAddress")

@@ -62,6 +62,7 @@ class Daemon:
         self.sessions = None   # chroot sessions (upstart/daemon/sessions.py), when enabled
         # made by main()
         self.server = None
+        self._logdir_waiter = None   # inotify on the log directory's parent, until it exists
         self.bus_address: str | None = None       # NotifyDBusAddress
         self.cgroup_manager_address: str | None = None
         self.session_file: str | None = None
@@ -95,7 +96,7 @@ class Daemon:
             debug_stanza=self.opts.debug,
             session_address=self.address if self.session_init and root is None else None,
             confirm_delay=clock.CONFIRM_DELAY,
-            random=__import__("random").SystemRandom().random,  # hardening: backoff jitter
+            random=_system_random,  # hardening: backoff jitter
             log_enabled=self.logger.enabled,  # perf: lines nobody would see are not built
             apparmor=self.supervisor.apparmor,  # run `apparmor load`'s security process
         )
@@ -125,7 +126,7 @@ class Daemon:
         return world
 
     def _build(self) -> None:
-        from upstart.cgroups.manager import CGroupManager
+        from upstart.cgroups.lazy import LazyCGroups
         from upstart.daemon.effects import Effects
         from upstart.daemon.shutdown import Shutdown
         from upstart.observe.service import Observer
@@ -133,16 +134,25 @@ class Daemon:
 
         log = self.logger.log
         logdir = self.env.log_dir()
-        # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md)
-        self.cgroups = CGroupManager.from_environ(
-            self.environ, log=log, loop=self.loop, enabled=not self.opts.no_cgroups)
+        # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md);
+        # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
+
+        def make_cgroups():
+            from upstart.cgroups.manager import CGroupManager
+            return CGroupManager.from_environ(self.environ, log=log, loop=self.loop,
+                                              enabled=not self.opts.no_cgroups)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
             debug=self.opts.debug,  # observe: the debug stanza pauses before exec
         )
         self.supervisor.cgroups = self.cgroups
+        from upstart.observe.jsonlog import default_path
         self.observer = Observer(logdir=logdir, loop=self.loop, log=log,
+                                 events_path=None if self.opts.no_log else
+                                 default_path(self.session_init, self.environ),
+                                 events_dir_mode=0o700 if self.session_init else 0o755,
                                  cgroups_status=self.cgroups.status,
                                  history_bytes=self.opts.history_bytes)
         self.world = self.make_world(None, self.supervisor)
@@ -192,6 +202,26 @@ class Daemon:
     def _broadcast(self, effect, root: str | None) -> None:
         if self.server is not None:
             self.server.broadcast(effect, root)
+
+    def disk_writeable(self) -> None:
+        """`NotifyDiskWriteable`, or the log directory appeared: job logs and
+        event records held in memory are written now."""
+        self.supervisor.notify_disk_writeable()
+        self.observer.retry()
+
+    def _wait_for_logdir(self) -> None:
+        """No polling while the log directory is missing (at boot before
+        /var/log is mounted): its appearance is an inotify event."""
+        logdir = self.env.log_dir()
+        if logdir and not os.path.isdir(logdir):
+            from upstart.daemon.watch import DirWaiter
+            self._logdir_waiter = DirWaiter(self.loop, logdir,
+                                            lambda: self.guard(self._logdir_appeared))
+
+    def _logdir_appeared(self) -> None:
+        self._logdir_waiter = None
+        self.logger.log("info", f"Log directory {self.env.log_dir()} now exists")
+        self.disk_writeable()
 
     def _after_effects(self) -> None:
         if self.shutdown.quiescing:
@@ -294,6 +324,7 @@ class Daemon:
 
     async def connect_bus(self, quiet: bool = False) -> None:
         """Take com.ubuntu.Upstart on the bus, if one runs (silent early in boot)."""
+        from upstart.core.effects import ControlFailure
         address = self.bus_address or self.env.bus_address()
         if not address or self.server is None or self.bus_connected:
             return
@@ -304,7 +335,8 @@ class Daemon:
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
-        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+        except (OSError, asyncio.TimeoutError, ValueError, ControlFailure) as exc:
+            # ControlFailure: the bus refused (e.g. its policy forbids our name)
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
         finally:
@@ -355,7 +387,9 @@ class Daemon:
         from upstart.daemon.upgrade import get_state
         return get_state(engine=self.world.engine, sources=self.env.conf_sources(),
                          bus_address=self.bus_address if self.session_init else None,
-                         logdir=self.env.log_dir())
+                         logdir=self.env.log_dir(),
+                         daemon={"cgroups": self.cgroups.export_state(),
+                                 "log_priority": self.logger.priority})
 
     def serialise(self, control: dict | None = None) -> bytes:
         from upstart.daemon.reexec import serialise
@@ -398,6 +432,8 @@ class Daemon:
             self.world.watcher.close()
         if self.sessions is not None:     # chroot sessions: their inotify fds
             self.sessions.prepare_exec()
+        if self._logdir_waiter is not None:
+            self._logdir_waiter.close()
         self.supervisor.prepare_exec()
 
     def restore_state(self, fd: int) -> bool:
@@ -502,6 +538,7 @@ class Daemon:
         else:
             self.reload_configuration(full=True)
         self.watch_world(self.world)
+        self._wait_for_logdir()
         from upstart.control.sasl import ANY_UID
         # the system socket admits every user (the server's policy lets them look,
         # not touch: docs/security.md); a Session Init's only its own user (libdbus's rule)
@@ -536,6 +573,8 @@ class Daemon:
             self._remove_session_file()
             for world in self.worlds():     # watchers, timers, readiness sources
                 world.close()
+            if self._logdir_waiter is not None:
+                self._logdir_waiter.close()
             if self.server is not None:
                 self.server.close()
 
@@ -550,3 +589,9 @@ class Daemon:
                         part.close()
                 except Exception:
                     pass
+
+
+def _system_random() -> float:
+    """`random.SystemRandom().random()` without importing `random` (and its
+    hashlib) on the start path (issue #23): 53 random bits from the kernel."""
+    return (int.from_bytes(os.urandom(7), "big") >> 3) * (2.0 ** -53)

@@ -36,7 +36,7 @@ def _wall_offset() -> float:
 
 
 def get_state(*, engine: Any, sources: list, bus_address: str | None,
-              logdir: str | None) -> str:
+              logdir: str | None, daemon: dict | None = None) -> str:
     """`engine`'s state as 1.13's document; `sources` its configuration
     sources, `bus_address` a Session Init's bus, `logdir` where job logs go."""
     from upstart.process.joblog import log_path
@@ -46,7 +46,7 @@ def get_state(*, engine: Any, sources: list, bus_address: str | None,
         control_bus_address=bus_address,
         log_path=(lambda job, inst: log_path(logdir, job, inst)) if logdir else
         (lambda job, inst: None),
-        wall_offset=_wall_offset())
+        wall_offset=_wall_offset(), daemon=daemon)
     return json.dumps(doc)
 
 
@@ -55,6 +55,42 @@ def _is_pty_master(fd: int) -> bool:
         return os.readlink(f"/proc/self/fd/{fd}") in ("/dev/ptmx", "/dev/pts/ptmx")
     except OSError:
         return False
+
+
+def inherited_listener(address: str) -> int | None:
+    """A listening socket on our own address that the exec'ing init left open
+    (not close-on-exec): adopted, so that clients queued in its backlog are
+    served and our bind does not find the address taken."""
+    import socket
+
+    from upstart.control import address as addr
+
+    try:
+        want = addr.parse(address)[0]
+    except Exception:
+        return None
+    if isinstance(want, str):
+        want = want.encode()
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            here = sock.getsockname() if sock.family == socket.AF_UNIX else None
+        except OSError:
+            listening, here = 0, None
+        finally:
+            sock.close()
+        if isinstance(here, str):
+            here = here.encode()
+        if listening and here == want:
+            return fd
+    return None
 
 
 def restore_113(daemon: Any, doc: dict) -> None:
@@ -82,6 +118,15 @@ def restore_113(daemon: Any, doc: dict) -> None:
     daemon.supervisor.adopt_state({"version": 1, "logs": logs, "children": children})
     for note in notes:
         daemon.logger.log("warn", "Upgrade from Upstart 1.13: " + note)
+    ours = state113.daemon_state(doc)     # from our own GetState: cgroups, log priority
+    if isinstance(ours.get("cgroups"), dict):
+        daemon.cgroups.adopt_state(ours["cgroups"])
+    if ours.get("log_priority") in ("debug", "info", "message", "warn", "error", "fatal"):
+        daemon.logger.priority = ours["log_priority"]
+    if daemon.control_handover is None:
+        listen = inherited_listener(daemon.address)
+        if listen is not None:
+            daemon.control_handover = {"listen": listen}
     daemon.apply(engine.resume_effects())
     daemon.reload_configuration()
     jobs = sum(len(c["instances"]) for c in snap["classes"].values())

@@ -1,10 +1,13 @@
 """Watching the configuration directories with inotify (inotify-simple).
 
-Owns one inotify descriptor, registered with the asyncio loop. Every
+`ConfWatcher` owns one inotify descriptor, registered with the asyncio loop. Every
 directory under every source is watched (new sub-directories are picked up);
 a change to anything that could be a job file calls `on_change()` once per
 burst of events. It decides nothing about what changed: the daemon rescans.
 If inotify is unavailable the watcher does nothing (the tree was read once).
+
+`DirWaiter` waits for one directory to exist (init's log directory, at boot
+before /var/log is mounted): an inotify event on its parent, never a poll.
 """
 
 from __future__ import annotations
@@ -13,11 +16,25 @@ import asyncio
 import os
 from typing import Callable
 
+
+def libc_for_inotify() -> None:
+    """footprint (issue #23): inotify-simple finds libc with
+    `ctypes.util.find_library("c")` at its first INotify, which runs
+    `/sbin/ldconfig -p` (a fork and exec in PID 1's start); the process's own
+    libc, already loaded, is the same library."""
+    import ctypes
+
+    import inotify_simple
+    if getattr(inotify_simple, "_libc", "absent") is None:
+        inotify_simple._libc = ctypes.CDLL(None, use_errno=True)
+
 try:
     from inotify_simple import INotify, flags
 except ImportError:  # pragma: no cover - the dependency is declared
     INotify = None  # type: ignore[assignment]
     flags = None  # type: ignore[assignment]
+else:
+    libc_for_inotify()
 
 
 class ConfWatcher:
@@ -74,6 +91,67 @@ class ConfWatcher:
         self._pending = None
         self.rewatch()
         self.on_change()
+
+    def close(self) -> None:
+        if self._inotify is not None:
+            try:
+                self.loop.remove_reader(self._inotify.fileno())
+            except (ValueError, RuntimeError):
+                pass
+            self._inotify.close()
+            self._inotify = None
+
+
+class DirWaiter:
+    """Calls `on_exists()` once, when `path` exists as a directory: one
+    inotify watch on its nearest existing ancestor, moved down as the missing
+    components are made (no polling). Without inotify it does nothing."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, path: str,
+                 on_exists: Callable[[], None]):
+        self.loop = loop
+        self.path = os.path.abspath(path)
+        self.on_exists = on_exists
+        self._inotify = None
+        self._wd = None
+        if INotify is None:
+            return
+        try:
+            self._inotify = INotify()
+        except OSError:
+            self._inotify = None
+            return
+        self._mask = (flags.CREATE | flags.MOVED_TO | flags.DELETE_SELF | flags.MOVE_SELF
+                      | flags.ONLYDIR)
+        loop.add_reader(self._inotify.fileno(), self._readable)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._inotify is None:
+            return
+        if os.path.isdir(self.path):
+            self.close()
+            self.on_exists()
+            return
+        ancestor = os.path.dirname(self.path)
+        while not os.path.isdir(ancestor) and ancestor != "/":
+            ancestor = os.path.dirname(ancestor)
+        if self._wd is not None:
+            try:
+                self._inotify.rm_watch(self._wd)
+            except OSError:
+                pass
+        try:
+            self._wd = self._inotify.add_watch(ancestor, self._mask)
+        except OSError:
+            self._wd = None
+
+    def _readable(self) -> None:
+        try:
+            self._inotify.read(timeout=0)
+        except OSError:
+            return
+        self._arm()
 
     def close(self) -> None:
         if self._inotify is not None:

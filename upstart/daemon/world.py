@@ -46,6 +46,12 @@ class World:
         engine = self.engine
         return [(j, i) for j in engine.job_names() for i in engine.instances(j)]
 
+    def busy(self) -> bool:
+        """Has any instance a process? (Abstract jobs hold nothing up.)"""
+        engine = self.engine
+        return any(engine.instance_info(j, i)[2] for j in engine.job_names()
+                   for i in engine.instances(j))
+
     def stop_all(self) -> list:
         """No more respawns, and a stop for every instance not already stopping:
         the effects, for the caller to carry out."""

@@ -20,10 +20,25 @@ import os
 from collections.abc import Callable
 
 FILE_NAME = "upstart-events.jsonl"
+# Where the file lives. Never in the job log directory (`--logdir`), which holds
+# job logs only, as in 1.13: a Session Init's under $XDG_STATE_HOME, the system
+# init's under /run (there from the first instant of boot, and fresh each boot).
+SESSION_SUBDIR = "upstart"
+SYSTEM_DIR = "/run/upstart"
 MAX_BYTES = 4 * 1024 * 1024
 KEEP = 3
 MAX_PENDING = 100000
 MAX_PENDING_BYTES = 512 * 1024   # encoded lines waiting for the file (issue #23)
+
+
+def default_path(session_init: bool, environ) -> str:
+    """The event log's path for a Session Init (`$XDG_STATE_HOME/upstart/`, by
+    default `~/.local/state/upstart/`) or the system init (`/run/upstart/`)."""
+    if not session_init:
+        return os.path.join(SYSTEM_DIR, FILE_NAME)
+    state = environ.get("XDG_STATE_HOME") or os.path.join(
+        environ.get("HOME") or "/", ".local", "state")
+    return os.path.join(state, SESSION_SUBDIR, FILE_NAME)
 
 
 def _dumps(record: dict) -> str:
@@ -72,6 +87,10 @@ class JsonLog:
         self.monotonic = monotonic
         self._retry_at = 0.0
         self._size: int | None = None
+
+    def retry_now(self) -> None:
+        """The next `flush` tries the file at once (the disk may be writable now)."""
+        self._retry_at = 0.0
 
     def add(self, record: dict) -> None:
         self.pending.append(record)

@@ -3,7 +3,8 @@
 `Observer` is made by the daemon once its engine exists, with what it needs
 as parameters (the log directory, the loop that batches writes, init's log
 and the cgroup status of a job); it never imports the daemon. It owns the
-`Recorder`, the JSON-lines file (`<logdir>/upstart-events.jsonl`, flushed
+`Recorder`, the JSON-lines file (`jsonlog.default_path`, never in the job log
+directory; flushed
 once per loop turn) and a spawner wrapper that tells the recorder each pid.
 The daemon's control backend tells it who asked for what (`requested`,
 `commanded`) and passes the `Observe` D-Bus method's queries (`log`, `why`,
@@ -27,7 +28,7 @@ from upstart.control.backend import Caller
 from upstart.core.effects import ControlFailure, upstart_error
 from upstart.observe.history import MAX_BYTES as HISTORY_BYTES
 from upstart.observe.history import History
-from upstart.observe.jsonlog import FILE_NAME, JsonLog, read_lines
+from upstart.observe.jsonlog import JsonLog, read_lines
 from upstart.observe.recorder import Recorder
 
 LOG_TAIL_LINES = 10
@@ -125,16 +126,24 @@ class RecordingSpawner:
 
 
 class Observer:
-    def __init__(self, *, logdir: str | None, loop: asyncio.AbstractEventLoop,
-                 log: Callable[[str, str], None],
+    def __init__(self, *, logdir: str | None, events_path: str | None,
+                 loop: asyncio.AbstractEventLoop, log: Callable[[str, str], None],
                  cgroups_status: Callable[[str], list[dict]] | None = None,
-                 history_bytes: int | None = None):
+                 history_bytes: int | None = None, events_dir_mode: int = 0o700):
+        """`logdir`: the job logs (`failed` shows their tails); `events_path`: the
+        event log file, never in `logdir`, which holds job logs only as in 1.13
+        (`jsonlog.default_path`); None: no file."""
         self.logdir = logdir
         self.loop = loop
         self.log = log
         self.cgroups_status = cgroups_status
-        self.file = JsonLog(os.path.join(logdir, FILE_NAME), monotonic=time.monotonic) \
-            if logdir else None
+        self.path = events_path
+        if events_path is not None:
+            try:
+                os.makedirs(os.path.dirname(events_path), mode=events_dir_mode, exist_ok=True)
+            except OSError:
+                pass                    # JsonLog waits until it can write
+        self.file = JsonLog(events_path, monotonic=time.monotonic) if events_path else None
         # the records: the newest in memory, bounded in bytes, encoded once for
         # both memory and the file; the older ones read back from the file
         # (history.py, issue #23)
@@ -190,9 +199,17 @@ class Observer:
     def _flush(self) -> None:
         self._flush_scheduled = False
         self.recorder.records.seal()
-        if self.file is not None and not self.file.flush():
-            self._flush_scheduled = True
-            self.loop.call_later(1.0, self._flush)
+        if self.file is not None:
+            # a failure waits (bounded) for the next records, for the log
+            # directory to appear or for notify-disk-writeable (`retry`): no
+            # timer, so that an idle init sleeps (issue #23)
+            self.file.flush()
+
+    def retry(self) -> None:
+        """The disk may be writable now: write what waits."""
+        if self.file is not None:
+            self.file.retry_now()
+            self._flush()
 
     # ------------------------------------------------------------ queries
 

@@ -39,7 +39,7 @@ WALL = 0x40000000
 _WAIT_FLAGS = os.WNOHANG | WALL | os.WUNTRACED | os.WCONTINUED
 
 
-@dataclass
+@dataclass(slots=True)   # footprint (issue #23): no per-object dict
 class _Child:
     label: str            # "job" or "job (instance)"
     slot: str
@@ -272,7 +272,13 @@ class Supervisor:
         notes.append(note)
 
     def _finished(self, pid: int, notes: list[Note]) -> None:
-        self._children.pop(pid, None)
+        if self._children.pop(pid, None) is not None and not self.session_init:
+            # a getty's login record ends with it (spec 03 §5: "always on termination")
+            from upstart.sysv.utmp import mark_dead
+            try:
+                mark_dead(pid)
+            except OSError:
+                pass
         self._notify.finished(pid)   # readiness
         self._tracer.early.pop(pid, None)
         log = self._logs.pop(pid, None)

@@ -107,6 +107,9 @@ class FileWatcher:
             self._ino = self._factory()
         else:
             import inotify_simple
+            if getattr(inotify_simple, "_libc", "absent") is None:   # no ldconfig -p
+                import ctypes
+                inotify_simple._libc = ctypes.CDLL(None, use_errno=True)
             self._ino = inotify_simple.INotify(nonblocking=True)
         self.loop.add_reader(self._ino.fileno(), self._readable)
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import socket as _socket
+import sys
 from collections.abc import Callable, Iterable
 
 from upstart.readiness.spec import FileSpec, SocketSpec
@@ -172,6 +173,11 @@ class DiagProbe:
         self._seq = 0
 
     def _query(self, family: int, states: int, show: int = 0) -> list:
+        # pyroute2's package imports `ssl` (its rtnl probe messages), which
+        # init keeps out of its start path (upstart/cli/init.py sets it to
+        # None): let it load now, at the first socket watch, or the import fails
+        if "ssl" in sys.modules and sys.modules["ssl"] is None:
+            del sys.modules["ssl"]
         from pyroute2.netlink import NLM_F_MATCH, NLM_F_REQUEST, NLM_F_ROOT
         from pyroute2.netlink.diag import (
             SOCK_DIAG_BY_FAMILY, MarshalDiag, inet_diag_req, unix_diag_req,

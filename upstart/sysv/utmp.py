@@ -4,9 +4,12 @@ SysV tools keep the current runlevel in utmp as a RUN_LVL record whose
 `ut_pid` is `runlevel + 256 * prevlevel`; `last` reads the same records from
 wtmp. We call glibc (`utmpxname`, `getutxid`, `pututxline`, `updwtmpx`)
 through ctypes rather than writing the binary format ourselves, so locking
-and record matching are exactly the system's. Only runlevel, boot and
-shutdown records are written here; `user_terminals` reads the logged-in
-users' terminals for shutdown's warnings.
+and record matching are exactly the system's. Written here: runlevel, boot
+and shutdown records, and (`mark_dead`, called by init when one of its
+children exits) the DEAD_PROCESS record that ends a getty's or login's
+entry, as Upstart 1.13 and sysvinit do: `login` leaves its USER_PROCESS
+entry for init to close. `user_terminals` reads the logged-in users'
+terminals for shutdown's warnings.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ WTMP_FILE = "/var/log/wtmp"
 
 RUN_LVL = 1
 BOOT_TIME = 2
+INIT_PROCESS = 5
+LOGIN_PROCESS = 6
+USER_PROCESS = 7
+DEAD_PROCESS = 8
 SHUTDOWN_TIME = 254   # sysvinit's marker for `last`; written as RUN_LVL
 
 
@@ -48,6 +55,7 @@ class Utmpx(ctypes.Structure):
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.getutxent.restype = ctypes.POINTER(Utmpx)
 _libc.getutxid.restype = ctypes.POINTER(Utmpx)
 _libc.getutxid.argtypes = [ctypes.POINTER(Utmpx)]
 _libc.pututxline.restype = ctypes.POINTER(Utmpx)
@@ -143,13 +151,45 @@ def write_shutdown(utmp: str | None = None, wtmp: str | None = None) -> bool:
     return ok
 
 
-USER_PROCESS = 7
+def mark_dead(pid: int, code: int | None = None, signal: int | None = None,
+              utmp: str | None = None, wtmp: str | None = None) -> bool:
+    """If utmp holds a live entry (INIT, LOGIN or USER_PROCESS) of `pid`,
+    turn it into DEAD_PROCESS (user and host cleared, the exit status kept)
+    and append that record to wtmp, so `who` drops the line and `last`
+    shows the log-out. False when there was no such entry (or no utmp)."""
+    path = utmp or UTMP_FILE
+    if not os.path.exists(path):
+        return False
+    _libc.utmpxname(path.encode())
+    _libc.setutxent()
+    try:
+        while True:
+            found = _libc.getutxent()
+            if not found:
+                return False
+            ent = found.contents
+            if ent.ut_pid == pid and ent.ut_type in (INIT_PROCESS, LOGIN_PROCESS, USER_PROCESS):
+                rec = Utmpx.from_buffer_copy(ent)
+                break
+        rec.ut_type = DEAD_PROCESS
+        rec.ut_user = b""
+        rec.ut_host = b""
+        rec.ut_exit.e_termination = signal or 0
+        rec.ut_exit.e_exit = code or 0
+        now = time.time()
+        rec.ut_tv.tv_sec = int(now)
+        rec.ut_tv.tv_usec = int((now % 1) * 1e6)
+        ok = bool(_libc.pututxline(ctypes.byref(rec)))
+    finally:
+        _libc.endutxent()
+        _libc.utmpxname(UTMP_FILE.encode())
+    _wtmp_write(wtmp or WTMP_FILE, rec)
+    return ok
 
 
 def user_terminals(path: str | None = None) -> list[str]:
     """The terminal device of every logged-in user (USER_PROCESS records with
     a user name), as `wall` finds them: `/dev/` + ut_line unless it has it."""
-    _libc.getutxent.restype = ctypes.POINTER(Utmpx)
     _libc.utmpxname((path or UTMP_FILE).encode())
     _libc.setutxent()
     out = []

@@ -344,3 +344,18 @@ def test_restart_of_job_stopping_on_its_own_stopping_does_not_deadlock():
     h.kill_ack("ca")
     assert h.status("ca") == "stop/waiting"
     assert len(h.engine.queue) == 0
+
+
+def test_jobs_react_to_one_event_in_job_name_then_instance_order_q1():
+    """Q-1 decided (docs/design/events.md): whatever order the classes were
+    loaded in, classes are visited by job name and instances by instance name."""
+    h = Harness(job("zeta", start_on="go"), job("alpha", start_on="go"),
+                job("mid", instance="$N", start_on="add", stop_on="go"))
+    h.emit("add", "N=b", wait=False)
+    h.emit("add", "N=a", wait=False)
+    out = h.emit("go", wait=False)
+    assert [e for e in names(h, out) if e.startswith(("starting", "stopping"))] == [
+        "starting JOB=alpha", "stopping JOB=mid", "stopping JOB=mid", "starting JOB=zeta"]
+    starts = [e for e in h.events(out) if e[0] in ("starting", "stopping")]
+    assert [e[1:3] for e in starts] == [["JOB=alpha", "INSTANCE="], ["JOB=mid", "INSTANCE=a"],
+                                        ["JOB=mid", "INSTANCE=b"], ["JOB=zeta", "INSTANCE="]]

@@ -177,7 +177,7 @@ def test_log_query_is_paged():
     h = Observed(job("a", start_on="tick"))
     for n in range(30):
         h.emit_by("tick", f"N={n}")
-    obs = service.Observer(logdir=None, loop=None, log=lambda prio, msg: None)
+    obs = service.Observer(logdir=None, events_path=None, loop=None, log=lambda prio, msg: None)
     obs.recorder = h.rec
     old, service.LOG_PAGE = service.LOG_PAGE, 50
     try:
