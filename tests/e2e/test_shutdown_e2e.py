@@ -8,7 +8,8 @@ test's directory: the host's /etc/nologin is never touched. A logged-in user
 is a USER_PROCESS record in that utmp naming a pty the test holds, so the
 warnings are read as a user's terminal receives them.
 
-Two tests wait for the real minute tick (about 60 s each): the countdown has
+Without any Upstart init the request goes to sysvinit's FIFO, read here from a
+private /dev. Two tests wait for the real minute tick (about 60 s each): the countdown has
 no test-only speed knob.
 """
 
@@ -22,7 +23,7 @@ import tty
 
 import pytest
 
-from init_harness import Pid1Init
+from init_harness import BIN, DEFAULT_PATH, Pid1Init
 
 PY = sys.executable
 TICK = 75               # one minute of the countdown, and some
@@ -211,3 +212,34 @@ def test_countdown_reaches_zero_and_shuts_down(machine):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+SYSVINIT = """
+set -e
+mount --make-rprivate /
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/log
+mount -t tmpfs tmpfs /dev
+mknod -m 666 /dev/null c 1 3
+mkfifo /dev/initctl
+exec 3<>/dev/initctl                    # a reader before shutdown writes
+head -c 384 <&3 > "$OUT" &
+"$SHUTDOWN" -r now
+wait
+"""
+
+
+def test_without_upstart_the_request_goes_to_sysvinit_fifo(tmp_path):
+    """No init answers on the private socket (a fresh network namespace): the
+    request goes to sysvinit's /dev/initctl (a FIFO of our own in a private /dev)."""
+    import struct
+    import subprocess
+    out = tmp_path / "request"
+    r = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "sh", "-c", SYSVINIT],
+                       env={"PATH": DEFAULT_PATH, "OUT": str(out),
+                            "SHUTDOWN": os.path.join(BIN, "shutdown")},
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (0, "")
+    magic, cmd, level, sleeptime = struct.unpack("iiii", out.read_bytes()[:16])
+    assert (hex(magic), cmd, chr(level), sleeptime, out.stat().st_size) == \
+        ("0x3091969", 1, "6", 5, 384)

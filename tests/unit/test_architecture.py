@@ -244,8 +244,8 @@ def test_daemon_is_in_no_import_cycle_even_through_function_imports():
     assert [c for c in cycles if any(m.startswith("upstart.daemon") for m in c)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="control/ is split (issue #24 item 4); cli/initctl.py is "
-                   "803 lines since a merge of issue #22 work")
+@pytest.mark.xfail(strict=True, reason="cli/initctl.py is 804 lines (issue #22 work): split it, "
+                   "then remove this marker")
 def test_no_module_over_800_lines():
     assert long_modules() == []
 
