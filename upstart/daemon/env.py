@@ -60,8 +60,13 @@ class InitEnv:
     # ------------------------------------------------------------ logs
 
     def log_dir(self) -> str | None:
+        """Where job logs go. As 1.13: in system mode `UPSTART_LOGDIR` wins
+        even over `--logdir` (its log path override); a Session Init ignores
+        it and uses `--logdir`, else `$XDG_CACHE_HOME/upstart`."""
         if self.opts.no_log:
             return None
+        if not self.session_init and self.environ.get("UPSTART_LOGDIR"):
+            return self.environ["UPSTART_LOGDIR"]
         if self.opts.logdir:
             return self.opts.logdir
         if self.session_init:
@@ -70,7 +75,7 @@ class InitEnv:
             path = os.path.join(cache, "upstart")
             _makedirs(path)
             return path
-        return self.environ.get("UPSTART_LOGDIR") or "/var/log/upstart"
+        return "/var/log/upstart"
 
     # ------------------------------------------------------------ jobs' environment
 
@@ -87,7 +92,11 @@ class InitEnv:
     # ------------------------------------------------------------ the bus
 
     def bus_label(self) -> str:
-        return "session" if (self.session_init or self.opts.session_bus) else "system"
+        """`session` for a Session Init, `--session`, or `UPSTART_USE_SESSION_BUS`
+        set (to anything, as 1.13's getenv test)."""
+        session = self.session_init or self.opts.session_bus or \
+            "UPSTART_USE_SESSION_BUS" in self.environ
+        return "session" if session else "system"
 
     def bus_address(self) -> str | None:
         if self.bus_label() == "session":
