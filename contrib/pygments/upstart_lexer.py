@@ -25,7 +25,7 @@ STANZAS = (
     "emits", "exec", "script", "pre-start", "post-start", "pre-stop", "post-stop",
     "expect", "task", "kill", "respawn", "normal", "console", "umask", "nice", "oom",
     "limit", "chroot", "chdir", "setuid", "setgid", "debug", "manual", "usage", "reload",
-    "apparmor", "cgroup", "while", "ready",
+    "apparmor", "cgroup", "while", "ready", "state",
 )
 _PROCESSES = ("pre-start", "post-start", "pre-stop", "post-stop")
 _CONDITION_STANZAS = r"(?:start|stop)[ \t]+on|while|ready[ \t]+on"

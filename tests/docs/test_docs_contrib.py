@@ -39,6 +39,8 @@ emits ev
 start on (a and b) or c X=1
 stop on runlevel [!2345]
 while bar and baz
+state online IFACE on net-device-up IFACE!=lo
+state online until net-device-down IFACE=$IFACE
 ready on file FILE=/x
 ready timeout 5
 manual

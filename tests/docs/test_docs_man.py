@@ -164,14 +164,15 @@ def test_init5_lists_every_value_of_enumerated_stanzas():
 
 
 def test_init5_marks_unimplemented_roadmap_behaviour():
-    """Only what is still to be built is marked (planned): states opened and closed
-    by events. Back-off, readiness sources and cgroups without a manager are built."""
+    """Nothing of the roadmap stanzas is left (planned): states opened and closed
+    by events (`state`), back-off, readiness sources and cgroups without a manager
+    are built."""
     body = _plain(_roff("init.5"))
     roadmap = body.split("ROADMAP CONDITIONS", 1)[1].split(".SH", 1)[0]
     assert "Unknown stanza" in roadmap         # 1.13 rejects them: said so
-    while_ = roadmap.split("while", 1)[1].split(".TP", 1)[0]
-    assert "(planned)" in while_               # states opened by events
-    assert body.count("(planned)") == 1
+    state = roadmap.split("state", 1)[1]
+    assert "until" in state and "set-state" in state
+    assert body.count("(planned)") == 0
     delay = body.split("respawn delay", 1)[1].split(".TP", 1)[0]
     assert "respawn" in delay and "in" in delay   # the status line of the pause
     for term in ("notify", "notify-fd", "FPATH=", "PROTO=unix", "NAME="):

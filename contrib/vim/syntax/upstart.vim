@@ -4,7 +4,7 @@
 " Install:     copy to ~/.vim/syntax/upstart.vim, with ftdetect/upstart.vim
 "
 " Scripts (script ... end script, pre-start script ...) and exec command lines
-" are highlighted as sh. Roadmap stanzas (while, ready) are included.
+" are highlighted as sh. Roadmap stanzas (while, ready, state) are included.
 
 if exists("b:current_syntax")
   finish
@@ -30,6 +30,7 @@ syn match   upstartNumber   "\<\d\+\(\.\d*\)\=\>" contained
 syn match   upstartStanza   "^\s*\zs\(instance\|description\|author\|version\|usage\|env\|export\|emits\|exec\|expect\|task\|respawn\|normal\|console\|umask\|nice\|oom\|limit\|chroot\|chdir\|setuid\|setgid\|debug\|manual\|kill\|reload\|apparmor\|cgroup\)\>" nextgroup=upstartArgs skipwhite
 syn match   upstartStanza   "^\s*\zs\(start\|stop\)\s\+on\>" nextgroup=upstartCondition skipwhite
 syn match   upstartStanza   "^\s*\zswhile\>" nextgroup=upstartCondition skipwhite
+syn match   upstartStanza   "^\s*\zsstate\>" nextgroup=upstartArgs skipwhite
 syn match   upstartStanza   "^\s*\zsready\s\+on\>" nextgroup=upstartCondition skipwhite
 syn match   upstartStanza   "^\s*\zsready\s\+timeout\>"
 syn match   upstartProcess  "^\s*\zs\(pre-start\|post-start\|pre-stop\|post-stop\)\>"
