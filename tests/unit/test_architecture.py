@@ -20,7 +20,6 @@ import functools
 import sys
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "upstart"
@@ -244,8 +243,6 @@ def test_daemon_is_in_no_import_cycle_even_through_function_imports():
     assert [c for c in cycles if any(m.startswith("upstart.daemon") for m in c)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="cli/initctl.py is 804 lines (issue #22 work): split it, "
-                   "then remove this marker")
 def test_no_module_over_800_lines():
     assert long_modules() == []
 
