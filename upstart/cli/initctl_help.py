@@ -20,6 +20,11 @@ GROUPS = (
                "notify-dbus-address", "notify-disk-writeable", "list-sessions", "help")),
 )
 
+# this project's commands (issue #26 item 6): every command of COMMANDS below that
+# 1.13's GROUPS do not name, listed by `help` in a section of their own after 1.13's
+# sections (which stay byte-identical), in the order of COMMANDS
+OWN_GROUP = "Roadmap"
+
 # command → (usage of its arguments, one-line synopsis, long description)
 COMMANDS = {
     "start": ("JOB [KEY=VALUE]...", "Start job.",
@@ -101,12 +106,18 @@ COMMANDS = {
     "list-sessions": ("", "List all sessions.",
                       "Displays list of running Session Inits and their addresses."),
     "help": ("", "display list of commands", ""),
-    # roadmap (issue #7): named states; not listed by `help` (1.13 output is kept)
+    # roadmap (issue #7): named states; `help` lists these and the ones below under
+    # OWN_GROUP
     "set-state": ("NAME [KEY=VALUE]...", "Set a named state.",
                   "NAME is the state to set, optionally with variables."),
     "clear-state": ("NAME", "Clear a named state.", "NAME is the state to clear."),
     "list-states": ("", "List named states.", "Shows every state that is set."),
-    # roadmap (issue #12): observability; not listed by `help` either
+    # roadmap (time bridge): time events
+    "list-timers": ("", "List the time events jobs wait for.",
+                    "Shows each time schedule that a job names in its start on or stop "
+                    "on condition: when it is next due, when it last fired, how many "
+                    "times it fired, and which jobs use it."),
+    # roadmap (issue #12): observability
     "why": ("JOB [KEY=VALUE]...", "Explain why a job has its present goal.",
             "Shows the chain of events, jobs and commands that brought JOB to its "
             "goal, back to init's startup or a person's initctl call."),
@@ -165,9 +176,15 @@ def _entry(left: str, text: str) -> str:
     return "".join(out)
 
 
+def own_commands() -> tuple:
+    """The commands beyond 1.13's, in the order of COMMANDS."""
+    listed = {name for _group, names in GROUPS for name in names}
+    return tuple(name for name in COMMANDS if name not in listed)
+
+
 def commands_help(prog: str) -> str:
     out = []
-    for group, names in GROUPS:
+    for group, names in GROUPS + ((OWN_GROUP, own_commands()),):
         out.append("%s commands:\n" % group)
         for name in names:
             out.append(_entry("  " + name, COMMANDS[name][1]))

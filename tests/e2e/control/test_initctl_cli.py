@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from control_harness import ServerThread
+from help_text import without_own_section
 from membackend import MemoryBackend, ToyJob
 from testdata import SCENARIOS as GOLDEN
 from upstart.control.backend import NoSuchMethod
@@ -83,6 +84,8 @@ def test_golden_replay(run, scenario):
         if "--version" in argv:   # decided deviation (golden README): the first line only
             got = (got[0], got[1].split("\n", 1)[0], got[2])
             step = dict(step, stdout=step["stdout"].split("\n", 1)[0])
+        if argv == ["help"]:      # our commands' section (issue #26 item 6) comes extra
+            got = (got[0], without_own_section(got[1]), got[2])
         assert got == (step["rc"], step["stdout"], step["stderr"]), step["run"]
 
 
