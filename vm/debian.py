@@ -38,6 +38,8 @@ import subprocess
 import sys
 import time
 
+from upstart.observe import jsonlog
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CACHE = os.path.join(HERE, ".cache", "debian")
@@ -50,6 +52,10 @@ HOSTNAME = "upstart-debian"
 IMAGE_MB = 2048
 SERVICES = ("udev", "dbus", "rsyslog", "cron", "ssh")
 DAEMON_JOBS = ("udev", "dbus", "rsyslog", "cron", "ssh", "ttyS0")
+# init's event log lives in /run (a tmpfs, gone at power-off): the session
+# copies the first boot's to the disk, read back from the image afterwards
+EVENTS_LOG = jsonlog.default_path(False, {})          # /run/upstart/upstart-events.jsonl
+EVENTS_COPY = "/root/upstart-events-boot1.jsonl"
 APPEND = ("console=ttyS0 root=/dev/vda ro panic=0 printk.devkmsg=on printk.time=1 "
           "loglevel=6 net.ifnames=0")
 
@@ -423,7 +429,7 @@ def run_check(paths: dict[str, str], timeout: float = 900) -> Report:
     if rep.check(svg and svg.lstrip().startswith(b"<"), "no timeline SVG in the image"):
         with open(os.path.join(CACHE, "boot-timeline.svg"), "wb") as f:
             f.write(svg)
-    events = read_file(paths["disk"], "/var/log/upstart/upstart-events.jsonl") or b""
+    events = read_file(paths["disk"], EVENTS_COPY) or b""
     records = []
     for line in events.decode("utf-8", "replace").splitlines():
         try:
@@ -461,6 +467,8 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     code, _ = shell.run("initctl timeline --svg=/root/boot-timeline.svg && "
                         "ls -l /root/boot-timeline.svg")
     rep.check(code == 0, "initctl timeline --svg failed")
+    code, _ = shell.run(f"cp {EVENTS_LOG} {EVENTS_COPY} && wc -l {EVENTS_COPY}")
+    rep.check(code == 0, f"no event log at {EVENTS_LOG}")
     status = "for j in " + " ".join(DAEMON_JOBS) + "; do status $j; done"
     code, before = shell.run(status)
     code, _ = shell.run("telinit u && sleep 1 && "
