@@ -233,7 +233,7 @@ class Lifecycle:
                 env_set(env, f"{key}={value}", replace=False)
         instance.entry.counters["died"] += 1
         # the recorder learns whose death it is from the trace's data
-        self._trace("queued", DIED_EVENT, data=(instance.job, instance.name))
+        self._trace("queued", DIED_EVENT, data=tuple(env))
         if self.log_enabled("debug"):
             self._log("debug", f"Pending {DIED_EVENT} event")
         self.queue.new(DIED_EVENT, env, None)

@@ -144,4 +144,5 @@ def test_a_watcher_starts_on_died_and_does_not_hold_the_respawn():
     env = next(r.env for r in h.spawner.requests if r.job == "watch")
     assert "RESPAWN=yes" in env and "UPSTART_EVENTS=died" in env
     # the recorder learns whose death it was from the trace
-    assert fx.Trace("queued", "died", 0, ("r", "")) in out
+    assert fx.Trace("queued", "died", 0, ("JOB=r", "INSTANCE=", "PROCESS=main",
+                                          "EXIT_SIGNAL=SEGV", "RESPAWN=yes")) in out
