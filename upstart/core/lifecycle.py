@@ -175,6 +175,10 @@ class Lifecycle:
         instance.notified = False
         instance.entry.gave_up.pop(instance.name, None)
         instance.entry.counters["starts"] += 1
+        override = instance.entry.job_class.override_path
+        if override is not None and self.log_enabled("info"):
+            # roadmap 07 §12 (RM-10): a run of a job an override changed says so
+            self._log("info", f"{instance.display} job modified by override {override}")
 
     def _has_slot(self, instance: Instance, slot: str) -> bool:
         """Does the class run `slot`? (`security` only with AppArmor)."""

@@ -287,7 +287,16 @@ def test_fd_event_closes_and_sets_upstart_fds():
     h = Harness(job("s", start_on="socket"))
     out = h.feed(h.engine.emit("socket", ["PORT=1"], wait=True, token="t", fd=7))
     assert "UPSTART_FDS=7" in h.spawner.requests[-1].env
+    assert "UPSTART_FD=7" in h.spawner.requests[-1].env
     assert fx.CloseFd(7) in out and fx.Reply("t") in out
+
+
+def test_two_fd_events_list_both_and_upstart_fd_is_the_first():
+    h = Harness(job("s", start_on="socket PORT=1 and socket PORT=2"))
+    h.feed(h.engine.emit("socket", ["PORT=1"], wait=False, token=None, fd=7))
+    h.feed(h.engine.emit("socket", ["PORT=2"], wait=False, token=None, fd=8))
+    env = h.spawner.requests[-1].env
+    assert "UPSTART_FDS=7 8" in env and "UPSTART_FD=7" in env
 
 
 def test_start_on_job_failure_028():
