@@ -54,7 +54,8 @@ def test_emit_fails_045():
     h.emit("ev", "K=1")
     out = h.exit(h.pid("t"), 1)
     assert fx.Reply(1, error=EVFAILED) in out
-    assert names(h)[2:] == ["ev K=1", "stopping JOB=t", "ev/failed K=1", "stopped JOB=t"]
+    assert names(h)[2:] == ["ev K=1", "died JOB=t", "stopping JOB=t", "ev/failed K=1",
+                            "stopped JOB=t"]
     assert h.events()[-2] == ["ev/failed", "K=1"]
 
 
@@ -97,7 +98,7 @@ def test_starting_handler_fails_047_order():
     out = h.exit(h.pid("pre"), 1)
     assert h.replies(out) == [fx.Reply(1, "")]
     assert names(h) == ["starting JOB=pre", "started JOB=pre", "starting JOB=svc",
-                        "stopping JOB=pre", "starting/failed JOB=svc", "stopped JOB=pre",
+                        "died JOB=pre", "stopping JOB=pre", "starting/failed JOB=svc", "stopped JOB=pre",
                         "started JOB=svc"]
 
 
