@@ -165,7 +165,8 @@ class Trace:
     """What the engine did, for observers (the event recorder): returned
     whatever the log priority, never logged nor sent on the bus.
 
-    kind: `queued` (event `name` is pending), `handling` (event `name` is
+    kind: `queued` (event `name` is pending; for `died`, `data` is its
+    environment), `handling` (event `name` is
     being handled), `finished` (event `name` finished), `spawned` (process
     `pid` of job `name` was forked), `opened` / `closed` (state `name` with
     env `data`, seen by a `while` evaluation), `while` (job `name`'s `while`

@@ -25,6 +25,8 @@ from upstart.core.signals import SIGKILL, signal_name
 from upstart.core.machine import ENTRY, SPAWN_FATAL, WAIT_STATE, next_state
 from upstart.states.model import RUNNING_STATES
 
+DIED_EVENT = "died"     # RM-12: an abnormal exit of a main process
+
 class Lifecycle:
     """Mixin: the instance state machine (see module doc).
 
@@ -173,6 +175,10 @@ class Lifecycle:
         instance.notified = False
         instance.entry.gave_up.pop(instance.name, None)
         instance.entry.counters["starts"] += 1
+        override = instance.entry.job_class.override_path
+        if override is not None and self.log_enabled("info"):
+            # roadmap 07 §12 (RM-10): a run of a job an override changed says so
+            self._log("info", f"{instance.display} job modified by override {override}")
 
     def _has_slot(self, instance: Instance, slot: str) -> bool:
         """Does the class run `slot`? (`security` only with AppArmor)."""
@@ -214,6 +220,27 @@ class Lifecycle:
         if block:
             event.blocking.append(("job", instance))
         return event
+
+    def _emit_died(self, instance: Instance, status: int, respawn: bool) -> None:
+        """RM-12 (docs/design/died-event.md): the main process ended on its own
+        with an exit 1.13 counts as a failure (it respawns or fails the job).
+        A signal: nobody waits for it, and it changes nothing of 1.13's events."""
+        env = [f"JOB={instance.job}", f"INSTANCE={instance.name}", "PROCESS=main"]
+        if status & ~0xFF:
+            env.append(f"EXIT_SIGNAL={signal_name(status >> 8) or status >> 8}")
+        else:
+            env.append(f"EXIT_STATUS={status}")
+        env.append(f"RESPAWN={'yes' if respawn else 'no'}")
+        for key in instance.entry.job_class.export:
+            value = env_lookup(instance.env, key)
+            if value is not None:
+                env_set(env, f"{key}={value}", replace=False)
+        instance.entry.counters["died"] += 1
+        # the recorder learns whose death it is from the trace's data
+        self._trace("queued", DIED_EVENT, data=tuple(env))
+        if self.log_enabled("debug"):
+            self._log("debug", f"Pending {DIED_EVENT} event")
+        self.queue.new(DIED_EVENT, env, None)
 
     def _queue_event(self, name: str, env: list[str], fd: int | None = None) -> Event:
         self._trace("queued", name)
@@ -382,6 +409,7 @@ class Lifecycle:
                 stop = True
                 if status or (jc.respawn and not jc.task):
                     failed = status not in jc.normal_exit
+                    respawn = False
                     if failed and jc.respawn and not self.respawn_disabled:
                         if jc.respawn_delay is not None and self._backoff_gives_up(instance):
                             failed_process, failed_status = None, 0
@@ -391,9 +419,13 @@ class Lifecycle:
                         else:
                             self._log("warn", f"{instance.display} {slot} process ended, respawning")
                             instance.entry.counters["respawns"] += 1
-                            failed = stop = False
-                            if not advance:
-                                self._change_goal(instance, "respawn")
+                            respawn = True
+                    if failed:
+                        self._emit_died(instance, status, respawn)
+                    if respawn:
+                        failed = stop = False
+                        if not advance:
+                            self._change_goal(instance, "respawn")
         elif slot in ("pre-start", "post-stop"):
             if status:
                 failed = stop = True

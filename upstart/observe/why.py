@@ -201,6 +201,15 @@ class _Walker:
                                                   started, None, depth + 1,
                                                   " (when it was started)"))
             return node
+        if kind == "died":
+            node = _node(f"emitted by init as the main process of job "
+                         f"{_display(by['job'], by['instance'])} died")
+            cause = by.get("goal_cause")
+            if cause:
+                node["children"].append(self.goal(by["job"], by["instance"],
+                                                  cause.get("goal", "start"), cause,
+                                                  None, depth + 1))
+            return node
         if kind == "failure":
             failed = self.rec.event(by.get("event"))
             node = _node(f"queued because event {by.get('name')} failed")

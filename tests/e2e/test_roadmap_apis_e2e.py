@@ -1,0 +1,98 @@
+"""The small roadmap APIs of issue #26 item 5, end to end against a real init:
+the override message at --verbose (RM-10), `UPSTART_FD` (RM-05), the seed's
+variant form of start on/stop on (RM-09), resuming `debug` jobs (RM-15),
+`initctl --global` (CT-27) and PID-1-managed user sessions (RM-07)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+
+from init_harness import SessionInit
+
+PY = sys.executable
+
+
+def read(path) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def connect(port: int, timeout: float = 10) -> socket.socket:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_verbose_init_says_a_run_was_modified_by_an_override():
+    jobs = {"svc": "exec sleep 30\n", "svc.override": "env FROM_OVERRIDE=1\n",
+            "plain": "exec sleep 30\n"}
+    with SessionInit(jobs, args=("--no-startup-event", "--verbose")) as s:
+        s.ok("start", "svc")
+        s.ok("start", "plain")
+        override = f"{s.conf}/svc.override"
+        s.wait_for(lambda: f"svc job modified by override {override}" in s.init_log())
+        log = s.init_log()
+        assert "plain job modified" not in log
+        # said once per run, as it enters `starting`
+        assert log.count("svc job modified by override") == 1
+        s.ok("restart", "svc")
+        s.wait_for(lambda: s.init_log().count("svc job modified by override") == 2)
+
+
+def test_override_message_is_not_logged_at_the_default_priority():
+    jobs = {"svc": "exec sleep 30\n", "svc.override": "env FROM_OVERRIDE=1\n"}
+    with SessionInit(jobs) as s:
+        s.ok("start", "svc")
+        assert "modified by override" not in s.init_log()
+
+
+# ------------------------------------------------------------ RM-05 UPSTART_FD
+
+FD_SERVER = r"""
+import os, socket
+e = os.environ
+with open(e["OUT"], "w") as f:
+    f.write("%s|%s\n" % (e.get("UPSTART_FD"), e.get("UPSTART_FDS")))
+listener = socket.socket(fileno=int(e["UPSTART_FD"]))
+conn, _ = listener.accept()
+conn.sendall(b"served on UPSTART_FD\n")
+conn.close()
+"""
+
+
+def test_socket_activated_job_reads_its_one_socket_from_upstart_fd(tmp_path):
+    port = free_port()
+    script = tmp_path / "server.py"
+    script.write_text(FD_SERVER)
+    jobs = {
+        "sb": "respawn\nexec upstart-socket-bridge --user\n",
+        "srv": (f"start on socket PROTO=inet PORT={port} ADDR=127.0.0.1\n"
+                f"env OUT={tmp_path / 'out'}\nexec {PY} {script}\n"),
+    }
+    with SessionInit(jobs) as s:
+        s.ok("start", "sb")
+        client = connect(port)
+        client.settimeout(5)
+        try:
+            assert client.recv(100) == b"served on UPSTART_FD\n"
+        finally:
+            client.close()
+        fd, fds = read(tmp_path / "out").strip().split("|")
+        assert fd.isdigit() and fds == fd          # one socket: the same number in both
+        assert int(fd) > 2
