@@ -96,7 +96,7 @@ class Daemon:
             job_env=self.env.job_env_table(),
             init_env=dict(self.environ),
             default_console=self.opts.default_console,
-            debug_stanza=self.opts.debug,
+            debug_stanza=self.opts.debug or self.opts.debug_stanza,
             session_address=self.address if self.session_init and root is None else None,
             confirm_delay=clock.CONFIRM_DELAY,
             random=_system_random,  # hardening: backoff jitter
@@ -148,7 +148,9 @@ class Daemon:
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
-            debug=self.opts.debug,  # observe: the debug stanza pauses before exec
+            # observe: the debug stanza pauses before exec; --debug-stanza (RM-15)
+            # honours it without debug-priority logging
+            debug=self.opts.debug or self.opts.debug_stanza,
         )
         self.supervisor.cgroups = self.cgroups
         from upstart.observe.jsonlog import default_path
