@@ -63,3 +63,11 @@ def test_no_inherit_env_gives_jobs_umask_022_and_only_path_and_term(tmp_path):
     assert umask == "0022"
     assert "FOO" not in env and "HOME" not in env
     assert env["PATH"] and "UPSTART_SESSION" in env
+
+
+def test_pid1_reads_jobs_from_upstart_confdir_without_the_option():
+    with Pid1Init(JOB, confdir_option=False, setup="export UPSTART_CONFDIR=$T/conf") as init:
+        assert init.initctl("start", "hello").returncode == 0
+        init.wait_for(lambda: "hello from the job" in (
+            open(os.path.join(init.logdir, "hello.log")).read()
+            if os.path.exists(os.path.join(init.logdir, "hello.log")) else ""))
