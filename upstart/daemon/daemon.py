@@ -73,6 +73,8 @@ class Daemon:
         self._bus_connecting = False
         self.control_handover: dict | None = None   # re-exec: the old init's sockets
         self._reexec_task = None
+        self.keyboard_request = False   # the console sends SIGWINCH on Alt-Up
+        self.subreaper_failed = False   # prctl(PR_SET_CHILD_SUBREAPER) refused
 
     # ------------------------------------------------------------ set-up
 
@@ -313,7 +315,8 @@ class Daemon:
         if self.pid1 or not self.session_init:
             add(signal.SIGINT, self.guard, self._emit_signal_event, "control-alt-delete")
             add(signal.SIGPWR, self.guard, self._emit_signal_event, "power-status-changed")
-            add(signal.SIGWINCH, self.guard, self._emit_signal_event, "keyboard-request")
+            if self.keyboard_request:        # KDSIGACCEPT accepted (PID 1 only)
+                add(signal.SIGWINCH, self.guard, self._emit_signal_event, "keyboard-request")
             add(signal.SIGUSR1, self.guard, self._on_sigusr1)
             for offset, kind in FINAL_SIGNALS.items():
                 add(signal.SIGRTMIN + offset, self.guard, self.final_stage, kind)
@@ -523,13 +526,22 @@ class Daemon:
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.reboot(RB_DISABLE_CAD) != 0 and ctypes.get_errno() == 22:
                 self.in_container = True
+            # Alt-Up on the console sends SIGWINCH: only a virtual terminal can
+            from upstart.daemon.boot import accept_keyboard_request
+            why = accept_keyboard_request(signal.SIGWINCH)
+            self.keyboard_request = why is None
+            if why is not None:
+                self.logger.log("info", "No keyboard-request event: the console cannot "
+                                f"send SIGWINCH (KDSIGACCEPT: {why})")
         if os.getpid() != 1:
             try:
                 libc = ctypes.CDLL(None, use_errno=True)
                 if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
                     raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
             except OSError as exc:
+                # 1.13 also queues child-subreaper-failed (main() emits it)
                 self.logger.log("warn", f"Unable to register as subreaper: {exc.strerror}")
+                self.subreaper_failed = True
         from upstart.daemon.procname import name_process
         name_process()           # comm `init` (pgrep -x init), also after a re-exec
         from upstart.process.launch import reset_reserved_signals
@@ -575,6 +587,8 @@ class Daemon:
         elif self.opts.startup_event:
             self.apply(self.world.engine.emit(self.opts.startup_event, [], wait=False,
                                               token=None))
+        if self.subreaper_failed:       # after the startup event, as 1.13
+            self._emit_signal_event("child-subreaper-failed")
         # reap anything that died before the handler was installed
         self.guard(self.on_sigchld)
         try:
