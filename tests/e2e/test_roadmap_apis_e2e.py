@@ -11,6 +11,8 @@ import time
 
 from init_harness import SessionInit
 
+from upstart.control import client
+
 PY = sys.executable
 
 
@@ -96,3 +98,28 @@ def test_socket_activated_job_reads_its_one_socket_from_upstart_fd(tmp_path):
         fd, fds = read(tmp_path / "out").strip().split("|")
         assert fd.isdigit() and fds == fd          # one socket: the same number in both
         assert int(fd) > 2
+
+
+# ------------------------------------------------- RM-09 the seed's variant form
+
+def test_seed_variant_form_of_start_on_beside_the_113_property():
+    jobs = {"web": "start on started dbus and started apache\n"
+                   "stop on stopping dbus or runlevel [016]\nexec sleep 30\n",
+            "plain": "exec sleep 30\n"}
+    with SessionInit(jobs) as s, client.Connection(s.address) as conn:
+        path = conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "GetJobByName", "s",
+                         ("web",))[0]
+        get = lambda name: conn.get_property(path, client.JOB_IFACE, name)  # noqa: E731
+        # the seed's example, exactly: [["started", "dbus"], ["started", "apache"], "AND"]
+        assert get("start_on_variant") == [("(sas)", ("started", ["dbus"])),
+                                           ("(sas)", ("started", ["apache"])), ("s", "AND")]
+        assert get("stop_on_variant") == [("(sas)", ("stopping", ["dbus"])),
+                                          ("(sas)", ("runlevel", ["[016]"])), ("s", "OR")]
+        # 1.13's property is unchanged
+        assert get("start_on") == [["started", "dbus"], ["started", "apache"], ["/AND"]]
+        plain = conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "GetJobByName", "s",
+                          ("plain",))[0]
+        assert conn.get_property(plain, client.JOB_IFACE, "start_on_variant") == []
+        xml = conn.call(path, "org.freedesktop.DBus.Introspectable", "Introspect")[0]
+        assert '<property name="start_on_variant" type="av" access="read"/>' in xml
+        assert '<property name="start_on" type="aas" access="read"/>' in xml

@@ -159,6 +159,12 @@ JOB = Interface(
         Property("while", "aas"),
         Property("ready_on", "aas"),
         Property("emits", "as"),
+        # our additions (roadmap 07 §11, RM-09): the same trees in the seed's form,
+        # an array of variants: "AND"/"OR", or (event name, its match arguments)
+        Property("start_on_variant", "av"),
+        Property("stop_on_variant", "av"),
+        Property("while_variant", "av"),
+        Property("ready_on_variant", "av"),
     ),
 )
 

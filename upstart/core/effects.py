@@ -103,6 +103,8 @@ class TimerKind:
 TIMER_KINDS: dict[str, TimerKind] = {
     "kill": TimerKind("kill timeout of a stopping job: SIGKILL its main process"),
     "ready": TimerKind("ready timeout of a job waiting for its ready point"),
+    "expect": TimerKind("expect timeout of a main process that has not forked/stopped "
+                        "as its `expect` says", reap_first=True),
     "respawn": TimerKind("end of a respawn backoff pause: respawn now"),
     "confirm": TimerKind("spawn confirmations due; children reaped first, as "
                          "upstream's main loop reads them before the exec pipe",

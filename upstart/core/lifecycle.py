@@ -273,6 +273,9 @@ class Lifecycle:
             self._backoff_main_started(instance)
         if slot == "main" and jc.expect == "none":
             self._confirm.append((instance, slot, pid, None))
+        elif slot == "main" and jc.expect_timeout:   # issue #26: expect readiness timeout
+            instance.expect_timer = True
+            self._out.append(fx.SetTimer(self._expect_key(instance), jc.expect_timeout))
 
     def _confirmed(self, instance: Instance, slot: str, pid: int, error: str | None) -> None:
         if instance.entry.instances.get(instance.name) is not instance:
@@ -317,6 +320,35 @@ class Lifecycle:
         self._log("info", f"Sending KILL signal to {instance.display} main process ({pid})")
         self._out.append(fx.Kill(pid, SIGKILL, group=True))
 
+    @staticmethod
+    def _expect_key(instance: Instance) -> fx.TimerKey:
+        return fx.TimerKey(instance.job, instance.name, "expect")
+
+    def _expect_cancel(self, instance: Instance) -> None:
+        if instance.expect_timer:
+            instance.expect_timer = False
+            self._out.append(fx.CancelTimer(self._expect_key(instance)))
+
+    def _expect_timer_fired(self, key: fx.TimerKey) -> None:
+        """`expect timeout`: the main process never did what `expect` waits
+        for; the job fails with PROCESS=main (no EXIT_*) and is stopped."""
+        entry = self.registry.get(key[0])
+        instance = entry.instances.get(key[1]) if entry else None
+        if instance is None or not instance.expect_timer:
+            return
+        instance.expect_timer = False
+        pid = instance.pid("main")
+        if instance.state != "spawned" or pid <= 0:
+            return
+        jc = instance.entry.job_class
+        what = {"stop": "stop itself with SIGSTOP", "daemon": "fork twice"}.get(
+            jc.expect, "fork")
+        self._log("warn", f"{instance.display} main process ({pid}) did not {what} within "
+                          f"{jc.expect_timeout} s (expect {jc.expect}), stopping")
+        self._job_failed(instance, "main", -1)
+        self._change_goal(instance, "stop")
+        self._change_state(instance, self._next(instance))
+
     def _process_ready(self, pid: int, main_pid: int) -> None:
         found = self._pids.get(pid)
         if found is None:
@@ -324,6 +356,7 @@ class Lifecycle:
         instance, slot = found
         if slot != "main":
             return
+        self._expect_cancel(instance)
         if main_pid != pid:
             del self._pids[pid]
             self._pids[main_pid] = (instance, "main")
@@ -400,6 +433,8 @@ class Lifecycle:
             instance.kill_timer = False
             self._kills_armed.discard(id(instance))
             self._out.append(fx.CancelTimer(self._timer_key(instance)))
+        if slot == "main":
+            self._expect_cancel(instance)
         instance.pids.pop(slot, None)
         if failed:
             self._job_failed(instance, failed_process, failed_status)
