@@ -151,6 +151,7 @@ class Daemon:
             # observe: the debug stanza pauses before exec; --debug-stanza (RM-15)
             # honours it without debug-priority logging
             debug=self.opts.debug or self.opts.debug_stanza,
+            inherit_umask=not self.opts.no_inherit_env,
         )
         self.supervisor.cgroups = self.cgroups
         from upstart.observe.jsonlog import default_path
@@ -447,11 +448,12 @@ class Daemon:
         state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
         our own `GetState`: upstart/daemon/upgrade.py)."""
         from upstart.compat.state113 import StateFormatError, is_113
-        from upstart.daemon.reexec import STATE_VERSION, read_state, write_state_file
+        from upstart.daemon.reexec import (STATE_VERSION, read_state, state_wait_secs,
+                                           write_state_file)
 
         dump = self.opts.write_state_file or "UPSTART_WRITE_STATEFILE" in self.environ
         try:
-            data = read_state(fd)
+            data = read_state(fd, state_wait_secs(self.environ))
             try:
                 state = json.loads(data)
             except ValueError:
