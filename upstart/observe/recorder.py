@@ -53,6 +53,7 @@ from upstart.observe.history import MAX_BYTES, History
 Record = dict[str, Any]
 KEEP_EVENTS = 256       # event states kept whole in memory (older: from the records)
 KEEP_FAILURES = 256     # failed instances kept in memory (more: rebuilt from the records)
+KEEP_DEATHS = 256       # instances whose last `died` is kept (RM-12; the oldest dropped)
 
 # the event of an abnormal main-process exit (RM-12); its Trace(queued) carries
 # the event's environment as data
@@ -104,6 +105,8 @@ class Recorder:
         self.goal_causes: dict[tuple[str, str], dict] = {}
         self.start_causes: dict[tuple[str, str], dict] = {}   # the last goal start
         self.failures: dict[tuple[str, str], Record] = {}
+        # RM-12: each instance's last abnormal main exit and how many it had
+        self.deaths: OrderedDict[tuple[str, str], Record] = OrderedDict()
         self.pauses: dict[int, Record] = {}
         self.pids: dict[int, tuple[str, str, str]] = {}
         self._spawns: dict[int, tuple[str, str, str]] = {}   # spawned, not yet logged
@@ -351,6 +354,18 @@ class Recorder:
             self.events.popitem(last=False)
         if by["type"] == "failure":
             self._failed_link = state
+        elif by["type"] == "died":
+            self._died((by["job"], by["instance"]), rec, env)
+
+    def _died(self, key: tuple[str, str], rec: Record, env: list[str]) -> None:
+        last = self.deaths.pop(key, None)
+        vals = env_dict(env)
+        self.deaths[key] = {"job": key[0], "instance": key[1], "wall": rec["wall"],
+                            "mono": rec["mono"], "reason": failure_reason(vals),
+                            "respawn": vals.get("RESPAWN") == "yes",
+                            "count": (last["count"] if last else 0) + 1}
+        if len(self.deaths) > KEEP_DEATHS:
+            self.deaths.popitem(last=False)
 
     def _oldest(self, name: str, test) -> Record | None:
         for rec in self._open.get(name, ()):

@@ -283,6 +283,14 @@ def _paren(expr: Expr) -> str:
     return f"({text})" if isinstance(expr, Op) else text
 
 
+def death_text(death: dict) -> str:
+    """One line about an instance's last `died` (RM-12), for `why` and `status`."""
+    times = "once" if death["count"] == 1 else f"{death['count']} times"
+    then = "respawned" if death["respawn"] else "not respawned"
+    return (f"its main process died {times}; last at {_clock(death.get('wall'))}: "
+            f"{death['reason'].removeprefix('main process ')}, {then}")
+
+
 def _clock(wall: float | None) -> str:
     if wall is None:
         return "?"

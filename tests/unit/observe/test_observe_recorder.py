@@ -220,3 +220,20 @@ def test_died_event_is_attributed_to_the_job_whose_main_died():
     finished = [r for r in h.kinds("event-finished") if r["name"] == "died"]
     assert finished[0]["env"] == ["JOB=r", "INSTANCE=", "PROCESS=main", "EXIT_SIGNAL=KILL",
                                   "RESPAWN=yes"]
+
+
+def test_each_instance_keeps_its_last_death_and_a_count():
+    h = Observed(job("r", respawn=True, respawn_limit=2, respawn_interval=5), job("ok"))
+    h.start("r")
+    h.exited(h.pid("r"), None, 9)
+    h.exited(h.pid("r"), 3)
+    death = h.rec.deaths[("r", "")]
+    assert (death["count"], death["reason"], death["respawn"]) == \
+        (2, "main process ended with status 3", True)
+    h.exited(h.pid("r"), 3)                       # the limit: no respawn this time
+    assert h.rec.deaths[("r", "")]["respawn"] is False
+    assert h.rec.deaths[("r", "")]["count"] == 3
+    h.start("ok")
+    h.stop("ok")
+    h.kill_ack("ok")                               # a stop is no death
+    assert list(h.rec.deaths) == [("r", "")]
