@@ -96,7 +96,7 @@ class Daemon:
             job_env=self.env.job_env_table(),
             init_env=dict(self.environ),
             default_console=self.opts.default_console,
-            debug_stanza=self.opts.debug,
+            debug_stanza=self.opts.debug or self.opts.debug_stanza,
             session_address=self.address if self.session_init and root is None else None,
             confirm_delay=clock.CONFIRM_DELAY,
             random=_system_random,  # hardening: backoff jitter
@@ -148,7 +148,10 @@ class Daemon:
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
-            debug=self.opts.debug,  # observe: the debug stanza pauses before exec
+            # observe: the debug stanza pauses before exec; --debug-stanza (RM-15)
+            # honours it without debug-priority logging
+            debug=self.opts.debug or self.opts.debug_stanza,
+            inherit_umask=not self.opts.no_inherit_env,
         )
         self.supervisor.cgroups = self.cgroups
         from upstart.observe.jsonlog import default_path
@@ -445,11 +448,12 @@ class Daemon:
         state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
         our own `GetState`: upstart/daemon/upgrade.py)."""
         from upstart.compat.state113 import StateFormatError, is_113
-        from upstart.daemon.reexec import STATE_VERSION, read_state, write_state_file
+        from upstart.daemon.reexec import (STATE_VERSION, read_state, state_wait_secs,
+                                           write_state_file)
 
         dump = self.opts.write_state_file or "UPSTART_WRITE_STATEFILE" in self.environ
         try:
-            data = read_state(fd)
+            data = read_state(fd, state_wait_secs(self.environ))
             try:
                 state = json.loads(data)
             except ValueError:

@@ -43,6 +43,7 @@ class Options:
     write_state_file: bool = False
     priority: str = "message"
     debug: bool = False
+    debug_stanza: bool = False           # roadmap 07 §7 (RM-15): `debug` without --debug
     help: bool = False
     version: bool = False
     history_bytes: int | None = None     # the in-memory record window (issue #23)
@@ -106,6 +107,7 @@ _FLAG_EFFECT = {
     "-q": ("priority", "error"), "--quiet": ("priority", "error"),
     "--error": ("priority", "error"), "-v": ("priority", "info"),
     "--verbose": ("priority", "info"), "--debug": ("debug", True),
+    "--debug-stanza": ("debug_stanza", True),
     "--help": ("help", True), "--version": ("version", True),
 }
 

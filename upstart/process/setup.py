@@ -96,7 +96,10 @@ class ChildPlan:
 
 
 def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,
-             no_log: bool, debug: bool, apparmor_usable: bool) -> ChildPlan:
+             no_log: bool, debug: bool, apparmor_usable: bool,
+             inherit_umask: bool = True) -> ChildPlan:
+    """`inherit_umask`: a Session Init's jobs keep init's umask (False with
+    `--no-inherit-env`: 022, as a system job)."""
     cls = request.job_class
     cmd = build_command(request.process)
     env = env_mapping(request.env)
@@ -113,7 +116,7 @@ def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,
     if cls.umask is not None:
         umask = cls.umask
     else:
-        umask = None if session_init else SYSTEM_UMASK
+        umask = None if session_init and inherit_umask else SYSTEM_UMASK
     chdir = cls.chdir if cls.chdir is not None else (None if session_init else "/")
     apparmor = None
     if cls.apparmor_switch and request.slot == "main" and apparmor_usable:

@@ -59,11 +59,12 @@ class Supervisor:
 
     def __init__(self, loop, *, logdir: str | None, no_log: bool, session_init: bool,
                  default_console: str = "log", debug: bool = False,
-                 subreaper: bool = True):
+                 subreaper: bool = True, inherit_umask: bool = True):
         self.loop = loop
         self.logdir = logdir
         self.no_log = no_log
         self.session_init = session_init
+        self.inherit_umask = inherit_umask     # False: --no-inherit-env
         self.default_console = default_console
         self.debug = debug
         self._pending: list[Note] = []
@@ -110,7 +111,8 @@ class Supervisor:
     def _spawn(self, request: SpawnRequest, root: str | None = None) -> int:
         plan = plan_for(request, session_init=self.session_init,
                         default_console=self.default_console, no_log=self.no_log,
-                        debug=self.debug, apparmor_usable=self.apparmor)
+                        debug=self.debug, apparmor_usable=self.apparmor,
+                        inherit_umask=self.inherit_umask)
         plan.session_root = root
         label = request.job_class.job_name_for_display(request.instance)
         if not self.apparmor and request.job not in self._apparmor_warned:
