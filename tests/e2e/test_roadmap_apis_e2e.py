@@ -123,3 +123,67 @@ def test_seed_variant_form_of_start_on_beside_the_113_property():
         xml = conn.call(path, "org.freedesktop.DBus.Introspectable", "Introspect")[0]
         assert '<property name="start_on_variant" type="av" access="read"/>' in xml
         assert '<property name="start_on" type="aas" access="read"/>' in xml
+
+
+# ------------------------------------------------------- RM-15 resuming `debug` jobs
+
+def _proc_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def _cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+
+
+DEBUG_JOBS = {"dbg": "debug\nexec sleep 31\n",
+              "inst": "debug\ninstance $N\nexec sleep 32\n",
+              "plain": "exec sleep 33\n"}
+
+
+def test_debug_stanza_without_debug_logging_and_initctl_resume():
+    # --debug-stanza: the stanza pauses, yet init does not log at debug priority
+    with SessionInit(DEBUG_JOBS, args=("--no-startup-event", "--debug-stanza")) as s:
+        assert s.ok("log-priority").strip() == "message"
+        s.ok("start", "--no-wait", "dbg")
+        pid = s.wait_for(lambda: s.main_pid("dbg", running=False))
+        s.wait_for(lambda: _proc_state(pid) == "T")
+        assert b"sleep" not in _cmdline(pid)           # paused before exec
+        assert "initctl resume dbg" in s.ok("status", "--verbose", "dbg")
+        out = s.ok("resume", "dbg")
+        assert out == f"dbg start/running, process {pid}\n"
+        s.wait_for(lambda: _cmdline(pid).startswith(b"sleep\x0031"))
+        assert _proc_state(pid) in ("S", "R")
+        # nothing is paused now: resuming again says so
+        again = s.initctl("resume", "dbg")
+        assert again.returncode == 1
+        assert again.stderr == "initctl: Job is not paused: dbg\n"
+
+
+def test_resume_names_an_instance_by_its_environment_and_refuses_unknown_ones():
+    with SessionInit(DEBUG_JOBS, args=("--no-startup-event", "--debug-stanza")) as s:
+        s.ok("start", "--no-wait", "inst", "N=a")
+        s.ok("start", "--no-wait", "inst", "N=b")
+        pids = {}
+        for n in "ab":
+            line = s.wait_for(lambda n=n: [x for x in s.ok("list").splitlines()
+                                           if x.startswith(f"inst ({n}) ") and "process" in x])
+            pids[n] = int(line[0].rsplit(" ", 1)[1])
+            s.wait_for(lambda n=n: _proc_state(pids[n]) == "T")
+        s.ok("resume", "inst", "N=b")
+        s.wait_for(lambda: _cmdline(pids["b"]).startswith(b"sleep\x0032"))
+        assert _proc_state(pids["a"]) == "T"                # the other instance stays paused
+        missing = s.initctl("resume", "inst", "N=c")
+        assert missing.returncode == 1 and "Unknown instance" in missing.stderr
+        s.ok("start", "plain")
+        assert s.initctl("resume", "plain").stderr == "initctl: Job is not paused: plain\n"
+        s.ok("resume", "inst", "N=a")
+        s.wait_for(lambda: _cmdline(pids["a"]).startswith(b"sleep\x0032"))
+
+
+def test_without_either_option_the_debug_stanza_does_not_pause():
+    with SessionInit(DEBUG_JOBS) as s:
+        s.ok("start", "dbg")             # waits for running: it would hang if paused
+        pid = s.main_pid("dbg")
+        s.wait_for(lambda: _cmdline(pid).startswith(b"sleep\x0031"))

@@ -130,5 +130,8 @@ def status_extra(ctx, job: str) -> None:
             ctx.message(f"  cgroup usage{who}: " + ", ".join(use))
     for pause in answer.get("paused", []):
         slot = pause.get("slot") or "main"
+        # an instance is named by its KEY=VALUE arguments, as for `status`
+        resume = f"initctl resume {job}" + (" KEY=VALUE..." if pause.get("instance") else "")
         ctx.message(f"  {slot} process {pause['pid']} is paused before exec (debug); "
-                    f"attach a debugger, then continue it with: kill -CONT {pause['pid']}")
+                    f"attach a debugger, then continue it with: {resume} "
+                    f"(or kill -CONT {pause['pid']})")

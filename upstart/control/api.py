@@ -175,6 +175,9 @@ INSTANCE = Interface(
         Method("Stop", (("wait", "b"),)),
         Method("Restart", (("wait", "b"),)),
         Method("Reload"),
+        # our addition (roadmap 07 §7, RM-15): continue the processes paused by the
+        # `debug` stanza (or otherwise stopped)
+        Method("Resume"),
     ),
     signals=(
         Signal("GoalChanged", (("goal", "s"),)),

@@ -96,7 +96,7 @@ class Daemon:
             job_env=self.env.job_env_table(),
             init_env=dict(self.environ),
             default_console=self.opts.default_console,
-            debug_stanza=self.opts.debug,
+            debug_stanza=self.opts.debug or self.opts.debug_stanza,
             session_address=self.address if self.session_init and root is None else None,
             confirm_delay=clock.CONFIRM_DELAY,
             random=_system_random,  # hardening: backoff jitter
@@ -140,15 +140,25 @@ class Daemon:
         # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md);
         # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
 
+        track = self.opts.job_tracking    # issue #26: every job's processes (tracking.md)
+        if track is None:
+            from upstart.cgroups.lazy import ns_inode, tracking_default
+            track = tracking_default(session_init=self.session_init, pid=os.getpid(),
+                                     ns_inode=ns_inode)
+
         def make_cgroups():
             from upstart.cgroups.manager import CGroupManager
             return CGroupManager.from_environ(self.environ, log=log, loop=self.loop,
-                                              enabled=not self.opts.no_cgroups)
-        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
+                                              enabled=not self.opts.no_cgroups,
+                                              track_all=track)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups,
+                                   track_all=track)
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
-            debug=self.opts.debug,  # observe: the debug stanza pauses before exec
+            # observe: the debug stanza pauses before exec; --debug-stanza (RM-15)
+            # honours it without debug-priority logging
+            debug=self.opts.debug or self.opts.debug_stanza,
             inherit_umask=not self.opts.no_inherit_env,
         )
         self.supervisor.cgroups = self.cgroups

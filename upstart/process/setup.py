@@ -70,6 +70,10 @@ class ChildPlan:
     notify_pipe: int | None = None            # init's fd for that write end (set by NotifyHub)
     # ---- end readiness
     cgroup_procs: tuple[str, ...] = ()        # cgroups (issue #9): cgroup.procs files to join
+    # issue #26 (tracking.md): the automatic tracking cgroup; the fast path
+    # runs posix_spawn with init inside it and then moves init back home
+    track_procs: tuple[str, ...] = ()
+    track_home: tuple[str, ...] = ()
     # chroot sessions (docs/design/sessions.md): the session's root, entered
     # before the job's own `chroot` (spec 01 §9 step 4)
     session_root: str | None = None
