@@ -15,8 +15,10 @@ checks use `upstart.control.policy`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
+
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
