@@ -175,7 +175,7 @@ def test_debugged_job_stays_stopped_until_continued():
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             assert b"sleep" not in f.read()
         verbose = s.initctl("status", "--verbose", "dbg").stdout
-        assert f"continue it with: kill -CONT {pid}" in verbose
+        assert f"continue it with: initctl resume dbg (or kill -CONT {pid})" in verbose
         os.kill(pid, signal.SIGCONT)
 
         def execd():

@@ -245,10 +245,12 @@ exec "$@"
 class Pid1Init(_Init):
     def __init__(self, jobs: dict[str, str] | None = None, args: tuple[str, ...] | None = None,
                  env: dict[str, str] | None = None, confdirs: tuple[str, ...] = (),
-                 setup: str = "", wrap=None):
+                 setup: str = "", wrap=None, confdir_option: bool = True):
         """`setup`: shell commands run in the new namespaces before init starts
         (after /run, /dev/kmsg and the tools are in place); `wrap(tmp)`: a command
-        line put before init's (which it must exec)."""
+        line put before init's (which it must exec); `confdir_option` False: no
+        `--confdir` (the jobs in `self.conf` are then read only if init is told
+        of them some other way, e.g. `UPSTART_CONFDIR`)."""
         self.tmp = tempfile.mkdtemp(prefix="upstart-pid1-")
         self.conf = os.path.join(self.tmp, "conf")
         self.logdir = os.path.join(self.tmp, "log")
@@ -264,7 +266,7 @@ class Pid1Init(_Init):
         with open(wrapper, "w") as f:
             f.write(_WRAPPER)
         dirs = []
-        for d in (self.conf,) + tuple(confdirs):
+        for d in ((self.conf,) if confdir_option else ()) + tuple(confdirs):
             dirs += ["--confdir", d]
         init_env = {"PATH": DEFAULT_PATH, "HOME": "/root", "T": self.tmp, "SETUP": setup}
         init_env.update(env or {})

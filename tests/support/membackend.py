@@ -375,3 +375,7 @@ class MemoryBackend:
         if not any(slot == "main" for slot, _ in props.processes):
             raise _fail("NotRunning", "Job is not running: %s" % self._label(job, instance))
         self.calls.append(("reload", job, instance))
+
+    def instance_resume(self, caller, job: str, instance: str) -> None:
+        self.instance_props(job, instance)
+        self.calls.append(("resume", job, instance))

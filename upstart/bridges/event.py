@@ -6,11 +6,11 @@ and `:sys:restarted` (mapping in `sysevents`), with wait=false: the system
 event's blocking is not carried over. The source is the system bus with a
 match on `com.ubuntu.Upstart` (upstream), or with `--system-address=ADDR`
 a peer connection to a system init's private socket (our addition; used
-when there is no system bus, and by the tests). A peer connection cannot
-see the `Restarted` of a re-executed init (it is sent on connections made
-afterwards), so in that mode losing the socket and getting it back within
-ten seconds is what emits `:sys:restarted`. Exits when either side goes
-away for good.
+when there is no system bus, and by the tests). A re-executing init hands
+its connections to the new process, which sends `Restarted` on them; when
+a peer connection is lost instead (an init that cannot hand it over, such
+as C Upstart), getting the socket back within ten seconds is what emits
+`:sys:restarted`. Exits when either side goes away for good.
 """
 
 from __future__ import annotations
@@ -58,11 +58,8 @@ async def serve(opts, log) -> int:
 
     def forward(msg) -> None:
         mapped = sysevents.session_event(msg.fields, msg.body)
-        if mapped is None:
-            return
-        if opts.system_address and mapped[0] == sysevents.RESTARTED:
-            return                  # peer mode: a reconnection stands for it, once
-        init.emit(*mapped)
+        if mapped is not None:
+            init.emit(*mapped)
 
     source.on_signal(forward)
     if not opts.system_address:

@@ -58,7 +58,7 @@ COMMANDS = ("start", "stop", "restart", "reload", "status", "list", "emit",
             "check-config", "usage", "get-env", "list-env", "set-env", "unset-env",
             "reset-env", "list-sessions", "notify-disk-writeable", "notify-dbus-address",
             "notify-cgroup-manager-address", "help", "set-state", "clear-state",
-            "list-states", "list-timers", "why", "timeline")
+            "list-states", "list-timers", "why", "timeline", "resume")
 
 
 class UsageError(Exception):
@@ -731,6 +731,11 @@ def cmd_timeline(ctx: Ctx, args: list[str]) -> int:
     return run(ctx, args)
 
 
+def cmd_resume(ctx: Ctx, args: list[str]) -> int:
+    from upstart.cli.initctl_debug import cmd_resume as run
+    return run(ctx, args)
+
+
 _HANDLERS = {
     "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart, "reload": cmd_reload,
     "status": cmd_status, "list": cmd_list, "emit": cmd_emit,
@@ -744,7 +749,7 @@ _HANDLERS = {
     "notify-cgroup-manager-address": cmd_notify_cgroup_manager_address,
     "help": cmd_help, "set-state": cmd_set_state, "clear-state": cmd_clear_state,
     "list-states": cmd_list_states, "list-timers": cmd_list_timers, "why": cmd_why,
-    "timeline": cmd_timeline,
+    "timeline": cmd_timeline, "resume": cmd_resume,
 }
 
 

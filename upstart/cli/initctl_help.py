@@ -124,6 +124,12 @@ COMMANDS = {
     "timeline": ("", "Show each job's spans since boot.",
                  "Prints the starting, running and stopping spans of every job, marking "
                  "the critical chain; --svg FILE draws them as an SVG chart."),
+    # roadmap 07 §7 (RM-15): the debug stanza
+    "resume": ("JOB [KEY=VALUE]...", "Resume a job paused for debug.",
+               "JOB is the name of the job whose processes the debug stanza paused "
+               "before exec (or that are otherwise stopped); init continues them with "
+               "SIGCONT. It may be followed by zero or more environment variables to "
+               "distinguish between job instances."),
 }
 
 GLOBAL_OPTIONS = (

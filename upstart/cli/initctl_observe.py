@@ -86,10 +86,20 @@ def cmd_timeline(ctx, args: list[str]) -> int:
 
 
 def list_failed(ctx) -> int:
+    """One line per failed instance; with --verbose, the last lines of its log."""
     for item in _observe(ctx, "failed", []):
         ctx.message(f"{item['job']}{' (' + item['instance'] + ')' if item['instance'] else ''}"
                     f" failed: {item['reason']}")
+        if ctx.opts.get("verbose"):
+            _log_tail(ctx, item.get("log"))
     return 0
+
+
+def _log_tail(ctx, lines) -> None:
+    if lines:
+        ctx.message("  last lines of its log:")
+        for line in lines:
+            ctx.message(f"    {line}")
 
 
 def status_extra(ctx, job: str) -> None:
@@ -99,12 +109,14 @@ def status_extra(ctx, job: str) -> None:
         answer = _observe(ctx, "status", [job])
     except Exception:           # an init without the record: the classic line only
         return
+    from upstart.observe.why import death_text
     for item in answer.get("failures", []):
         ctx.message(f"  failed: {item['reason']}")
-        if item.get("log"):
-            ctx.message("  last lines of its log:")
-            for line in item["log"]:
-                ctx.message(f"    {line}")
+        _log_tail(ctx, item.get("log"))
+    for item in answer.get("deaths", []):     # RM-12: also while it respawns
+        who = f" ({item['instance']})" if item.get("instance") else ""
+        ctx.message(f"  {death_text(item).replace('its main process', 'main process' + who)}")
+        _log_tail(ctx, item.get("log"))
     for group in answer.get("cgroups", []):   # cgroups (issue #9): where, and what it uses
         who = f" ({group['instance']})" if group.get("instance") else ""
         for path in group.get("cgroups", []):
@@ -118,5 +130,8 @@ def status_extra(ctx, job: str) -> None:
             ctx.message(f"  cgroup usage{who}: " + ", ".join(use))
     for pause in answer.get("paused", []):
         slot = pause.get("slot") or "main"
+        # an instance is named by its KEY=VALUE arguments, as for `status`
+        resume = f"initctl resume {job}" + (" KEY=VALUE..." if pause.get("instance") else "")
         ctx.message(f"  {slot} process {pause['pid']} is paused before exec (debug); "
-                    f"attach a debugger, then continue it with: kill -CONT {pause['pid']}")
+                    f"attach a debugger, then continue it with: {resume} "
+                    f"(or kill -CONT {pause['pid']})")

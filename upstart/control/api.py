@@ -159,6 +159,12 @@ JOB = Interface(
         Property("while", "aas"),
         Property("ready_on", "aas"),
         Property("emits", "as"),
+        # our additions (roadmap 07 §11, RM-09): the same trees in the seed's form,
+        # an array of variants: "AND"/"OR", or (event name, its match arguments)
+        Property("start_on_variant", "av"),
+        Property("stop_on_variant", "av"),
+        Property("while_variant", "av"),
+        Property("ready_on_variant", "av"),
     ),
 )
 
@@ -169,6 +175,9 @@ INSTANCE = Interface(
         Method("Stop", (("wait", "b"),)),
         Method("Restart", (("wait", "b"),)),
         Method("Reload"),
+        # our addition (roadmap 07 §7, RM-15): continue the processes paused by the
+        # `debug` stanza (or otherwise stopped)
+        Method("Resume"),
     ),
     signals=(
         Signal("GoalChanged", (("goal", "s"),)),

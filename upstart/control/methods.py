@@ -149,4 +149,6 @@ METHODS = {
     # an init without Reload answers UnknownMethod; initctl then signals itself
     ("instance", "Reload"):
         lambda c, t: _unit(_own(c, t[1]).instance_reload(c.caller, t[1], t[2])),
+    ("instance", "Resume"):
+        lambda c, t: _unit(_own(c, t[1]).instance_resume(c.caller, t[1], t[2])),
 }

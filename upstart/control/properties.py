@@ -17,6 +17,22 @@ def _rpn(value) -> list:
     return [list(x) for x in value]
 
 
+_OPERATORS = {"/AND": "AND", "/OR": "OR"}
+
+
+def _variants(value) -> list:
+    """1.13's RPN (`aas`, operators as `["/AND"]`) in the seed's form (`av`):
+    an operator is the string "AND" or "OR", a match the structure
+    (event name, its arguments) (spec 07 §11)."""
+    out = []
+    for item in value:
+        if len(item) == 1 and item[0] in _OPERATORS:
+            out.append(("s", _OPERATORS[item[0]]))
+        else:
+            out.append(("(sas)", (item[0], list(item[1:]))))
+    return out
+
+
 def _ready(props: InstanceProps) -> str:
     return "" if props.ready is None else ("ready" if props.ready else "waiting")
 
@@ -37,6 +53,10 @@ JOB_VALUES = {
     "while": lambda p: _rpn(p.while_on),
     "ready_on": lambda p: _rpn(p.ready_on),
     "emits": lambda p: list(p.emits),
+    "start_on_variant": lambda p: _variants(p.start_on),
+    "stop_on_variant": lambda p: _variants(p.stop_on),
+    "while_variant": lambda p: _variants(p.while_on),
+    "ready_on_variant": lambda p: _variants(p.ready_on),
 }
 INSTANCE_VALUES = {
     "name": lambda p: p.name or "",

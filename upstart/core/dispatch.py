@@ -172,6 +172,7 @@ class Dispatch:
             fds = [str(ev.fd) for ev in events if ev.fd is not None]
             if fds:
                 env_set(env, "UPSTART_FDS=" + " ".join(fds))
+                env_set(env, "UPSTART_FD=" + fds[0])     # roadmap 07 §8 (RM-05)
             instance.start_env = env
             self._job_finished(instance, False)
             self._attach(instance, events)

@@ -104,6 +104,8 @@ class TimerKind:
 TIMER_KINDS: dict[str, TimerKind] = {
     "kill": TimerKind("kill timeout of a stopping job: SIGKILL its main process"),
     "ready": TimerKind("ready timeout of a job waiting for its ready point"),
+    "expect": TimerKind("expect timeout of a main process that has not forked/stopped "
+                        "as its `expect` says", reap_first=True),
     "respawn": TimerKind("end of a respawn backoff pause: respawn now"),
     "confirm": TimerKind("spawn confirmations due; children reaped first, as "
                          "upstream's main loop reads them before the exec pipe",
@@ -164,7 +166,8 @@ class Trace:
     """What the engine did, for observers (the event recorder): returned
     whatever the log priority, never logged nor sent on the bus.
 
-    kind: `queued` (event `name` is pending), `handling` (event `name` is
+    kind: `queued` (event `name` is pending; for `died`, `data` is its
+    environment), `handling` (event `name` is
     being handled), `finished` (event `name` finished), `spawned` (process
     `pid` of job `name` was forked), `opened` / `closed` (state `name` with
     env `data`, seen by a `while` evaluation), `while` (job `name`'s `while`

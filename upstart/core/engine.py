@@ -267,6 +267,7 @@ class Engine(Lifecycle, Dispatch, Whiles, EventStates, Readiness, Backoff):
     _TIMER_FIRED: dict[str, Callable[[Any, fx.TimerKey], None]] = {
         "kill": Lifecycle._kill_timer_fired,
         "ready": Readiness._ready_timer_fired,
+        "expect": Lifecycle._expect_timer_fired,
         "respawn": Backoff._backoff_timer_fired,
         "confirm": lambda engine, _key: engine._confirm_timer_fired(),
     }

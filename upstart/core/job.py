@@ -66,6 +66,7 @@ class Instance:
     respawn_time: int | None = None
     respawn_count: int = 0
     kill_timer: bool = False
+    expect_timer: bool = False       # `expect timeout` armed (issue #26)
     # respawn backoff (issue #14, backoff.py): consecutive respawns, the pause
     # chosen for the next one, whether it is still to come / timed now
     run_since: float | None = None

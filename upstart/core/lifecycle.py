@@ -25,6 +25,8 @@ from upstart.core.signals import SIGKILL, signal_name
 from upstart.core.machine import ENTRY, SPAWN_FATAL, WAIT_STATE, next_state
 from upstart.states.model import RUNNING_STATES
 
+DIED_EVENT = "died"     # RM-12: an abnormal exit of a main process
+
 class Lifecycle:
     """Mixin: the instance state machine (see module doc).
 
@@ -173,6 +175,10 @@ class Lifecycle:
         instance.notified = False
         instance.entry.gave_up.pop(instance.name, None)
         instance.entry.counters["starts"] += 1
+        override = instance.entry.job_class.override_path
+        if override is not None and self.log_enabled("info"):
+            # roadmap 07 §12 (RM-10): a run of a job an override changed says so
+            self._log("info", f"{instance.display} job modified by override {override}")
 
     def _has_slot(self, instance: Instance, slot: str) -> bool:
         """Does the class run `slot`? (`security` only with AppArmor)."""
@@ -215,6 +221,30 @@ class Lifecycle:
             event.blocking.append(("job", instance))
         return event
 
+    def _emit_died(self, instance: Instance, status: int, respawn: bool) -> None:
+        """RM-12 (docs/design/died-event.md): the main process ended on its own
+        with an exit 1.13 counts as a failure (it respawns or fails the job).
+        A signal: nobody waits for it, and it changes nothing of 1.13's events."""
+        env = [f"JOB={instance.job}", f"INSTANCE={instance.name}", "PROCESS=main"]
+        if status & ~0xFF:
+            env.append(f"EXIT_SIGNAL={signal_name(status >> 8) or status >> 8}")
+        else:
+            env.append(f"EXIT_STATUS={status}")
+        env.append(f"RESPAWN={'yes' if respawn else 'no'}")
+        instance.entry.counters["died"] += 1
+        # deaths of the job so far, this one included: a count for alerts, and a
+        # value that tells two deaths apart (`instance $JOB$INSTANCE-$DEATHS`)
+        env.append(f"DEATHS={instance.entry.counters['died']}")
+        for key in instance.entry.job_class.export:
+            value = env_lookup(instance.env, key)
+            if value is not None:
+                env_set(env, f"{key}={value}", replace=False)
+        # the recorder learns whose death it is from the trace's data
+        self._trace("queued", DIED_EVENT, data=tuple(env))
+        if self.log_enabled("debug"):
+            self._log("debug", f"Pending {DIED_EVENT} event")
+        self.queue.new(DIED_EVENT, env, None)
+
     def _queue_event(self, name: str, env: list[str], fd: int | None = None) -> Event:
         self._trace("queued", name)
         if self.log_enabled("debug"):
@@ -246,6 +276,9 @@ class Lifecycle:
             self._backoff_main_started(instance)
         if slot == "main" and jc.expect == "none":
             self._confirm.append((instance, slot, pid, None))
+        elif slot == "main" and jc.expect_timeout:   # issue #26: expect readiness timeout
+            instance.expect_timer = True
+            self._out.append(fx.SetTimer(self._expect_key(instance), jc.expect_timeout))
 
     def _confirmed(self, instance: Instance, slot: str, pid: int, error: str | None) -> None:
         if instance.entry.instances.get(instance.name) is not instance:
@@ -290,6 +323,35 @@ class Lifecycle:
         self._log("info", f"Sending KILL signal to {instance.display} main process ({pid})")
         self._out.append(fx.Kill(pid, SIGKILL, group=True))
 
+    @staticmethod
+    def _expect_key(instance: Instance) -> fx.TimerKey:
+        return fx.TimerKey(instance.job, instance.name, "expect")
+
+    def _expect_cancel(self, instance: Instance) -> None:
+        if instance.expect_timer:
+            instance.expect_timer = False
+            self._out.append(fx.CancelTimer(self._expect_key(instance)))
+
+    def _expect_timer_fired(self, key: fx.TimerKey) -> None:
+        """`expect timeout`: the main process never did what `expect` waits
+        for; the job fails with PROCESS=main (no EXIT_*) and is stopped."""
+        entry = self.registry.get(key[0])
+        instance = entry.instances.get(key[1]) if entry else None
+        if instance is None or not instance.expect_timer:
+            return
+        instance.expect_timer = False
+        pid = instance.pid("main")
+        if instance.state != "spawned" or pid <= 0:
+            return
+        jc = instance.entry.job_class
+        what = {"stop": "stop itself with SIGSTOP", "daemon": "fork twice"}.get(
+            jc.expect, "fork")
+        self._log("warn", f"{instance.display} main process ({pid}) did not {what} within "
+                          f"{jc.expect_timeout} s (expect {jc.expect}), stopping")
+        self._job_failed(instance, "main", -1)
+        self._change_goal(instance, "stop")
+        self._change_state(instance, self._next(instance))
+
     def _process_ready(self, pid: int, main_pid: int) -> None:
         found = self._pids.get(pid)
         if found is None:
@@ -297,6 +359,7 @@ class Lifecycle:
         instance, slot = found
         if slot != "main":
             return
+        self._expect_cancel(instance)
         if main_pid != pid:
             del self._pids[pid]
             self._pids[main_pid] = (instance, "main")
@@ -349,6 +412,7 @@ class Lifecycle:
                 stop = True
                 if status or (jc.respawn and not jc.task):
                     failed = status not in jc.normal_exit
+                    respawn = False
                     if failed and jc.respawn and not self.respawn_disabled:
                         if jc.respawn_delay is not None and self._backoff_gives_up(instance):
                             failed_process, failed_status = None, 0
@@ -358,9 +422,13 @@ class Lifecycle:
                         else:
                             self._log("warn", f"{instance.display} {slot} process ended, respawning")
                             instance.entry.counters["respawns"] += 1
-                            failed = stop = False
-                            if not advance:
-                                self._change_goal(instance, "respawn")
+                            respawn = True
+                    if failed:
+                        self._emit_died(instance, status, respawn)
+                    if respawn:
+                        failed = stop = False
+                        if not advance:
+                            self._change_goal(instance, "respawn")
         elif slot in ("pre-start", "post-stop"):
             if status:
                 failed = stop = True
@@ -368,6 +436,8 @@ class Lifecycle:
             instance.kill_timer = False
             self._kills_armed.discard(id(instance))
             self._out.append(fx.CancelTimer(self._timer_key(instance)))
+        if slot == "main":
+            self._expect_cancel(instance)
         instance.pids.pop(slot, None)
         if failed:
             self._job_failed(instance, failed_process, failed_status)

@@ -38,7 +38,7 @@ class ClassEntry:
     deleted: bool = False
     pending: JobClass | None = None      # replacement waiting for instances to go
     counters: dict[str, int] = field(
-        default_factory=lambda: {"starts": 0, "failures": 0, "respawns": 0})
+        default_factory=lambda: {"starts": 0, "failures": 0, "respawns": 0, "died": 0})
     # `while`: instance names the condition held for at the last evaluation
     # (a new entry starts empty: its condition is evaluated on current states)
     while_names: set[str] = field(default_factory=set)

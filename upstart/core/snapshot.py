@@ -323,6 +323,9 @@ def resume_effects(engine: Engine) -> list[Any]:
                 engine._kills_armed.add(id(inst))
                 out.append(fx.SetTimer(engine._timer_key(inst),
                                        inst.entry.job_class.kill_timeout))
+            if inst.expect_timer and inst.entry.job_class.expect_timeout:
+                out.append(fx.SetTimer(engine._expect_key(inst),
+                                       inst.entry.job_class.expect_timeout))
             if inst.ready_timer and inst.entry.job_class.ready_timeout:
                 out.append(fx.SetTimer(engine._ready_key(inst),
                                        inst.entry.job_class.ready_timeout))

@@ -298,3 +298,31 @@ class EngineBackend:
 
     async def instance_reload(self, caller: Caller, job: str, instance: str) -> None:
         await self._request(self.engine.instance_reload, job, instance)
+
+    def instance_resume(self, caller: Caller, job: str, instance: str) -> None:
+        """Roadmap 07 §7 (RM-15): SIGCONT to each process of the instance that is
+        stopped (the `debug` stanza's pause before exec, or a SIGSTOP); an
+        instance with none stopped is an error, so a mistyped job says so."""
+        import signal
+        _goal, _state, procs = self.engine.instance_info(job, instance)
+        resumed = 0
+        for _slot, pid in procs:
+            if _stopped(pid):
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                    resumed += 1
+                except ProcessLookupError:
+                    pass
+        if not resumed:
+            name = f"{job} ({instance})" if instance else job
+            raise ControlFailure(upstart_error("NotPaused", f"Job is not paused: {name}"))
+
+
+def _stopped(pid: int) -> bool:
+    """Is `pid` stopped (`T`, or `t` while a debugger holds it)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] in (["T"], ["t"])

@@ -73,6 +73,8 @@ class Daemon:
         self._bus_connecting = False
         self.control_handover: dict | None = None   # re-exec: the old init's sockets
         self._reexec_task = None
+        self.keyboard_request = False   # the console sends SIGWINCH on Alt-Up
+        self.subreaper_failed = False   # prctl(PR_SET_CHILD_SUBREAPER) refused
 
     # ------------------------------------------------------------ set-up
 
@@ -94,7 +96,7 @@ class Daemon:
             job_env=self.env.job_env_table(),
             init_env=dict(self.environ),
             default_console=self.opts.default_console,
-            debug_stanza=self.opts.debug,
+            debug_stanza=self.opts.debug or self.opts.debug_stanza,
             session_address=self.address if self.session_init and root is None else None,
             confirm_delay=clock.CONFIRM_DELAY,
             random=_system_random,  # hardening: backoff jitter
@@ -138,15 +140,26 @@ class Daemon:
         # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md);
         # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
 
+        track = self.opts.job_tracking    # issue #26: every job's processes (tracking.md)
+        if track is None:
+            from upstart.cgroups.lazy import ns_inode, tracking_default
+            track = tracking_default(session_init=self.session_init, pid=os.getpid(),
+                                     ns_inode=ns_inode)
+
         def make_cgroups():
             from upstart.cgroups.manager import CGroupManager
             return CGroupManager.from_environ(self.environ, log=log, loop=self.loop,
-                                              enabled=not self.opts.no_cgroups)
-        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
+                                              enabled=not self.opts.no_cgroups,
+                                              track_all=track)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups,
+                                   track_all=track)
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,
-            debug=self.opts.debug,  # observe: the debug stanza pauses before exec
+            # observe: the debug stanza pauses before exec; --debug-stanza (RM-15)
+            # honours it without debug-priority logging
+            debug=self.opts.debug or self.opts.debug_stanza,
+            inherit_umask=not self.opts.no_inherit_env,
         )
         self.supervisor.cgroups = self.cgroups
         from upstart.observe.jsonlog import default_path
@@ -313,7 +326,8 @@ class Daemon:
         if self.pid1 or not self.session_init:
             add(signal.SIGINT, self.guard, self._emit_signal_event, "control-alt-delete")
             add(signal.SIGPWR, self.guard, self._emit_signal_event, "power-status-changed")
-            add(signal.SIGWINCH, self.guard, self._emit_signal_event, "keyboard-request")
+            if self.keyboard_request:        # KDSIGACCEPT accepted (PID 1 only)
+                add(signal.SIGWINCH, self.guard, self._emit_signal_event, "keyboard-request")
             add(signal.SIGUSR1, self.guard, self._on_sigusr1)
             for offset, kind in FINAL_SIGNALS.items():
                 add(signal.SIGRTMIN + offset, self.guard, self.final_stage, kind)
@@ -442,11 +456,12 @@ class Daemon:
         state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
         our own `GetState`: upstart/daemon/upgrade.py)."""
         from upstart.compat.state113 import StateFormatError, is_113
-        from upstart.daemon.reexec import STATE_VERSION, read_state, write_state_file
+        from upstart.daemon.reexec import (STATE_VERSION, read_state, state_wait_secs,
+                                           write_state_file)
 
         dump = self.opts.write_state_file or "UPSTART_WRITE_STATEFILE" in self.environ
         try:
-            data = read_state(fd)
+            data = read_state(fd, state_wait_secs(self.environ))
             try:
                 state = json.loads(data)
             except ValueError:
@@ -523,13 +538,22 @@ class Daemon:
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.reboot(RB_DISABLE_CAD) != 0 and ctypes.get_errno() == 22:
                 self.in_container = True
+            # Alt-Up on the console sends SIGWINCH: only a virtual terminal can
+            from upstart.daemon.boot import accept_keyboard_request
+            why = accept_keyboard_request(signal.SIGWINCH)
+            self.keyboard_request = why is None
+            if why is not None:
+                self.logger.log("info", "No keyboard-request event: the console cannot "
+                                f"send SIGWINCH (KDSIGACCEPT: {why})")
         if os.getpid() != 1:
             try:
                 libc = ctypes.CDLL(None, use_errno=True)
                 if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
                     raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
             except OSError as exc:
+                # 1.13 also queues child-subreaper-failed (main() emits it)
                 self.logger.log("warn", f"Unable to register as subreaper: {exc.strerror}")
+                self.subreaper_failed = True
         from upstart.daemon.procname import name_process
         name_process()           # comm `init` (pgrep -x init), also after a re-exec
         from upstart.process.launch import reset_reserved_signals
@@ -575,6 +599,8 @@ class Daemon:
         elif self.opts.startup_event:
             self.apply(self.world.engine.emit(self.opts.startup_event, [], wait=False,
                                               token=None))
+        if self.subreaper_failed:       # after the startup event, as 1.13
+            self._emit_signal_event("child-subreaper-failed")
         # reap anything that died before the handler was installed
         self.guard(self.on_sigchld)
         try:

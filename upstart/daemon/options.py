@@ -39,12 +39,14 @@ class Options:
     user: bool = False
     no_inherit_env: bool = False
     no_cgroups: bool = False
+    job_tracking: bool | None = None     # issue #26: None = tracking.md's default
     chroot_sessions: bool = False
     restart: bool = False
     state_fd: int | None = None
     write_state_file: bool = False
     priority: str = "message"
     debug: bool = False
+    debug_stanza: bool = False           # roadmap 07 §7 (RM-15): `debug` without --debug
     help: bool = False
     version: bool = False
     history_bytes: int | None = None     # the in-memory record window (issue #23)
@@ -104,10 +106,12 @@ _FLAG_EFFECT = {
     "--no-dbus": ("no_dbus", True), "--session": ("session_bus", True),
     "--user": ("user", True), "--no-inherit-env": ("no_inherit_env", True),
     "--no-cgroups": ("no_cgroups", True), "--chroot-sessions": ("chroot_sessions", True),
+    "--job-tracking": ("job_tracking", True), "--no-job-tracking": ("job_tracking", False),
     "--restart": ("restart", True), "--write-state-file": ("write_state_file", True),
     "-q": ("priority", "error"), "--quiet": ("priority", "error"),
     "--error": ("priority", "error"), "-v": ("priority", "info"),
     "--verbose": ("priority", "info"), "--debug": ("debug", True),
+    "--debug-stanza": ("debug_stanza", True),
     "--help": ("help", True), "--version": ("version", True),
 }
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 STATE_VERSION = 1
+STATE_WAIT_SECS = 3      # 1.13's default wait for the state (UPSTART_STATE_WAIT_SECS)
 _LEVEL_FLAGS = ("--debug", "--verbose", "--error", "-v", "-q", "--quiet")
 
 
@@ -111,11 +112,41 @@ def reexec(state: Callable[[], tuple[bytes, bool]], *, argv: list[str], priority
             os.close(fd)
 
 
-def read_state(fd: int) -> bytes:
-    """The document the old init left in `fd` (closed here), as bytes."""
+def state_wait_secs(environ: dict[str, str]) -> float | None:
+    """How long the new init waits for the state: `UPSTART_STATE_WAIT_SECS`
+    as 1.13 reads it (atoi: a number, else 0), default 3 s; a negative value
+    is forever (None)."""
+    value = environ.get("UPSTART_STATE_WAIT_SECS")
+    if value is None:
+        return float(STATE_WAIT_SECS)
+    digits = value.strip()
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    n = 0
+    for ch in digits:
+        if not ch.isdigit():
+            break
+        n = n * 10 + int(ch)
+    n *= sign
+    return None if n < 0 else float(n)
+
+
+def read_state(fd: int, wait: float | None = None) -> bytes:
+    """The document the old init left in `fd` (closed here), as bytes. It
+    must come within `wait` seconds (None: however long it takes); a memfd is
+    there at once, a pipe from Upstart 1.13's writer may not be."""
+    import select
+    import time
+
+    deadline = None if wait is None else time.monotonic() + wait
     chunks = []
     try:
         while True:
+            if deadline is not None:
+                ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    raise TimeoutError(f"no state on fd {fd} within {wait:g} s "
+                                       "(UPSTART_STATE_WAIT_SECS)")
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break

@@ -188,6 +188,7 @@ class JobClass:
     ready_on: Expr | None = None       # `ready on [CONDITION]`
     ready: bool = False                # a `ready on` stanza was given (with or without condition)
     ready_timeout: int | None = None   # `ready timeout SECONDS`
+    expect_timeout: int | None = None  # `expect timeout SECONDS` (issue #26, tracking.md)
     respawn_delay: tuple[float, float, float] | None = None   # `respawn delay MIN [MAX [FACTOR]]`
     states: list[StateDecl] = field(default_factory=list)     # `state NAME ... on/until`
 

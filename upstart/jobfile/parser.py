@@ -279,11 +279,15 @@ def stanza_env(sc: Scanner, cls: JobClass, line: int) -> None:
 
 # -- lifecycle ------------------------------------------------------------------
 
-def stanza_expect(sc: Scanner, cls: JobClass, line: int) -> None:
+def stanza_expect(sc: Scanner, cls: JobClass, line: int, timeout: bool = True) -> None:
     arg = sc.next_arg()
-    if arg not in EXPECT_MODES:
+    if arg == "timeout" and timeout:   # roadmap (issue #26): readiness timeout of expect
+        at = sc.lineno
+        cls.expect_timeout = _interval(sc.next_arg(), at)
+    elif arg not in EXPECT_MODES:
         raise _unknown(line)
-    cls.expect = arg
+    else:
+        cls.expect = arg
     sc.skip_comment()
 
 
@@ -576,8 +580,13 @@ def _stanza_respawn_1_13(sc: Scanner, cls: JobClass, line: int) -> None:
     stanza_respawn(sc, cls, line, delay=False)
 
 
+def _stanza_expect_1_13(sc: Scanner, cls: JobClass, line: int) -> None:
+    stanza_expect(sc, cls, line, timeout=False)
+
+
 # The 35 stanzas of 1.13, exactly.
-STANZAS_1_13: dict[str, Handler] = dict(STANZAS, respawn=_stanza_respawn_1_13)
+STANZAS_1_13: dict[str, Handler] = dict(STANZAS, respawn=_stanza_respawn_1_13,
+                                        expect=_stanza_expect_1_13)
 
 # Roadmap stanzas: not in 1.13 (which says `Unknown stanza` for them).
 ROADMAP_STANZAS: dict[str, Handler] = {

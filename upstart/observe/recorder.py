@@ -25,7 +25,8 @@ priority (`Engine._trace`); log text is never parsed. `Trace(queued, NAME)`
 says an event was queued; the effect just before it says by whom (a
 `StateChanged` to starting/running/stopping/waiting: that job's lifecycle
 event; a `Trace(finished, NAME)`: the `NAME/failed` event; the first
-effect of an `EmitEvent` call: its caller; otherwise init itself: startup,
+effect of an `EmitEvent` call: its caller; a `died` trace carries its
+environment (JOB, INSTANCE, ...) in `data`; otherwise init itself: startup,
 signals, session end). `Trace(handling, NAME)` says which event is being
 handled, so a `GoalChanged` meanwhile was caused by that event (unless the
 instance just failed); `Trace(spawned, pid=PID)` places a spawn record. A job event carries a copy of its job's goal cause,
@@ -52,7 +53,11 @@ from upstart.observe.history import MAX_BYTES, History
 Record = dict[str, Any]
 KEEP_EVENTS = 256       # event states kept whole in memory (older: from the records)
 KEEP_FAILURES = 256     # failed instances kept in memory (more: rebuilt from the records)
+KEEP_DEATHS = 256       # instances whose last `died` is kept (RM-12; the oldest dropped)
 
+# the event of an abnormal main-process exit (RM-12); its Trace(queued) carries
+# the event's environment as data
+DIED_EVENT = "died"
 # lifecycle event name -> the state change that queues it
 JOB_EVENT_STATE = {"starting": "starting", "started": "running",
                    "stopping": "stopping", "stopped": "waiting"}
@@ -100,6 +105,8 @@ class Recorder:
         self.goal_causes: dict[tuple[str, str], dict] = {}
         self.start_causes: dict[tuple[str, str], dict] = {}   # the last goal start
         self.failures: dict[tuple[str, str], Record] = {}
+        # RM-12: each instance's last abnormal main exit and how many it had
+        self.deaths: OrderedDict[tuple[str, str], Record] = OrderedDict()
         self.pauses: dict[int, Record] = {}
         self.pids: dict[int, tuple[str, str, str]] = {}
         self._spawns: dict[int, tuple[str, str, str]] = {}   # spawned, not yet logged
@@ -227,7 +234,7 @@ class Recorder:
             if len(self.state_causes) > STATE_CAUSES:
                 self.state_causes.popitem(last=False)
         else:
-            self._traced(kind, effect.name, effect.pid, first)
+            self._traced(kind, effect.name, effect.pid, first, effect.data)
 
     def _state_seen(self, kind: str, name: str, env: list[str]) -> None:
         text = " ".join([name] + env)
@@ -287,9 +294,10 @@ class Recorder:
         for key in [k for k in self.while_last if k[0] == effect.job]:
             del self.while_last[key]
 
-    def _traced(self, kind: str, name: str, pid: int, first: bool) -> None:
+    def _traced(self, kind: str, name: str, pid: int, first: bool,
+                data: tuple[str, ...] = ()) -> None:
         if kind == "queued":
-            self._queued(name, first)
+            self._queued(name, first, data)
         elif kind == "handling":
             rec = self._oldest(name, lambda e: e["handled"] is None)
             if rec is not None:
@@ -302,7 +310,7 @@ class Recorder:
         elif kind == "spawned" and pid in self._spawns:
             self._flush_spawns(pid)
 
-    def _queued(self, name: str, first: bool) -> None:
+    def _queued(self, name: str, first: bool, data: tuple[str, ...] = ()) -> None:
         prev = self._prev
         by: dict
         env: list[str] = []
@@ -318,6 +326,13 @@ class Recorder:
                   "goal_cause": dict(cause) if cause else None,
                   "start_cause": dict(started) if started and started != cause else None}
             env = [f"JOB={prev.job}", f"INSTANCE={prev.instance}"]
+        elif name == DIED_EVENT and data:        # RM-12: whose main process died
+            vals = env_dict(data)
+            key = (vals.get("JOB", ""), vals.get("INSTANCE", ""))
+            cause = self.goal_causes.get(key)
+            by = {"type": "died", "job": key[0], "instance": key[1],
+                  "goal_cause": dict(cause) if cause else None}
+            env = list(data)
         elif first and self._expect is not None and self._expect["name"] == name:
             by = self._expect["by"]
             self._expect = None
@@ -339,6 +354,18 @@ class Recorder:
             self.events.popitem(last=False)
         if by["type"] == "failure":
             self._failed_link = state
+        elif by["type"] == "died":
+            self._died((by["job"], by["instance"]), rec, env)
+
+    def _died(self, key: tuple[str, str], rec: Record, env: list[str]) -> None:
+        last = self.deaths.pop(key, None)
+        vals = env_dict(env)
+        self.deaths[key] = {"job": key[0], "instance": key[1], "wall": rec["wall"],
+                            "mono": rec["mono"], "reason": failure_reason(vals),
+                            "respawn": vals.get("RESPAWN") == "yes",
+                            "count": (last["count"] if last else 0) + 1}
+        if len(self.deaths) > KEEP_DEATHS:
+            self.deaths.popitem(last=False)
 
     def _oldest(self, name: str, test) -> Record | None:
         for rec in self._open.get(name, ()):

@@ -228,7 +228,8 @@ class Observer:
         if what == "status":
             if not args:
                 raise ControlFailure(upstart_error("UnknownJob", "Unknown job: "))
-            answer = {"failures": self._failures(args[0]), "paused": self._paused(args[0])}
+            answer = {"failures": self._failures(args[0]), "paused": self._paused(args[0]),
+                      "deaths": self._deaths(args[0])}
             if self.cgroups_status is not None:       # cgroups (issue #9)
                 answer["cgroups"] = self.cgroups_status(args[0])
             return answer
@@ -261,9 +262,13 @@ class Observer:
         if inst is None:
             failure = self.recorder.all_failures().get((job, ""))
             text = f"{job}: not running"
-            if failure:
-                text += f" (it failed: {failure['reason']})"
             tree = {"text": text, "children": []}
+            if failure:
+                tree["text"] += f" (it failed: {failure['reason']})"
+                tail = self._tail(job, "")
+                if tail:      # RM-12: what the job said last (read now, never kept)
+                    tree["children"].append({"text": "last lines of its log:", "children": [
+                        {"text": line, "children": []} for line in tail]})
             if while_now is not None:
                 tree["children"] = while_story(self.recorder, None, job, "", None, *while_now)
         else:
@@ -271,17 +276,45 @@ class Observer:
             env = list(engine.env_list([job, inst]))
             tree = explain(self.recorder, job, inst, goal, env, self._conditions(engine),
                            while_now)
+            death = self.recorder.deaths.get((job, inst))
+            if death is not None:           # RM-12: a flapping job says so
+                tree["children"].append(self._death_node(death, self._tail(job, inst)))
         return {"tree": tree, "text": render(tree)}
 
     def _failures(self, job: str | None) -> list[dict]:
-        from upstart.process.joblog import log_path
         out = []
         for (name, inst), failure in sorted(self.recorder.all_failures().items()):
             if job is not None and name != job:
                 continue
             item = dict(failure)
-            item["log"] = log_tail(log_path(self.logdir, name, inst)) if self.logdir else []
+            item["log"] = self._tail(name, inst)
             out.append(item)
+        return out
+
+    @staticmethod
+    def _death_node(death: dict, tail: list[str]) -> dict:
+        from upstart.observe.why import death_text
+        node = {"text": death_text(death), "children": []}
+        if tail:
+            node["children"].append({"text": "last lines of its log:", "children": [
+                {"text": line, "children": []} for line in tail]})
+        return node
+
+    def _tail(self, job: str, inst: str) -> list[str]:
+        """The last lines of an instance's job log, read at the query (RM-12)."""
+        from upstart.process.joblog import log_path
+        return log_tail(log_path(self.logdir, job, inst)) if self.logdir else []
+
+    def _deaths(self, job: str) -> list[dict]:
+        """RM-12: each instance's last abnormal main exit (`died`), with its
+        log tail unless a failure of the same instance already shows it."""
+        failed = {k for k in self.recorder.all_failures() if k[0] == job}
+        out = []
+        for (name, inst), death in sorted(self.recorder.deaths.items()):
+            if name == job:
+                item = dict(death)
+                item["log"] = [] if (name, inst) in failed else self._tail(name, inst)
+                out.append(item)
         return out
 
     def _paused(self, job: str) -> list[dict]:

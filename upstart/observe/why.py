@@ -201,6 +201,15 @@ class _Walker:
                                                   started, None, depth + 1,
                                                   " (when it was started)"))
             return node
+        if kind == "died":
+            node = _node(f"emitted by init as the main process of job "
+                         f"{_display(by['job'], by['instance'])} died")
+            cause = by.get("goal_cause")
+            if cause:
+                node["children"].append(self.goal(by["job"], by["instance"],
+                                                  cause.get("goal", "start"), cause,
+                                                  None, depth + 1))
+            return node
         if kind == "failure":
             failed = self.rec.event(by.get("event"))
             node = _node(f"queued because event {by.get('name')} failed")
@@ -272,6 +281,14 @@ def condition_text(expr: Expr) -> str:
 def _paren(expr: Expr) -> str:
     text = condition_text(expr)
     return f"({text})" if isinstance(expr, Op) else text
+
+
+def death_text(death: dict) -> str:
+    """One line about an instance's last `died` (RM-12), for `why` and `status`."""
+    times = "once" if death["count"] == 1 else f"{death['count']} times"
+    then = "respawned" if death["respawn"] else "not respawned"
+    return (f"its main process died {times}; last at {_clock(death.get('wall'))}: "
+            f"{death['reason'].removeprefix('main process ')}, {then}")
 
 
 def _clock(wall: float | None) -> str:

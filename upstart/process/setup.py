@@ -71,6 +71,10 @@ class ChildPlan:
     notify_pipe: int | None = None            # init's fd for that write end (set by NotifyHub)
     # ---- end readiness
     cgroup_procs: tuple[str, ...] = ()        # cgroups (issue #9): cgroup.procs files to join
+    # issue #26 (tracking.md): the automatic tracking cgroup; the fast path
+    # runs posix_spawn with init inside it and then moves init back home
+    track_procs: tuple[str, ...] = ()
+    track_home: tuple[str, ...] = ()
     # chroot sessions (docs/design/sessions.md): the session's root, entered
     # before the job's own `chroot` (spec 01 §9 step 4)
     session_root: str | None = None
@@ -97,7 +101,10 @@ class ChildPlan:
 
 
 def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,
-             no_log: bool, debug: bool, apparmor_usable: bool) -> ChildPlan:
+             no_log: bool, debug: bool, apparmor_usable: bool,
+             inherit_umask: bool = True) -> ChildPlan:
+    """`inherit_umask`: a Session Init's jobs keep init's umask (False with
+    `--no-inherit-env`: 022, as a system job)."""
     cls = request.job_class
     cmd = build_command(request.process)
     env = env_mapping(request.env)
@@ -114,7 +121,7 @@ def plan_for(request: SpawnRequest, *, session_init: bool, default_console: str,
     if cls.umask is not None:
         umask = cls.umask
     else:
-        umask = None if session_init else SYSTEM_UMASK
+        umask = None if session_init and inherit_umask else SYSTEM_UMASK
     chdir = cls.chdir if cls.chdir is not None else (None if session_init else "/")
     apparmor = None
     if cls.apparmor_switch and request.slot == "main" and apparmor_usable:

@@ -59,15 +59,17 @@ class Supervisor:
 
     def __init__(self, loop, *, logdir: str | None, no_log: bool, session_init: bool,
                  default_console: str = "log", debug: bool = False,
-                 subreaper: bool = True):
+                 subreaper: bool = True, inherit_umask: bool = True):
         self.loop = loop
         self.logdir = logdir
         self.no_log = no_log
         self.session_init = session_init
+        self.inherit_umask = inherit_umask     # False: --no-inherit-env
         self.default_console = default_console
         self.debug = debug
         self._pending: list[Note] = []
         self._apparmor_warned: set[str] = set()
+        self._untracked_said = False   # issue #26: the no-tracking line was logged
         self._woken = False
         self._hub = LogHub(loop, self._report)
         self._tracer = Tracer(loop, self._report, self._wake)
@@ -110,7 +112,8 @@ class Supervisor:
     def _spawn(self, request: SpawnRequest, root: str | None = None) -> int:
         plan = plan_for(request, session_init=self.session_init,
                         default_console=self.default_console, no_log=self.no_log,
-                        debug=self.debug, apparmor_usable=self.apparmor)
+                        debug=self.debug, apparmor_usable=self.apparmor,
+                        inherit_umask=self.inherit_umask)
         plan.session_root = root
         label = request.job_class.job_name_for_display(request.instance)
         if not self.apparmor and request.job not in self._apparmor_warned:
@@ -118,7 +121,14 @@ class Supervisor:
         # cgroups (issue #9): create, configure, join (a chroot session's job below
         # the session's own prefix: docs/design/sessions.md)
         if self.cgroups is not None:
-            plan.cgroup_procs = self.cgroups.prepare(request, scope=root)
+            procs = self.cgroups.prepare(request, scope=root)
+            if request.job_class.cgroups:
+                plan.cgroup_procs = procs
+            elif procs:   # issue #26: the automatic tracking cgroup (tracking.md)
+                plan.track_procs = procs
+                plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
+            elif self.cgroups.track_all:
+                self._untracked(request)
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
         master = script_w = None
@@ -183,6 +193,16 @@ class Supervisor:
                 "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug",
                 paused=pid, job=request.job))
         return pid
+
+    def _untracked(self, request: SpawnRequest) -> None:
+        """Tracking is wanted but no cgroup can be made: say so once (the proc
+        connector fallback, where there is one, is tracking.md's)."""
+        if not self._untracked_said:
+            self._untracked_said = True
+            self._report(LogLine(
+                "warn", "job tracking: no writable cgroup hierarchy (unified, or v1 "
+                        "freezer): processes of jobs without a cgroup stanza are not "
+                        "tracked; stop signals the main process group only"))
 
     def _feed_script(self, fd: int, data: bytes) -> None:
         os.set_blocking(fd, False)

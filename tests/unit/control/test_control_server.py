@@ -170,9 +170,12 @@ def test_job_properties(conn):
     assert conn.get_all(job("svc"), JI) == {
         "name": "svc", "description": "a service", "author": "me", "version": "1.0",
         "usage": "", "start_on": [], "stop_on": [], "emits": [],
-        "while": [], "ready_on": []}
+        "while": [], "ready_on": [], "start_on_variant": [], "stop_on_variant": [],
+        "while_variant": [], "ready_on_variant": []}
     props = conn.get_all(job("cond"), "")
     assert props["start_on"] == [["a"], ["b", "X=1"], ["/OR"]]
+    assert props["start_on_variant"] == [("(sas)", ("a", [])), ("(sas)", ("b", ["X=1"])),
+                                         ("s", "OR")]
     assert props["stop_on"] == [["stopping", "svc"]]
     assert props["emits"] == ["thing-*"]
     assert conn.get_property(job("inst"), JI, "usage") == "inst N=<name>"

@@ -56,7 +56,7 @@ def test_respawn_pauses_in_post_stop_then_starts():
     state = h.engine.respawn_state("r", "")
     assert state["paused"] and state["due_in"] == 2.0 and state["count"] == 1
     names = [e[0] for e in h.events()]
-    assert names == ["starting", "started", "stopping"]   # no starting yet
+    assert names == ["starting", "started", "died", "stopping"]   # no starting yet
     h.clock.now += 2
     fire(h)
     assert h.status("r") == "start/running" and h.pid("r") != first

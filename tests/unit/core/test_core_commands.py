@@ -252,7 +252,7 @@ def test_statistics_and_snapshot_roundtrip():
     h.start("t", wait=False)
     stats = h.engine.statistics()
     assert stats["classes"] == 2 and stats["instances"] == 2
-    assert stats["jobs"]["svc"] == {"starts": 1, "failures": 0, "respawns": 0}
+    assert stats["jobs"]["svc"] == {"starts": 1, "failures": 0, "respawns": 0, "died": 0}
     assert stats["events_queued"] == 0 and stats["events_handled"] > 0
     snap = h.engine.snapshot()
     import json

@@ -54,7 +54,8 @@ def test_emit_fails_045():
     h.emit("ev", "K=1")
     out = h.exit(h.pid("t"), 1)
     assert fx.Reply(1, error=EVFAILED) in out
-    assert names(h)[2:] == ["ev K=1", "stopping JOB=t", "ev/failed K=1", "stopped JOB=t"]
+    assert names(h)[2:] == ["ev K=1", "died JOB=t", "stopping JOB=t", "ev/failed K=1",
+                            "stopped JOB=t"]
     assert h.events()[-2] == ["ev/failed", "K=1"]
 
 
@@ -97,7 +98,7 @@ def test_starting_handler_fails_047_order():
     out = h.exit(h.pid("pre"), 1)
     assert h.replies(out) == [fx.Reply(1, "")]
     assert names(h) == ["starting JOB=pre", "started JOB=pre", "starting JOB=svc",
-                        "stopping JOB=pre", "starting/failed JOB=svc", "stopped JOB=pre",
+                        "died JOB=pre", "stopping JOB=pre", "starting/failed JOB=svc", "stopped JOB=pre",
                         "started JOB=svc"]
 
 
@@ -286,7 +287,16 @@ def test_fd_event_closes_and_sets_upstart_fds():
     h = Harness(job("s", start_on="socket"))
     out = h.feed(h.engine.emit("socket", ["PORT=1"], wait=True, token="t", fd=7))
     assert "UPSTART_FDS=7" in h.spawner.requests[-1].env
+    assert "UPSTART_FD=7" in h.spawner.requests[-1].env
     assert fx.CloseFd(7) in out and fx.Reply("t") in out
+
+
+def test_two_fd_events_list_both_and_upstart_fd_is_the_first():
+    h = Harness(job("s", start_on="socket PORT=1 and socket PORT=2"))
+    h.feed(h.engine.emit("socket", ["PORT=1"], wait=False, token=None, fd=7))
+    h.feed(h.engine.emit("socket", ["PORT=2"], wait=False, token=None, fd=8))
+    env = h.spawner.requests[-1].env
+    assert "UPSTART_FDS=7 8" in env and "UPSTART_FD=7" in env
 
 
 def test_start_on_job_failure_028():

@@ -21,8 +21,10 @@ def test_respawn_after_kill_no_stopped_057():
     h.exit(h.pid("r", slot="pre-start"), 0)
     assert h.status("r") == "start/running" and h.pid("r") != first
     names = [e[0] for e in h.events()]
-    assert names == ["starting", "started", "stopping", "starting", "started"]
-    assert h.events()[2] == ["stopping", *R, "RESULT=ok"]
+    assert names == ["starting", "started", "died", "stopping", "starting", "started"]
+    assert h.events()[2] == ["died", *R, "PROCESS=main", "EXIT_SIGNAL=SEGV", "RESPAWN=yes",
+                            "DEATHS=1"]
+    assert h.events()[3] == ["stopping", *R, "RESULT=ok"]
 
 
 def test_respawn_limit_058():
@@ -85,7 +87,7 @@ def test_respawn_during_post_start_061():
     assert h.status("r") == "start/post-start"
     out = h.exit(h.pid("r", slot="post-start"), 0)
     assert h.replies(out) == [fx.Reply(1, "")]
-    assert [e[0] for e in h.events()] == ["starting", "stopping", "starting", "started"]
+    assert [e[0] for e in h.events()] == ["starting", "died", "stopping", "starting", "started"]
 
 
 def test_normal_exit_062_063():

@@ -49,8 +49,10 @@ def test_a_timer_fires_once_and_a_cancelled_one_never():
         loop.close()
 
 
-def test_only_the_confirmation_timer_reaps_children_first():
-    """The shell reads the kind from the core's table, not from the key's text."""
+def test_only_the_confirmation_and_expect_timers_reap_children_first():
+    """The shell reads the kind from the core's table, not from the key's text.
+    `expect` (issue #26): a Ready the tracer has queued wins over the timeout."""
     assert reaps_first(CONFIRM_TIMER)
-    assert [k for k in TIMER_KINDS if reaps_first(TimerKey("j", "", k))] == ["confirm"]
+    assert [k for k in TIMER_KINDS if reaps_first(TimerKey("j", "", k))] == \
+        ["expect", "confirm"]
     assert not reaps_first(("j", "", "no-such-kind")) and not reaps_first("confirm")

@@ -8,6 +8,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 from upstart.daemon.clock import CONFIRM_DELAY
 from upstart.daemon.daemon import Daemon
 from upstart.daemon.options import Options
@@ -43,3 +45,27 @@ def test_restored_engine_is_built_like_a_fresh_one():
                 d.supervisor.close()
                 d.loop.close()
         shutil.rmtree(tmp)
+
+
+def test_state_wait_secs_reads_the_variable_as_1_13():
+    from upstart.daemon.reexec import state_wait_secs
+
+    assert state_wait_secs({}) == 3.0                       # the default
+    assert state_wait_secs({"UPSTART_STATE_WAIT_SECS": "10"}) == 10.0
+    assert state_wait_secs({"UPSTART_STATE_WAIT_SECS": "0"}) == 0.0
+    assert state_wait_secs({"UPSTART_STATE_WAIT_SECS": "-1"}) is None     # forever
+    assert state_wait_secs({"UPSTART_STATE_WAIT_SECS": "-7"}) is None
+    # atoi: the leading number, else 0
+    assert state_wait_secs({"UPSTART_STATE_WAIT_SECS": "5s"}) == 5.0
+    assert state_wait_secs({"UPSTART_STATE_WAIT_SECS": "soon"}) == 0.0
+
+
+def test_read_state_gives_up_on_a_silent_pipe():
+    from upstart.daemon.reexec import read_state
+
+    r, w = os.pipe()
+    try:
+        with pytest.raises(TimeoutError, match="within 0.1 s"):
+            read_state(r, 0.1)
+    finally:
+        os.close(w)

@@ -159,3 +159,14 @@ def test_roadmap_stanzas_can_be_switched_off(text):
     with pytest.raises(ParseError) as ei:
         parse_job(text, "j", roadmap=False)
     assert (ei.value.message, ei.value.line) == ("Unknown stanza", 1)
+
+
+def test_expect_timeout():   # issue #26
+    cls = parse_job("expect fork\nexpect timeout 10\n", "j")
+    assert (cls.expect, cls.expect_timeout) == ("fork", 10)
+    with pytest.raises(ParseError) as ei:
+        parse_job("expect timeout x\n", "j")
+    assert ei.value.message == "Illegal interval, expected number of seconds"
+    with pytest.raises(ParseError) as ei:
+        parse_job("expect timeout 1\n", "j", roadmap=False)
+    assert ei.value.message == "Unknown stanza"

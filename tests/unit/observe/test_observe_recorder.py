@@ -201,3 +201,39 @@ def test_states_only_passed_through_are_not_recorded():
     h.kill_ack("a")
     assert [r["state"] for r in h.kinds("state")][6:] == \
         ["pre-stop", "stopping", "killed", "post-stop", "waiting"]
+
+
+def test_died_event_is_attributed_to_the_job_whose_main_died():
+    # RM-12: `why` of a job started by `died` names the job that died and why it ran
+    h = Observed(job("r", respawn=True, start_on="go"),
+                 job("alert", task=True, start_on="died JOB=r"))
+    h.emit_by("go", cmd="initctl emit go")
+    h.exited(h.pid("r"), None, 9)
+    queued = [q for q in h.kinds("event-queued") if q["name"] == "died"]
+    assert queued[0]["by"]["type"] == "died" and queued[0]["by"]["job"] == "r"
+    assert h.status("r") == "start/running"         # respawned meanwhile
+    text = render(explain(h.rec, "alert", "", "start", None, h.conditions()))
+    assert "matched start on \"died JOB=r\"" in text
+    assert "emitted by init as the main process of job r died" in text
+    assert "initctl emit go" in text
+    h.exited(h.pid("alert"), 0)                     # the task held its event
+    finished = [r for r in h.kinds("event-finished") if r["name"] == "died"]
+    assert finished[0]["env"] == ["JOB=r", "INSTANCE=", "PROCESS=main", "EXIT_SIGNAL=KILL",
+                                  "RESPAWN=yes", "DEATHS=1"]
+
+
+def test_each_instance_keeps_its_last_death_and_a_count():
+    h = Observed(job("r", respawn=True, respawn_limit=2, respawn_interval=5), job("ok"))
+    h.start("r")
+    h.exited(h.pid("r"), None, 9)
+    h.exited(h.pid("r"), 3)
+    death = h.rec.deaths[("r", "")]
+    assert (death["count"], death["reason"], death["respawn"]) == \
+        (2, "main process ended with status 3", True)
+    h.exited(h.pid("r"), 3)                       # the limit: no respawn this time
+    assert h.rec.deaths[("r", "")]["respawn"] is False
+    assert h.rec.deaths[("r", "")]["count"] == 3
+    h.start("ok")
+    h.stop("ok")
+    h.kill_ack("ok")                               # a stop is no death
+    assert list(h.rec.deaths) == [("r", "")]
