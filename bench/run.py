@@ -49,6 +49,7 @@ SCRIPTS = [
     ("spawn.py", ["--count", "400", "--heap-mb", "200"]),
     ("ready.py", []),       # readiness signal to `ready` event, per source
     ("idle.py", []),        # (m): issue #23 item 6
+    ("debian.py", []),      # (n): issue #21, Debian 12 in qemu against systemd
 ]
 FIGURES = {
     "a": "Simple job starts per second (100 services started at once, until all run)",
@@ -64,6 +65,7 @@ FIGURES = {
     "j": "Memory soak: 30,000 task runs (100 tasks per emit, 300 emits)",
     "k": "Memory after 1,000,000 events with 1,000 classes",
     "l": "Pipelined EmitEvent on one connection, signals to a second one",
+    "n": "Debian 12 in qemu (TCG): kernel start to serial `login:`; `poweroff` to qemu's exit",
 }
 SOAK_JSON = os.path.join(HERE, "build", "soak.json")
 SOAK_PNG = os.path.join(REPO, "docs", "benchmarks-soak.png")
@@ -549,7 +551,9 @@ def main() -> int:
                 continue
             print(f"== {script}", flush=True)
             # the soaks of footprint.py take minutes (a million events)
-            got = run_one(script, args, timeout=3000 if script == "footprint.py" else 400)
+            # the Debian boots (bench/debian.py): 6 TCG boots, an image build
+            long = {"footprint.py": 3000, "debian.py": 3600}
+            got = run_one(script, args, timeout=long.get(script, 400))
             for row in got:
                 print("   " + json.dumps(row), flush=True)
             rows += got

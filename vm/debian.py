@@ -38,6 +38,8 @@ import subprocess
 import sys
 import time
 
+from upstart.observe import jsonlog
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CACHE = os.path.join(HERE, ".cache", "debian")
@@ -50,6 +52,10 @@ HOSTNAME = "upstart-debian"
 IMAGE_MB = 2048
 SERVICES = ("udev", "dbus", "rsyslog", "cron", "ssh")
 DAEMON_JOBS = ("udev", "dbus", "rsyslog", "cron", "ssh", "ttyS0")
+# init's event log lives in /run (a tmpfs, gone at power-off): the session
+# copies the first boot's to the disk, read back from the image afterwards
+EVENTS_LOG = jsonlog.default_path(False, {})          # /run/upstart/upstart-events.jsonl
+EVENTS_COPY = "/root/upstart-events-boot1.jsonl"
 APPEND = ("console=ttyS0 root=/dev/vda ro panic=0 printk.devkmsg=on printk.time=1 "
           "loglevel=6 net.ifnames=0")
 
@@ -423,7 +429,7 @@ def run_check(paths: dict[str, str], timeout: float = 900) -> Report:
     if rep.check(svg and svg.lstrip().startswith(b"<"), "no timeline SVG in the image"):
         with open(os.path.join(CACHE, "boot-timeline.svg"), "wb") as f:
             f.write(svg)
-    events = read_file(paths["disk"], "/var/log/upstart/upstart-events.jsonl") or b""
+    events = read_file(paths["disk"], EVENTS_COPY) or b""
     records = []
     for line in events.decode("utf-8", "replace").splitlines():
         try:
@@ -457,10 +463,14 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     rep.check(code == 0 and "ssh" in why, f"initctl why ssh failed: {why!r}")
     code, failed = shell.run("initctl list --failed")
     rep.check("missing-daemon" in failed, "missing-daemon is not in initctl list --failed")
-    shell.run("initctl why missing-daemon")
+    code, why = shell.run("initctl why missing-daemon")
+    rep.check(code == 0 and "it failed" in why,
+              f"initctl why missing-daemon does not say it failed: {why!r}")
     code, _ = shell.run("initctl timeline --svg=/root/boot-timeline.svg && "
                         "ls -l /root/boot-timeline.svg")
     rep.check(code == 0, "initctl timeline --svg failed")
+    code, _ = shell.run(f"cp {EVENTS_LOG} {EVENTS_COPY} && wc -l {EVENTS_COPY}")
+    rep.check(code == 0, f"no event log at {EVENTS_LOG}")
     status = "for j in " + " ".join(DAEMON_JOBS) + "; do status $j; done"
     code, before = shell.run(status)
     code, _ = shell.run("telinit u && sleep 1 && "
@@ -498,28 +508,33 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     return True
 
 
-def run_systemd_timing(paths: dict[str, str], timeout: float = 600) -> Report:
-    """The same packages with systemd 252 as init: boot to `login:`, log in,
-    power off; the same host-side measures as run_check (for comparison)."""
+def time_boot(paths: dict[str, str], label: str, timeout: float = 900) -> Report:
+    """One plain boot for comparison (`--systemd`, bench/debian.py): to
+    `login:`, log in, `poweroff`; the same host-side measures as run_check.
+    `label`: "upstart-py" or "systemd" (the image's init; its transcript is
+    CACHE/console-LABEL.log)."""
     from vm.qemu import VM
     rep = Report()
     vm = VM(paths["kernel"], paths["initrd"], disk=paths["disk"], memory=1024,
             base_append=APPEND, interactive=True,
-            log=os.path.join(CACHE, "console-systemd.log"))
+            log=os.path.join(CACHE, f"console-{label}.log"))
     try:
         shell = Serial(vm)
         seen = shell.login(timeout)
-        if not rep.check(seen, "systemd: no login prompt"):
+        if not rep.check(seen, f"{label}: no login prompt"):
             return rep
         up = _uptime_at(shell, seen)
         if up is not None:
             rep.timings["login"] = up
-        code, out = shell.run("systemd-analyze time | head -1")
-        m = re.search(r"\(kernel\)", out)
-        rep.check(m, f"systemd-analyze: {out!r}")
+        if label == "systemd":          # the image's init is what we think it is
+            code, out = shell.run("systemd-analyze time | head -1")
+            rep.check(re.search(r"\(kernel\)", out), f"systemd-analyze: {out!r}")
+        else:
+            code, out = shell.run("initctl version")
+            rep.check("upstart" in out, f"initctl version: {out!r}")
         asked = time.monotonic()
         vm.send("poweroff\n")
-        rep.check(vm.wait(180) is not None, "systemd: poweroff did not end qemu")
+        rep.check(vm.wait(300) is not None, f"{label}: poweroff did not end qemu")
         rep.timings["poweroff"] = time.monotonic() - asked
     finally:
         vm.close()
@@ -557,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         f"check took {time.monotonic() - t0:.0f} s")
     problems = list(rep.problems)
     if args.systemd:
-        sd = run_systemd_timing(build(systemd=True))
+        sd = time_boot(build(systemd=True), "systemd")
         print(timings_line(sd.timings, "systemd 252"))
         problems += sd.problems
     for p in problems:

@@ -35,7 +35,7 @@ REQUIRED = [
     "upstart-dbus-bridge.8", "upstart-event-bridge.8", "upstart-time-bridge.8",
     "upstart-local-bridge.8", "upstart-dconf-bridge.8",
     "starting.7", "started.7", "stopping.7", "stopped.7", "startup.7", "ready.7",
-    "upstart-events.7",
+    "died.7", "upstart-events.7",
 ]
 
 # Pages of other packages that ours may refer to.
@@ -228,7 +228,7 @@ def test_cross_references_resolve():
 
 def test_upstart_events_lists_every_event_the_daemon_emits():
     text = _plain(_roff("upstart-events.7"))
-    for event in ("startup", "starting", "started", "stopping", "stopped", "ready",
+    for event in ("startup", "starting", "started", "stopping", "stopped", "ready", "died",
                   "/failed", "control-alt-delete", "keyboard-request",
                   "power-status-changed", "session-end", "child-subreaper-failed",
                   "runlevel", "-device-added", "file", "socket", "dbus", ":sys:",

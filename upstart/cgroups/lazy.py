@@ -12,16 +12,19 @@ Owns: the moment the manager is made. Never: imports the manager before then.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 
 class LazyCGroups:
-    __slots__ = ("_make", "enabled", "_real")
+    __slots__ = ("_make", "enabled", "track_all", "_real")
 
-    def __init__(self, make: Callable[[], Any], *, enabled: bool = True):
+    def __init__(self, make: Callable[[], Any], *, enabled: bool = True,
+                 track_all: bool = False):
         self._make = make
         self.enabled = enabled
+        self.track_all = track_all     # issue #26: a tracking cgroup for every job
         self._real: Any = None
 
     def _manager(self):
@@ -30,7 +33,13 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and bool(request.job_class.cgroups)
+        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+
+    def can_track(self) -> bool:
+        return self.enabled and self._manager().can_track()
+
+    def home_procs(self, procs: str) -> str | None:
+        return self._real.home_procs(procs) if self._real is not None else None
 
     def prepare(self, request, scope: str | None = None) -> tuple[str, ...]:
         if not self.wants(request):
@@ -66,3 +75,27 @@ class LazyCGroups:
 
     def status(self, job: str) -> list[dict]:
         return self._real.status(job) if self._real is not None else []
+
+
+# ------------------------------------------------------------------ policy
+
+_INIT_PID_NS = 0xEFFFFFFC       # the kernel's fixed inode of the initial pid namespace
+
+
+def tracking_default(*, session_init: bool, pid: int, ns_inode) -> bool:
+    """Whether every job is tracked when no option says (tracking.md): only for
+    the machine's own init, PID 1 of the initial pid namespace, which owns the
+    cgroup tree it sees. A Session Init, or PID 1 of a pid namespace (a
+    container, `unshare --pid`, the tests), may share its cgroups with other
+    inits whose `upstart/<job>` cgroups would collide with its own: off unless
+    `--job-tracking` is given. `ns_inode(kind)`: the inode of
+    /proc/self/ns/<kind> (None: unknown)."""
+    if session_init or pid != 1:
+        return False
+    return ns_inode("pid") == _INIT_PID_NS
+
+def ns_inode(kind: str) -> int | None:
+    try:
+        return os.stat(f"/proc/self/ns/{kind}").st_ino
+    except OSError:
+        return None

@@ -10,7 +10,7 @@ Pure data and string building; no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 MANAGER_IFACE = "com.ubuntu.Upstart0_6"
 JOB_IFACE = "com.ubuntu.Upstart0_6.Job"

@@ -231,11 +231,14 @@ class Lifecycle:
         else:
             env.append(f"EXIT_STATUS={status}")
         env.append(f"RESPAWN={'yes' if respawn else 'no'}")
+        instance.entry.counters["died"] += 1
+        # deaths of the job so far, this one included: a count for alerts, and a
+        # value that tells two deaths apart (`instance $JOB$INSTANCE-$DEATHS`)
+        env.append(f"DEATHS={instance.entry.counters['died']}")
         for key in instance.entry.job_class.export:
             value = env_lookup(instance.env, key)
             if value is not None:
                 env_set(env, f"{key}={value}", replace=False)
-        instance.entry.counters["died"] += 1
         # the recorder learns whose death it is from the trace's data
         self._trace("queued", DIED_EVENT, data=tuple(env))
         if self.log_enabled("debug"):

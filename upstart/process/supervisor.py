@@ -69,6 +69,9 @@ class Supervisor:
         self.debug = debug
         self._pending: list[Note] = []
         self._apparmor_warned: set[str] = set()
+        # issue #26: False, then True once "not tracked" is logged, None once
+        # tracking began after that
+        self._untracked_said: bool | None = False
         self._woken = False
         self._hub = LogHub(loop, self._report)
         self._tracer = Tracer(loop, self._report, self._wake)
@@ -120,7 +123,18 @@ class Supervisor:
         # cgroups (issue #9): create, configure, join (a chroot session's job below
         # the session's own prefix: docs/design/sessions.md)
         if self.cgroups is not None:
-            plan.cgroup_procs = self.cgroups.prepare(request, scope=root)
+            procs = self.cgroups.prepare(request, scope=root)
+            if request.job_class.cgroups:
+                plan.cgroup_procs = procs
+            elif procs:   # issue #26: the automatic tracking cgroup (tracking.md)
+                plan.track_procs = procs
+                plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
+                if self._untracked_said is True:
+                    self._untracked_said = None
+                    self._report(LogLine("info", "job tracking: cgroups can be made now; "
+                                                 "jobs started from now on are tracked"))
+            elif self.cgroups.track_all:
+                self._untracked(request)
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
         master = script_w = None
@@ -185,6 +199,16 @@ class Supervisor:
                 "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug",
                 paused=pid, job=request.job))
         return pid
+
+    def _untracked(self, request: SpawnRequest) -> None:
+        """Tracking is wanted but no cgroup can be made: say so once (the proc
+        connector fallback, where there is one, is tracking.md's)."""
+        if self._untracked_said is False:
+            self._untracked_said = True
+            self._report(LogLine(
+                "warn", "job tracking: no writable cgroup hierarchy (unified, or v1 "
+                        "freezer): processes of jobs without a cgroup stanza are not "
+                        "tracked; stop signals the main process group only"))
 
     def _feed_script(self, fd: int, data: bytes) -> None:
         os.set_blocking(fd, False)
