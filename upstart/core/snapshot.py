@@ -26,6 +26,7 @@ from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
 from upstart.states.model import StateTable
 from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process, StateDecl
+from upstart.lazydata import made
 
 if TYPE_CHECKING:
     from upstart.core.engine import Engine
@@ -87,7 +88,8 @@ def class_to_json(jc: JobClass) -> dict[str, Any]:
 
 def class_from_json(data: dict[str, Any]) -> JobClass:
     kwargs: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(JobClass)}
+    # made(): in a re-executed init no JobClass may have been made yet (lazydata)
+    names = {f.name for f in dataclasses.fields(made(JobClass))}
     for key, value in data.items():
         if key not in names:
             continue
