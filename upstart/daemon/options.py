@@ -8,7 +8,9 @@ decides nothing about modes (that is `upstart.daemon.daemon`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 CONSOLE_TYPES = ("none", "log", "output", "owner")
 
