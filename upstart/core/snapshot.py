@@ -26,7 +26,6 @@ from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
 from upstart.states.model import StateTable
 from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process, StateDecl
-from upstart.lazydata import made
 
 if TYPE_CHECKING:
     from upstart.core.engine import Engine
@@ -88,7 +87,9 @@ def class_to_json(jc: JobClass) -> dict[str, Any]:
 
 def class_from_json(data: dict[str, Any]) -> JobClass:
     kwargs: dict[str, Any] = {}
-    # made(): in a re-executed init no JobClass may have been made yet (lazydata)
+    # a lazy dataclass (upstart/lazydata.py) not yet instantiated in a fresh
+    # init has no fields until it is made: a stateful re-exec restores first
+    from upstart.lazydata import made
     names = {f.name for f in dataclasses.fields(made(JobClass))}
     for key, value in data.items():
         if key not in names:

@@ -86,21 +86,3 @@ def test_a_snapshot_of_an_older_version_without_new_fields_still_restores():
                          job_env=[], init_env={}, confirm_delay=0)
     got = eng.registry.get("svc").instances[""]
     assert got.state == "running" and got.goal == "start" and got.backoff_due is None
-
-
-def test_a_class_restores_in_a_fresh_process():
-    """A re-executed init restores job classes before it has made any
-    JobClass (lazydata makes a dataclass at its first use): the fields must
-    be known then too."""
-    import subprocess
-    import sys
-
-    from upstart.core.snapshot import class_to_json
-    from upstart.jobfile.parser import parse_job
-
-    data = json.dumps(class_to_json(parse_job("exec sleep 1\n", "svc")))
-    code = ("import json, sys\nfrom upstart.core.snapshot import class_from_json\n"
-            "print(class_from_json(json.loads(sys.stdin.read())).name)\n")
-    r = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
-                       text=True, timeout=60)
-    assert (r.returncode, r.stdout.strip()) == (0, "svc"), r.stderr
