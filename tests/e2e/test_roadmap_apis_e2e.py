@@ -5,11 +5,15 @@ variant form of start on/stop on (RM-09), resuming `debug` jobs (RM-15),
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import sys
+import tempfile
 import time
 
-from init_harness import SessionInit
+import pytest
+from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit
 
 from upstart.control import client
 
@@ -187,3 +191,96 @@ def test_without_either_option_the_debug_stanza_does_not_pause():
         s.ok("start", "dbg")             # waits for running: it would hang if paused
         pid = s.main_pid("dbg")
         s.wait_for(lambda: _cmdline(pid).startswith(b"sleep\x0031"))
+
+
+# ---------------------------------------------------------- CT-27 initctl --global
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                                reason="needs root (namespaces, chroot) and setpriv")
+UID = 4242   # an ordinary user (no passwd entry needed)
+
+
+def _names(result) -> list[str]:
+    assert result.returncode == 0, result.stderr
+    return sorted(line.split(" ", 1)[0] for line in result.stdout.splitlines())
+
+
+@needs_root
+def test_global_from_a_chroot_session_lists_the_global_jobs_and_only_looks():
+    from test_chroot_sessions_e2e import CHROOT_JOBS, GLOBAL_JOBS, build_chroot, inside
+
+    with Pid1Init(jobs=GLOBAL_JOBS, args=("--no-startup-event", "--chroot-sessions")) as init:
+        root = build_chroot(init)
+        assert _names(inside(init, root, "list")) == sorted(CHROOT_JOBS)
+        # --global bypasses the chroot session's scope: the system-wide jobs
+        assert _names(inside(init, root, "--global", "list")) == sorted(GLOBAL_JOBS)
+        init.ok("start", "hostsvc")
+        status = inside(init, root, "--global", "status", "hostsvc")
+        assert status.stdout.startswith("hostsvc start/running, process ")
+        # ... and only looks: changing a global job from the chroot is refused
+        stop = inside(init, root, "--global", "stop", "hostsvc")
+        assert stop.returncode == 1
+        assert stop.stderr == ("initctl: You do not have permission to change the global "
+                               "jobs from a chroot session (initctl --global only looks)\n")
+        emit = inside(init, root, "--global", "emit", "ping")
+        assert emit.returncode == 1 and "only looks" in emit.stderr
+        assert init.state("hostsvc").startswith("hostsvc start/running")
+        # without --global nothing changed: the chroot still sees its own jobs
+        assert _names(inside(init, root, "list")) == sorted(CHROOT_JOBS)
+        # outside a chroot, --global is the usual view
+        assert _names(init.run("initctl", "--global", "list")) == sorted(GLOBAL_JOBS)
+        assert init.run("initctl", "--global", "stop", "hostsvc").returncode == 0
+
+
+@needs_root
+def test_global_from_a_users_session_reaches_the_system_jobs():
+    tmp = tempfile.mkdtemp(prefix="upstart-global-")
+    try:
+        for d in ("conf", "log", "xdg", "home"):
+            os.makedirs(os.path.join(tmp, d), mode=0o700)
+        with open(os.path.join(tmp, "conf", "mine.conf"), "w") as f:
+            f.write("exec sleep 100000\n")
+        for where, dirs, files in os.walk(tmp):
+            for name in dirs + files:
+                os.chown(os.path.join(where, name), UID, UID)
+        os.chown(tmp, UID, UID)
+        xdg = os.path.join(tmp, "xdg")
+        # env first: setpriv must exec the program itself (the interpreter is root's)
+        login = ["env", "-i", f"PATH={BIN}:{DEFAULT_PATH}", f"HOME={tmp}/home",
+                 f"XDG_RUNTIME_DIR={xdg}"]
+        as_user = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups"]
+        user = login + as_user
+        with Pid1Init(jobs={"syssvc": "exec sleep 100000\n"}) as init:
+            init.ok("start", "syssvc")
+            # the user's own Session Init, inside init's namespaces
+            init.run("sh", "-c", " ".join(user) + f" {BIN}/init --user --confdir {tmp}/conf "
+                     f"--logdir {tmp}/log --no-dbus --no-startup-event "
+                     ">/dev/null 2>&1 </dev/null &")
+            # the user's initctl finds that session (its session file) ...
+            init.wait_for(lambda: init.run(*user, "initctl", "list").stdout.startswith("mine "))
+            assert _names(init.run(*user, "initctl", "list")) == ["mine"]
+            # ... and --global goes to the system init: its jobs, to look at
+            assert _names(init.run(*user, "initctl", "--global", "list")) == ["syssvc"]
+            status = init.run(*user, "initctl", "--global", "status", "syssvc")
+            assert status.stdout.startswith("syssvc start/running, process ")
+            refused = init.run(*user, "initctl", "--global", "stop", "syssvc")
+            assert refused.returncode == 1
+            assert "Rejected: com.ubuntu.Upstart0_6.Job.Stop" in refused.stderr
+            # the same with UPSTART_SESSION set, as inside the session's own jobs
+            session = init.run(*user, "initctl", "list-sessions").stdout.split()[1]
+            env_user = login + [f"UPSTART_SESSION={session}"] + as_user
+            assert _names(init.run(*env_user, "initctl", "list")) == ["mine"]
+            assert _names(init.run(*env_user, "initctl", "--global", "list")) == ["syssvc"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_global_is_a_usage_error_with_another_connection_option():
+    with SessionInit() as s:
+        out = s.initctl("--global", "--user", "list")
+        assert out.returncode == 1
+        assert out.stderr == ("initctl: --global cannot be used with --user\n"
+                              "Try `initctl --help' for more information.\n")
+        # after an environment command, --global keeps 1.13's meaning (the global table)
+        s.ok("set-env", "--global", "FOO=bar")
+        assert s.ok("get-env", "--global", "FOO") == "bar\n"

@@ -189,3 +189,30 @@ def test_a_stateful_reexec_keeps_the_automatic_cgroups(base, escape):
         init.ok("stop", "svc")
         init.wait_for(lambda: not _alive(esc), timeout=15)
         init.wait_for(lambda: not os.path.exists(cgroup))
+
+
+def test_no_cgroupfs_is_one_log_line_and_tracking_begins_once_it_is_mounted(base, escape):
+    """No cgroup file system at first (hidden here, as at boot before it is
+    mounted): one line, and jobs run as in 1.13. Once cgroup2 is mounted, jobs
+    started from then on are tracked."""
+    if not any(h.kind == "v2" and fs.writable(h) for h in HIERS):
+        pytest.skip("needs a writable unified hierarchy")
+    cmd, pidfile = escape
+    jobs = {"early": "exec sleep 1000\n",
+            "svc": f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"}
+    args = ("--no-startup-event", "--verbose", "--job-tracking")
+    with Pid1Init(jobs, args=args, env={"UPSTART_CGROUP_BASE": "/" + base[0]},
+                  setup="mount -t tmpfs tmpfs /sys/fs/cgroup") as init:
+        init.ok("start", "early")
+        init.wait_for(lambda: "job tracking: no writable cgroup hierarchy" in init.kmsg())
+        assert init.run("mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup").returncode == 0
+        time.sleep(1.1)                  # init reads the mounts again at most once a second
+        init.ok("start", "svc")
+        esc = _host_pid(init, _pid_from(pidfile))
+        cgroup = os.path.join(base[1], "upstart", "svc")
+        assert esc in fs.members(cgroup)
+        assert "jobs started from now on are tracked" in init.kmsg()
+        assert init.kmsg().count("job tracking: no writable cgroup hierarchy") == 1
+        init.ok("stop", "svc")
+        init.wait_for(lambda: not _alive(esc), timeout=15)
+        init.wait_for(lambda: not os.path.exists(cgroup))

@@ -65,6 +65,12 @@ class CGroupManager:
         self.loop = loop
         self.v1: dict[str, fs.Hierarchy] = {}
         self.v2: fs.Hierarchy | None = None
+        self._take(hierarchies)
+        self.rediscover = None         # () -> hierarchies, when cgroupfs may appear later
+        self._looked = 0.0
+
+    def _take(self, hierarchies: list[fs.Hierarchy]) -> None:
+        self.v1, self.v2 = {}, None
         for h in hierarchies:
             if h.kind == V1:
                 for c in h.controllers:
@@ -78,7 +84,10 @@ class CGroupManager:
     def from_environ(cls, environ: dict[str, str], **kw) -> CGroupManager:
         """`UPSTART_CGROUP_BASE` (a path from each hierarchy's root) puts every
         job cgroup below it; otherwise they go below init's own cgroups."""
-        return cls(fs.discover(environ.get("UPSTART_CGROUP_BASE") or None), **kw)
+        base = environ.get("UPSTART_CGROUP_BASE") or None
+        manager = cls(fs.discover(base), **kw)
+        manager.rediscover = lambda: fs.discover(base)
+        return manager
 
     # ------------------------------------------------------------ spawn
 
@@ -87,7 +96,20 @@ class CGroupManager:
 
     def can_track(self) -> bool:
         """Is there a hierarchy where an automatic tracking cgroup can be made
-        (the unified one, else a v1 freezer)?"""
+        (the unified one, else a v1 freezer)? At boot `/sys/fs/cgroup` is
+        mounted by a job after the first spawns: while there is none, the
+        mounts are read again (at most once a second)."""
+        if self._trackable():
+            return True
+        if self.rediscover is None or self.loop is None or \
+                self.loop.time() - self._looked < 1.0:
+            return False
+        self._looked = self.loop.time()
+        self._take(self.rediscover())
+        self._homes = None
+        return self._trackable()
+
+    def _trackable(self) -> bool:
         if self.v2 is not None and fs.writable(self.v2):
             return True
         freezer = self.v1.get("freezer")

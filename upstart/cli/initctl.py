@@ -36,7 +36,8 @@ GLOBAL_OPTS = {
     "quiet": ("q", "quiet", False), "verbose": ("v", "verbose", False),
     "debug": ("", "debug", False), "help": ("", "help", False),
     "version": ("", "version", False),
-}
+    "global_scope": ("", "global", False),   # roadmap (CT-27); after an env command,
+}                                            # that command's own --global wins
 _NO_WAIT = {"no_wait": ("n", "no-wait", False)}
 _GLOBAL_ENV = {"global": ("g", "global", False)}
 COMMAND_OPTS = {
@@ -102,6 +103,10 @@ class Ctx:
     def connect(self):
         """Open the connection chosen by spec 04 §1 (once)."""
         if self.conn is not None:
+            return self.conn
+        if self.opts.get("global_scope"):     # roadmap 07 §9 (CT-27)
+            from upstart.cli.initctl_global import connect_global
+            self.conn = connect_global(self)
             return self.conn
         env = os.environ
         session = env.get("UPSTART_SESSION")

@@ -57,7 +57,7 @@ class Connection:
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
                  "serial", "closed", "writing", "unique_name", "bus", "pending",
                  "callers", "skip", "in_flight", "paused", "flush_soon", "scope",
-                 "exec_closes")
+                 "exec_closes", "global_view")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -80,6 +80,7 @@ class Connection:
         self.flush_soon = False   # perf: a flush of outbuf is scheduled for this turn
         self.scope = None         # chroot sessions: (backend, root) of a private caller
         self.exec_closes = False  # re-exec: not handed over (the caller of Restart)
+        self.global_view = False  # `initctl --global` (UseGlobalScope): global jobs
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1

@@ -69,7 +69,9 @@ class Supervisor:
         self.debug = debug
         self._pending: list[Note] = []
         self._apparmor_warned: set[str] = set()
-        self._untracked_said = False   # issue #26: the no-tracking line was logged
+        # issue #26: False, then True once "not tracked" is logged, None once
+        # tracking began after that
+        self._untracked_said: bool | None = False
         self._woken = False
         self._hub = LogHub(loop, self._report)
         self._tracer = Tracer(loop, self._report, self._wake)
@@ -127,6 +129,10 @@ class Supervisor:
             elif procs:   # issue #26: the automatic tracking cgroup (tracking.md)
                 plan.track_procs = procs
                 plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
+                if self._untracked_said is True:
+                    self._untracked_said = None
+                    self._report(LogLine("info", "job tracking: cgroups can be made now; "
+                                                 "jobs started from now on are tracked"))
             elif self.cgroups.track_all:
                 self._untracked(request)
         if plan.console == "log" and self.logdir is None:
@@ -197,7 +203,7 @@ class Supervisor:
     def _untracked(self, request: SpawnRequest) -> None:
         """Tracking is wanted but no cgroup can be made: say so once (the proc
         connector fallback, where there is one, is tracking.md's)."""
-        if not self._untracked_said:
+        if self._untracked_said is False:
             self._untracked_said = True
             self._report(LogLine(
                 "warn", "job tracking: no writable cgroup hierarchy (unified, or v1 "
