@@ -122,7 +122,7 @@ class Ctx:
         if session and not use_bus:
             self.user_mode = True
             try:
-                self.conn = client.Connection(session)
+                self.conn = client.Connection(session, pipelined=True)
             except ConnectError as exc:
                 raise Failure("Unable to connect to Upstart: %s" % exc) from None
             if dest:
@@ -138,7 +138,8 @@ class Ctx:
             if dest:
                 raise UsageError("--dest given without --system")
             try:
-                self.conn = client.Connection("unix:abstract=/com/ubuntu/upstart")
+                self.conn = client.Connection("unix:abstract=/com/ubuntu/upstart",
+                                              pipelined=True)
             except ConnectError as exc:
                 raise Failure("Unable to connect to Upstart: %s" % exc) from None
             return self.conn
