@@ -122,7 +122,7 @@ class Ctx:
         if session and not use_bus:
             self.user_mode = True
             try:
-                self.conn = client.Connection(session)
+                self.conn = client.Connection(session, pipelined=True)
             except ConnectError as exc:
                 raise Failure("Unable to connect to Upstart: %s" % exc) from None
             if dest:
@@ -138,7 +138,8 @@ class Ctx:
             if dest:
                 raise UsageError("--dest given without --system")
             try:
-                self.conn = client.Connection("unix:abstract=/com/ubuntu/upstart")
+                self.conn = client.Connection("unix:abstract=/com/ubuntu/upstart",
+                                              pipelined=True)
             except ConnectError as exc:
                 raise Failure("Unable to connect to Upstart: %s" % exc) from None
             return self.conn
@@ -180,10 +181,9 @@ class Ctx:
 
 def _own_session(env) -> str | None:
     """The newest live Session Init of this user, from
-    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session`, or None."""
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if not runtime:
-        return None
+    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session` (by default `/run/user/UID`, where
+    upstart-user-session puts it: RM-07), or None."""
+    runtime = env.get("XDG_RUNTIME_DIR") or "/run/user/%d" % os.getuid()
     directory = os.path.join(runtime, "upstart", "sessions")
     try:
         names = os.listdir(directory)

@@ -1,9 +1,12 @@
 """RM-12: the `died` event for every abnormal exit of a main process
 (docs/design/died-event.md), on the pure core with a fake clock."""
 
-from core_harness import Harness, job
+import json
+
+from core_harness import FakeClock, FakeSpawner, Harness, job
 
 from upstart.core import effects as fx
+from upstart.core.engine import Engine
 
 R = ["JOB=r", "INSTANCE="]
 
@@ -160,4 +163,19 @@ def test_deaths_count_lets_a_watcher_see_every_death():
     for _ in range(3):
         h.exit(h.pid("r"), 1)
     assert h.engine.instances("alert") == ["r-1", "r-2", "r-3"]
+    assert h.status("r") == "start/running"
+
+
+def test_deaths_after_a_reexec_from_an_init_without_the_counter():
+    h = Harness(job("r", respawn=True))
+    h.start("r")
+    h.exit(h.pid("r"), 1)
+    snap = json.loads(json.dumps(h.engine.snapshot()))
+    assert snap["classes"]["r"]["counters"]["died"] == 1       # kept across re-exec
+    del snap["classes"]["r"]["counters"]["died"]               # an older init's snapshot
+    h.engine = Engine.restore(snap, FakeClock(), FakeSpawner(), session_init=True,
+                              job_env=[], init_env={}, confirm_delay=0)
+    h.spawner = h.engine.spawner
+    h.exit(h.pid("r"), 1)
+    assert died(h)[-1][-2:] == ["RESPAWN=yes", "DEATHS=1"]
     assert h.status("r") == "start/running"
