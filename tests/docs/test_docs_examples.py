@@ -30,7 +30,8 @@ NOT_RUN_MARK = "Not run by the examples test"
 
 # Examples that Upstart 1.13 would load, but that only mean something with the roadmap.
 ROADMAP_EVENT_ONLY = {"print-queue": "waits for the `ready` event",
-                      "web-client": "waits for the `ready` event"}
+                      "web-client": "waits for the `ready` event",
+                      "crash-alert": "waits for the `died` event"}
 # Examples the daemon test does not start, and why (each says so in its header).
 NOT_STARTED = {
     "ssh": "needs /usr/sbin/sshd (its conditions are checked instead)",
@@ -42,7 +43,7 @@ NOT_STARTED = {
 STARTED = {"first-job", "helloworld", "report-uptime", "worker", "db", "app", "flapping",
            "guarded", "babysat", "bar", "baz", "foo", "nightly-report",
            "nightly-backup", "heartbeat", "cache-warmup", "foo-while", "web", "web-client",
-           "loader", "backoff", "memory-capped"}
+           "loader", "backoff", "memory-capped", "crash-alert"}
 # The time examples: the term each waits for, as the time bridge repeats it.
 TIME_TERMS = {"nightly-backup": ["CRON=0 3 * * *"], "heartbeat": ["EVERY=15m"],
               "cache-warmup": ["AFTER=startup", "DELAY=15m"]}
@@ -258,6 +259,20 @@ def test_respawn_replaces_a_killed_process(init):
         line = _ic(init, "status", "babysat")[1]
         return "start/running" in line and _pid(line) != old and _pid(line)
     assert init.wait_for(new_pid)
+    assert _ic(init, "stop", "babysat") == (0, "babysat stop/waiting\n", "")
+
+
+def test_crash_alert_reports_a_killed_respawning_service(init):
+    """RM-12: crash-alert (start on died) writes one line per death of babysat."""
+    def reported():
+        return sorted(line for path in glob.glob(os.path.join(init.log, "crash-alert-babysat-*"))
+                      for line in open(path, encoding="utf-8").read().splitlines())
+    before = reported()
+    rc, out, _ = _ic(init, "start", "babysat")
+    assert rc == 0
+    os.kill(_pid(out), signal.SIGKILL)
+    lines = init.wait_for(lambda: [x for x in reported() if x not in before])
+    assert re.fullmatch(r"babysat died \(KILL\), respawned: yes, deaths: \d+", lines[-1])
     assert _ic(init, "stop", "babysat") == (0, "babysat stop/waiting\n", "")
 
 

@@ -35,13 +35,13 @@ REQUIRED = [
     "upstart-dbus-bridge.8", "upstart-event-bridge.8", "upstart-time-bridge.8",
     "upstart-local-bridge.8", "upstart-dconf-bridge.8",
     "starting.7", "started.7", "stopping.7", "stopped.7", "startup.7", "ready.7",
-    "upstart-events.7",
+    "died.7", "upstart-events.7",
 ]
 
 # Pages of other packages that ours may refer to.
 EXTERNAL = {"dot(1)", "dmesg(1)", "cron(8)", "udev(7)", "inotify(7)", "socket(7)",
             "utmp(5)", "setrlimit(2)", "crontab(5)", "sd_notify(3)",
-            "sd_listen_fds(3)"}
+            "sd_listen_fds(3)", "pam_exec(8)"}
 
 # Console scripts that deliberately have no page of their own.
 NO_PAGE = {
@@ -228,7 +228,7 @@ def test_cross_references_resolve():
 
 def test_upstart_events_lists_every_event_the_daemon_emits():
     text = _plain(_roff("upstart-events.7"))
-    for event in ("startup", "starting", "started", "stopping", "stopped", "ready",
+    for event in ("startup", "starting", "started", "stopping", "stopped", "ready", "died",
                   "/failed", "control-alt-delete", "keyboard-request",
                   "power-status-changed", "session-end", "child-subreaper-failed",
                   "runlevel", "-device-added", "file", "socket", "dbus", ":sys:",
@@ -248,6 +248,7 @@ HELP_PAGES = {
     "upstart-local-bridge": "upstart-local-bridge.8",
     "upstart-dconf-bridge": "upstart-dconf-bridge.8",
     "upstart-install-root": "upstart-install-root.8",
+    "upstart-user-session": "upstart-user-session.8",
 }
 
 

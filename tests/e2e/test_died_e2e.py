@@ -44,12 +44,13 @@ def test_killed_respawning_job_emits_died_and_a_watcher_gets_its_env(tmp_path):
                 mon.kill()
                 mon.wait()
         for key, value in (("JOB", "r"), ("INSTANCE", ""), ("PROCESS", "main"),
-                           ("EXIT_SIGNAL", "KILL"), ("RESPAWN", "yes"),
+                           ("EXIT_SIGNAL", "KILL"), ("RESPAWN", "yes"), ("DEATHS", "1"),
                            ("UPSTART_EVENTS", "died")):
             assert env.get(key) == value, (key, env)
         assert "EXIT_STATUS" not in env
         assert line.split("|", 1)[1].strip() == \
-            "died JOB='r' INSTANCE='' PROCESS='main' EXIT_SIGNAL='KILL' RESPAWN='yes'"
+            ("died JOB='r' INSTANCE='' PROCESS='main' EXIT_SIGNAL='KILL' RESPAWN='yes' "
+             "DEATHS='1'")
         # it respawned all the same, and status --verbose tells of the death
         s.wait_for(lambda: (s.main_pid("r") or first) != first, timeout=20)
         verbose = s.initctl("status", "--verbose", "r").stdout.splitlines()
@@ -79,7 +80,7 @@ def test_flapping_job_dies_each_time_then_gives_up():
                 mon.wait()
         base = "died JOB='flap' INSTANCE='' PROCESS='main' EXIT_STATUS='7' RESPAWN="
         assert [line.split("|", 1)[1] for line in text.splitlines()] == \
-            [base + "'yes'", base + "'yes'", base + "'no'"]
+            [base + "'yes' DEATHS='1'", base + "'yes' DEATHS='2'", base + "'no' DEATHS='3'"]
         s.wait_for(lambda: "flap failed" in s.initctl("list", "--failed").stdout)
         assert s.initctl("list", "--failed").stdout == \
             "flap failed: respawning too fast (respawn limit reached)\n"

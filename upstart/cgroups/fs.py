@@ -120,6 +120,9 @@ def discover(base: str | None = None) -> list[Hierarchy]:
             own = parse_proc_cgroup(f.read())
     except OSError:
         return []
+    # a mount hidden under a later one (a tmpfs over /sys/fs/cgroup, then the
+    # hierarchy mounted again) has no directory any more: the visible one wins
+    mounts = [m for m in mounts if os.path.isdir(m.mountpoint)]
     return hierarchies(mounts, own, base)
 
 

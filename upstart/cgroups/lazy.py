@@ -12,17 +12,48 @@ Owns: the moment the manager is made. Never: imports the manager before then.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 
 class LazyCGroups:
-    __slots__ = ("_make", "enabled", "_real")
+    __slots__ = ("_make", "enabled", "track_all", "_real", "loop", "log", "proc")
 
-    def __init__(self, make: Callable[[], Any], *, enabled: bool = True):
+    def __init__(self, make: Callable[[], Any], *, enabled: bool = True,
+                 track_all: bool = False, loop=None, log=None):
         self._make = make
         self.enabled = enabled
+        self.track_all = track_all     # issue #26: a tracking cgroup for every job
         self._real: Any = None
+        self.loop = loop
+        self.log = log or (lambda priority, message: None)
+        # issue #26: the proc connector fallback (upstart/process/proctrack.py):
+        # None (not tried), a ProcTracker, or the text saying why there is none
+        self.proc: Any = None
+
+    def connector(self) -> str | None:
+        """Listen to the proc connector (before the spawn it will follow, so
+        that no fork of the new process is missed). None: listening; else
+        why it cannot be used."""
+        if self.proc is None:
+            from upstart.process.proctrack import open_connector
+            self.proc = open_connector(self.loop, self.log)
+        return self.proc if isinstance(self.proc, str) else None
+
+    def follow(self, pid: int, request, scope: str | None = None) -> str | None:
+        """No cgroup could be made for this tracked spawn: follow it through
+        the proc connector. None when followed, else why not."""
+        if self.connector() is not None:
+            return self.proc
+        from upstart.cgroups.manager import scoped
+        jc = request.job_class
+        self.proc.follow(pid, (scoped(request.job, scope), request.instance), request.slot,
+                         jc.kill_signal, jc.kill_timeout)
+        return None
+
+    def _proc(self):
+        return None if self.proc is None or isinstance(self.proc, str) else self.proc
 
     def _manager(self):
         if self._real is None:
@@ -30,7 +61,13 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and bool(request.job_class.cgroups)
+        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+
+    def can_track(self) -> bool:
+        return self.enabled and self._manager().can_track()
+
+    def home_procs(self, procs: str) -> str | None:
+        return self._real.home_procs(procs) if self._real is not None else None
 
     def prepare(self, request, scope: str | None = None) -> tuple[str, ...]:
         if not self.wants(request):
@@ -41,12 +78,19 @@ class LazyCGroups:
         return self._real.owner(pid) if self._real is not None else None
 
     def kill(self, pid: int, sig: int) -> bool:
-        return self._real.kill(pid, sig) if self._real is not None else False
+        if self._real is not None and self._real.kill(pid, sig):
+            return True
+        proc = self._proc()
+        return proc.kill(pid, sig) if proc is not None else False
 
     def state_changed(self, job: str, instance: str, state: str,
                       scope: str | None = None) -> None:
         if self._real is not None:
             self._real.state_changed(job, instance, state, scope=scope)
+        proc = self._proc()
+        if proc is not None and state == "waiting":
+            from upstart.cgroups.manager import scoped
+            proc.ended((scoped(job, scope), instance))
 
     def cleanup(self, job: str, instance: str, *args) -> bool:
         return self._real.cleanup(job, instance, *args) if self._real is not None else True
@@ -54,6 +98,10 @@ class LazyCGroups:
     def close(self) -> None:
         if self._real is not None:
             self._real.close()
+        proc = self._proc()
+        if proc is not None:
+            proc.close()
+            self.proc = None
 
     def export_state(self) -> dict:
         if self._real is None:
@@ -66,3 +114,27 @@ class LazyCGroups:
 
     def status(self, job: str) -> list[dict]:
         return self._real.status(job) if self._real is not None else []
+
+
+# ------------------------------------------------------------------ policy
+
+_INIT_PID_NS = 0xEFFFFFFC       # the kernel's fixed inode of the initial pid namespace
+
+
+def tracking_default(*, session_init: bool, pid: int, ns_inode) -> bool:
+    """Whether every job is tracked when no option says (tracking.md): only for
+    the machine's own init, PID 1 of the initial pid namespace, which owns the
+    cgroup tree it sees. A Session Init, or PID 1 of a pid namespace (a
+    container, `unshare --pid`, the tests), may share its cgroups with other
+    inits whose `upstart/<job>` cgroups would collide with its own: off unless
+    `--job-tracking` is given. `ns_inode(kind)`: the inode of
+    /proc/self/ns/<kind> (None: unknown)."""
+    if session_init or pid != 1:
+        return False
+    return ns_inode("pid") == _INIT_PID_NS
+
+def ns_inode(kind: str) -> int | None:
+    try:
+        return os.stat(f"/proc/self/ns/{kind}").st_ino
+    except OSError:
+        return None

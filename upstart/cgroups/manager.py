@@ -35,6 +35,16 @@ class _Instance:
     dirs: dict[tuple[str, str], tuple[fs.Hierarchy, str]] = field(default_factory=dict)
     track: str | None = None          # directory of the tracking cgroup
     track_kind: str = V2
+    # automatic tracking (issue #26, docs/design/tracking.md): an instance of a
+    # job without `cgroup` stanza, its kill signal/timeout, whether this run's
+    # main process was spawned, when init first signalled the instance
+    auto: bool = False
+    kill_signal: int = int(signal.SIGTERM)
+    kill_timeout: float = 5.0
+    main_seen: bool = False
+    signalled_at: float | None = None
+    draining: int = 0                 # >0: leftovers are being waited for (a token)
+    cleaning: bool = False            # removal retries pending (cancelled by a new spawn)
 
 
 def scoped(job: str, scope: str | None) -> str:
@@ -45,12 +55,22 @@ def scoped(job: str, scope: str | None) -> str:
 
 class CGroupManager:
     def __init__(self, hierarchies: list[fs.Hierarchy], *, log=None, loop=None,
-                 enabled: bool = True):
+                 enabled: bool = True, track_all: bool = False,
+                 homes: list[fs.Hierarchy] | None = None):
         self.enabled = enabled
+        self.track_all = track_all     # issue #26: every job gets a tracking cgroup
+        self._homes = homes            # init's own cgroups (None: read when needed)
+        self._tokens = 0
         self.log = log or (lambda priority, message: None)
         self.loop = loop
         self.v1: dict[str, fs.Hierarchy] = {}
         self.v2: fs.Hierarchy | None = None
+        self._take(hierarchies)
+        self.rediscover = None         # () -> hierarchies, when cgroupfs may appear later
+        self._looked = 0.0
+
+    def _take(self, hierarchies: list[fs.Hierarchy]) -> None:
+        self.v1, self.v2 = {}, None
         for h in hierarchies:
             if h.kind == V1:
                 for c in h.controllers:
@@ -64,12 +84,36 @@ class CGroupManager:
     def from_environ(cls, environ: dict[str, str], **kw) -> CGroupManager:
         """`UPSTART_CGROUP_BASE` (a path from each hierarchy's root) puts every
         job cgroup below it; otherwise they go below init's own cgroups."""
-        return cls(fs.discover(environ.get("UPSTART_CGROUP_BASE") or None), **kw)
+        base = environ.get("UPSTART_CGROUP_BASE") or None
+        manager = cls(fs.discover(base), **kw)
+        manager.rediscover = lambda: fs.discover(base)
+        return manager
 
     # ------------------------------------------------------------ spawn
 
     def wants(self, request) -> bool:
-        return self.enabled and bool(request.job_class.cgroups)
+        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+
+    def can_track(self) -> bool:
+        """Is there a hierarchy where an automatic tracking cgroup can be made
+        (the unified one, else a v1 freezer)? At boot `/sys/fs/cgroup` is
+        mounted by a job after the first spawns: while there is none, the
+        mounts are read again (at most once a second)."""
+        if self._trackable():
+            return True
+        if self.rediscover is None or self.loop is None or \
+                self.loop.time() - self._looked < 1.0:
+            return False
+        self._looked = self.loop.time()
+        self._take(self.rediscover())
+        self._homes = None
+        return self._trackable()
+
+    def _trackable(self) -> bool:
+        if self.v2 is not None and fs.writable(self.v2):
+            return True
+        freezer = self.v1.get("freezer")
+        return freezer is not None and fs.writable(freezer)
 
     def prepare(self, request, scope: str | None = None) -> tuple[str, ...]:
         """Create and configure the cgroups of the process about to be spawned;
@@ -84,6 +128,8 @@ class CGroupManager:
             return ()
 
     def _prepare(self, request, scope: str | None = None) -> tuple[str, ...]:
+        if not request.job_class.cgroups:
+            return self._prepare_auto(request, scope)
         job, inst = scoped(request.job, scope), request.instance
         env = {}
         for item in request.env:
@@ -106,10 +152,57 @@ class CGroupManager:
         if self.v2 is None and not self.v1:
             problems = ["no cgroup file system is mounted: cgroup stanza ignored"]
         record = self._instances.setdefault((job, inst), _Instance())
+        record.cleaning = False
         joined = self._create(plan, record, problems)
         self._write(plan, record, problems)
         self._warn(job, inst, problems)
         return joined
+
+    def _prepare_auto(self, request, scope: str | None) -> tuple[str, ...]:
+        """Automatic tracking (issue #26): the instance's tracking cgroup only,
+        `upstart/<job>[-<instance>]` (no controller, no setting)."""
+        job, inst = scoped(request.job, scope), request.instance
+        record = self._instances.get((job, inst))
+        if record is not None and record.draining:
+            self._kill_instance(record, signal.SIGKILL)   # starting again: old leftovers go
+            record.draining = 0
+        if not self.can_track():
+            return ()
+        v2_ok = set() if self.v2 is not None and fs.writable(self.v2) else None
+        freezer = self.v1.get("freezer")
+        plan = plan_job((), job=request.job, instance=inst, env={}, v1_controllers=set(),
+                        v2_available=v2_ok,
+                        freezer_v1=freezer is not None and fs.writable(freezer),
+                        prefix=session_prefix(scope) if scope else "")
+        record = self._instances.setdefault((job, inst), _Instance(auto=True))
+        record.cleaning = False
+        jc = request.job_class
+        record.kill_signal, record.kill_timeout = jc.kill_signal, jc.kill_timeout
+        if request.slot == "main":
+            record.main_seen, record.signalled_at = True, None
+        problems: list[str] = []
+        joined = self._create(plan, record, problems)
+        if problems:
+            self._warn_auto(job, problems)
+        return joined
+
+    def _warn_auto(self, job: str, problems: list[str]) -> None:
+        new = [p for p in dict.fromkeys(problems) if (job, p) not in self._warned]
+        if new:
+            self._warned.update((job, p) for p in new)
+            self.log("warn", f"{job}: processes not tracked: " + "; ".join(new))
+
+    def home_procs(self, procs: str) -> str | None:
+        """The `cgroup.procs` of init's own cgroup in the hierarchy of `procs`
+        (where init goes back after spawning inside a job's cgroup)."""
+        if self._homes is None:
+            self._homes = fs.discover(None)
+        best = None
+        for h in self._homes:
+            if procs.startswith(h.mountpoint.rstrip("/") + "/") and (
+                    best is None or len(h.mountpoint) > len(best.mountpoint)):
+                best = h
+        return os.path.join(best.base, "cgroup.procs") if best is not None else None
 
     def _hier(self, place: Placement) -> fs.Hierarchy | None:
         return self.v2 if place.world == V2 else self.v1.get(place.controller)
@@ -165,7 +258,15 @@ class CGroupManager:
     # ------------------------------------------------------------- kill
 
     def owner(self, pid: int) -> tuple[str, str] | None:
-        """The instance whose tracking cgroup holds `pid`."""
+        """The instance whose tracking cgroup holds `pid`: first the one whose
+        path ends as `/proc/PID/cgroup` says, else a scan of every instance."""
+        own = fs.parse_proc_cgroup(fs.read(f"/proc/{pid}/cgroup") or "")
+        for key, record in self._instances.items():
+            want = own.get(frozenset() if record.track_kind == V2 else frozenset({"freezer"}))
+            if record.track and want and want != "/" and \
+                    record.track.rstrip("/").endswith(want.rstrip("/")) and \
+                    pid in fs.members(record.track):
+                return key
         for key, record in self._instances.items():
             if record.track and pid in fs.members(record.track):
                 return key
@@ -177,11 +278,20 @@ class CGroupManager:
         key = self.owner(pid)
         if key is None:
             return False
-        return self._kill_instance(self._instances[key], sig)
+        record = self._instances[key]
+        if record.signalled_at is None and self.loop is not None:
+            record.signalled_at = self.loop.time()
+        return self._kill_instance(record, sig)
 
     def _kill_instance(self, record: _Instance, sig: int) -> bool:
         if record.track is None:
             return False
+        if os.getpid() in fs.procs(record.track):   # never signal init itself
+            home = self.home_procs(os.path.join(record.track, "cgroup.procs"))
+            try:
+                fs.write(home or "", "0")
+            except OSError:
+                return fs.sweep(lambda: fs.members(record.track), sig) > 0
         if record.track_kind == V2:
             return fs.kill_v2(record.track, sig)
         return fs.kill_v1_freezer(record.track, sig)
@@ -191,8 +301,75 @@ class CGroupManager:
     def state_changed(self, job: str, instance: str, state: str,
                       scope: str | None = None) -> None:
         job = scoped(job, scope)
-        if state == "waiting" and (job, instance) in self._instances:
+        record = self._instances.get((job, instance))
+        if state != "waiting" or record is None:
+            return
+        if record.auto:
+            self._auto_end(job, instance, record)
+        else:
             self.cleanup(job, instance)
+
+    # -------------------------------------------- automatic tracking: the end
+
+    def _auto_end(self, job: str, instance: str, record: _Instance) -> None:
+        """An automatically tracked instance reached `waiting` (tracking.md):
+        after a natural end of its main process (never signalled by init) the
+        processes it left are released to init's own cgroup, as 1.13 leaves
+        them; after a stop they get the job's kill signal (unless they had it)
+        and SIGKILL once `kill timeout` has passed since the first signal."""
+        if record.track is None or not fs.populated(record.track):
+            self.cleanup(job, instance)
+            return
+        if record.main_seen and record.signalled_at is None:
+            moved = self._release(record)
+            self.log("info", f"{job}: {moved} process(es) left by its main process released")
+            self.cleanup(job, instance)
+            return
+        now = self.loop.time() if self.loop is not None else 0.0
+        if record.signalled_at is None:
+            record.signalled_at = now
+            self._kill_instance(record, record.kill_signal)
+        self._tokens += 1
+        record.draining = self._tokens
+        self._drain(job, instance, record.draining)
+
+    def _drain(self, job: str, instance: str, token: int) -> None:
+        record = self._instances.get((job, instance))
+        if record is None or record.draining != token:
+            return                     # started again (leftovers killed) or gone
+        left = record.track is not None and fs.populated(record.track)
+        due = (record.signalled_at or 0.0) + record.kill_timeout
+        if left and self.loop is not None and self.loop.time() < due:
+            self.loop.call_later(REMOVE_RETRY, self._drain_safe, job, instance, token)
+            return
+        record.draining = 0
+        if left:
+            self.log("info", f"{job}: killing processes left after kill timeout")
+        self.cleanup(job, instance)    # SIGKILLs anything still there, removes
+
+    def _drain_safe(self, job: str, instance: str, token: int) -> None:
+        try:
+            self._drain(job, instance, token)
+        except Exception as exc:   # noqa: BLE001 - a timer callback must not raise
+            self.log("error", f"cgroup cleanup of {job} failed: {exc}")
+
+    def _release(self, record: _Instance) -> int:
+        """Move every process of the tracking cgroup to init's own cgroup
+        (rounds: a process forked meanwhile is moved by the next one)."""
+        assert record.track is not None
+        home = self.home_procs(os.path.join(record.track, "cgroup.procs"))
+        moved: set[int] = set()
+        for _ in range(8):
+            pids = fs.members(record.track) - {os.getpid()}
+            if not pids or home is None:
+                break
+            for pid in sorted(pids):
+                try:
+                    fs.write(home, str(pid))
+                    moved.add(pid)
+                except OSError:
+                    pass
+        return len(moved)
 
     def cleanup(self, job: str, instance: str, tries: int = REMOVE_TRIES) -> bool:
         """The instance is gone: kill what is left in its cgroups and remove
@@ -223,6 +400,7 @@ class CGroupManager:
                 del self._instances[(job, instance)]
             return True
         if tries > 0 and self.loop is not None:
+            record.cleaning = True
             self.loop.call_later(REMOVE_RETRY, self._retry, job, instance, tries - 1)
         elif tries <= 0:
             self.log("warn", f"cgroups of {job} could not be removed: "
@@ -230,6 +408,10 @@ class CGroupManager:
         return False
 
     def _retry(self, job: str, instance: str, tries: int) -> None:
+        record = self._instances.get((job, instance))
+        if record is None or not record.cleaning:
+            return                     # a new run has begun in the same cgroups
+        record.cleaning = False
         try:
             self.cleanup(job, instance, tries)
         except Exception as exc:   # noqa: BLE001 - a timer callback must not raise
@@ -246,6 +428,8 @@ class CGroupManager:
         """JSON-able record of the instances' cgroups, for a stateful re-exec."""
         return {"version": 1, "instances": [
             {"job": job, "instance": inst, "track": r.track, "track_kind": r.track_kind,
+             "auto": r.auto, "kill_signal": r.kill_signal, "kill_timeout": r.kill_timeout,
+             "main_seen": r.main_seen, "signalled": r.signalled_at is not None,
              "dirs": [[h.kind, sorted(h.controllers), h.mountpoint, h.base, rel]
                       for h, rel in r.dirs.values()]}
             for (job, inst), r in self._instances.items()]}
@@ -255,7 +439,13 @@ class CGroupManager:
         if not isinstance(state, dict) or state.get("version") != 1:
             return
         for item in state.get("instances", []):
-            record = _Instance(track=item.get("track"), track_kind=item.get("track_kind", V2))
+            record = _Instance(track=item.get("track"), track_kind=item.get("track_kind", V2),
+                               auto=bool(item.get("auto")),
+                               kill_signal=int(item.get("kill_signal", signal.SIGTERM)),
+                               kill_timeout=float(item.get("kill_timeout", 5)),
+                               main_seen=bool(item.get("main_seen")))
+            if item.get("signalled"):    # the kill timeout starts again from the re-exec
+                record.signalled_at = self.loop.time() if self.loop is not None else 0.0
             for kind, ctrls, mountpoint, base, rel in item.get("dirs", []):
                 hier = fs.Hierarchy(kind, frozenset(ctrls), mountpoint, base)
                 record.dirs[(mountpoint, rel)] = (hier, rel)

@@ -33,7 +33,7 @@ BUILTIN_EVENTS = (
     "startup", "control-alt-delete", "keyboard-request", "power-status-changed",
     "session-end", "child-subreaper-failed", "dbus-connected", "runlevel",
 )
-JOB_EVENTS = ("starting", "started", "stopping", "stopped")
+JOB_EVENTS = ("starting", "started", "stopping", "stopped", "died")   # died: RM-12
 SCRIPT_SECTIONS = (("pre-start", "pre-start"), ("post-start", "post-start"),
                    ("main", "script"), ("pre-stop", "pre-stop"), ("post-stop", "post-stop"))
 

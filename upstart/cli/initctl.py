@@ -36,7 +36,8 @@ GLOBAL_OPTS = {
     "quiet": ("q", "quiet", False), "verbose": ("v", "verbose", False),
     "debug": ("", "debug", False), "help": ("", "help", False),
     "version": ("", "version", False),
-}
+    "global_scope": ("", "global", False),   # roadmap (CT-27); after an env command,
+}                                            # that command's own --global wins
 _NO_WAIT = {"no_wait": ("n", "no-wait", False)}
 _GLOBAL_ENV = {"global": ("g", "global", False)}
 COMMAND_OPTS = {
@@ -103,6 +104,10 @@ class Ctx:
         """Open the connection chosen by spec 04 §1 (once)."""
         if self.conn is not None:
             return self.conn
+        if self.opts.get("global_scope"):     # roadmap 07 §9 (CT-27)
+            from upstart.cli.initctl_global import connect_global
+            self.conn = connect_global(self)
+            return self.conn
         env = os.environ
         session = env.get("UPSTART_SESSION")
         use_bus = self.opts.get("system") or self.opts.get("session")
@@ -117,7 +122,7 @@ class Ctx:
         if session and not use_bus:
             self.user_mode = True
             try:
-                self.conn = client.Connection(session)
+                self.conn = client.Connection(session, pipelined=True)
             except ConnectError as exc:
                 raise Failure("Unable to connect to Upstart: %s" % exc) from None
             if dest:
@@ -133,7 +138,8 @@ class Ctx:
             if dest:
                 raise UsageError("--dest given without --system")
             try:
-                self.conn = client.Connection("unix:abstract=/com/ubuntu/upstart")
+                self.conn = client.Connection("unix:abstract=/com/ubuntu/upstart",
+                                              pipelined=True)
             except ConnectError as exc:
                 raise Failure("Unable to connect to Upstart: %s" % exc) from None
             return self.conn
@@ -175,10 +181,9 @@ class Ctx:
 
 def _own_session(env) -> str | None:
     """The newest live Session Init of this user, from
-    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session`, or None."""
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if not runtime:
-        return None
+    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session` (by default `/run/user/UID`, where
+    upstart-user-session puts it: RM-07), or None."""
+    runtime = env.get("XDG_RUNTIME_DIR") or "/run/user/%d" % os.getuid()
     directory = os.path.join(runtime, "upstart", "sessions")
     try:
         names = os.listdir(directory)

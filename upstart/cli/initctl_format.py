@@ -11,8 +11,10 @@ the data and prints these strings; the tests call them directly.
 # (of __future__) like any other (issue #23); annotations here are Python 3.11 syntax
 
 JOB_EVENTS = ("starting", "started", "stopping", "stopped")
+# `died` (RM-12, died(7)): emitted by init, its first variable names the job
+DIED_EVENT = "died"
 INIT_EVENTS = ("startup", "debug", "control-alt-delete", "keyboard-request",
-               "power-status-changed") + JOB_EVENTS
+               "power-status-changed") + JOB_EVENTS + (DIED_EVENT,)
 UNPREFIXED = ("main", "pre-start", "post-stop")
 
 
@@ -53,7 +55,7 @@ def _is_operator(token: str) -> bool:
 def job_name_index(event: str, args: list[str]) -> int | None:
     """For a job event, the index of the argument naming the job: the first
     argument if positional, else the first `JOB=` argument."""
-    if event not in JOB_EVENTS:
+    if event not in JOB_EVENTS and event != DIED_EVENT:
         return None
     for i, arg in enumerate(args):
         if i == 0 and "=" not in arg:

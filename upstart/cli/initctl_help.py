@@ -139,6 +139,7 @@ GLOBAL_OPTIONS = (
     ("", "user", "", "start in user mode (as used for user sessions)"),
     ("q", "quiet", "", "reduce output to errors only"),
     ("v", "verbose", "", "increase output to include informational messages"),
+    ("", "global", "", "use the system init's global jobs (from a chroot or a session)"),
     ("", "help", "", "display this help and exit"),
     ("", "version", "", "output version information and exit"),
 )
@@ -225,10 +226,12 @@ def program_help(prog: str) -> str:
 
 def command_help(prog: str, command: str, shorthand: bool) -> str:
     usage, synopsis, description = COMMANDS[command]
+    own = COMMAND_OPTIONS.get(command, ())
+    mine = {o[1] for o in own}        # an env command's --global is its own (1.13)
     head = prog if shorthand else "%s %s" % (prog, command)
     out = ["Usage: %s [OPTION]...%s\n" % (head, " " + usage if usage else ""),
            synopsis + "\n\n", "Options:\n",
-           _options(COMMAND_OPTIONS.get(command, ()) + GLOBAL_OPTIONS), "\n"]
+           _options(own + tuple(o for o in GLOBAL_OPTIONS if o[1] not in mine)), "\n"]
     if description:
         out.append(_paragraphs(description) + "\n")
     out.append(BUGS)

@@ -10,7 +10,7 @@ Pure data and string building; no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 MANAGER_IFACE = "com.ubuntu.Upstart0_6"
 JOB_IFACE = "com.ubuntu.Upstart0_6.Job"
@@ -24,6 +24,7 @@ ERR_INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 ERR_FAILED = "org.freedesktop.DBus.Error.Failed"
 ERR_ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 ERR_PERMISSION = "com.ubuntu.Upstart0_6.Error.PermissionDenied"
+ERR_NOT_SUPPORTED = "org.freedesktop.DBus.Error.NotSupported"
 
 
 def unknown_method_text(member: str, signature: str, interface: str | None) -> str:
@@ -120,6 +121,9 @@ MANAGER = Interface(
         # roadmap (issue #12): the event record; `what` is log|why|failed|status,
         # the answer JSON text
         Method("Observe", (("what", "s"), ("args", "as")), (("answer", "s"),)),
+        # roadmap 07 §9 (CT-27, `initctl --global`): this private connection sees
+        # the global jobs even from inside a chroot session, and only looks there
+        Method("UseGlobalScope"),
     ),
     signals=(
         Signal("JobAdded", (("job", "o"),)),

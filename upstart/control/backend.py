@@ -15,8 +15,13 @@ checks use `upstart.control.policy`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import field
+from typing import TYPE_CHECKING, Protocol
+
+from upstart.lazydata import dataclass   # footprint: made at first use
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
 
 
 class NoSuchMethod(Exception):
@@ -69,8 +74,8 @@ class Backend(Protocol):
     def get_job_by_name(self, name: str) -> str: ...
     def get_all_jobs(self) -> list[str]: ...
     async def reload_configuration(self, caller: Caller) -> None: ...
-    async def emit_event(self, caller: Caller, name: str, env: list[str], wait: bool,
-                         fd: int | None = None) -> None: ...
+    def emit_event(self, caller: Caller, name: str, env: list[str], wait: bool,
+                   fd: int | None = None) -> Awaitable[None] | None: ...   # or async
     def get_env(self, caller: Caller, job_details: list[str], name: str) -> str: ...
     def set_env_list(self, caller: Caller, job_details: list[str], vars: list[str],
                      replace: bool) -> None: ...

@@ -65,6 +65,18 @@ def _restart(call, target):
     return wait()
 
 
+def _use_global_scope(call, target):
+    """`initctl --global` (roadmap 07 §9, CT-27): from now on this private
+    connection is scoped to the global jobs (`Router.scope`); from inside a
+    chroot session it may only look (`Router.handle`). A bus connection
+    carries many callers, so the switch is for init's private socket only."""
+    if call.conn.bus:
+        raise ControlFailure(ControlError(
+            api.ERR_NOT_SUPPORTED, "The global scope is only for init's private socket"))
+    call.conn.global_view = True
+    return ("", ())
+
+
 def _emit_with_file(call, target, name, env, wait, fd):
     call.fds = [f for f in call.fds if f != fd]   # the backend owns it now
     return _unit(call.backend.emit_event(call.caller, name, list(env), bool(wait), fd=fd))
@@ -117,6 +129,7 @@ METHODS = {
         lambda c, t, name: _unit(c.backend.clear_state(c.caller, name)),
     ("manager", "ListStates"):
         lambda c, t: ("a(sas)", ([(n, list(e)) for n, e in c.backend.list_states(c.caller)],)),
+    ("manager", "UseGlobalScope"): _use_global_scope,
     ("manager", "Observe"):
         lambda c, t, what, args: ("s", (c.backend.observe(c.caller, what, list(args)),)),
     # ---- job

@@ -57,7 +57,7 @@ OPEN_TO_ALL = frozenset({
     (api.PEER_IFACE, "Ping"), (api.PEER_IFACE, "GetMachineId"),
     ("org.freedesktop.DBus", "Hello"),
     (api.MANAGER_IFACE, "GetJobByName"), (api.MANAGER_IFACE, "GetAllJobs"),
-    (api.MANAGER_IFACE, "ListStates"),
+    (api.MANAGER_IFACE, "ListStates"), (api.MANAGER_IFACE, "UseGlobalScope"),
     (api.JOB_IFACE, "GetInstance"), (api.JOB_IFACE, "GetInstanceByName"),
     (api.JOB_IFACE, "GetAllInstances"),
 })

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 
-from upstart.control import api, paths, properties
+from upstart.control import api, paths, policy, properties
 from upstart.control.methods import METHODS
 from upstart.core.effects import ControlError, ControlFailure
 
@@ -101,6 +101,7 @@ class Router:
             self._next_unique += 1
             call.conn.unique_name = ":1.%d" % self._next_unique
             return ("s", (call.conn.unique_name,))
+        self._looks_only(call)
         target = self.target(call)
         if member == "Introspect" and iface in (None, api.INTROSPECTABLE_IFACE):
             if call.sig != "":
@@ -132,7 +133,20 @@ class Router:
             return self.sessions.scope(conn.caller)
         if conn.scope is None:
             conn.scope = self.sessions.scope(conn.caller)
+        if conn.global_view:                 # `initctl --global` (CT-27)
+            return self.backend, None
         return conn.scope
+
+    def _looks_only(self, call: Call) -> None:
+        """`initctl --global` from inside a chroot session (CT-27): the global
+        jobs are there to look at; a change is refused (docs/design/roadmap-apis.md)."""
+        if not call.conn.global_view or call.conn.scope is None or call.conn.scope[1] is None:
+            return
+        if policy.open_to_all(call.iface, call.member):
+            return
+        raise ControlFailure(ControlError(
+            api.ERR_PERMISSION, "You do not have permission to change the global jobs "
+                                "from a chroot session (initctl --global only looks)"))
 
     def target(self, call: Call):
         """The object `call.path` names, or None; sets the backend and the

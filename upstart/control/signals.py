@@ -9,11 +9,11 @@ daemon sends it after a stateful re-exec. Pure; never sends anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from upstart.control import paths
 from upstart.control.api import INSTANCE_IFACE, JOB_IFACE, MANAGER_IFACE
 from upstart.core import effects as fx
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Accepts clients on a unix socket, reads with non-blocking `recvmsg` (so
 SCM_RIGHTS fds arrive with `EmitEventWithFile`), runs the SASL text phase
-(`upstart.control.sasl`), frames binary messages (jeepney's `calc_msg_size`,
-read by `upstart.control.codec`) and hands each to `_dispatch`, which the
+(`upstart.control.sasl`), frames binary messages (`wire.message_size`, read by
+`upstart.control.codec`) and hands each to `_dispatch`, which the
 server defines. Output is buffered per connection and flushed once per loop
 turn (or with `add_writer` while the peer is slow).
 
@@ -25,13 +25,14 @@ import socket
 import struct
 
 from jeepney.low_level import (
-    Endianness, Header, HeaderFields, Message, MessageFlag, MessageType, calc_msg_size,
+    Endianness, Header, HeaderFields, Message, MessageFlag, MessageType,
 )
 
 from upstart.control import address as addr
 from upstart.control.backend import Caller
 from upstart.control.codec import fast_parse_call
 from upstart.control.sasl import ANY_UID, SaslError, SaslServer
+from upstart.control.wire import message_size
 
 MAX_MESSAGE = 1 << 22          # 4 MiB: far above any legitimate request
 MAX_PENDING_FDS = 64
@@ -56,7 +57,7 @@ class Connection:
     __slots__ = ("sock", "fd", "caller", "sasl", "inbuf", "infds", "outbuf",
                  "serial", "closed", "writing", "unique_name", "bus", "pending",
                  "callers", "skip", "in_flight", "paused", "flush_soon", "scope",
-                 "exec_closes")
+                 "exec_closes", "global_view")
 
     def __init__(self, sock: socket.socket, caller: Caller, sasl: SaslServer):
         self.sock = sock
@@ -79,6 +80,7 @@ class Connection:
         self.flush_soon = False   # perf: a flush of outbuf is scheduled for this turn
         self.scope = None         # chroot sessions: (backend, root) of a private caller
         self.exec_closes = False  # re-exec: not handed over (the caller of Restart)
+        self.global_view = False  # `initctl --global` (UseGlobalScope): global jobs
 
     def next_serial(self) -> int:
         self.serial = (self.serial % 0xFFFFFFFF) + 1
@@ -382,7 +384,7 @@ class Transport:
             if conn.inbuf[0] not in (0x6C, 0x42) or conn.inbuf[3] != 1:
                 self._drop(conn)
                 return
-            size = calc_msg_size(bytes(conn.inbuf[:16]))
+            size = message_size(conn.inbuf)     # perf: jeepney's calc_msg_size, no copy
             if size > MAX_MESSAGE:
                 if conn.bus or size > DBUS_MAX_MESSAGE:   # beyond the protocol: drop
                     self._drop(conn)

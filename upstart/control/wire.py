@@ -260,6 +260,17 @@ _SIMPLE_BODIES = {sig: tuple(_split(sig)) for sig in (
     "s", "ss", "sas", "sasb", "asb", "as", "b", "sb", "u", "o", "")}
 
 
+def simple_body_types(sig: str) -> tuple[str, ...] | None:
+    """The types `simple_body` reads for `sig`, or None: not a simple body."""
+    return _SIMPLE_BODIES.get(sig)
+
+
+def simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str):
+    """(values, end) of a body of `simple_body_types`, or None when the walk
+    of `unmarshal` must decide (a truncated or odd body)."""
+    return _simple_body(buf, pos, types, order, errors)
+
+
 def _simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str):
     n = len(buf)
     values: list = []

@@ -25,13 +25,13 @@ Never performs I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from upstart.core.effects import ControlFailure, upstart_error
 from upstart.core.event import Event
 from upstart.core.operator import Operator
 from upstart.jobfile.environ import env_lookup, env_merge
 from upstart.jobfile.model import StateDecl
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 
 @dataclass(eq=False)

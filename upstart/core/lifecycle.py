@@ -231,11 +231,16 @@ class Lifecycle:
         else:
             env.append(f"EXIT_STATUS={status}")
         env.append(f"RESPAWN={'yes' if respawn else 'no'}")
+        # deaths of the job so far, this one included: a count for alerts, and a
+        # value that tells two deaths apart (`instance $JOB$INSTANCE-$DEATHS`);
+        # a class restored from an older init's snapshot has no such counter yet
+        counters = instance.entry.counters
+        counters["died"] = counters.get("died", 0) + 1
+        env.append(f"DEATHS={counters['died']}")
         for key in instance.entry.job_class.export:
             value = env_lookup(instance.env, key)
             if value is not None:
                 env_set(env, f"{key}={value}", replace=False)
-        instance.entry.counters["died"] += 1
         # the recorder learns whose death it is from the trace's data
         self._trace("queued", DIED_EVENT, data=tuple(env))
         if self.log_enabled("debug"):

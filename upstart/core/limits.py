@@ -11,9 +11,9 @@ Pure: no I/O, standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from upstart.core.effects import ControlError
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 LIMITS_EXCEEDED = "org.freedesktop.DBus.Error.LimitsExceeded"
 

@@ -19,7 +19,7 @@ It must never hold runtime state, perform actions or import the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 GOALS = ("stop", "start", "respawn")
 

@@ -87,7 +87,10 @@ def class_to_json(jc: JobClass) -> dict[str, Any]:
 
 def class_from_json(data: dict[str, Any]) -> JobClass:
     kwargs: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(JobClass)}
+    # a lazy dataclass (upstart/lazydata.py) not yet instantiated in a fresh
+    # init has no fields until it is made: a stateful re-exec restores first
+    from upstart.lazydata import made
+    names = {f.name for f in dataclasses.fields(made(JobClass))}
     for key, value in data.items():
         if key not in names:
             continue

@@ -20,14 +20,20 @@ It owns no state of its own beyond what the Engine keeps (`states`,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from upstart.core.effects import INVALID_ARGS, ControlError, ControlFailure, upstart_error
 from upstart.core.job import Instance
 from upstart.core.limits import check_env, check_name, check_new_instance, refuse
 from upstart.core.registry import ClassEntry
-from upstart.states.condition import leaf_matches, leaves
-from upstart.states.derive import JobView, is_ready, job_states
 from upstart.states.model import JOB_STATE_NAMES, State
-from upstart.states.plan import WhileJob, plan_whiles, wanted
+
+if TYPE_CHECKING:
+    from upstart.states.derive import JobView
+    from upstart.states.plan import WhileJob
+
+# footprint (issue #23): the planner (`states.plan`, `derive`, `condition`) is
+# imported when a `while` or a query first needs it, not on init's start path
 
 
 class Whiles:
@@ -70,6 +76,7 @@ class Whiles:
 
     @staticmethod
     def _job_view(instance: Instance) -> JobView:
+        from upstart.states.derive import JobView
         jc = instance.entry.job_class
         return JobView(instance.job, instance.name, instance.state,
                        instance.ready or not jc.ready, tuple(instance.env), tuple(jc.export))
@@ -77,10 +84,12 @@ class Whiles:
     def _is_ready(self, instance: Instance) -> bool:
         """Ready: after its ready point (a job without `ready on` is ready
         as soon as it is running), until `stopping`."""
+        from upstart.states.derive import is_ready
         return is_ready(self._job_view(instance))
 
     def current_states(self) -> list[State]:
         """Every true state: set ones by name, then running/ready per instance."""
+        from upstart.states.derive import job_states
         views = [self._job_view(instance)
                  for name in self.registry.names()
                  for instance in self.registry.entries[name].sorted_instances()]
@@ -92,6 +101,7 @@ class Whiles:
         jc = entry.job_class
         if jc.while_ is None:
             return True
+        from upstart.states.plan import wanted
         return name in wanted(jc.while_, jc.instance, self._class_environment(entry),
                               self.current_states())
 
@@ -101,6 +111,7 @@ class Whiles:
                              f"Job cannot be started while its condition is false: {who}")
 
     def _while_job(self, entry: ClassEntry) -> WhileJob:
+        from upstart.states.plan import WhileJob
         jc = entry.job_class
         assert jc.while_ is not None
         return WhileJob(entry.name, jc.while_, jc.instance,
@@ -130,6 +141,7 @@ class Whiles:
                       closed: list[State]) -> tuple[str, ...]:
         """`+TEXT`/`-TEXT` for the opened/closed states a leaf of the class's
         condition matches: what moved it."""
+        from upstart.states.condition import leaf_matches, leaves
         assert entry.job_class.while_ is not None
         tree = leaves(entry.job_class.while_)
         return tuple([f"+{s.text()}" for s in opened if any(leaf_matches(x, s) for x in tree)] +
@@ -143,6 +155,7 @@ class Whiles:
             return
         states = self.current_states()
         opened, closed = self._states_diff(states)
+        from upstart.states.plan import plan_whiles
         plan = plan_whiles([self._while_job(e) for e in entries], states)
         for entry in entries:
             entry.while_names = set(plan.held[entry.name])

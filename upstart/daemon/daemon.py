@@ -140,11 +140,19 @@ class Daemon:
         # cgroups (issue #9): init writes cgroupfs itself (docs/design/cgroups.md);
         # footprint (issue #23): the manager is made at its first use (cgroups/lazy.py)
 
+        track = self.opts.job_tracking    # issue #26: every job's processes (tracking.md)
+        if track is None:
+            from upstart.cgroups.lazy import ns_inode, tracking_default
+            track = tracking_default(session_init=self.session_init, pid=os.getpid(),
+                                     ns_inode=ns_inode)
+
         def make_cgroups():
             from upstart.cgroups.manager import CGroupManager
             return CGroupManager.from_environ(self.environ, log=log, loop=self.loop,
-                                              enabled=not self.opts.no_cgroups)
-        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups)
+                                              enabled=not self.opts.no_cgroups,
+                                              track_all=track)
+        self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups,
+                                   track_all=track, loop=self.loop, log=log)
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,

@@ -24,9 +24,9 @@ class ObservedBackend(EngineBackend):
         super().__init__(daemon, world)
         self.observer = observer
 
-    async def emit_event(self, caller, name, env, wait, fd=None):
+    def emit_event(self, caller, name, env, wait, fd=None):
         self.observer.requested(caller, name)
-        return await super().emit_event(caller, name, env, wait, fd)
+        return super().emit_event(caller, name, env, wait, fd)     # None or a future
 
     async def job_start(self, caller, job, env, wait):
         self.observer.commanded(caller, "start")

@@ -8,7 +8,9 @@ decides nothing about modes (that is `upstart.daemon.daemon`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 CONSOLE_TYPES = ("none", "log", "output", "owner")
 
@@ -37,6 +39,7 @@ class Options:
     user: bool = False
     no_inherit_env: bool = False
     no_cgroups: bool = False
+    job_tracking: bool | None = None     # issue #26: None = tracking.md's default
     chroot_sessions: bool = False
     restart: bool = False
     state_fd: int | None = None
@@ -103,6 +106,7 @@ _FLAG_EFFECT = {
     "--no-dbus": ("no_dbus", True), "--session": ("session_bus", True),
     "--user": ("user", True), "--no-inherit-env": ("no_inherit_env", True),
     "--no-cgroups": ("no_cgroups", True), "--chroot-sessions": ("chroot_sessions", True),
+    "--job-tracking": ("job_tracking", True), "--no-job-tracking": ("job_tracking", False),
     "--restart": ("restart", True), "--write-state-file": ("write_state_file", True),
     "-q": ("priority", "error"), "--quiet": ("priority", "error"),
     "--error": ("priority", "error"), "-v": ("priority", "info"),

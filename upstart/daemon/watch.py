@@ -1,4 +1,4 @@
-"""Watching the configuration directories with inotify (inotify-simple).
+"""Watching the configuration directories with inotify (`upstart.daemon.inotify`).
 
 `ConfWatcher` owns one inotify descriptor, registered with the asyncio loop. Every
 directory under every source is watched (new sub-directories are picked up);
@@ -16,25 +16,8 @@ import asyncio
 import os
 from typing import Callable
 
-
-def libc_for_inotify() -> None:
-    """footprint (issue #23): inotify-simple finds libc with
-    `ctypes.util.find_library("c")` at its first INotify, which runs
-    `/sbin/ldconfig -p` (a fork and exec in PID 1's start); the process's own
-    libc, already loaded, is the same library."""
-    import ctypes
-
-    import inotify_simple
-    if getattr(inotify_simple, "_libc", "absent") is None:
-        inotify_simple._libc = ctypes.CDLL(None, use_errno=True)
-
-try:
-    from inotify_simple import INotify, flags
-except ImportError:  # pragma: no cover - the dependency is declared
-    INotify = None  # type: ignore[assignment]
-    flags = None  # type: ignore[assignment]
-else:
-    libc_for_inotify()
+from upstart.daemon import inotify as flags
+from upstart.daemon.inotify import INotify
 
 
 class ConfWatcher:
@@ -46,8 +29,6 @@ class ConfWatcher:
         self.delay = delay
         self._pending: asyncio.TimerHandle | None = None
         self._inotify = None
-        if INotify is None:
-            return
         try:
             self._inotify = INotify()
         except OSError:
@@ -79,7 +60,7 @@ class ConfWatcher:
 
     def _readable(self) -> None:
         try:
-            events = self._inotify.read(timeout=0)
+            events = self._inotify.read()
         except OSError:
             return
         if not events:
@@ -114,8 +95,6 @@ class DirWaiter:
         self.on_exists = on_exists
         self._inotify = None
         self._wd = None
-        if INotify is None:
-            return
         try:
             self._inotify = INotify()
         except OSError:
@@ -148,7 +127,7 @@ class DirWaiter:
 
     def _readable(self) -> None:
         try:
-            self._inotify.read(timeout=0)
+            self._inotify.read()
         except OSError:
             return
         self._arm()

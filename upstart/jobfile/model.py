@@ -15,8 +15,10 @@ core builds its own latching operator state from them.
 from __future__ import annotations
 
 import signal as _signal
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal, Union
+
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 # Process slots in upstream's fixed order: status lines and the D-Bus
 # `processes` property list live processes in this order.

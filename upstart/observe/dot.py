@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-JOB_EVENTS = ("starting", "started", "stopping", "stopped")
+# events whose first variable names the job they come from (`died`: RM-12)
+JOB_EVENTS = ("starting", "started", "stopping", "stopped", "died")
 
 DEFAULT_COLOURS = {
     "emits": "green", "start-on": "blue", "stop-on": "red", "event": "thistle",

@@ -16,9 +16,9 @@ This module is pure: it never touches a process or a file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from upstart.jobfile.model import Process
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 SHELL = "/bin/sh"
 SHELL_CHARS = "~`!$^&*()=|\\{}[];\"'<>?"

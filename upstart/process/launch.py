@@ -180,6 +180,7 @@ def spawn_fast(plan: ChildPlan, stdio: tuple[int, int, int], script_fd: int | No
     # for the duration of the call (the child inherits both) and restored
     old_umask = os.umask(plan.umask) if plan.umask is not None and plan.full_setup else None
     old_cwd = None
+    moved = _enter_cgroups(plan.track_procs)   # so is its cgroup (tracking.md)
     try:
         if plan.full_setup and plan.chdir is not None:
             old_cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -201,11 +202,34 @@ def spawn_fast(plan: ChildPlan, stdio: tuple[int, int, int], script_fd: int | No
         except OSError as err:
             raise SpawnError(_why("unable to execute", err)) from None
     finally:
+        if moved:
+            _enter_cgroups(plan.track_home)
         if old_umask is not None:
             os.umask(old_umask)
         if old_cwd is not None:
             os.fchdir(old_cwd)
             os.close(old_cwd)
+
+
+def _enter_cgroups(procs_files: tuple[str, ...]) -> bool:
+    """Move init into the cgroups of these `cgroup.procs` files (tracking.md:
+    the child of posix_spawn is born there; no limits apply to a tracking
+    cgroup, so nothing of init is charged against a job's limits). A failure
+    leaves init where it is; True if it moved at all."""
+    moved = False
+    for procs in procs_files:
+        try:
+            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            os.write(fd, b"0")
+            moved = True
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return moved
 
 
 # ----------------------------------------------------------- fork path
@@ -325,7 +349,7 @@ def _child(plan: ChildPlan, stdio, script_fd: int | None, wfd: int) -> None:   #
     os.closerange(low, 1 << 20)
 
     # cgroups (issue #9): join the job's cgroups before anything else is charged
-    for procs in plan.cgroup_procs:
+    for procs in plan.cgroup_procs + plan.track_procs:
         _join_cgroup(procs)
 
     if plan.apparmor:

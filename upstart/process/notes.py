@@ -16,7 +16,7 @@ This module owns nothing else and must never do I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from upstart.lazydata import dataclass   # footprint: made at first use
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import re
 import resource
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from upstart.core.effects import SpawnRequest
+from upstart.lazydata import dataclass   # footprint: made at first use
 from upstart.process.command import build_command, env_mapping
 
 # Resource names of the `limit` stanza, in the kernel's RLIMIT_* order
@@ -70,6 +71,10 @@ class ChildPlan:
     notify_pipe: int | None = None            # init's fd for that write end (set by NotifyHub)
     # ---- end readiness
     cgroup_procs: tuple[str, ...] = ()        # cgroups (issue #9): cgroup.procs files to join
+    # issue #26 (tracking.md): the automatic tracking cgroup; the fast path
+    # runs posix_spawn with init inside it and then moves init back home
+    track_procs: tuple[str, ...] = ()
+    track_home: tuple[str, ...] = ()
     # chroot sessions (docs/design/sessions.md): the session's root, entered
     # before the job's own `chroot` (spec 01 §9 step 4)
     session_root: str | None = None

@@ -69,6 +69,9 @@ class Supervisor:
         self.debug = debug
         self._pending: list[Note] = []
         self._apparmor_warned: set[str] = set()
+        # issue #26: False, then True once "not tracked" is logged, None once
+        # tracking began after that
+        self._untracked_said: bool | None = False
         self._woken = False
         self._hub = LogHub(loop, self._report)
         self._tracer = Tracer(loop, self._report, self._wake)
@@ -119,8 +122,21 @@ class Supervisor:
             self._warn_without_apparmor(request)
         # cgroups (issue #9): create, configure, join (a chroot session's job below
         # the session's own prefix: docs/design/sessions.md)
+        untracked = False   # issue #26: tracking wanted, no cgroup: the proc connector
         if self.cgroups is not None:
-            plan.cgroup_procs = self.cgroups.prepare(request, scope=root)
+            procs = self.cgroups.prepare(request, scope=root)
+            if request.job_class.cgroups:
+                plan.cgroup_procs = procs
+            elif procs:   # issue #26: the automatic tracking cgroup (tracking.md)
+                plan.track_procs = procs
+                plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
+                if self._untracked_said is True:
+                    self._untracked_said = None
+                    self._report(LogLine("info", "job tracking: cgroups can be made now; "
+                                                 "jobs started from now on are tracked"))
+            elif self.cgroups.track_all:
+                untracked = True
+                self.cgroups.connector()   # listening before the process exists
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
         master = script_w = None
@@ -168,6 +184,8 @@ class Supervisor:
             for fd in to_close:
                 os.close(fd)
         self._notify.started(notify, pid)   # readiness
+        if untracked:
+            self._untracked(self.cgroups.follow(pid, request, root))
         if script_w is not None:
             self._feed_script(script_w, plan.script)
         if master is not None:
@@ -185,6 +203,22 @@ class Supervisor:
                 "info", f"Pausing {request.job} ({pid}) [pre-exec] for debug",
                 paused=pid, job=request.job))
         return pid
+
+    def _untracked(self, why: str | None) -> None:
+        """Tracking is wanted but no cgroup can be made: say once what is done
+        instead (tracking.md): the proc connector follows the job's processes
+        (`why` None), or nothing does."""
+        if self._untracked_said is not False:
+            return
+        self._untracked_said = True
+        head = "job tracking: no writable cgroup hierarchy (unified, or v1 freezer)"
+        if why is None:
+            self._report(LogLine("info", head + ": following processes of jobs without "
+                                                "a cgroup stanza through the proc connector"))
+        else:
+            self._report(LogLine(
+                "warn", head + f" and {why}: processes of jobs without a cgroup stanza "
+                               "are not tracked; stop signals the main process group only"))
 
     def _feed_script(self, fd: int, data: bytes) -> None:
         os.set_blocking(fd, False)

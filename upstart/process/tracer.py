@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable
 
+from upstart.lazydata import dataclass   # footprint: made at first use
 from upstart.process import ptrace
 from upstart.process.notes import Exited, LogLine, Note, Ready
 

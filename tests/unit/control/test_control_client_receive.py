@@ -77,3 +77,33 @@ def test_a_message_over_the_limit_fails_after_those_before_it():
         with pytest.raises(client.CallError) as err:
             conn.receive()
         assert err.value.name == "org.freedesktop.DBus.Error.LimitsExceeded"
+
+
+def test_a_pipelined_handshake_reads_the_ok_before_the_first_answer():
+    """perf (issue #23 item 3): initctl's connection sends AUTH, BEGIN and its
+    call without waiting; the OK and the reply may come in one read."""
+    with client.Connection(_serve([_reply(2, 1, "init (upstart 1.13.2)")]),
+                           pipelined=True) as conn:
+        assert conn._auth_pending
+        assert conn.call("/x", None, "M") == ["init (upstart 1.13.2)"]
+        assert not conn._auth_pending
+
+
+def test_a_pipelined_handshake_refused_is_an_error_of_the_first_call():
+    name = f"/test/upstart-client-refuse-{os.getpid()}"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind("\0" + name)
+    srv.listen(1)
+
+    def run():
+        conn, _ = srv.accept()
+        with conn, srv:
+            conn.recv(4096)
+            conn.sendall(b"REJECTED EXTERNAL\r\n")
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    with client.Connection(f"unix:abstract={name}", pipelined=True) as conn:
+        with pytest.raises(client.CallError) as err:
+            conn.call("/x", None, "M")
+        assert "rejected EXTERNAL" in err.value.message
+    t.join(5)

@@ -75,3 +75,19 @@ def test_other_messages_are_left_to_jeepney():
     assert srv.fast_parse_call(bytes(bad)) is None
     with pytest.raises(ValueError):
         Message.from_buffer(bytes(bad))                              # jeepney refuses it too
+
+
+def test_a_call_whose_header_was_seen_before_reads_the_same():
+    """perf (issue #23 item 5): the second call with the same header fields
+    is read from the header cache: still jeepney's Message, serial and flags
+    its own; a body that is not UTF-8 still goes to jeepney."""
+    srv._CALL_HEADS.clear()
+    first = _call("EmitEvent", "sasb", ("go", ["N=1"], False), serial=1)
+    _same(first)
+    assert len(srv._CALL_HEADS) == 1
+    for serial, flags, body in ((2, 0, ("go", ["N=2", "M=été"], False)),
+                                (0xFFFFFFFF, 1, ("other", [], True))):
+        _same(_call("EmitEvent", "sasb", body, serial=serial, flags=flags))
+    bad = bytearray(_call("EmitEvent", "sasb", ("gx", [], False), serial=3))
+    bad[bad.index(b"gx")] = 0xFF
+    assert srv.fast_parse_call(bytes(bad)) is None

@@ -98,6 +98,8 @@ def test_check_config_rules():
     assert c.check("start on", [["started", "$JOB"]]) == []           # variables accepted
     assert c.check("start on", [["started", "JOB=b"]]) == ["  start on: unknown job b"]
     assert c.check("start on", [["nope"]]) == ["  start on: unknown event nope"]
+    assert c.check("start on", [["died", "JOB=a"]]) == []             # RM-12: init's
+    assert c.check("start on", [["died", "b"]]) == ["  start on: unknown job b"]
     # an inner failing operator is reported even when the root is true
     assert c.check("start on", [["net-up"], ["x"], ["y"], ["/AND"], ["/OR"]]) == [
         "  start on: unknown event y", "  start on: unknown event x"]

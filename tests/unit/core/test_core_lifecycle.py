@@ -90,7 +90,7 @@ def test_main_exits_nonzero_035():
     h.start("svc")
     h.exit(h.pid("svc"), 3)
     fail = ["RESULT=failed", "PROCESS=main", "EXIT_STATUS=3"]
-    died = ["died", *S, "PROCESS=main", "EXIT_STATUS=3", "RESPAWN=no"]   # RM-12
+    died = ["died", *S, "PROCESS=main", "EXIT_STATUS=3", "RESPAWN=no", "DEATHS=1"]  # RM-12
     assert h.events()[2:] == [died, ["stopping", *S, *fail], ["stopped", *S, *fail]]
     assert h.status("svc") == "stop/waiting"
 

@@ -22,7 +22,8 @@ def test_respawn_after_kill_no_stopped_057():
     assert h.status("r") == "start/running" and h.pid("r") != first
     names = [e[0] for e in h.events()]
     assert names == ["starting", "started", "died", "stopping", "starting", "started"]
-    assert h.events()[2] == ["died", *R, "PROCESS=main", "EXIT_SIGNAL=SEGV", "RESPAWN=yes"]
+    assert h.events()[2] == ["died", *R, "PROCESS=main", "EXIT_SIGNAL=SEGV", "RESPAWN=yes",
+                            "DEATHS=1"]
     assert h.events()[3] == ["stopping", *R, "RESULT=ok"]
 
 

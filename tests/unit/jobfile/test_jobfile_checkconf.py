@@ -83,6 +83,16 @@ def test_job_event_for_unknown_job_has_no_emitter(tmp_path, capsys):
     assert "DEBUG: start on: event started: no known emitter" in capsys.readouterr().out
 
 
+def test_died_is_emitted_by_init_for_a_known_job(tmp_path, capsys):
+    (tmp_path / "svc.conf").write_text("respawn\nexec sleep 1\n")
+    f = tmp_path / "alert.conf"
+    f.write_text("start on died JOB=svc or died ghost\n")
+    assert main(["-d", str(f)]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "DEBUG: start on: event died: emitted by init",
+        "DEBUG: start on: event died: no known emitter"]
+
+
 @pytest.mark.parametrize("flag", ["-f", "--file"])
 def test_file_option(tmp_path, flag, capsys):
     f = tmp_path / "x.conf"

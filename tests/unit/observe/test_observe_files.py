@@ -142,3 +142,9 @@ def test_dot_output_accepted_by_graphviz():
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     assert "<svg" in out.stdout
+
+
+def test_dot_draws_died_from_the_job_that_died():
+    # RM-12: show-config -e names the job of `died JOB=a` as it does for job events
+    text = graph(parse_show_config("a\nalert\n  start on died (job: a, env:)\n"))
+    assert 'job_a:job -> job_alert:start [color="blue", label="died"];' in text

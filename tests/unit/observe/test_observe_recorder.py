@@ -219,7 +219,7 @@ def test_died_event_is_attributed_to_the_job_whose_main_died():
     h.exited(h.pid("alert"), 0)                     # the task held its event
     finished = [r for r in h.kinds("event-finished") if r["name"] == "died"]
     assert finished[0]["env"] == ["JOB=r", "INSTANCE=", "PROCESS=main", "EXIT_SIGNAL=KILL",
-                                  "RESPAWN=yes"]
+                                  "RESPAWN=yes", "DEATHS=1"]
 
 
 def test_each_instance_keeps_its_last_death_and_a_count():

@@ -173,8 +173,8 @@ def test_fds_passed_with_a_datagram_are_closed_like_a_barrier(h, tmp_path):
     pid = h.spawn(request(f"{PY} {tmp_path}/barrier.py {out}", ready_on=Match("notify"),
                           ready=True))
     assert notified(h, pid).fields == ("READY=1",)
-    for _ in range(300):
-        if out.exists():
+    for _ in range(1000):                  # the file is created before it is written
+        if out.exists() and out.read_text():
             break
         h.run(0.01)
     assert out.read_text() == "barrier passed"
