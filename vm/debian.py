@@ -461,6 +461,8 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     for job in SERVICES:
         rep.check(jobs.get(job) == "start/running", f"{job} is {jobs.get(job)!r}, "
                   "not start/running")
+    # where the boot's CPU went (for docs/boot.md): the processes still alive
+    shell.run("ps -eo pid,time,etimes,comm --sort=-time | head -20")
     code, who = shell.run("who")
     rep.check(re.search(r"^root\s+ttyS0\b", who, re.M), f"who: no root on ttyS0: {who!r}")
     code, level = shell.run("runlevel")
