@@ -61,7 +61,8 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+        return self.enabled and (bool(request.job_class.cgroups) or (
+            self.track_all and request.job_class.kill_mode != "group"))
 
     def can_track(self) -> bool:
         return self.enabled and self._manager().can_track()

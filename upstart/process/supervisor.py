@@ -134,7 +134,7 @@ class Supervisor:
                     self._untracked_said = None
                     self._report(LogLine("info", "job tracking: cgroups can be made now; "
                                                  "jobs started from now on are tracked"))
-            elif self.cgroups.track_all:
+            elif self.cgroups.track_all and request.job_class.kill_mode != "group":
                 untracked = True
                 self.cgroups.connector()   # listening before the process exists
         if plan.console == "log" and self.logdir is None:
