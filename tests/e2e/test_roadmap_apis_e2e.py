@@ -18,6 +18,8 @@ from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit
 from upstart.control import client
 
 PY = sys.executable
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                                reason="needs root (namespaces, chroot) and setpriv")
 
 
 def read(path) -> str:
@@ -186,6 +188,21 @@ def test_resume_names_an_instance_by_its_environment_and_refuses_unknown_ones():
         s.wait_for(lambda: _cmdline(pids["a"]).startswith(b"sleep\x0032"))
 
 
+@needs_root
+def test_debug_stanza_option_survives_a_stateful_reexec_of_pid1():
+    with Pid1Init(jobs={"dbg": "debug\nexec sleep 34\n"},
+                  args=("--no-startup-event", "--debug-stanza")) as init:
+        assert init.run("telinit", "u").returncode == 0
+        init.wait_for(lambda: "--debug-stanza" in
+                      init.run("cat", "/proc/1/cmdline").stdout.split("\0"))
+        assert init.run("initctl", "start", "--no-wait", "dbg").returncode == 0
+        pid = init.wait_for(lambda: init.main_pid("dbg", running=False))
+        init.wait_for(lambda: " T " in init.run("cat", f"/proc/{pid}/stat").stdout)
+        assert init.ok("resume", "dbg") == f"dbg start/running, process {pid}\n"
+        init.wait_for(lambda: init.run("cat", f"/proc/{pid}/cmdline").stdout
+                      .startswith("sleep\0" "34"))
+
+
 def test_without_either_option_the_debug_stanza_does_not_pause():
     with SessionInit(DEBUG_JOBS) as s:
         s.ok("start", "dbg")             # waits for running: it would hang if paused
@@ -195,8 +212,6 @@ def test_without_either_option_the_debug_stanza_does_not_pause():
 
 # ---------------------------------------------------------- CT-27 initctl --global
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
-                                reason="needs root (namespaces, chroot) and setpriv")
 UID = 4242   # an ordinary user (no passwd entry needed)
 
 
