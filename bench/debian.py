@@ -58,7 +58,8 @@ def main() -> int:
                 error("n", bench, system, "; ".join(failures[system]) or "no figure")
                 continue
             emit("n", bench, system, median(runs), "s", runs=len(runs),
-                 stdev=round(statistics.pstdev(runs), 3), **extra)
+                 stdev=round(statistics.pstdev(runs), 3),
+                 samples=[round(x, 1) for x in runs], **extra)
     return 0
 
 

@@ -363,7 +363,13 @@ def _pids(text: str) -> dict[str, int]:
 
 def boot_timings(records: list[dict]) -> dict[str, float]:
     """Kernel-clock seconds of the first boot's `startup` and of the last of
-    SERVICES ready (or running, for those without `ready on`)."""
+    SERVICES ready (or running, for those without `ready on`).
+
+    A job's readiness is its `ready JOB=...` event. The recorder writes the
+    env of an event init queues itself (not a job event) only when the event
+    finishes (`event-finished`), so that record is what names the job; a
+    `ready` event blocks nobody unless it starts a job, so it finishes at
+    once: a late finish can only make the mark later, never earlier."""
     first = []
     for rec in records:
         if first and rec.get("mono", 0) < first[-1].get("mono", 0):
@@ -378,10 +384,10 @@ def boot_timings(records: list[dict]) -> dict[str, float]:
         job = rec.get("job")
         if rec.get("kind") == "state" and rec.get("state") == "running" and job in SERVICES:
             when.setdefault(job, rec["mono"])
-        if rec.get("kind") == "event-queued" and rec.get("name") == "ready":
+        if rec.get("kind") in ("event-queued", "event-finished") and rec.get("name") == "ready":
             job = next((e[4:] for e in rec.get("env", []) if e.startswith("JOB=")), None)
-            if job in SERVICES:
-                when[job] = rec["mono"]
+            if job in SERVICES and job in when:
+                when[job] = max(when[job], rec["mono"])
     if len(when) == len(SERVICES):
         out["services"] = max(when.values())
     return out

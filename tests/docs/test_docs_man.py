@@ -41,7 +41,7 @@ REQUIRED = [
 # Pages of other packages that ours may refer to.
 EXTERNAL = {"dot(1)", "dmesg(1)", "cron(8)", "udev(7)", "inotify(7)", "socket(7)",
             "utmp(5)", "setrlimit(2)", "crontab(5)", "sd_notify(3)",
-            "sd_listen_fds(3)"}
+            "sd_listen_fds(3)", "pam_exec(8)"}
 
 # Console scripts that deliberately have no page of their own.
 NO_PAGE = {
@@ -248,6 +248,7 @@ HELP_PAGES = {
     "upstart-local-bridge": "upstart-local-bridge.8",
     "upstart-dconf-bridge": "upstart-dconf-bridge.8",
     "upstart-install-root": "upstart-install-root.8",
+    "upstart-user-session": "upstart-user-session.8",
 }
 
 

@@ -18,6 +18,8 @@ from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit
 from upstart.control import client
 
 PY = sys.executable
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                                reason="needs root (namespaces, chroot) and setpriv")
 
 
 def read(path) -> str:
@@ -186,6 +188,21 @@ def test_resume_names_an_instance_by_its_environment_and_refuses_unknown_ones():
         s.wait_for(lambda: _cmdline(pids["a"]).startswith(b"sleep\x0032"))
 
 
+@needs_root
+def test_debug_stanza_option_survives_a_stateful_reexec_of_pid1():
+    with Pid1Init(jobs={"dbg": "debug\nexec sleep 34\n"},
+                  args=("--no-startup-event", "--debug-stanza")) as init:
+        assert init.run("telinit", "u").returncode == 0
+        init.wait_for(lambda: "--debug-stanza" in
+                      init.run("cat", "/proc/1/cmdline").stdout.split("\0"))
+        assert init.run("initctl", "start", "--no-wait", "dbg").returncode == 0
+        pid = init.wait_for(lambda: init.main_pid("dbg", running=False))
+        init.wait_for(lambda: " T " in init.run("cat", f"/proc/{pid}/stat").stdout)
+        assert init.ok("resume", "dbg") == f"dbg start/running, process {pid}\n"
+        init.wait_for(lambda: init.run("cat", f"/proc/{pid}/cmdline").stdout
+                      .startswith("sleep\0" "34"))
+
+
 def test_without_either_option_the_debug_stanza_does_not_pause():
     with SessionInit(DEBUG_JOBS) as s:
         s.ok("start", "dbg")             # waits for running: it would hang if paused
@@ -195,8 +212,6 @@ def test_without_either_option_the_debug_stanza_does_not_pause():
 
 # ---------------------------------------------------------- CT-27 initctl --global
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
-                                reason="needs root (namespaces, chroot) and setpriv")
 UID = 4242   # an ordinary user (no passwd entry needed)
 
 
@@ -284,3 +299,113 @@ def test_global_is_a_usage_error_with_another_connection_option():
         # after an environment command, --global keeps 1.13's meaning (the global table)
         s.ok("set-env", "--global", "FOO=bar")
         assert s.ok("get-env", "--global", "FOO") == "bar\n"
+
+
+# --------------------------------------------- RM-07 user sessions started by PID 1
+
+ALICE = 4243
+
+
+def _alice_setup(tmp: str) -> str:
+    """Shell lines for Pid1Init's setup: /etc/passwd and /etc/group with alice
+    added, bind-mounted in init's private mount namespace only."""
+    home = os.path.join(tmp, "alice")
+    os.makedirs(os.path.join(home, ".config", "upstart"))
+    with open(os.path.join(home, ".config", "upstart", "mine.conf"), "w") as f:
+        f.write("start on startup\nexec sleep 100000\n")
+    for where, dirs, files in os.walk(home):
+        for name in dirs + files:
+            os.chown(os.path.join(where, name), ALICE, ALICE)
+    os.chown(home, ALICE, ALICE)
+    os.chmod(tmp, 0o755)
+    for name, line in (("passwd", f"alice:x:{ALICE}:{ALICE}::{home}:/bin/sh\n"),
+                       ("group", f"alice:x:{ALICE}:\n")):
+        with open(f"/etc/{name}") as f:
+            text = f.read()
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text + line)
+    return (f"mount --bind {tmp}/passwd /etc/passwd\n"
+            f"mount --bind {tmp}/group /etc/group\n")
+
+
+def _python_for_users(tmp: str) -> str:
+    """Shell lines that let an ordinary user run this Python inside init's mount
+    namespace: where the interpreter lives under a directory others may not
+    enter (a test machine's /root/.pyenv), that directory is replaced there by
+    a tmpfs others may enter, with the interpreter's tree bound back in."""
+    real = os.path.realpath(sys.executable).split("/")[1:]
+    for i in range(1, len(real)):
+        blocked = "/" + "/".join(real[:i])
+        if not os.stat(blocked).st_mode & 0o001:
+            keep = blocked + "/" + real[i]
+            return (f"mkdir -p {tmp}/keep && mount --bind {keep} {tmp}/keep\n"
+                    f"mount -t tmpfs -o mode=0755 tmpfs {blocked}\n"
+                    f"mkdir -p {keep} && mount --move {tmp}/keep {keep}\n")
+    return ""
+
+
+def _uid_and_argv(init, pid: int) -> tuple[int, list[str]]:
+    """A process's uid and argv as init's PID namespace sees them."""
+    status = init.run("cat", f"/proc/{pid}/status").stdout
+    uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+    argv = init.run("cat", f"/proc/{pid}/cmdline").stdout.split("\0")[:-1]
+    return uid, argv
+
+
+@needs_root
+def test_pam_login_starts_the_users_session_init_from_pid1_and_last_logout_ends_it():
+    from init_harness import REPO
+
+    with open(os.path.join(REPO, "jobs", "user-session.conf")) as f:
+        stock = f.read()
+    tmp = tempfile.mkdtemp(prefix="upstart-users-")
+    try:
+        setup = _alice_setup(tmp) + _python_for_users(tmp)
+        helper = os.path.join(BIN, "upstart-user-session")
+        with Pid1Init(jobs={"user-session": stock}, setup=setup) as init:
+            def pam(kind: str):
+                done = init.run("env", f"PAM_TYPE={kind}", "PAM_USER=alice",
+                                "PAM_SERVICE=login", helper, "pam")
+                assert done.returncode == 0, done.stderr
+                return done
+
+            pam("open_session")                      # first login
+            first = init.state("user-session", "USER=alice")
+            assert first.startswith("user-session (alice) start/running, process ")
+            pid = int(first.rsplit(" ", 1)[1])
+            uid, argv = _uid_and_argv(init, pid)
+            assert uid == ALICE and argv[-1] == "--user"      # alice's `init --user`
+            # alice's own initctl (her runtime directory, no UPSTART_SESSION) finds it
+            alice = ["env", "-i", f"PATH={BIN}:{DEFAULT_PATH}", f"XDG_RUNTIME_DIR=/run/user/{ALICE}",
+                     "setpriv", f"--reuid={ALICE}", f"--regid={ALICE}", "--clear-groups",
+                     "initctl"]
+            mine = init.wait_for(lambda: init.run(*alice, "status", "mine").stdout)
+            assert mine.startswith("mine start/running, process ")
+            # a login shell without XDG_RUNTIME_DIR finds it too (in /run/user/UID)
+            bare = ["env", "-i", f"PATH={BIN}:{DEFAULT_PATH}"] + alice[3:]
+            assert init.run(*bare, "status", "mine").stdout == mine
+            sessions = init.run(*alice, "list-sessions").stdout.split()
+            assert sessions[0] == str(pid)
+            assert init.run(*alice, "--global", "status", "user-session", "USER=alice") \
+                .stdout.strip() == first
+            # a second login (another terminal) keeps the same Session Init
+            pam("open_session")
+            assert init.state("user-session", "USER=alice") == first
+            count = init.run("cat", "/run/upstart/user-sessions/alice").stdout
+            assert count == "2\n"
+            pam("close_session")                     # one terminal closed: still there
+            assert init.state("user-session", "USER=alice") == first
+            pam("close_session")                     # the last logout ends it
+            assert init.ok("list") == "user-session stop/waiting\n"     # no instance left
+            init.wait_for(lambda: init.run("kill", "-0", str(pid)).returncode != 0)
+            assert init.run("cat", "/run/upstart/user-sessions/alice").stdout == "0\n"
+            # system accounts (below --min-uid, 1000) get no session; bad input says so
+            root = init.run("env", "PAM_TYPE=open_session", "PAM_USER=root", helper, "pam")
+            assert root.returncode == 0 and init.ok("list") == "user-session stop/waiting\n"
+            unknown = init.run(helper, "login", "nosuchuser")
+            assert unknown.returncode == 1
+            assert unknown.stderr == "upstart-user-session: unknown user: nosuchuser\n"
+            usage = init.run(helper, "logon", "alice")
+            assert usage.returncode == 1 and "invalid command: logon" in usage.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

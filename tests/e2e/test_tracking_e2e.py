@@ -216,3 +216,54 @@ def test_no_cgroupfs_is_one_log_line_and_tracking_begins_once_it_is_mounted(base
         init.ok("stop", "svc")
         init.wait_for(lambda: not _alive(esc), timeout=15)
         init.wait_for(lambda: not os.path.exists(cgroup))
+
+
+def _connector_reason() -> str | None:
+    import asyncio
+
+    from upstart.process.proctrack import open_connector
+    loop = asyncio.new_event_loop()
+    try:
+        got = open_connector(loop)
+        if isinstance(got, str):
+            return got
+        got.close()
+        return None
+    finally:
+        loop.close()
+
+
+def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(escape):
+    """`--no-cgroups --job-tracking`: no cgroup, the kernel's proc connector
+    follows the job's forks. It serves only the initial user and pid
+    namespaces, so this init is a Session Init in the test's own namespaces
+    (as PID 1 of `unshare --pid` it could not listen)."""
+    why = _connector_reason()
+    if why is not None:
+        pytest.skip(why)
+    from init_harness import SessionInit
+    cmd, pidfile = escape
+    job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
+    args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
+    with SessionInit({"svc": job}, args=args) as init:
+        init.ok("start", "svc")
+        esc = _pid_from(pidfile)
+        main = init.main_pid("svc")
+        assert _ppid_and_sid(esc)[1] != _ppid_and_sid(main)[1]   # its own session
+        assert "through the proc connector" in init.init_log(), init.init_log()
+        init.ok("stop", "svc")
+        init.wait_for(lambda: not _alive(esc), timeout=15)
+
+
+def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
+    """`kill mode group` (an sshd whose sessions must outlive a restart): the
+    job is not tracked, stop signals the main process group only."""
+    cmd, pidfile = escape
+    jobs = {"ssh": f"kill mode group\nexec sh -c '{cmd}; exec sleep 1000'\n"}
+    with _init(base, jobs) as init:
+        init.ok("start", "ssh")
+        esc = _host_pid(init, _pid_from(pidfile))
+        assert not os.path.exists(os.path.join(base[1], "upstart", "ssh"))
+        init.ok("stop", "ssh")
+        assert init.status("ssh") == "ssh stop/waiting"
+        assert _alive(esc)

@@ -37,7 +37,7 @@ TOOLS = ("initctl", "start", "stop", "restart", "reload", "status", "telinit", "
          "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf",
          "upstart-time-bridge", "upstart-udev-bridge", "upstart-file-bridge",
          "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge",
-         "upstart-local-bridge", "upstart-dconf-bridge")
+         "upstart-local-bridge", "upstart-dconf-bridge", "upstart-user-session")
 
 
 def write_jobs(confdir: str, jobs: dict[str, str]) -> None:

@@ -39,6 +39,13 @@ def test_timings_come_from_the_first_boot_of_the_event_log():
     second = [{"mono": 2.0, "kind": "event-queued", "name": "startup"},
               {"mono": 99.0, "kind": "state", "job": "cron", "state": "running"}]
     assert debian.boot_timings(boot + second) == {"startup": 3.1, "services": 12.5}
+    # the recorder names a `ready` event's job in its event-finished record
+    # (the queued one has no env): counted too
+    finished = [{"mono": 12.6, "kind": "event-finished", "name": "ready",
+                 "env": ["JOB=udev", "INSTANCE="]},
+                {"mono": 13.0, "kind": "event-finished", "name": "ready",
+                 "env": ["JOB=dbus", "INSTANCE="]}]
+    assert debian.boot_timings(boot + finished + second) == {"startup": 3.1, "services": 13.0}
     # a service that never ran: no services figure at all
     assert debian.boot_timings(boot[:3]) == {"startup": 3.1}
 

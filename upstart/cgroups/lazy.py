@@ -18,14 +18,42 @@ from typing import Any
 
 
 class LazyCGroups:
-    __slots__ = ("_make", "enabled", "track_all", "_real")
+    __slots__ = ("_make", "enabled", "track_all", "_real", "loop", "log", "proc")
 
     def __init__(self, make: Callable[[], Any], *, enabled: bool = True,
-                 track_all: bool = False):
+                 track_all: bool = False, loop=None, log=None):
         self._make = make
         self.enabled = enabled
         self.track_all = track_all     # issue #26: a tracking cgroup for every job
         self._real: Any = None
+        self.loop = loop
+        self.log = log or (lambda priority, message: None)
+        # issue #26: the proc connector fallback (upstart/process/proctrack.py):
+        # None (not tried), a ProcTracker, or the text saying why there is none
+        self.proc: Any = None
+
+    def connector(self) -> str | None:
+        """Listen to the proc connector (before the spawn it will follow, so
+        that no fork of the new process is missed). None: listening; else
+        why it cannot be used."""
+        if self.proc is None:
+            from upstart.process.proctrack import open_connector
+            self.proc = open_connector(self.loop, self.log)
+        return self.proc if isinstance(self.proc, str) else None
+
+    def follow(self, pid: int, request, scope: str | None = None) -> str | None:
+        """No cgroup could be made for this tracked spawn: follow it through
+        the proc connector. None when followed, else why not."""
+        if self.connector() is not None:
+            return self.proc
+        from upstart.cgroups.manager import scoped
+        jc = request.job_class
+        self.proc.follow(pid, (scoped(request.job, scope), request.instance), request.slot,
+                         jc.kill_signal, jc.kill_timeout)
+        return None
+
+    def _proc(self):
+        return None if self.proc is None or isinstance(self.proc, str) else self.proc
 
     def _manager(self):
         if self._real is None:
@@ -33,7 +61,8 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+        return self.enabled and (bool(request.job_class.cgroups) or (
+            self.track_all and request.job_class.kill_mode != "group"))
 
     def can_track(self) -> bool:
         return self.enabled and self._manager().can_track()
@@ -50,12 +79,19 @@ class LazyCGroups:
         return self._real.owner(pid) if self._real is not None else None
 
     def kill(self, pid: int, sig: int) -> bool:
-        return self._real.kill(pid, sig) if self._real is not None else False
+        if self._real is not None and self._real.kill(pid, sig):
+            return True
+        proc = self._proc()
+        return proc.kill(pid, sig) if proc is not None else False
 
     def state_changed(self, job: str, instance: str, state: str,
                       scope: str | None = None) -> None:
         if self._real is not None:
             self._real.state_changed(job, instance, state, scope=scope)
+        proc = self._proc()
+        if proc is not None and state == "waiting":
+            from upstart.cgroups.manager import scoped
+            proc.ended((scoped(job, scope), instance))
 
     def cleanup(self, job: str, instance: str, *args) -> bool:
         return self._real.cleanup(job, instance, *args) if self._real is not None else True
@@ -63,6 +99,10 @@ class LazyCGroups:
     def close(self) -> None:
         if self._real is not None:
             self._real.close()
+        proc = self._proc()
+        if proc is not None:
+            proc.close()
+            self.proc = None
 
     def export_state(self) -> dict:
         if self._real is None:

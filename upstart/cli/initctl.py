@@ -181,10 +181,9 @@ class Ctx:
 
 def _own_session(env) -> str | None:
     """The newest live Session Init of this user, from
-    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session`, or None."""
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if not runtime:
-        return None
+    `$XDG_RUNTIME_DIR/upstart/sessions/PID.session` (by default `/run/user/UID`, where
+    upstart-user-session puts it: RM-07), or None."""
+    runtime = env.get("XDG_RUNTIME_DIR") or "/run/user/%d" % os.getuid()
     directory = os.path.join(runtime, "upstart", "sessions")
     try:
         names = os.listdir(directory)

@@ -152,7 +152,7 @@ class Daemon:
                                               enabled=not self.opts.no_cgroups,
                                               track_all=track)
         self.cgroups = LazyCGroups(make_cgroups, enabled=not self.opts.no_cgroups,
-                                   track_all=track)
+                                   track_all=track, loop=self.loop, log=log)
         self.supervisor = Supervisor(
             self.loop, logdir=logdir, no_log=self.opts.no_log,
             session_init=self.session_init, default_console=self.opts.default_console,

@@ -122,6 +122,7 @@ class Supervisor:
             self._warn_without_apparmor(request)
         # cgroups (issue #9): create, configure, join (a chroot session's job below
         # the session's own prefix: docs/design/sessions.md)
+        untracked = False   # issue #26: tracking wanted, no cgroup: the proc connector
         if self.cgroups is not None:
             procs = self.cgroups.prepare(request, scope=root)
             if request.job_class.cgroups:
@@ -133,8 +134,9 @@ class Supervisor:
                     self._untracked_said = None
                     self._report(LogLine("info", "job tracking: cgroups can be made now; "
                                                  "jobs started from now on are tracked"))
-            elif self.cgroups.track_all:
-                self._untracked(request)
+            elif self.cgroups.track_all and request.job_class.kill_mode != "group":
+                untracked = True
+                self.cgroups.connector()   # listening before the process exists
         if plan.console == "log" and self.logdir is None:
             plan.console = "none"
         master = script_w = None
@@ -182,6 +184,8 @@ class Supervisor:
             for fd in to_close:
                 os.close(fd)
         self._notify.started(notify, pid)   # readiness
+        if untracked:
+            self._untracked(self.cgroups.follow(pid, request, root))
         if script_w is not None:
             self._feed_script(script_w, plan.script)
         if master is not None:
@@ -200,15 +204,21 @@ class Supervisor:
                 paused=pid, job=request.job))
         return pid
 
-    def _untracked(self, request: SpawnRequest) -> None:
-        """Tracking is wanted but no cgroup can be made: say so once (the proc
-        connector fallback, where there is one, is tracking.md's)."""
-        if self._untracked_said is False:
-            self._untracked_said = True
+    def _untracked(self, why: str | None) -> None:
+        """Tracking is wanted but no cgroup can be made: say once what is done
+        instead (tracking.md): the proc connector follows the job's processes
+        (`why` None), or nothing does."""
+        if self._untracked_said is not False:
+            return
+        self._untracked_said = True
+        head = "job tracking: no writable cgroup hierarchy (unified, or v1 freezer)"
+        if why is None:
+            self._report(LogLine("info", head + ": following processes of jobs without "
+                                                "a cgroup stanza through the proc connector"))
+        else:
             self._report(LogLine(
-                "warn", "job tracking: no writable cgroup hierarchy (unified, or v1 "
-                        "freezer): processes of jobs without a cgroup stanza are not "
-                        "tracked; stop signals the main process group only"))
+                "warn", head + f" and {why}: processes of jobs without a cgroup stanza "
+                               "are not tracked; stop signals the main process group only"))
 
     def _feed_script(self, fd: int, data: bytes) -> None:
         os.set_blocking(fd, False)

@@ -1,0 +1,94 @@
+"""The proc connector fallback of job tracking (issue #26, tracking.md) with
+real processes and the real kernel connector; skipped where the kernel does
+not serve this namespace (it answers only the initial user and pid ones)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+
+import pytest
+
+from upstart.process.proctrack import open_connector
+
+def escape(pidfile, then: str = "exec sleep 100") -> list[str]:
+    """sh: after 0.2 s leave a TERM-ignoring process in a session of its own
+    (its pid in `pidfile`), then `then`."""
+    return ["sh", "-c", f"sleep 0.2; (setsid sh -c 'trap \"\" TERM; echo $$ > {pidfile}; "
+            f"exec sleep 100' &); {then}"]
+
+
+def _pid_from(path) -> int:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().endswith("\n"):
+            return int(path.read_text())
+        time.sleep(0.02)
+    raise TimeoutError(path)
+
+
+@pytest.fixture
+def tracker():
+    loop = asyncio.new_event_loop()
+    logs: list[str] = []
+    got = open_connector(loop, lambda p, m: logs.append(m))
+    if isinstance(got, str):
+        loop.close()
+        pytest.skip(got)
+    got.logs = logs
+    yield got, loop
+    got.close()
+    loop.close()
+
+
+def _spin(loop, seconds: float) -> None:
+    loop.run_until_complete(asyncio.sleep(seconds))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_forks_are_followed_and_kill_reaches_the_escaped_process(tracker, tmp_path):
+    t, loop = tracker
+    p = subprocess.Popen(escape(tmp_path / "esc"))
+    try:
+        t.follow(p.pid, ("j", ""), "main", 15, 1)
+        esc = _pid_from(tmp_path / "esc")
+        _spin(loop, 0.05)
+        assert esc in t.members(("j", ""))
+        assert t.kill(p.pid, signal.SIGTERM)          # main dies; escaper ignores TERM
+        p.wait(5)
+        assert _alive(esc)
+        began = time.monotonic()
+        t.ended(("j", ""))                            # SIGKILL after kill timeout (1 s)
+        deadline = time.monotonic() + 10
+        while _alive(esc) and time.monotonic() < deadline:
+            _spin(loop, 0.05)
+        assert not _alive(esc) and time.monotonic() - began >= 0.9
+        assert t.members(("j", "")) == [] and ("j", "") not in t.runs
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_a_natural_end_releases_the_leftovers(tracker, tmp_path):
+    t, loop = tracker
+    p = subprocess.Popen(escape(tmp_path / "esc", "exit 0"))
+    t.follow(p.pid, ("t", ""), "main")
+    esc = _pid_from(tmp_path / "esc")
+    try:
+        p.wait(5)
+        _spin(loop, 0.1)
+        assert t.members(("t", "")) == [esc]
+        t.ended(("t", ""))
+        assert _alive(esc) and t.members(("t", "")) == []
+        assert any("1 process(es) left by its main process released" in m for m in t.logs)
+    finally:
+        subprocess.run(["kill", "-9", str(esc)])
