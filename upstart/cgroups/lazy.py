@@ -36,6 +36,7 @@ class LazyCGroups:
         """Listen to the proc connector (before the spawn it will follow, so
         that no fork of the new process is missed). None: listening; else
         why it cannot be used."""
+        self._proc()                # a retired tracker is opened again
         if self.proc is None:
             from upstart.process.proctrack import open_connector
             self.proc = open_connector(self.loop, self.log)
@@ -53,7 +54,18 @@ class LazyCGroups:
         return None
 
     def _proc(self):
-        return None if self.proc is None or isinstance(self.proc, str) else self.proc
+        if self.proc is None or isinstance(self.proc, str):
+            return None
+        if self.proc.closed:        # retired: cgroups took over
+            self.proc = None
+        return self.proc
+
+    def cgroups_ready(self) -> None:
+        """A tracked spawn got its cgroup: the proc connector, if it was
+        opened before cgroupfs was mounted, closes once it follows nothing."""
+        proc = self._proc()
+        if proc is not None:
+            proc.retire()
 
     def _manager(self):
         if self._real is None:
