@@ -214,6 +214,13 @@ _MAPPED = ("goal", "state", "env", "start_env", "stop_env", "pids", "failed",
            "stop_on", "blocker", "blocking")
 
 
+def _log_113(path: str) -> dict:
+    """A job log as 1.13 writes it: no fd of ours is handed on (`fd` and
+    `io_watch_fd` -1), the owner 0 as 1.13 always records it."""
+    return {"fd": -1, "io_watch_fd": -1, "path": path, "uid": 0, "detached": 0,
+            "remote_closed": 0, "open_errno": 0}
+
+
 def _job_113(job: str, iname: str, d: dict, c: dict, index_of: dict[int, int],
              log_path: Callable[[str, str], str | None], wall_offset: float) -> dict:
     pids = d.get("pids") or {}
@@ -247,7 +254,7 @@ def _job_113(job: str, iname: str, d: dict, c: dict, index_of: dict[int, int],
         "respawn_time": 0 if respawn_time is None else int(respawn_time + wall_offset),
         "respawn_count": d.get("respawn_count", 0), "trace_forks": 0,
         "trace_state": "TRACE_NONE",
-        "log": [{"path": path} if i == 0 and path else {"path": None}
+        "log": [_log_113(path) if i == 0 and path else {"path": None}
                 for i in range(len(SLOTS))],
         "process_data": [None] * len(SLOTS),
         EXTRA: {k: v for k, v in d.items() if k not in _MAPPED}

@@ -132,9 +132,10 @@ class Supervisor:
                 plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
                 if self._untracked_said is True:
                     self._untracked_said = None
+                    self.cgroups.cgroups_ready()
                     self._report(LogLine("info", "job tracking: cgroups can be made now; "
                                                  "jobs started from now on are tracked"))
-            elif self.cgroups.track_all:
+            elif self.cgroups.track_all and request.job_class.kill_mode != "group":
                 untracked = True
                 self.cgroups.connector()   # listening before the process exists
         if plan.console == "log" and self.logdir is None:
