@@ -267,3 +267,15 @@ def test_a_listening_socket_left_open_by_the_old_init_is_adopted(tmp_path):
         init.wait_for(flag.exists)
         assert "Unable to listen" not in init.init_log()
         assert status(init, "a") == f"a start/running, process {pid_map(init.tmp)['5008']}\n"
+
+
+def test_bad_113_state_as_pid1_gives_a_clean_start():
+    """PID 1 never dies on a damaged document: it says why and boots from disk."""
+    damaged = (STATE_DIR / "05-pid1-runlevel.json").read_text()[:900]
+    with Pid1Init(jobs_of("05-pid1-runlevel"), wrap=handing_over(lambda tmp: damaged)) as init:
+        assert "Failed to read serialisation data - reverting to stateless re-exec: " \
+            in init.kmsg()
+        assert init.proc.poll() is None and init.run("kill", "-0", "1").returncode == 0
+        assert status(init, "rl") == "rl stop/waiting\n"
+        assert initctl(init, "emit", "runlevel", "RUNLEVEL=2", "PREVLEVEL=N").returncode == 0
+        init.wait_for(lambda: status(init, "rl").startswith("rl start/running, process "))
