@@ -267,3 +267,22 @@ def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
         init.ok("stop", "ssh")
         assert init.status("ssh") == "ssh stop/waiting"
         assert _alive(esc)
+
+
+def test_the_proc_connector_record_survives_a_stateful_reexec(escape):
+    """The processes followed through the proc connector are handed to the
+    re-executed init: stop still reaches the escaped grandchild."""
+    why = _connector_reason()
+    if why is not None:
+        pytest.skip(why)
+    from init_harness import SessionInit, request_restart
+    cmd, pidfile = escape
+    job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
+    args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
+    with SessionInit({"svc": job}, args=args) as init:
+        init.ok("start", "svc")
+        esc = _pid_from(pidfile)
+        request_restart(init.address)
+        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log(), timeout=20)
+        init.ok("stop", "svc")
+        init.wait_for(lambda: not _alive(esc), timeout=15)

@@ -117,13 +117,19 @@ class LazyCGroups:
             self.proc = None
 
     def export_state(self) -> dict:
-        if self._real is None:
-            return {"version": 1, "instances": []}
-        return self._real.export_state()
+        out = {"version": 1, "instances": []} if self._real is None else \
+            self._real.export_state()
+        proc = self._proc()
+        if proc is not None and (proc.pids or proc.runs):
+            out["proc"] = proc.export()     # issue #26: processes followed by the connector
+        return out
 
     def adopt_state(self, state: dict) -> None:
         if isinstance(state, dict) and state.get("instances"):
             self._manager().adopt_state(state)
+        if isinstance(state, dict) and isinstance(state.get("proc"), dict):
+            if self.connector() is None:    # listening again: forks in the gap are lost
+                self.proc.adopt(state["proc"])
 
     def status(self, job: str) -> list[dict]:
         return self._real.status(job) if self._real is not None else []

@@ -199,6 +199,27 @@ class ProcTracker:
         self.forget(key)
         self.runs.pop(key, None)
 
+    def export(self) -> dict:
+        """JSON-able record for a stateful re-exec (tracking.md)."""
+        return {"pids": [[pid, k[0], k[1], start] for pid, (k, start) in self.pids.items()],
+                "runs": [[k[0], k[1], r[0], r[1], r[2], r[3] is not None, bool(r[4])]
+                         for k, r in self.runs.items()]}
+
+    def adopt(self, state: dict) -> None:
+        """Take over `export()` of the previous init; an end that was waiting
+        for leftovers starts its kill timeout again."""
+        for pid, job, inst, start in state.get("pids", []):
+            if _start_time(pid) == start and len(self.pids) < MAX_PIDS:
+                self.pids[pid] = ((job, inst), start)
+        now = self.loop.time()
+        ending = []
+        for job, inst, sig, timeout, main_seen, signalled, draining in state.get("runs", []):
+            self.runs[(job, inst)] = [sig, timeout, main_seen, now if signalled else None, 0]
+            if draining:
+                ending.append((job, inst))
+        for key in ending:
+            self.ended(key)
+
     def retire(self) -> bool:
         """Cgroups can be made now: stop listening once nothing is followed
         (every event of the machine costs PID 1 a read). True when closed."""
