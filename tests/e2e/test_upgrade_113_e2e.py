@@ -201,11 +201,14 @@ def get_state(init) -> str:
         return conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "GetState")[0]
 
 
-def test_round_trip_our_getstate_restores_the_same_status():
+def test_round_trip_our_getstate_restores_the_same_status(tmp_path):
+    seen = tmp_path / "seen"
     jobs = jobs_of("02-instances-env-latched") | {"slow": "start on go\npre-start exec sleep 100000\n"
                                                   "exec sleep 100000\n",
                                                   "after": "start on starting slow\ntask\n"
-                                                  "exec sleep 100000\n"}
+                                                  "exec sleep 100000\n",
+                                                  "seen": "start on foo and bar\ntask\n"
+                                                  f"exec sh -c 'echo A=$A > {seen}'\n"}
     with SessionInit(jobs) as first:
         assert first.initctl("set-env", "X=1").returncode == 0
         assert first.initctl("log-priority", "info").returncode == 0
@@ -240,6 +243,8 @@ def test_round_trip_our_getstate_restores_the_same_status():
             # the latched `foo` and the blocked `starting slow` came across
             assert second.initctl("emit", "bar").returncode == 0
             second.wait_for(lambda: status(second, "both").startswith("both start/running"))
+            # with foo's environment, though foo itself had finished before GetState
+            second.wait_for(lambda: seen.exists() and seen.read_text() == "A=1\n")
             after = int(status(second, "after").rsplit(" ", 1)[1])
             kill(second, after)
             second.wait_for(lambda: "start/pre-start" in status(second, "slow"))
