@@ -126,6 +126,9 @@ def test_stop_kills_a_grandchild_that_escaped_into_its_own_session(base, escape)
         cgroup = os.path.join(base[1], "upstart", "svc")
         assert esc in fs.members(cgroup) and main in fs.members(cgroup)
         assert init.pid not in fs.members(base[1])   # init spawned inside, and went home
+        verbose = init.ok("status", "--verbose", "svc")   # the job's processes, counted
+        assert f"unified:{cgroup}" in verbose or f"freezer:{cgroup}" in verbose, verbose
+        assert "pids 2" in verbose, verbose
         init.ok("stop", "svc")
         init.wait_for(lambda: not _alive(esc), timeout=15)
         init.wait_for(lambda: not os.path.exists(cgroup))

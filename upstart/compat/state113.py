@@ -114,6 +114,10 @@ def _postfix(expr: dict | None, latch: list | None, index_of: dict[int, int]) ->
                 node["env"] = list(e["args"])
             if value and ids[i] in index_of:
                 node["event"] = index_of[ids[i]]
+            elif value:
+                # the matched event has finished (ours never holds it, unlike 1.13):
+                # its environment, which the job gets when it starts, travels here
+                node[EXTRA] = {"env": list(copies[i][1])}
             out.append(node)
             return value
         left, right = walk(e["left"]), walk(e["right"])
@@ -148,8 +152,11 @@ def _latch_in(nodes: Any, expr: Any, events: list[dict],
             copies.append([ev["name"], list(ev.get("env") or [])])
         elif node.get("value"):
             # a true leaf whose event already finished: keep the latch, no event
+            # (its environment only when our own export wrote it)
+            extra = node.get(EXTRA) if isinstance(node.get(EXTRA), dict) else {}
+            env = extra.get("env") if isinstance(extra.get("env"), list) else []
             ids.append(None)
-            copies.append([node.get("name"), []])
+            copies.append([node.get("name"), [str(v) for v in env]])
         else:
             ids.append(None)
             copies.append(None)

@@ -35,6 +35,8 @@ _OFFSET = _NLMSG.size + _CNMSG.size      # 36: the proc_event
 _DATA = _OFFSET + _EVENT.size            # 52: its event_data
 NLMSG_DONE = 3
 MAX_PIDS = 65536                         # bound on followed processes
+RCVBUF = 4 << 20                         # the socket's receive buffer (bytes)
+_SO_RCVBUFFORCE = 33
 
 
 def _start_time(pid: int) -> int | None:
@@ -265,7 +267,10 @@ def open_connector(loop, log=None) -> ProcTracker | str:
     try:
         sock.bind((0, consts.CN_IDX_PROC))
         sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)   # bounded
+        try:   # bounded: 4 MiB; SO_RCVBUFFORCE passes rmem_max (CAP_NET_ADMIN)
+            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         # kernel 6.6+: only fork and exit events (8-byte form); older: all (4-byte)
         wanted = consts.PROC_EVENT_FORK | consts.PROC_EVENT_EXIT
         for op in (struct.pack("II", consts.PROC_CN_MCAST_LISTEN, wanted),

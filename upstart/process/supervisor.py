@@ -128,8 +128,11 @@ class Supervisor:
             if request.job_class.cgroups:
                 plan.cgroup_procs = procs
             elif procs:   # issue #26: the automatic tracking cgroup (tracking.md)
-                plan.track_procs = procs
-                plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
+                homes = tuple(self.cgroups.home_procs(p) for p in procs)
+                if all(homes):      # fast path: init spawns from inside, goes back home
+                    plan.track_procs, plan.track_home = procs, homes
+                else:               # no way back for init: the child joins (fork path)
+                    plan.cgroup_procs = procs
                 if self._untracked_said is True:
                     self._untracked_said = None
                     self.cgroups.cgroups_ready()

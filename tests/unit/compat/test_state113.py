@@ -85,6 +85,21 @@ def test_instances_env_and_latched_half_of_an_and():
     assert [(e.name, e.blockers) for e in engine.queue.events] == [("foo", 0)]
 
 
+def test_a_latch_whose_event_has_finished_keeps_its_env_through_our_export():
+    """Ours lets `foo` finish while `start on foo and bar` is half matched; our
+    GetState then has no event to point the leaf at, and must still carry
+    foo's environment, which the job gets when `bar` comes."""
+    classes = classes_of("02-instances-env-latched")
+    engine = restored(load("02-instances-env-latched", "/t"), classes)
+    engine.emit("other", [], wait=False, token=None)       # the queue runs: foo finishes
+    assert [e.name for e in engine.queue.events] == []
+    doc = json.loads(json.dumps(export(engine, "/t/conf")))
+    again = restored(doc, classes)
+    leaves = again.registry.entries["both"].start_on.leaves()
+    assert [(leaf.value, leaf.event and (leaf.event.name, leaf.event.env)) for leaf in leaves] \
+        == [(True, ("foo", ["A=1"])), (False, None)]
+
+
 def test_blocked_and_blocking_events():
     engine = restored(load("03-blocked-in-transition", "/t"),
                       classes_of("03-blocked-in-transition"))
