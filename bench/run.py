@@ -428,7 +428,8 @@ def fill(text: str, figs: list[dict], prof: list[dict], w: dict | None) -> str:
     {v:FIG:BENCH:SYSTEM} value, {r:FIG:BENCH:SYSTEM} ratio to its reference,
     {p:WORKLOAD:LABEL-PREFIX} share (%) of init's busy time in that profile,
     {pw:WORKLOAD} its wall seconds, {pb:WORKLOAD} init's busy seconds,
-    {w:worst} the worst ratio of this run."""
+    {w:worst} the worst ratio of this run, {d:FIG:BENCH:SYSTEM:FIELD} a
+    detail field of that row (e.g. init's CPU per EmitEvent)."""
     import re
 
     def one(m: re.Match) -> str:
@@ -449,6 +450,15 @@ def fill(text: str, figs: list[dict], prof: list[dict], w: dict | None) -> str:
                         and p["function"].startswith(label)):
                     return f"{p['share'] * 100:.0f}%"
             return "?"
+        if kind == "d":
+            fig, bench, system, field = key.split(":", 3)
+            for r in figs:
+                if (r["fig"], r["bench"], r["system"]) == (fig, bench, system) and field in r:
+                    v = r[field]
+                    if isinstance(v, bool):
+                        return "yes" if v else "no"
+                    return _fmt(float(v)) if isinstance(v, (int, float)) else str(v)
+            return "?"
         fig, bench, system = key.split(":", 2)
         for r in figs:
             if (r["fig"], r["bench"], r["system"]) == (fig, bench, system):
@@ -456,7 +466,7 @@ def fill(text: str, figs: list[dict], prof: list[dict], w: dict | None) -> str:
                     return _fmt(float(r["value"]))
                 return _fmt(float(r["ratio"])) if "ratio" in r else "?"
         return "?"
-    return re.sub(r"\{(v|r|p|pw|pb|w):([^{}]+)\}", one, text)
+    return re.sub(r"\{(v|r|p|pw|pb|w|d):([^{}]+)\}", one, text)
 
 
 def chart(rows: list[dict]) -> bool:
@@ -503,10 +513,10 @@ def chart(rows: list[dict]) -> bool:
         if "target_value" in mine:
             ax.axvline(mine["target_value"], color="tab:green", ls="--", lw=1,
                        label="target")
-        if "upstart_c" in mine:
+        if mine.get("upstart_c") is not None:
             ax.axvline(mine["upstart_c"], color="black", ls=":", lw=1,
                        label="C Upstart 1.13.2")
-        if "target_value" in mine or "upstart_c" in mine:
+        if "target_value" in mine or mine.get("upstart_c") is not None:
             ax.legend(fontsize=6, loc="lower right")
         ax.margins(x=0.25)
         better = sel[0].get("better", "lower")

@@ -32,7 +32,8 @@ _CONDITION_STANZAS = r"(?:start|stop)[ \t]+on|while|ready[ \t]+on"
 _SIMPLE = tuple(s for s in STANZAS if s not in _PROCESSES + ("exec", "script", "start",
                                                                "stop", "while", "ready"))
 _VALUES = ("fork", "daemon", "stop", "none", "log", "output", "owner", "never", "unlimited",
-           "limit", "delay", "exit", "timeout", "signal", "score", "load", "switch")
+           "limit", "delay", "exit", "timeout", "signal", "score", "load", "switch", "mode",
+           "group", "job")
 
 
 class UpstartLexer(RegexLexer):

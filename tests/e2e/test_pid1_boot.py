@@ -86,9 +86,13 @@ def test_shutdown_stops_jobs_in_order_and_exits_zero(stock):
         init.wait_for(lambda: init.state("top").startswith("top start/running"))
         init.run("cp", "/dev/null", "/run/order")
         res = init.run("shutdown", "-h", "now")
-        assert res.returncode == 0, res.stderr
         status = init.wait_exit(timeout=30)
         log = init.kmsg()
+        # shutdown exits once its request is answered; under load the whole
+        # power-off can end first, and the kernel kills what is left in the
+        # namespace when PID 1 exits (SIGKILL), shutdown's own exit included
+        assert res.returncode in (0, -signal.SIGKILL), res.stderr
+        assert res.stderr == ""
         assert status == 0
         assert "Will now power off" in log
         # `stop on stopping base` made top stop before base was killed

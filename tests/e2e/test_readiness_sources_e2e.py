@@ -152,7 +152,8 @@ while not os.path.exists(sys.argv[3]):
     time.sleep(0.02)
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1])
-time.sleep(0.3)                      # bound (the path exists) but not listening yet
+while not os.path.exists(sys.argv[4]):   # bound (the path exists), not listening yet
+    time.sleep(0.02)
 open(sys.argv[2], "w").write(repr(time.time()))
 s.listen()
 time.sleep(1000)
@@ -163,16 +164,19 @@ def test_unix_socket_server(tmp_path):
     (tmp_path / "userver.py").write_text(UNIX_SERVER)
     path = tmp_path / "app.sock"
     sig, stamp, go = tmp_path / "signal", tmp_path / "stamp", tmp_path / "go"
+    listen = tmp_path / "listen"
     jobs = {"usrv": f"ready on socket PROTO=unix PATH={path}\n"
-                    f"exec {PY} {tmp_path}/userver.py {path} {sig} {go}\n",
+                    f"exec {PY} {tmp_path}/userver.py {path} {sig} {go} {listen}\n",
             **dependents("usrv", str(stamp))}
     with SessionInit(jobs) as init:
         init.ok("start", "usrv")
         wait_running_not_ready(init, "usrv")
         go.write_text("")
         init.wait_for(lambda: path.exists())
+        time.sleep(0.3)                # time enough for a wrong "ready" to show
         assert "waiting for ready" in init.status("usrv")      # bound is not listening
-        check_order(init, "usrv", sig, stamp, "socket (unix path, listen 0.3 s after bind)")
+        listen.write_text("")
+        check_order(init, "usrv", sig, stamp, "socket (unix path, listen after bind)")
 
 
 # ---------------------------------------------------------------- file

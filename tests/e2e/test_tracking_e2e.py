@@ -126,6 +126,9 @@ def test_stop_kills_a_grandchild_that_escaped_into_its_own_session(base, escape)
         cgroup = os.path.join(base[1], "upstart", "svc")
         assert esc in fs.members(cgroup) and main in fs.members(cgroup)
         assert init.pid not in fs.members(base[1])   # init spawned inside, and went home
+        verbose = init.ok("status", "--verbose", "svc")   # the job's processes, counted
+        assert f"unified:{cgroup}" in verbose or f"freezer:{cgroup}" in verbose, verbose
+        assert "pids 2" in verbose, verbose
         init.ok("stop", "svc")
         init.wait_for(lambda: not _alive(esc), timeout=15)
         init.wait_for(lambda: not os.path.exists(cgroup))
@@ -251,5 +254,38 @@ def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(escap
         main = init.main_pid("svc")
         assert _ppid_and_sid(esc)[1] != _ppid_and_sid(main)[1]   # its own session
         assert "through the proc connector" in init.init_log(), init.init_log()
+        init.ok("stop", "svc")
+        init.wait_for(lambda: not _alive(esc), timeout=15)
+
+
+def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
+    """`kill mode group` (an sshd whose sessions must outlive a restart): the
+    job is not tracked, stop signals the main process group only."""
+    cmd, pidfile = escape
+    jobs = {"ssh": f"kill mode group\nexec sh -c '{cmd}; exec sleep 1000'\n"}
+    with _init(base, jobs) as init:
+        init.ok("start", "ssh")
+        esc = _host_pid(init, _pid_from(pidfile))
+        assert not os.path.exists(os.path.join(base[1], "upstart", "ssh"))
+        init.ok("stop", "ssh")
+        assert init.status("ssh") == "ssh stop/waiting"
+        assert _alive(esc)
+
+
+def test_the_proc_connector_record_survives_a_stateful_reexec(escape):
+    """The processes followed through the proc connector are handed to the
+    re-executed init: stop still reaches the escaped grandchild."""
+    why = _connector_reason()
+    if why is not None:
+        pytest.skip(why)
+    from init_harness import SessionInit, request_restart
+    cmd, pidfile = escape
+    job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
+    args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
+    with SessionInit({"svc": job}, args=args) as init:
+        init.ok("start", "svc")
+        esc = _pid_from(pidfile)
+        request_restart(init.address)
+        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log(), timeout=20)
         init.ok("stop", "svc")
         init.wait_for(lambda: not _alive(esc), timeout=15)

@@ -75,21 +75,12 @@ def pid_map(tmp: str) -> dict[str, int]:
 
 
 def listing(init) -> list[str]:
-    run = init.initctl if isinstance(init, SessionInit) else \
-        (lambda *a: init.run("initctl", *a))
-    return sorted(run("list").stdout.splitlines())
+    return sorted(init.initctl("list").stdout.splitlines())
 
 
 def status(init, *args) -> str:
-    if isinstance(init, SessionInit):
-        return init.initctl("status", *args).stdout
-    return init.run("initctl", "status", *args).stdout
-
-
-def initctl(init, *args):
-    if isinstance(init, SessionInit):
-        return init.initctl(*args)
-    return init.run("initctl", *args)
+    """`initctl status` as printed, unstripped (the harness's `status` strips)."""
+    return init.initctl("status", *args).stdout
 
 
 def alive(pid: int, init=None) -> bool:
@@ -120,11 +111,11 @@ def after_01(init, pids):
 
 def after_02(init, pids):
     # the job environment and the latched half of `foo and bar` came across
-    assert initctl(init, "get-env", "X").stdout == "1\n"
-    assert initctl(init, "emit", "bar").returncode == 0
+    assert init.initctl("get-env", "X").stdout == "1\n"
+    assert init.initctl("emit", "bar").returncode == 0
     init.wait_for(lambda: status(init, "both").startswith("both start/running, process "))
     # `stop on stopping w` still matches; the instances keep their env
-    assert initctl(init, "stop", "w", "N=1").returncode == 0
+    assert init.initctl("stop", "w", "N=1").returncode == 0
     init.wait_for(lambda: status(init, "both") == "both stop/waiting\n")
     assert not alive(pids["5014"])
     assert status(init, "w", "N=2") == f"w (2) start/running, process {pids['5016']}\n"
@@ -142,13 +133,13 @@ def after_04(init, pids):
     kill(init, d)                                 # respawn: a new main process
     init.wait_for(lambda: status(init, "d").startswith("d start/running, process ")
                   and status(init, "d") != f"d start/running, process {d}\n")
-    assert initctl(init, "stop", "s").returncode == 0    # its post-stop runs, then it rests
+    assert init.initctl("stop", "s").returncode == 0    # its post-stop runs, then it rests
     init.wait_for(lambda: status(init, "s") == "s stop/waiting\n")
     assert not alive(pids["5042"])
 
 
 def after_05(init, pids):
-    assert initctl(init, "emit", "runlevel", "RUNLEVEL=1", "PREVLEVEL=2").returncode == 0
+    assert init.initctl("emit", "runlevel", "RUNLEVEL=1", "PREVLEVEL=2").returncode == 0
     init.wait_for(lambda: status(init, "rl") == "rl stop/waiting\n")
     assert not alive(pids["5"], init)
 
@@ -210,11 +201,14 @@ def get_state(init) -> str:
         return conn.call(client.MANAGER_PATH, client.MANAGER_IFACE, "GetState")[0]
 
 
-def test_round_trip_our_getstate_restores_the_same_status():
+def test_round_trip_our_getstate_restores_the_same_status(tmp_path):
+    seen = tmp_path / "seen"
     jobs = jobs_of("02-instances-env-latched") | {"slow": "start on go\npre-start exec sleep 100000\n"
                                                   "exec sleep 100000\n",
                                                   "after": "start on starting slow\ntask\n"
-                                                  "exec sleep 100000\n"}
+                                                  "exec sleep 100000\n",
+                                                  "seen": "start on foo and bar\ntask\n"
+                                                  f"exec sh -c 'echo A=$A > {seen}'\n"}
     with SessionInit(jobs) as first:
         assert first.initctl("set-env", "X=1").returncode == 0
         assert first.initctl("log-priority", "info").returncode == 0
@@ -249,6 +243,8 @@ def test_round_trip_our_getstate_restores_the_same_status():
             # the latched `foo` and the blocked `starting slow` came across
             assert second.initctl("emit", "bar").returncode == 0
             second.wait_for(lambda: status(second, "both").startswith("both start/running"))
+            # with foo's environment, though foo itself had finished before GetState
+            second.wait_for(lambda: seen.exists() and seen.read_text() == "A=1\n")
             after = int(status(second, "after").rsplit(" ", 1)[1])
             kill(second, after)
             second.wait_for(lambda: "start/pre-start" in status(second, "slow"))
@@ -267,3 +263,15 @@ def test_a_listening_socket_left_open_by_the_old_init_is_adopted(tmp_path):
         init.wait_for(flag.exists)
         assert "Unable to listen" not in init.init_log()
         assert status(init, "a") == f"a start/running, process {pid_map(init.tmp)['5008']}\n"
+
+
+def test_bad_113_state_as_pid1_gives_a_clean_start():
+    """PID 1 never dies on a damaged document: it says why and boots from disk."""
+    damaged = (STATE_DIR / "05-pid1-runlevel.json").read_text()[:900]
+    with Pid1Init(jobs_of("05-pid1-runlevel"), wrap=handing_over(lambda tmp: damaged)) as init:
+        assert "Failed to read serialisation data - reverting to stateless re-exec: " \
+            in init.kmsg()
+        assert init.proc.poll() is None and init.run("kill", "-0", "1").returncode == 0
+        assert status(init, "rl") == "rl stop/waiting\n"
+        assert init.initctl("emit", "runlevel", "RUNLEVEL=2", "PREVLEVEL=N").returncode == 0
+        init.wait_for(lambda: status(init, "rl").startswith("rl start/running, process "))

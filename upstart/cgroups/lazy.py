@@ -36,6 +36,7 @@ class LazyCGroups:
         """Listen to the proc connector (before the spawn it will follow, so
         that no fork of the new process is missed). None: listening; else
         why it cannot be used."""
+        self._proc()                # a retired tracker is opened again
         if self.proc is None:
             from upstart.process.proctrack import open_connector
             self.proc = open_connector(self.loop, self.log)
@@ -53,7 +54,18 @@ class LazyCGroups:
         return None
 
     def _proc(self):
-        return None if self.proc is None or isinstance(self.proc, str) else self.proc
+        if self.proc is None or isinstance(self.proc, str):
+            return None
+        if self.proc.closed:        # retired: cgroups took over
+            self.proc = None
+        return self.proc
+
+    def cgroups_ready(self) -> None:
+        """A tracked spawn got its cgroup: the proc connector, if it was
+        opened before cgroupfs was mounted, closes once it follows nothing."""
+        proc = self._proc()
+        if proc is not None:
+            proc.retire()
 
     def _manager(self):
         if self._real is None:
@@ -61,7 +73,8 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+        return self.enabled and (bool(request.job_class.cgroups) or (
+            self.track_all and request.job_class.kill_mode != "group"))
 
     def can_track(self) -> bool:
         return self.enabled and self._manager().can_track()
@@ -104,13 +117,19 @@ class LazyCGroups:
             self.proc = None
 
     def export_state(self) -> dict:
-        if self._real is None:
-            return {"version": 1, "instances": []}
-        return self._real.export_state()
+        out = {"version": 1, "instances": []} if self._real is None else \
+            self._real.export_state()
+        proc = self._proc()
+        if proc is not None and (proc.pids or proc.runs):
+            out["proc"] = proc.export()     # issue #26: processes followed by the connector
+        return out
 
     def adopt_state(self, state: dict) -> None:
         if isinstance(state, dict) and state.get("instances"):
             self._manager().adopt_state(state)
+        if isinstance(state, dict) and isinstance(state.get("proc"), dict):
+            if self.connector() is None:    # listening again: forks in the gap are lost
+                self.proc.adopt(state["proc"])
 
     def status(self, job: str) -> list[dict]:
         return self._real.status(job) if self._real is not None else []

@@ -44,6 +44,7 @@ class _Instance:
     main_seen: bool = False
     signalled_at: float | None = None
     draining: int = 0                 # >0: leftovers are being waited for (a token)
+    group_only: bool = False          # `kill mode group`: stop as 1.13, release the rest
     cleaning: bool = False            # removal retries pending (cancelled by a new spawn)
 
 
@@ -92,7 +93,8 @@ class CGroupManager:
     # ------------------------------------------------------------ spawn
 
     def wants(self, request) -> bool:
-        return self.enabled and (self.track_all or bool(request.job_class.cgroups))
+        return self.enabled and (bool(request.job_class.cgroups) or (
+            self.track_all and request.job_class.kill_mode != "group"))
 
     def can_track(self) -> bool:
         """Is there a hierarchy where an automatic tracking cgroup can be made
@@ -153,6 +155,7 @@ class CGroupManager:
             problems = ["no cgroup file system is mounted: cgroup stanza ignored"]
         record = self._instances.setdefault((job, inst), _Instance())
         record.cleaning = False
+        record.group_only = request.job_class.kill_mode == "group"
         joined = self._create(plan, record, problems)
         self._write(plan, record, problems)
         self._warn(job, inst, problems)
@@ -279,6 +282,8 @@ class CGroupManager:
         if key is None:
             return False
         record = self._instances[key]
+        if record.group_only:
+            return False               # `kill mode group`: the caller kills the group
         if record.signalled_at is None and self.loop is not None:
             record.signalled_at = self.loop.time()
         return self._kill_instance(record, sig)
@@ -307,6 +312,8 @@ class CGroupManager:
         if record.auto:
             self._auto_end(job, instance, record)
         else:
+            if record.group_only and record.track is not None and fs.populated(record.track):
+                self._release(record)   # `kill mode group`: as 1.13, survivors live on
             self.cleanup(job, instance)
 
     # -------------------------------------------- automatic tracking: the end
@@ -354,21 +361,25 @@ class CGroupManager:
             self.log("error", f"cgroup cleanup of {job} failed: {exc}")
 
     def _release(self, record: _Instance) -> int:
-        """Move every process of the tracking cgroup to init's own cgroup
-        (rounds: a process forked meanwhile is moved by the next one)."""
-        assert record.track is not None
-        home = self.home_procs(os.path.join(record.track, "cgroup.procs"))
+        """Move every process of the instance's cgroups to init's own cgroup
+        in each hierarchy (rounds: a process forked meanwhile is moved by the
+        next one)."""
         moved: set[int] = set()
-        for _ in range(8):
-            pids = fs.members(record.track) - {os.getpid()}
-            if not pids or home is None:
-                break
-            for pid in sorted(pids):
-                try:
-                    fs.write(home, str(pid))
-                    moved.add(pid)
-                except OSError:
-                    pass
+        paths = [hier.path(rel) for hier, rel in record.dirs.values()]
+        if record.track is not None and record.track not in paths:
+            paths.append(record.track)
+        for path in paths:
+            home = self.home_procs(os.path.join(path, "cgroup.procs"))
+            for _ in range(8):
+                pids = fs.members(path) - {os.getpid()} if os.path.isdir(path) else set()
+                if not pids or home is None:
+                    break
+                for pid in sorted(pids):
+                    try:
+                        fs.write(home, str(pid))
+                        moved.add(pid)
+                    except OSError:
+                        pass
         return len(moved)
 
     def cleanup(self, job: str, instance: str, tries: int = REMOVE_TRIES) -> bool:
@@ -430,6 +441,7 @@ class CGroupManager:
             {"job": job, "instance": inst, "track": r.track, "track_kind": r.track_kind,
              "auto": r.auto, "kill_signal": r.kill_signal, "kill_timeout": r.kill_timeout,
              "main_seen": r.main_seen, "signalled": r.signalled_at is not None,
+             "group_only": r.group_only,
              "dirs": [[h.kind, sorted(h.controllers), h.mountpoint, h.base, rel]
                       for h, rel in r.dirs.values()]}
             for (job, inst), r in self._instances.items()]}
@@ -443,7 +455,8 @@ class CGroupManager:
                                auto=bool(item.get("auto")),
                                kill_signal=int(item.get("kill_signal", signal.SIGTERM)),
                                kill_timeout=float(item.get("kill_timeout", 5)),
-                               main_seen=bool(item.get("main_seen")))
+                               main_seen=bool(item.get("main_seen")),
+                               group_only=bool(item.get("group_only")))
             if item.get("signalled"):    # the kill timeout starts again from the re-exec
                 record.signalled_at = self.loop.time() if self.loop is not None else 0.0
             for kind, ctrls, mountpoint, base, rel in item.get("dirs", []):

@@ -114,6 +114,10 @@ def _postfix(expr: dict | None, latch: list | None, index_of: dict[int, int]) ->
                 node["env"] = list(e["args"])
             if value and ids[i] in index_of:
                 node["event"] = index_of[ids[i]]
+            elif value:
+                # the matched event has finished (ours never holds it, unlike 1.13):
+                # its environment, which the job gets when it starts, travels here
+                node[EXTRA] = {"env": list(copies[i][1])}
             out.append(node)
             return value
         left, right = walk(e["left"]), walk(e["right"])
@@ -148,8 +152,11 @@ def _latch_in(nodes: Any, expr: Any, events: list[dict],
             copies.append([ev["name"], list(ev.get("env") or [])])
         elif node.get("value"):
             # a true leaf whose event already finished: keep the latch, no event
+            # (its environment only when our own export wrote it)
+            extra = node.get(EXTRA) if isinstance(node.get(EXTRA), dict) else {}
+            env = extra.get("env") if isinstance(extra.get("env"), list) else []
             ids.append(None)
-            copies.append([node.get("name"), []])
+            copies.append([node.get("name"), [str(v) for v in env]])
         else:
             ids.append(None)
             copies.append(None)
@@ -214,6 +221,13 @@ _MAPPED = ("goal", "state", "env", "start_env", "stop_env", "pids", "failed",
            "stop_on", "blocker", "blocking")
 
 
+def _log_113(path: str) -> dict:
+    """A job log as 1.13 writes it: no fd of ours is handed on (`fd` and
+    `io_watch_fd` -1), the owner 0 as 1.13 always records it."""
+    return {"fd": -1, "io_watch_fd": -1, "path": path, "uid": 0, "detached": 0,
+            "remote_closed": 0, "open_errno": 0}
+
+
 def _job_113(job: str, iname: str, d: dict, c: dict, index_of: dict[int, int],
              log_path: Callable[[str, str], str | None], wall_offset: float) -> dict:
     pids = d.get("pids") or {}
@@ -247,7 +261,7 @@ def _job_113(job: str, iname: str, d: dict, c: dict, index_of: dict[int, int],
         "respawn_time": 0 if respawn_time is None else int(respawn_time + wall_offset),
         "respawn_count": d.get("respawn_count", 0), "trace_forks": 0,
         "trace_state": "TRACE_NONE",
-        "log": [{"path": path} if i == 0 and path else {"path": None}
+        "log": [_log_113(path) if i == 0 and path else {"path": None}
                 for i in range(len(SLOTS))],
         "process_data": [None] * len(SLOTS),
         EXTRA: {k: v for k, v in d.items() if k not in _MAPPED}

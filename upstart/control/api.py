@@ -10,7 +10,6 @@ Pure data and string building; no I/O.
 
 from __future__ import annotations
 
-from upstart.lazydata import dataclass   # footprint: made at first use
 
 MANAGER_IFACE = "com.ubuntu.Upstart0_6"
 JOB_IFACE = "com.ubuntu.Upstart0_6.Job"
@@ -38,50 +37,76 @@ def invalid_args_text(member: str) -> str:
     return "Invalid arguments to %s method" % member
 
 
-@dataclass(frozen=True)
-class Method:
-    name: str
-    args_in: tuple[tuple[str, str], ...] = ()     # (name, type)
-    args_out: tuple[tuple[str, str], ...] = ()
+class _Spec:
+    """A value: equal by its fields, hashable, immutable by convention.
+    footprint (issue #23): plain classes, not data classes, because all of
+    them are made when this module is imported, on init's start path."""
 
-    @property
-    def in_sig(self) -> str:
-        return "".join(t for _, t in self.args_in)
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
 
-    @property
-    def out_sig(self) -> str:
-        return "".join(t for _, t in self.args_out)
+    def _values(self) -> tuple:
+        return tuple(getattr(self, f) for f in self._fields)
 
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._values() == self._values()
 
-@dataclass(frozen=True)
-class Signal:
-    name: str
-    args: tuple[tuple[str, str], ...] = ()
+    def __hash__(self) -> int:
+        return hash(self._values())
 
-    @property
-    def sig(self) -> str:
-        return "".join(t for _, t in self.args)
+    def __repr__(self) -> str:
+        return "%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%r" % (f, getattr(self, f)) for f in self._fields))
 
 
-@dataclass(frozen=True)
-class Property:
-    name: str
-    type: str
-    access: str = "read"
+class Method(_Spec):
+    __slots__ = ("name", "args_in", "args_out", "in_sig", "out_sig")
+    _fields = ("name", "args_in", "args_out")
+
+    def __init__(self, name: str, args_in: tuple[tuple[str, str], ...] = (),
+                 args_out: tuple[tuple[str, str], ...] = ()):
+        self.name = name
+        self.args_in = args_in          # ((name, type), ...)
+        self.args_out = args_out
+        # perf: the router compares a call's signature with it on every call
+        self.in_sig = "".join(t for _, t in args_in)
+        self.out_sig = "".join(t for _, t in args_out)
 
 
-@dataclass(frozen=True)
-class Interface:
-    name: str
-    methods: tuple[Method, ...] = ()
-    signals: tuple[Signal, ...] = ()
-    properties: tuple[Property, ...] = ()
+class Signal(_Spec):
+    __slots__ = ("name", "args", "sig")
+    _fields = ("name", "args")
+
+    def __init__(self, name: str, args: tuple[tuple[str, str], ...] = ()):
+        self.name = name
+        self.args = args
+        self.sig = "".join(t for _, t in args)
+
+
+class Property(_Spec):
+    __slots__ = ("name", "type", "access")
+    _fields = ("name", "type", "access")
+
+    def __init__(self, name: str, type: str, access: str = "read"):
+        self.name = name
+        self.type = type
+        self.access = access
+
+
+class Interface(_Spec):
+    __slots__ = ("name", "methods", "signals", "properties", "_by_name")
+    _fields = ("name", "methods", "signals", "properties")
+
+    def __init__(self, name: str, methods: tuple[Method, ...] = (),
+                 signals: tuple[Signal, ...] = (), properties: tuple[Property, ...] = ()):
+        self.name = name
+        self.methods = methods
+        self.signals = signals
+        self.properties = properties
+        self._by_name = {m.name: m for m in reversed(methods)}   # the first of a name
 
     def method(self, name: str) -> Method | None:
-        for m in self.methods:
-            if m.name == name:
-                return m
-        return None
+        return self._by_name.get(name)
 
     def prop(self, name: str) -> Property | None:
         for p in self.properties:

@@ -189,6 +189,7 @@ class JobClass:
     ready: bool = False                # a `ready on` stanza was given (with or without condition)
     ready_timeout: int | None = None   # `ready timeout SECONDS`
     expect_timeout: int | None = None  # `expect timeout SECONDS` (issue #26, tracking.md)
+    kill_mode: str | None = None       # `kill mode group|job` (issue #26, tracking.md)
     respawn_delay: tuple[float, float, float] | None = None   # `respawn delay MIN [MAX [FACTOR]]`
     states: list[StateDecl] = field(default_factory=list)     # `state NAME ... on/until`
 

@@ -59,6 +59,7 @@ ILLEGAL_LIMIT = "Illegal limit, expected 'unlimited' or integer"
 ILLEGAL_DELAY = "Illegal delay, expected number of seconds"
 ILLEGAL_DELAY_MAX = "Illegal delay, expected maximum not less than minimum"
 ILLEGAL_FACTOR = "Illegal factor, expected number not less than 1"
+ILLEGAL_KILL_MODE = "Illegal kill mode, expected group or job"
 
 # init/conf.c logs this one without a line number (see 01 §2.7).
 LOAD_ERROR_PREFIX = "Error while loading configuration file: "
@@ -306,7 +307,7 @@ def _interval(arg: str, line: int) -> int:
     return value
 
 
-def stanza_kill(sc: Scanner, cls: JobClass, line: int) -> None:
+def stanza_kill(sc: Scanner, cls: JobClass, line: int, mode: bool = True) -> None:
     sub = sc.next_token(CNLWS, False)
     if sub == "timeout":
         at = sc.lineno
@@ -314,9 +315,18 @@ def stanza_kill(sc: Scanner, cls: JobClass, line: int) -> None:
     elif sub == "signal":
         at = sc.lineno
         cls.kill_signal = _signal_value(sc.next_arg(), at)
+    elif sub == "mode" and mode:    # roadmap (issue #26, tracking.md)
+        at = sc.lineno
+        value = sc.next_arg()
+        if value not in KILL_MODES:
+            raise ParseError(ILLEGAL_KILL_MODE, at)
+        cls.kill_mode = value
     else:
         raise _unknown(line)
     sc.skip_comment()
+
+
+KILL_MODES = ("group", "job")
 
 
 def stanza_reload(sc: Scanner, cls: JobClass, line: int) -> None:
@@ -584,9 +594,13 @@ def _stanza_expect_1_13(sc: Scanner, cls: JobClass, line: int) -> None:
     stanza_expect(sc, cls, line, timeout=False)
 
 
+def _stanza_kill_1_13(sc: Scanner, cls: JobClass, line: int) -> None:
+    stanza_kill(sc, cls, line, mode=False)
+
+
 # The 35 stanzas of 1.13, exactly.
 STANZAS_1_13: dict[str, Handler] = dict(STANZAS, respawn=_stanza_respawn_1_13,
-                                        expect=_stanza_expect_1_13)
+                                        expect=_stanza_expect_1_13, kill=_stanza_kill_1_13)
 
 # Roadmap stanzas: not in 1.13 (which says `Unknown stanza` for them).
 ROADMAP_STANZAS: dict[str, Handler] = {

@@ -2,8 +2,8 @@
 
 What it is: the fallback of job tracking (docs/design/tracking.md) where no
 cgroup can be made. A netlink socket (`NETLINK_CONNECTOR`, group
-`CN_IDX_PROC`; constants from pyroute2's cn_proc module, imported when the
-first untracked job is spawned) reports every fork and exit on the machine.
+`CN_IDX_PROC`; the ABI numbers are pyroute2's cn_proc ones, written here:
+`CnProc`) reports every fork and exit on the machine.
 A fork whose parent is a followed process adds the child to the parent's job
 instance; an exit removes it. `kill(pid, sig)` then signals every process of
 the instance `pid` belongs to, wherever its session or process group.
@@ -26,7 +26,6 @@ import errno
 import os
 import socket
 import struct
-import sys
 
 _NLMSG = struct.Struct("IHHII")          # nlmsghdr
 _CNMSG = struct.Struct("IIIIHH")         # cn_msg header
@@ -36,6 +35,8 @@ _OFFSET = _NLMSG.size + _CNMSG.size      # 36: the proc_event
 _DATA = _OFFSET + _EVENT.size            # 52: its event_data
 NLMSG_DONE = 3
 MAX_PIDS = 65536                         # bound on followed processes
+RCVBUF = 4 << 20                         # the socket's receive buffer (bytes)
+_SO_RCVBUFFORCE = 33
 
 
 def _start_time(pid: int) -> int | None:
@@ -57,6 +58,7 @@ class ProcTracker:
         self.runs: dict[tuple[str, str], list] = {}
         self._tokens = 0
         self.lost = False
+        self.retiring = self.closed = False
         loop.add_reader(sock.fileno(), self.read)
 
     # --------------------------------------------------------------- input
@@ -78,11 +80,13 @@ class ProcTracker:
         self.read()      # its forks so far are queued after its own fork event
 
     def read(self) -> None:
+        if self.closed:
+            return
         while True:
             try:
                 data = self.sock.recv(65536)
             except BlockingIOError:
-                return
+                break
             except InterruptedError:
                 continue
             except OSError as err:
@@ -92,8 +96,10 @@ class ProcTracker:
                         self.log("warn", "job tracking: the proc connector dropped events; "
                                          "some processes may not be followed")
                     continue
-                return
+                break
             self._events(data)
+        if self.retiring and not self.pids and not self.runs:
+            self.close()
 
     def _events(self, data: bytes) -> None:
         at = 0
@@ -195,7 +201,40 @@ class ProcTracker:
         self.forget(key)
         self.runs.pop(key, None)
 
+    def export(self) -> dict:
+        """JSON-able record for a stateful re-exec (tracking.md)."""
+        return {"pids": [[pid, k[0], k[1], start] for pid, (k, start) in self.pids.items()],
+                "runs": [[k[0], k[1], r[0], r[1], r[2], r[3] is not None, bool(r[4])]
+                         for k, r in self.runs.items()]}
+
+    def adopt(self, state: dict) -> None:
+        """Take over `export()` of the previous init; an end that was waiting
+        for leftovers starts its kill timeout again."""
+        for pid, job, inst, start in state.get("pids", []):
+            if _start_time(pid) == start and len(self.pids) < MAX_PIDS:
+                self.pids[pid] = ((job, inst), start)
+        now = self.loop.time()
+        ending = []
+        for job, inst, sig, timeout, main_seen, signalled, draining in state.get("runs", []):
+            self.runs[(job, inst)] = [sig, timeout, main_seen, now if signalled else None, 0]
+            if draining:
+                ending.append((job, inst))
+        for key in ending:
+            self.ended(key)
+
+    def retire(self) -> bool:
+        """Cgroups can be made now: stop listening once nothing is followed
+        (every event of the machine costs PID 1 a read). True when closed."""
+        self.retiring = True
+        if self.pids or self.runs:
+            return False
+        self.close()
+        return True
+
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         try:
             self.loop.remove_reader(self.sock.fileno())
         except Exception:   # noqa: BLE001 - the loop may be closed already
@@ -203,26 +242,35 @@ class ProcTracker:
         self.sock.close()
 
 
+class CnProc:
+    """The kernel ABI numbers used here (linux/connector.h, linux/cn_proc.h),
+    the same as pyroute2's `pyroute2.netlink.connector.cn_proc` (a unit test
+    compares them): importing pyroute2's package costs PID 1 about 0.2 s, at
+    the first spawn of a boot, before cgroupfs is mounted."""
+    NETLINK_CONNECTOR = 11
+    CN_IDX_PROC = 0x1
+    CN_VAL_PROC = 0x1
+    PROC_CN_MCAST_LISTEN = 0x1
+    PROC_EVENT_NONE = 0x0
+    PROC_EVENT_FORK = 0x1
+    PROC_EVENT_EXIT = 0x80000000
+
+
 def open_connector(loop, log=None) -> ProcTracker | str:
     """A tracker, or why there can be none."""
-    # pyroute2's package imports `ssl`, which init keeps off its start path
-    # (upstart/cli/init.py sets it to None): let it load now (as socketsrc.py)
-    if "ssl" in sys.modules and sys.modules["ssl"] is None:
-        del sys.modules["ssl"]
-    try:
-        from pyroute2.netlink.connector import cn_proc as consts
-        from pyroute2.netlink import NETLINK_CONNECTOR
-    except ImportError as exc:
-        return f"pyroute2 cannot be imported ({exc})"
+    consts = CnProc
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC,
-                             NETLINK_CONNECTOR)
+                             consts.NETLINK_CONNECTOR)
     except OSError as err:
         return f"no proc connector here ({os.strerror(err.errno)})"
     try:
         sock.bind((0, consts.CN_IDX_PROC))
         sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)   # bounded
+        try:   # bounded: 4 MiB; SO_RCVBUFFORCE passes rmem_max (CAP_NET_ADMIN)
+            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         # kernel 6.6+: only fork and exit events (8-byte form); older: all (4-byte)
         wanted = consts.PROC_EVENT_FORK | consts.PROC_EVENT_EXIT
         for op in (struct.pack("II", consts.PROC_CN_MCAST_LISTEN, wanted),

@@ -128,13 +128,17 @@ class Supervisor:
             if request.job_class.cgroups:
                 plan.cgroup_procs = procs
             elif procs:   # issue #26: the automatic tracking cgroup (tracking.md)
-                plan.track_procs = procs
-                plan.track_home = tuple(h for h in map(self.cgroups.home_procs, procs) if h)
+                homes = tuple(self.cgroups.home_procs(p) for p in procs)
+                if all(homes):      # fast path: init spawns from inside, goes back home
+                    plan.track_procs, plan.track_home = procs, homes
+                else:               # no way back for init: the child joins (fork path)
+                    plan.cgroup_procs = procs
                 if self._untracked_said is True:
                     self._untracked_said = None
+                    self.cgroups.cgroups_ready()
                     self._report(LogLine("info", "job tracking: cgroups can be made now; "
                                                  "jobs started from now on are tracked"))
-            elif self.cgroups.track_all:
+            elif self.cgroups.track_all and request.job_class.kill_mode != "group":
                 untracked = True
                 self.cgroups.connector()   # listening before the process exists
         if plan.console == "log" and self.logdir is None:

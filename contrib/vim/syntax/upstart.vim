@@ -37,7 +37,7 @@ syn match   upstartProcess  "^\s*\zs\(pre-start\|post-start\|pre-stop\|post-stop
 
 " Arguments with a fixed vocabulary.
 syn keyword upstartValue    contained fork daemon stop none log output owner never unlimited
-syn keyword upstartValue    contained limit delay exit timeout signal score load switch
+syn keyword upstartValue    contained limit delay exit timeout signal score load switch mode group job
 syn match   upstartArgs     ".*$" contained contains=upstartValue,upstartNumber,upstartString,upstartVariable,upstartComment
 
 " Conditions: operators, job events, KEY=VALUE / KEY!=VALUE.

@@ -95,3 +95,25 @@ def test_a_job_without_stanza_gets_only_its_tracking_cgroup(base):
 def test_without_track_all_a_job_without_stanza_gets_nothing(base):
     m = CGroupManager(fs.discover("/" + base))
     assert m.prepare(_request("web")) == ()
+
+
+def test_kill_mode_group_with_a_stanza_kills_the_group_and_releases_the_rest(base):
+    m = CGroupManager(fs.discover("/" + base), log=lambda p, t: None)
+    if not m.can_track():
+        pytest.skip("no writable unified or freezer hierarchy")
+    files = m.prepare(_request("g", text="cgroup pids\nkill mode group\nexec sleep 1000\n"))
+    assert files
+    child = subprocess.Popen(["sh", "-c", "".join(f"echo $$ > {f}; " for f in files)
+                              + "exec sleep 1000"])
+    try:
+        deadline = time.monotonic() + 5
+        while m.owner(child.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert m.owner(child.pid) == ("g", "")
+        assert not m.kill(child.pid, signal.SIGTERM)      # the caller kills the group
+        m.state_changed("g", "", "waiting")                # survivors moved out, not killed
+        assert child.poll() is None
+        assert all(not os.path.exists(os.path.dirname(f)) for f in files)
+    finally:
+        child.kill()
+        child.wait()

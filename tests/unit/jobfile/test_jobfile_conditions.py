@@ -170,3 +170,15 @@ def test_expect_timeout():   # issue #26
     with pytest.raises(ParseError) as ei:
         parse_job("expect timeout 1\n", "j", roadmap=False)
     assert ei.value.message == "Unknown stanza"
+
+
+def test_kill_mode():   # issue #26
+    assert parse_job("kill mode group\n", "j").kill_mode == "group"
+    assert parse_job("kill mode job\n", "j").kill_mode == "job"
+    assert parse_job("exec x\n", "j").kill_mode is None
+    with pytest.raises(ParseError) as ei:
+        parse_job("kill mode all\n", "j")
+    assert (ei.value.message, ei.value.line) == ("Illegal kill mode, expected group or job", 1)
+    with pytest.raises(ParseError) as ei:
+        parse_job("kill mode group\n", "j", roadmap=False)
+    assert ei.value.message == "Unknown stanza"

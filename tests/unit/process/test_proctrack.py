@@ -92,3 +92,26 @@ def test_a_natural_end_releases_the_leftovers(tracker, tmp_path):
         assert any("1 process(es) left by its main process released" in m for m in t.logs)
     finally:
         subprocess.run(["kill", "-9", str(esc)])
+
+
+def test_the_abi_numbers_are_pyroute2s():
+    from pyroute2.netlink import NETLINK_CONNECTOR
+    from pyroute2.netlink.connector import cn_proc
+
+    from upstart.process.proctrack import CnProc
+    assert CnProc.NETLINK_CONNECTOR == NETLINK_CONNECTOR
+    for name in ("CN_IDX_PROC", "CN_VAL_PROC", "PROC_CN_MCAST_LISTEN", "PROC_EVENT_NONE",
+                 "PROC_EVENT_FORK", "PROC_EVENT_EXIT"):
+        assert getattr(CnProc, name) == getattr(cn_proc, name), name
+
+
+def test_retire_closes_once_nothing_is_followed(tracker, tmp_path):
+    t, loop = tracker
+    p = subprocess.Popen(["sleep", "0.3"])
+    t.follow(p.pid, ("r", ""), "main")
+    assert not t.retire() and not t.closed        # still following sleep
+    p.wait(5)
+    t.forget(("r", ""))
+    t.runs.clear()
+    t.read()
+    assert t.closed
