@@ -49,6 +49,8 @@ class Effects:
         if self.record is not None and world.root is None:
             self.record(effects)
         for effect in effects:
+            if type(effect) is Trace:   # perf: for the observer only (it saw the batch)
+                continue
             try:
                 self._one(world, effect)
             except Exception:  # never let one effect take the daemon down
