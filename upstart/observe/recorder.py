@@ -139,11 +139,11 @@ class Recorder:
     # ------------------------------------------------------------ output
 
     def _emit(self, kind: str, **fields: Any) -> Record:
-        self.seq += 1
+        self.seq = seq = self.seq + 1
         # both clocks to the microsecond; perf: round(x * 1e6) / 1e6, not
         # round(x, 6), which converts through decimal (0.5 us, twice a record).
         # The two agree, but for the last digit of an epoch time now and then
-        rec: Record = {"seq": self.seq, "mono": round(self.monotonic() * 1e6) / 1e6,
+        rec: Record = {"seq": seq, "mono": round(self.monotonic() * 1e6) / 1e6,
                        "wall": round(self.wall() * 1e6) / 1e6, "kind": kind, **fields}
         self.records.append(rec)
         if self.sink is not None:
@@ -225,7 +225,15 @@ class Recorder:
 
     def _on_trace(self, effect: Any, first: bool) -> None:
         kind = effect.kind
-        if kind == "opened" or kind == "closed":
+        # perf (issue #23 item 5): an event's three traces first, handled here
+        if kind == "queued":
+            self._queued(effect.name, first, effect.data)
+        elif kind == "handling":
+            self._handled(effect.name)
+        elif kind == "finished":
+            self._handling = None
+            self._finished_name = effect.name
+        elif kind == "opened" or kind == "closed":
             self._state_seen(kind, effect.name, list(effect.data))
         elif kind == "while":
             self._while(effect.name, effect.data)
@@ -234,8 +242,8 @@ class Recorder:
             self.state_causes[text] = self._goal_cause("", "")
             if len(self.state_causes) > STATE_CAUSES:
                 self.state_causes.popitem(last=False)
-        else:
-            self._traced(kind, effect.name, effect.pid, first, effect.data)
+        elif kind == "spawned" and effect.pid in self._spawns:
+            self._flush_spawns(effect.pid)
 
     def _state_seen(self, kind: str, name: str, env: list[str]) -> None:
         text = " ".join([name] + env)
@@ -300,16 +308,23 @@ class Recorder:
         if kind == "queued":
             self._queued(name, first, data)
         elif kind == "handling":
-            rec = self._oldest(name, lambda e: e["handled"] is None)
-            if rec is not None:
-                rec["handled"] = self.seq + 1
-                self._emit("event-handled", id=rec["id"], name=rec["name"])
-            self._handling = rec
+            self._handled(name)
         elif kind == "finished":
             self._handling = None
             self._finished_name = name
         elif kind == "spawned" and pid in self._spawns:
             self._flush_spawns(pid)
+
+    def _handled(self, name: str) -> None:
+        rec = None
+        for state in self._open.get(name, ()):     # the oldest not yet handled
+            if state["handled"] is None:
+                rec = state
+                break
+        if rec is not None:
+            rec["handled"] = self.seq + 1
+            self._emit("event-handled", id=rec["id"], name=rec["name"])
+        self._handling = rec
 
     def _queued(self, name: str, first: bool, data: tuple[str, ...] = ()) -> None:
         prev = self._prev
@@ -375,8 +390,15 @@ class Recorder:
         return None
 
     def _finished(self, name: str, env: list[str]) -> None:
-        have = set(env)
-        rec = self._oldest(name, lambda e: set(e["env"]) <= have)
+        # the oldest open event `name` whose variables are all in `env`; perf:
+        # the oldest one's, when they are the same, without sets
+        env_t = tuple(env)
+        opened = self._open.get(name)
+        if opened and opened[0]["env"] == env_t:
+            rec = opened[0]
+        else:
+            have = set(env)
+            rec = self._oldest(name, lambda e: set(e["env"]) <= have)
         failed = False
         link = self._failed_link
         if link is not None and link["by"].get("name") == name:
@@ -384,7 +406,7 @@ class Recorder:
             self._failed_link = None
         if rec is None:
             return
-        rec["env"] = tuple(env)
+        rec["env"] = env_t
         rec["finished"] = self.seq + 1
         still_open = self._open[name]
         still_open.remove(rec)
