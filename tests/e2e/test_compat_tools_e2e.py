@@ -5,6 +5,7 @@ job logs only, the file bridge on a directory, and init's process name."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 
@@ -73,13 +74,21 @@ def test_process_name_stays_init_across_reexec():
         pid = init.proc.pid
         comm, cmdline = _names(pid)
         assert comm == "init"
+        # argv[0] is init's program, not the interpreter the kernel ran it with
+        assert cmdline.split()[0] == os.path.join(BIN, "init")
         _restart(init)
         comm, after = _names(pid)
         assert comm == "init"
-        assert "--state-fd" in after and os.path.join(BIN, "init") in after.split()
+        assert after.split()[0] == os.path.join(BIN, "init") and "--state-fd" in after
         found = subprocess.run(["pgrep", "-x", "init", "-P", str(os.getpid())],
                                capture_output=True, text=True).stdout.split()
         assert str(pid) in found
+        if shutil.which("pidof"):           # pidof reads argv[0]
+            assert str(pid) in subprocess.run(["pidof", "init"], capture_output=True,
+                                              text=True).stdout.split()
+        ps = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True,
+                            text=True).stdout
+        assert ps.startswith(os.path.join(BIN, "init") + " ")
 
 
 def test_pid1_process_name_stays_init_across_telinit_u():
@@ -91,7 +100,7 @@ def test_pid1_process_name_stays_init_across_telinit_u():
         init.wait_for(lambda: "--state-fd" in _names(init.pid)[1])
         assert init.run("initctl", "version").returncode == 0
         comm, cmdline = _names(init.pid)
-        assert comm == "init" and os.path.join(BIN, "init") in cmdline.split()
+        assert comm == "init" and cmdline.split()[0] == os.path.join(BIN, "init")
         assert init.run("pgrep", "-x", "init").stdout.split()[0] == "1"
 
 
