@@ -38,14 +38,14 @@ JOB_SETS = ("stock", "debian")
 
 
 def job_files(job_set: str) -> dict[str, str]:
-    """name.conf -> text of a job set as shipped in the package; `debian` is
-    the stock set with the Debian jobs laid over it."""
+    """name.conf (and name.override) -> text of a job set as shipped in the
+    package; `debian` is the stock set with the Debian jobs laid over it."""
     base = resources.files("upstart").joinpath("data", "jobs")
     dirs = [base] + ([base.joinpath("debian")] if job_set == "debian" else [])
     out: dict[str, str] = {}
     for d in dirs:
         for entry in sorted(d.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".conf") and entry.is_file():
+            if entry.name.endswith((".conf", ".override")) and entry.is_file():
                 out[entry.name] = entry.read_text()
     return out
 

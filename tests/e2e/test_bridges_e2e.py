@@ -20,16 +20,11 @@ import time
 import pytest
 
 from init_harness import BIN, REPO, Pid1Init, SessionInit, request_restart
+from procfs import read
 
 PY = sys.executable
 
 
-def read(path) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ import pytest
 
 from init_harness import Pid1Init, SessionInit, request_restart
 from upstart.cgroups import fs
+from procfs import alive as _alive
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
 
@@ -84,12 +85,6 @@ def _cgroup_of(pid: int) -> dict[frozenset[str], str]:
         return fs.parse_proc_cgroup(f.read())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def test_every_process_joins_its_cgroups_before_exec(base, tmp_path):

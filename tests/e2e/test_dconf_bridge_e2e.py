@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 from init_harness import BIN, SessionInit
+from procfs import read
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("dbus-daemon") and shutil.which("dconf")
@@ -23,12 +24,6 @@ pytestmark = pytest.mark.skipif(
     reason="needs dbus-daemon, dconf-cli and dconf-service (tools/setup-system.sh)")
 
 
-def read(path) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 @pytest.fixture

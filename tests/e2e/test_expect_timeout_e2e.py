@@ -8,14 +8,9 @@ from __future__ import annotations
 import time
 
 from init_harness import SessionInit
+from procfs import alive as _alive
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def test_expect_fork_on_a_program_that_never_forks_fails_after_the_timeout(tmp_path):

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from init_harness import BIN, SessionInit
+from procfs import read
 
 PY = sys.executable
 NOBODY = 65534
@@ -25,12 +26,6 @@ RECORD = ("task\ninstance $SEQ\n"
           "$CLIENT_GID|$CLIENT_PID\" >> %s'\n")
 
 
-def read(path) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def lines(path) -> list[str]:

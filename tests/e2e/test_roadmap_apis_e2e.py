@@ -16,18 +16,13 @@ import pytest
 from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit
 
 from upstart.control import client
+from procfs import read
 
 PY = sys.executable
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="needs root (namespaces, chroot) and setpriv")
 
 
-def read(path) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ import pytest
 
 from init_harness import Pid1Init
 from upstart.cgroups import fs
+from procfs import alive as _alive
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
 
@@ -55,12 +56,6 @@ def _init(base, jobs: dict[str, str], track: bool = True, extra=()) -> Pid1Init:
     return Pid1Init(jobs, args=args, env={"UPSTART_CGROUP_BASE": "/" + base[0]})
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def _ppid_and_sid(pid: int) -> tuple[int, int]:

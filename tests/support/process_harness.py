@@ -19,6 +19,7 @@ from upstart.core.effects import SpawnRequest
 from upstart.jobfile.model import JobClass, Process
 from upstart.process.notes import Exited, Note, Ready
 from upstart.process.supervisor import Supervisor
+from procfs import alive as _alive
 
 
 def request(command: str, *, script: bool = False, job: str = "j", instance: str = "",
@@ -104,12 +105,6 @@ class Harness:
         self.loop.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _tracer_of(pid: int) -> int | None:

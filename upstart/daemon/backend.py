@@ -28,6 +28,7 @@ from upstart.core.effects import (
 )
 from upstart.daemon.log import PRIORITIES
 from upstart.jobfile.model import expr_to_rpn
+from upstart.process import procstat
 
 if TYPE_CHECKING:
     from upstart.daemon.world import World
@@ -307,7 +308,7 @@ class EngineBackend:
         _goal, _state, procs = self.engine.instance_info(job, instance)
         resumed = 0
         for _slot, pid in procs:
-            if _stopped(pid):
+            if procstat.stopped(pid):
                 try:
                     os.kill(pid, signal.SIGCONT)
                     resumed += 1
@@ -317,12 +318,3 @@ class EngineBackend:
             name = f"{job} ({instance})" if instance else job
             raise ControlFailure(upstart_error("NotPaused", f"Job is not paused: {name}"))
 
-
-def _stopped(pid: int) -> bool:
-    """Is `pid` stopped (`T`, or `t` while a debugger holds it)?"""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] in (["T"], ["t"])

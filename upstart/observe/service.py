@@ -30,6 +30,7 @@ from upstart.observe.history import MAX_BYTES as HISTORY_BYTES
 from upstart.observe.history import History
 from upstart.observe.jsonlog import JsonLog, read_lines
 from upstart.observe.recorder import Recorder
+from upstart.process import procstat
 
 LOG_TAIL_LINES = 10
 LOG_PAGE = 5000          # records per `log` answer (a D-Bus message stays small)
@@ -95,15 +96,6 @@ def _emit_by(caller: Caller) -> dict[str, Any]:
     if hit is None or hit[2]["uid"] != caller.uid or hit[2]["pid"] != caller.pid:
         return _by(caller, type="emit")
     return hit[2]
-
-
-def _stopped(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] in (["T"], ["t"])
 
 
 def log_tail(path: str, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -336,7 +328,7 @@ class Observer:
     def _paused(self, job: str) -> list[dict]:
         out = []
         for pid, rec in sorted(self.recorder.pauses.items()):
-            if rec["job"] == job and _stopped(pid):
+            if rec["job"] == job and procstat.stopped(pid):
                 out.append({"pid": pid, "slot": rec.get("slot", ""),
                             "instance": rec.get("instance", "")})
         return out

@@ -31,6 +31,7 @@ import socket
 import struct
 from collections.abc import Callable
 
+from upstart.process import procstat
 from upstart.process.notes import LogLine, Notified
 
 SCRIPT_FD = 9
@@ -84,22 +85,13 @@ def parse_datagram(data: bytes) -> list[str]:
     return [line for line in text.split("\n") if line and "=" in line]
 
 
-def _stat_fields(pid: int) -> list[bytes] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data[data.rfind(b")") + 2:].split()
-
-
 def belongs(sender: int, owner: int) -> bool:
     """Is `sender` the owner, a descendant of it, or in the owner's session?"""
     if sender == owner:
         return True
     pid = sender
     for _ in range(64):
-        fields = _stat_fields(pid)
+        fields = procstat.fields(pid)
         if fields is None or len(fields) < 4:
             return False
         if int(fields[3]) == owner:        # session id

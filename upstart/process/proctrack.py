@@ -27,6 +27,8 @@ import os
 import socket
 import struct
 
+from upstart.process import procstat
+
 _NLMSG = struct.Struct("IHHII")          # nlmsghdr
 _CNMSG = struct.Struct("IIIIHH")         # cn_msg header
 _EVENT = struct.Struct("IIQ")            # what, cpu, timestamp_ns
@@ -40,10 +42,10 @@ _SO_RCVBUFFORCE = 33
 
 
 def _start_time(pid: int) -> int | None:
+    f = procstat.fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
+        return int(f[19]) if f else None
+    except (IndexError, ValueError):
         return None
 
 

@@ -36,7 +36,7 @@ from dataclasses import field
 from typing import Callable
 
 from upstart.lazydata import dataclass   # footprint: made at first use
-from upstart.process import ptrace
+from upstart.process import procstat, ptrace
 from upstart.process.notes import Exited, LogLine, Note, Ready
 
 SETTLE_QUIET = 0.05   # seconds without activity once the declared hand-overs happened
@@ -335,12 +335,7 @@ class Tracer:
 def _busy(pid: int) -> bool:
     """True when the process is runnable or in uninterruptible sleep (`R`/`D`):
     a daemon that has finished starting up waits in `S`."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state in (b"R", b"D")
+    return procstat.state(pid) in (b"R", b"D")
 
 
 def _parent_of(pid: int) -> int | None:

@@ -25,11 +25,18 @@ def test_the_wheel_carries_the_stock_and_debian_jobs_and_they_parse(tmp_path):
     # the Debian set replaces the stock mountall and rc-sysinit
     assert debian["mountall.conf"] != stock["mountall.conf"]
     assert "static-network-up" in debian["rc-sysinit.conf"]
+    # the bridges no Debian job uses are off there (manual overrides), not in stock
+    off = {f"upstart-{b}-bridge" for b in ("local", "time", "file", "dbus", "socket")}
+    assert {n[:-len(".override")] for n in debian if n.endswith(".override")} == off
+    assert not any(n.endswith(".override") for n in stock)
     for name, text in debian.items():
         (tmp_path / name).write_text(text)
     result = load_sources([str(tmp_path)])
     assert list(result.errors) == []
-    assert set(result.classes) >= {n[:-5] for n in debian}
+    assert set(result.classes) >= {n[:-5] for n in debian if n.endswith(".conf")}
+    for name in off:
+        assert result.classes[name].start_on is None, name
+    assert result.classes["upstart-udev-bridge"].start_on is not None
 
 
 def test_install_writes_init_jobs_and_log_dir_and_keeps_a_foreign_init(tmp_path, capsys):

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from upstart.process.proctrack import open_connector
+from procfs import alive as _alive
 
 def escape(pidfile, then: str = "exec sleep 100") -> list[str]:
     """sh: after 0.2 s leave a TERM-ignoring process in a session of its own
@@ -47,12 +48,6 @@ def _spin(loop, seconds: float) -> None:
     loop.run_until_complete(asyncio.sleep(seconds))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def test_forks_are_followed_and_kill_reaches_the_escaped_process(tracker, tmp_path):
