@@ -48,6 +48,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from upstart.observe.compact import FINISHED, HANDLED, QUEUED, as_dict
 from upstart.observe.history import MAX_BYTES, History
 
 Record = dict[str, Any]
@@ -86,10 +87,14 @@ class Recorder:
     def __init__(self, *, monotonic: Callable[[], float], wall: Callable[[], float],
                  sink: Callable[[Record], None] | None = None,
                  keep_events: int = KEEP_EVENTS, keep_bytes: int = MAX_BYTES,
-                 history: History | None = None, keep_failures: int = KEEP_FAILURES):
+                 history: History | None = None, keep_failures: int = KEEP_FAILURES,
+                 made: Callable[[], None] | None = None):
+        """`sink`: given every record (a dict) as it is made; `made`: told that a
+        record was made (cheaper: the observer only schedules its write)."""
         self.monotonic = monotonic
         self.wall = wall
         self.sink = sink
+        self.made = made
         self.seq = 0
         # recent records, oldest first, bounded in bytes; older ones in the log
         # file, read back by the queries (history.py, issue #23)
@@ -146,8 +151,23 @@ class Recorder:
         rec: Record = {"seq": seq, "mono": round(self.monotonic() * 1e6) / 1e6,
                        "wall": round(self.wall() * 1e6) / 1e6, "kind": kind, **fields}
         self.records.append(rec)
+        if self.made is not None:
+            self.made()
         if self.sink is not None:
             self.sink(rec)
+        return rec
+
+    def _compact(self, kind: str, *fields: Any) -> tuple:
+        """`_emit` of an event's record, kept as a tuple (compact.py; perf,
+        issue #23 item 5); returns it: (kind, seq, mono, wall, *fields)."""
+        self.seq = seq = self.seq + 1
+        rec = (kind, seq, round(self.monotonic() * 1e6) / 1e6,
+               round(self.wall() * 1e6) / 1e6) + fields
+        self.records.append(rec)
+        if self.made is not None:
+            self.made()
+        if self.sink is not None:
+            self.sink(as_dict(rec))
         return rec
 
     # ------------------------------------------------------------ inputs
@@ -323,7 +343,7 @@ class Recorder:
                 break
         if rec is not None:
             rec["handled"] = self.seq + 1
-            self._emit("event-handled", id=rec["id"], name=rec["name"])
+            self._compact(HANDLED, rec["id"], rec["name"])
         self._handling = rec
 
     def _queued(self, name: str, first: bool, data: tuple[str, ...] = ()) -> None:
@@ -356,13 +376,12 @@ class Recorder:
             by = {"type": "init"}
         event_id = self._next_event
         self._next_event += 1
-        rec = self._emit("event-queued", id=event_id, name=name, env=env, by=by)
+        _kind, seq, mono, wall = self._compact(QUEUED, event_id, name, env, by)[:4]
         # perf: the event table holds its env as a tuple: with only atomic values
         # (and `by`, a dict of atomic values) the entry leaves the cyclic GC's
         # tracking, so 20,000 kept events are not walked by every full collection
         state = {"id": event_id, "name": name, "env": tuple(env), "by": by,
-                 "queued": rec["seq"],
-                 "mono": rec["mono"], "wall": rec["wall"], "handled": None,
+                 "queued": seq, "mono": mono, "wall": wall, "handled": None,
                  "finished": None, "failed": False}
         self.events[event_id] = state
         self._open.setdefault(name, []).append(state)
@@ -371,13 +390,13 @@ class Recorder:
         if by["type"] == "failure":
             self._failed_link = state
         elif by["type"] == "died":
-            self._died((by["job"], by["instance"]), rec, env)
+            self._died((by["job"], by["instance"]), wall, mono, env)
 
-    def _died(self, key: tuple[str, str], rec: Record, env: list[str]) -> None:
+    def _died(self, key: tuple[str, str], wall: float, mono: float, env: list[str]) -> None:
         last = self.deaths.pop(key, None)
         vals = env_dict(env)
-        self.deaths[key] = {"job": key[0], "instance": key[1], "wall": rec["wall"],
-                            "mono": rec["mono"], "reason": failure_reason(vals),
+        self.deaths[key] = {"job": key[0], "instance": key[1], "wall": wall,
+                            "mono": mono, "reason": failure_reason(vals),
                             "respawn": vals.get("RESPAWN") == "yes",
                             "count": (last["count"] if last else 0) + 1}
         if len(self.deaths) > KEEP_DEATHS:
@@ -415,7 +434,7 @@ class Recorder:
         rec["failed"] = failed
         if link is not None and failed:
             link["by"]["event"] = rec["id"]
-        self._emit("event-finished", id=rec["id"], name=name, env=env, failed=failed)
+        self._compact(FINISHED, rec["id"], name, env, failed)
         if name == "stopped":
             vals = env_dict(env)
             if vals.get("RESULT") == "failed":

@@ -159,7 +159,7 @@ class Observer:
                           spill=self.file.add_lines if self.file is not None else None,
                           read_older=self._read_older if self.file is not None else None)
         self.recorder = Recorder(monotonic=time.monotonic, wall=time.time,
-                                 sink=self._sink if self.file is not None else None,
+                                 made=self._made if self.file is not None else None,
                                  history=history)
         self._flush_scheduled = False
         self._complained = False
@@ -193,7 +193,7 @@ class Observer:
         """`caller` asked for a job command (`start`, `stop`, `restart`)."""
         self.guard(self.recorder.command, _by(caller, type="command", command=verb))
 
-    def _sink(self, _record: dict) -> None:
+    def _made(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
