@@ -35,6 +35,7 @@ _TEMPLATE = {
     FINISHED: '{"seq":%d,"mono":%r,"wall":%r,"kind":"event-finished","id":%d,"name":%s,'
               '"env":%s,"failed":%s}\n',
 }
+_T_QUEUED, _T_HANDLED, _T_FINISHED = _TEMPLATE[QUEUED], _TEMPLATE[HANDLED], _TEMPLATE[FINISHED]
 _NAMES: dict[str, str] = {}          # event name -> its JSON text (bounded)
 _BYS: dict[int, tuple[dict, str]] = {}   # id(by) -> (by, its JSON text), emit only
 _CACHE_MAX = 256
@@ -98,14 +99,15 @@ def encode(rec: tuple) -> str:
     if text is None:
         text = _name(name)
     if kind == HANDLED:
-        return _TEMPLATE[HANDLED] % (seq, mono, wall, ident, text)
+        return _T_HANDLED % (seq, mono, wall, ident, text)
+    env = rec[6]
+    env = "[]" if env == [] else _env(env)
     if kind == QUEUED:
-        return _TEMPLATE[QUEUED] % (seq, mono, wall, ident, text, _env(rec[6]), _by(rec[7]))
+        return _T_QUEUED % (seq, mono, wall, ident, text, env, _by(rec[7]))
     failed = rec[7]
     if failed is not True and failed is not False:
         raise TypeError(failed)
-    return _TEMPLATE[FINISHED] % (seq, mono, wall, ident, text, _env(rec[6]),
-                                  "true" if failed else "false")
+    return _T_FINISHED % (seq, mono, wall, ident, text, env, "true" if failed else "false")
 
 
 def encode_lines(records: list) -> list[bytes]:

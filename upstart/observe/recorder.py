@@ -159,13 +159,12 @@ class Recorder:
 
     def _compact(self, kind: str, *fields: Any) -> tuple:
         """`_emit` of an event's record, kept as a tuple (compact.py; perf,
-        issue #23 item 5); returns it: (kind, seq, mono, wall, *fields)."""
+        issue #23 item 5); returns it: (kind, seq, mono, wall, *fields).
+        Only in a batch of effects, whose end tells `made`."""
         self.seq = seq = self.seq + 1
         rec = (kind, seq, round(self.monotonic() * 1e6) / 1e6,
                round(self.wall() * 1e6) / 1e6) + fields
-        self.records.append(rec)
-        if self.made is not None:
-            self.made()
+        self.records.fresh.append(rec)          # History.append, without the call
         if self.sink is not None:
             self.sink(as_dict(rec))
         return rec
@@ -211,6 +210,7 @@ class Recorder:
 
     def effects(self, effects) -> None:
         """One batch: the effects of one engine input, in order."""
+        seq0 = self.seq
         first = True
         handlers = self._handlers
         for effect in effects or ():
@@ -228,8 +228,12 @@ class Recorder:
         self._handling = None
         self._prev = None
         self._finished_name = None
-        self._just_failed.clear()
-        self._while_pending.clear()
+        if self._just_failed:
+            self._just_failed.clear()
+        if self._while_pending:
+            self._while_pending.clear()
+        if self.seq != seq0 and self.made is not None:
+            self.made()                         # once a batch (`_compact` does not)
         self.records.settle()
 
     def _flush_spawns(self, pid: int | None = None) -> None:
