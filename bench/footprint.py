@@ -251,7 +251,7 @@ def fig_throughput(runs: int = 5, n: int = 2000) -> None:
             ok.append(got == [[f"N={i}"] for i in range(n)])
         emit("l", "emit_pipelined_per_s", "null-request", median(null), "requests/s", "higher",
              is_ref=True, init_cpu_us_per_call=round(median(null_cpu), 1),
-             load_average=os.getloadavg()[0],
+             load_average=round(os.getloadavg()[0], 2),
              note="Properties.Get pipelined the same way, same connection")
         emit("l", "emit_pipelined_per_s", OURS, median(rate), "events/s", "higher",
              ref="null-request", target=">= 20,000/s (C Upstart: 32,600/s)",

@@ -6,6 +6,9 @@
 * `why` (pure): the causal chain behind a job's goal, as a tree and as text.
 * `timeline` (pure): per-instance spans since boot, the critical chain, SVG.
 * `dot` (pure): the job/event graph of `initctl2dot` in graphviz syntax.
+* `history` (pure): the records in memory, bounded in bytes, older ones
+  read back from the file; `compact` (pure): an event's records as tuples
+  and their JSON lines from templates (issue #23 item 5).
 * `jsonlog` (I/O): the size-rotated JSON-lines file of records.
 * `service` (daemon glue): wires the recorder into the daemon and answers the
   `Observe` D-Bus method.
