@@ -22,7 +22,8 @@ published number (`upstart_c`, from the issue).
     received by the second connection is checked to be there, in order.
     Also init's CPU time per EmitEvent (/proc/PID/schedstat) and the rate it
     would answer at if it had a core to itself (`cpu_bound_rate_per_s`).
-    Reference: the null request (`Properties.Get`) pipelined the same way.
+    Reference: the null request (`Properties.Get`) pipelined the same way,
+    its CPU time per call too, and the host's load average.
 
 Writes the RSS series to bench/build/soak.json; run.py draws them
 (docs/benchmarks-soak.png). Usage: python bench/footprint.py [--events N]
@@ -229,9 +230,11 @@ def fig_throughput(runs: int = 5, n: int = 2000) -> None:
             _drain(c)
             return n / dt
 
-        null, rate, ok, cpu = [], [], [], []
+        null, rate, ok, cpu, null_cpu = [], [], [], [], []
         for _ in range(runs):
+            c0 = cpu_s(o.pid)
             null.append(pipelined(lambda i: c.send(path, props, "Get", "ss", (iface, "version"))))
+            null_cpu.append((cpu_s(o.pid) - c0) / n * 1e6)
             lis = Listener(o.address)
             lis.start()
             c0 = cpu_s(o.pid)
@@ -247,7 +250,9 @@ def fig_throughput(runs: int = 5, n: int = 2000) -> None:
             lis.conn.close()
             ok.append(got == [[f"N={i}"] for i in range(n)])
         emit("l", "emit_pipelined_per_s", "null-request", median(null), "requests/s", "higher",
-             is_ref=True, note="Properties.Get pipelined the same way, same connection")
+             is_ref=True, init_cpu_us_per_call=round(median(null_cpu), 1),
+             load_average=os.getloadavg()[0],
+             note="Properties.Get pipelined the same way, same connection")
         emit("l", "emit_pipelined_per_s", OURS, median(rate), "events/s", "higher",
              ref="null-request", target=">= 20,000/s (C Upstart: 32,600/s)",
              target_value=20000, upstart_c=32600, in_flight=n, runs=runs,

@@ -2,7 +2,7 @@
 
   python bench/profile_init.py WORKLOAD     (start_rate, start_latency_client,
                                              event_100_tasks, events_per_s_daemon,
-                                             ready_1000_jobs)
+                                             ready_1000_jobs, throughput)
 
 Runs `init --user` under cProfile (a launcher calls upstart.cli.init.main with
 the profiler enabled and dumps the stats when init exits on SIGTERM), drives
@@ -62,6 +62,31 @@ def workloads():
                 conn.wait_reply(s)
             done += batch
 
+    def listened(conn, runs, n):
+        import threading
+        from upstart.control.client import Connection
+        lis = Connection(conn.address)
+        lis.sock.settimeout(0.2)
+        stop = []
+
+        def read():
+            while not stop:
+                try:
+                    if not lis.sock.recv(1 << 20):
+                        return
+                except TimeoutError:
+                    continue
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        for _ in range(runs):
+            serials = [conn.send(MANAGER_PATH, MANAGER_IFACE, "EmitEvent", "sasb",
+                                 ("nothing-matches", [f"N={i}"], False)) for i in range(n)]
+            for s in serials:
+                conn.wait_reply(s)
+        stop.append(1)
+        t.join()
+        lis.close()
+
     svc = {f"j{i:03d}": "exec sleep 100000\n" for i in range(100)}
     return {
         "start_rate": (svc, lambda c: starts(c, list(svc), 10)),
@@ -71,6 +96,12 @@ def workloads():
         "events_per_s_daemon": ({f"s{i:04d}": f"start on ev{i} X=1\nexec sleep 100000\n"
                                  for i in range(1000)},
                                 lambda c: emits(c, "nothing-matches", 2000, False, 100)),
+        # issue #23 item 5 (footprint.py figure l): pipelined, a second connection listening
+        "throughput": ({}, lambda c: listened(c, 5, 2000)),
+        # its floor: the null request (Properties.Get) pipelined the same way
+        "throughput_null": ({}, lambda c: [c.wait_reply(s) for s in [
+            c.send(MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get", "ss",
+                   (MANAGER_IFACE, "version")) for _ in range(10000)]]),
         "ready_1000_jobs": ({f"j{i:04d}": "exec sleep 100000\n" for i in range(1000)},
                             lambda c: None),
     }
@@ -127,6 +158,7 @@ def main() -> int:
                 except OSError:
                     pass
         stats = pstats.Stats(out)
+        stats.dump_stats(os.path.join(HERE, "build", f"profile-{name}.prof"))
     text = io.StringIO()
     stats.stream = text
     stats.sort_stats("tottime").print_stats(25)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 
-from jeepney.low_level import Endianness, Header, HeaderFields, Message, MessageType
+from jeepney.low_level import Endianness, Header, HeaderFields, Message, MessageFlag, MessageType
 from jeepney.low_level import simple_types as _jeepney_types
 
 from upstart.control import wire
@@ -164,9 +164,7 @@ def fast_parse_call(raw: bytes) -> Message | None:
             got = None
         if got is not None and got[1] == n:
             body_len, serial = _LE_2U32(raw, 4)
-            header = Header(Endianness.little, MessageType.method_call, raw[2], 1,
-                            body_len, serial, dict(fields))
-            return Message(header, tuple(got[0]))
+            return Message(_header(raw[2], body_len, serial, dict(fields)), tuple(got[0]))
     msg = _parse_call(raw)
     if msg is not None and known is None:
         types = wire.simple_body_types(msg.header.fields.get(HeaderFields.signature, ""))
@@ -176,6 +174,27 @@ def fast_parse_call(raw: bytes) -> Message | None:
             _CALL_HEADS[bytes(raw[12:16 + fields_len])] = (
                 dict(msg.header.fields), types, _body_start(raw))
     return msg
+
+
+_FLAGS: dict[int, MessageFlag] = {}
+
+
+def _header(flags: int, body_len: int, serial: int, fields: dict) -> Header:
+    """`Header(little, method_call, flags, 1, body_len, serial, fields)`.
+    perf: jeepney's __init__ converts its type and flags through their enums
+    (Python calls) for every message; these are kept, by the flags' byte."""
+    flag = _FLAGS.get(flags)
+    if flag is None:
+        flag = _FLAGS[flags] = MessageFlag(flags)     # (256 values at most)
+    header = Header.__new__(Header)
+    header.endianness = Endianness.little
+    header.message_type = MessageType.method_call
+    header.flags = flag
+    header.protocol_version = 1
+    header.body_length = body_len
+    header.serial = serial
+    header.fields = fields
+    return header
 
 
 def _parse_call(raw: bytes) -> Message | None:

@@ -21,7 +21,7 @@ from upstart.core.effects import ControlError, ControlFailure
 
 def _unit(result):
     """Reply with no arguments, awaiting the backend first if it is async."""
-    if inspect.isawaitable(result):
+    if result is not None and inspect.isawaitable(result):   # perf: None needs no check
         async def wait():
             await result
             return ("", ())

@@ -49,6 +49,7 @@ from upstart.core.effects import ControlFailure
 _BYTES_CACHEABLE = frozenset({fx.JobAdded, fx.JobRemoved, fx.EventEmitted, fx.InstanceAdded,
                               fx.InstanceRemoved, fx.GoalChanged, fx.StateChanged, Restarted})
 _BYTES_CACHE_MAX = 4096
+_NO_REPLY = int(MessageFlag.no_reply_expected)
 
 
 class ControlServer(BusClient, Transport):
@@ -157,7 +158,8 @@ class ControlServer(BusClient, Transport):
                 return
             conn.caller = conn.callers[sender]
         fields = header.fields
-        want_reply = not (header.flags & MessageFlag.no_reply_expected)
+        # perf: int() of the IntFlag, not the enum's own `&` (a Python call)
+        want_reply = not (int(header.flags) & _NO_REPLY)
         call = Call(conn, msg, fields.get(HeaderFields.path, "/"),
                     fields.get(HeaderFields.interface), fields.get(HeaderFields.member, ""),
                     fields.get(HeaderFields.signature, ""), msg.body, fds)
@@ -170,7 +172,7 @@ class ControlServer(BusClient, Transport):
             call.close_fds()
             self._answer(call, want_reply, error=exc)
             return
-        if inspect.isawaitable(result):
+        if type(result) is not tuple and inspect.isawaitable(result):   # perf: a reply first
             if conn.in_flight >= MAX_CALLS_IN_FLIGHT:     # hardening: bounded
                 if inspect.iscoroutine(result):
                     result.close()                      # never started: nothing done

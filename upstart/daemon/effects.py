@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from upstart.core.effects import (
-    CancelTimer, CloseFd, Kill, Log, Reply, SetTimer, StateChanged, Trace, UnwatchReady,
+    CancelTimer, CloseFd, EventEmitted, Kill, Log, Reply, SetTimer, StateChanged, Trace, UnwatchReady,
     WatchReady,
 )
 from upstart.daemon.log import Logger
@@ -49,6 +49,8 @@ class Effects:
         if self.record is not None and world.root is None:
             self.record(effects)
         for effect in effects:
+            if type(effect) is Trace:   # perf: for the observer only (it saw the batch)
+                continue
             try:
                 self._one(world, effect)
             except Exception:  # never let one effect take the daemon down
@@ -63,6 +65,12 @@ class Effects:
             self.logger.log(effect.priority, effect.message)
             return
         if kind is Trace:           # for the observer only (it saw the batch)
+            return
+        if kind is Reply:           # perf: an EmitEvent's two effects, early
+            world.backend.resolve(effect.token, effect.value, effect.error)
+            return
+        if kind is EventEmitted:
+            self.broadcast(effect, world.root)
             return
         if kind is StateChanged:    # cgroups (issue #9); then broadcast like any signal
             self.cgroups.state_changed(effect.job, effect.instance, effect.state,

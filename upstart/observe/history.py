@@ -4,7 +4,8 @@ ones in the structured log file.
 PID 1 keeps no unbounded structure (issue #23): the recorder's records live
 here as the JSON lines the log file gets, at most `max_bytes` of them
 (default 1.5 MB, counting each line's object and its slot), oldest first.
-Records are appended as dicts (`append`) and encoded once, when the batch
+Records are appended as dicts, or as compact tuples (`compact.py`: an
+event's three records; the queries see them as dicts), and encoded once, when the batch
 they belong to is complete (`seal`, called at the end of each engine input
 and before the observer writes the file): a record may still be completed
 in its batch (a failure linked to the event that failed). Sealed lines are
@@ -27,7 +28,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from upstart.observe.jsonlog import encode_lines
+from upstart.observe.compact import as_dict, encode_lines, seq_of
 
 MAX_BYTES = 1536 * 1024
 LINE_OVERHEAD = 33 + 8          # a bytes object's header and its slot in the deque
@@ -65,7 +66,7 @@ class History:
         self.max_bytes = max_bytes
         self.lines: deque[bytes] = deque()
         self.size = 0
-        self.fresh: list[dict] = []
+        self.fresh: list = []        # dicts and compact tuples (compact.py)
         self.spill = spill
         self.read_older = read_older
         self.dropped = 0            # records that left memory
@@ -114,7 +115,7 @@ class History:
             rec = _loads(line)
             if rec is not None:
                 yield rec
-        yield from list(self.fresh)
+        yield from self._fresh()
 
     def __getitem__(self, index: int) -> dict:
         n = len(self)
@@ -123,17 +124,22 @@ class History:
         if not 0 <= index < n:
             raise IndexError("history index out of range")
         if index >= len(self.lines):
-            return self.fresh[index - len(self.lines)]
+            rec = self.fresh[index - len(self.lines)]
+            return as_dict(rec) if type(rec) is tuple else rec
         rec = _loads(self.lines[index])
         if rec is None:
             raise IndexError("damaged record")
         return rec
 
+    def _fresh(self) -> list[dict]:
+        """The unsealed records, as dicts."""
+        return [as_dict(r) if type(r) is tuple else r for r in self.fresh]
+
     def first_seq(self) -> int:
         """The oldest sequence number memory holds (0 if none)."""
         if self.lines:
             return line_seq(self.lines[0])
-        return self.fresh[0]["seq"] if self.fresh else 0
+        return seq_of(self.fresh[0]) if self.fresh else 0
 
     def _older_lines(self, below: int) -> Iterator[bytes]:
         """The file's lines of records older than `below`, oldest first."""
@@ -167,7 +173,7 @@ class History:
                     out.append(rec)
                     if len(out) >= limit:
                         return out
-        for rec in list(self.fresh):
+        for rec in self._fresh():
             if rec["seq"] > seq:
                 out.append(rec)
                 if len(out) >= limit:
@@ -186,14 +192,13 @@ class History:
                     rec = _loads(line)
                     if rec is not None:
                         yield rec
-        for rec in list(self.fresh):
-            yield rec
+        yield from self._fresh()
 
     def find_newest(self, needles: tuple[bytes, ...], test: Callable[[dict], bool]) -> dict | None:
         """The newest record matching `needles` and `test`: memory first (newest
         first), then the file."""
         self.seal()
-        for rec in reversed(self.fresh):
+        for rec in reversed(self._fresh()):
             if test(rec):
                 return rec
         for line in reversed(self.lines):

@@ -62,6 +62,7 @@ def _c_encoder(check_circular: bool = True):
 
 _C_ENCODE = _c_encoder()
 _C_BATCH = _c_encoder(check_circular=False)    # for `_encode_all`: the recorder's records
+C_ENCODER = _C_BATCH                            # (compact.py: a record's parts)
 
 
 def encode(record: dict) -> str:

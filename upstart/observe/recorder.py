@@ -48,6 +48,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from upstart.observe.compact import FINISHED, HANDLED, QUEUED, as_dict
 from upstart.observe.history import MAX_BYTES, History
 
 Record = dict[str, Any]
@@ -86,10 +87,14 @@ class Recorder:
     def __init__(self, *, monotonic: Callable[[], float], wall: Callable[[], float],
                  sink: Callable[[Record], None] | None = None,
                  keep_events: int = KEEP_EVENTS, keep_bytes: int = MAX_BYTES,
-                 history: History | None = None, keep_failures: int = KEEP_FAILURES):
+                 history: History | None = None, keep_failures: int = KEEP_FAILURES,
+                 made: Callable[[], None] | None = None):
+        """`sink`: given every record (a dict) as it is made; `made`: told that a
+        record was made (cheaper: the observer only schedules its write)."""
         self.monotonic = monotonic
         self.wall = wall
         self.sink = sink
+        self.made = made
         self.seq = 0
         # recent records, oldest first, bounded in bytes; older ones in the log
         # file, read back by the queries (history.py, issue #23)
@@ -139,22 +144,37 @@ class Recorder:
     # ------------------------------------------------------------ output
 
     def _emit(self, kind: str, **fields: Any) -> Record:
-        self.seq += 1
+        self.seq = seq = self.seq + 1
         # both clocks to the microsecond; perf: round(x * 1e6) / 1e6, not
         # round(x, 6), which converts through decimal (0.5 us, twice a record).
         # The two agree, but for the last digit of an epoch time now and then
-        rec: Record = {"seq": self.seq, "mono": round(self.monotonic() * 1e6) / 1e6,
+        rec: Record = {"seq": seq, "mono": round(self.monotonic() * 1e6) / 1e6,
                        "wall": round(self.wall() * 1e6) / 1e6, "kind": kind, **fields}
         self.records.append(rec)
+        if self.made is not None:
+            self.made()
         if self.sink is not None:
             self.sink(rec)
+        return rec
+
+    def _compact(self, kind: str, *fields: Any) -> tuple:
+        """`_emit` of an event's record, kept as a tuple (compact.py; perf,
+        issue #23 item 5); returns it: (kind, seq, mono, wall, *fields).
+        Only in a batch of effects, whose end tells `made`."""
+        self.seq = seq = self.seq + 1
+        rec = (kind, seq, round(self.monotonic() * 1e6) / 1e6,
+               round(self.wall() * 1e6) / 1e6) + fields
+        self.records.fresh.append(rec)          # History.append, without the call
+        if self.sink is not None:
+            self.sink(as_dict(rec))
         return rec
 
     # ------------------------------------------------------------ inputs
 
     def expect_emit(self, name: str, by: dict) -> None:
-        """The next batch comes from an EmitEvent call of `name` by `by`."""
-        self._expect = {"name": name, "by": dict(by)}
+        """The next batch comes from an EmitEvent call of `name` by `by` (kept,
+        not copied: perf, one dict per caller; never changed afterwards)."""
+        self._expect = {"name": name, "by": by}
 
     def command(self, by: dict) -> None:
         """The next batch comes from a job command (start, stop, ...) by `by`."""
@@ -190,6 +210,7 @@ class Recorder:
 
     def effects(self, effects) -> None:
         """One batch: the effects of one engine input, in order."""
+        seq0 = self.seq
         first = True
         handlers = self._handlers
         for effect in effects or ():
@@ -207,8 +228,12 @@ class Recorder:
         self._handling = None
         self._prev = None
         self._finished_name = None
-        self._just_failed.clear()
-        self._while_pending.clear()
+        if self._just_failed:
+            self._just_failed.clear()
+        if self._while_pending:
+            self._while_pending.clear()
+        if self.seq != seq0 and self.made is not None:
+            self.made()                         # once a batch (`_compact` does not)
         self.records.settle()
 
     def _flush_spawns(self, pid: int | None = None) -> None:
@@ -224,7 +249,15 @@ class Recorder:
 
     def _on_trace(self, effect: Any, first: bool) -> None:
         kind = effect.kind
-        if kind == "opened" or kind == "closed":
+        # perf (issue #23 item 5): an event's three traces first, handled here
+        if kind == "queued":
+            self._queued(effect.name, first, effect.data)
+        elif kind == "handling":
+            self._handled(effect.name)
+        elif kind == "finished":
+            self._handling = None
+            self._finished_name = effect.name
+        elif kind == "opened" or kind == "closed":
             self._state_seen(kind, effect.name, list(effect.data))
         elif kind == "while":
             self._while(effect.name, effect.data)
@@ -233,8 +266,8 @@ class Recorder:
             self.state_causes[text] = self._goal_cause("", "")
             if len(self.state_causes) > STATE_CAUSES:
                 self.state_causes.popitem(last=False)
-        else:
-            self._traced(kind, effect.name, effect.pid, first, effect.data)
+        elif kind == "spawned" and effect.pid in self._spawns:
+            self._flush_spawns(effect.pid)
 
     def _state_seen(self, kind: str, name: str, env: list[str]) -> None:
         text = " ".join([name] + env)
@@ -299,16 +332,23 @@ class Recorder:
         if kind == "queued":
             self._queued(name, first, data)
         elif kind == "handling":
-            rec = self._oldest(name, lambda e: e["handled"] is None)
-            if rec is not None:
-                rec["handled"] = self.seq + 1
-                self._emit("event-handled", id=rec["id"], name=rec["name"])
-            self._handling = rec
+            self._handled(name)
         elif kind == "finished":
             self._handling = None
             self._finished_name = name
         elif kind == "spawned" and pid in self._spawns:
             self._flush_spawns(pid)
+
+    def _handled(self, name: str) -> None:
+        rec = None
+        for state in self._open.get(name, ()):     # the oldest not yet handled
+            if state["handled"] is None:
+                rec = state
+                break
+        if rec is not None:
+            rec["handled"] = self.seq + 1
+            self._compact(HANDLED, rec["id"], rec["name"])
+        self._handling = rec
 
     def _queued(self, name: str, first: bool, data: tuple[str, ...] = ()) -> None:
         prev = self._prev
@@ -340,13 +380,12 @@ class Recorder:
             by = {"type": "init"}
         event_id = self._next_event
         self._next_event += 1
-        rec = self._emit("event-queued", id=event_id, name=name, env=env, by=by)
+        _kind, seq, mono, wall = self._compact(QUEUED, event_id, name, env, by)[:4]
         # perf: the event table holds its env as a tuple: with only atomic values
         # (and `by`, a dict of atomic values) the entry leaves the cyclic GC's
         # tracking, so 20,000 kept events are not walked by every full collection
         state = {"id": event_id, "name": name, "env": tuple(env), "by": by,
-                 "queued": rec["seq"],
-                 "mono": rec["mono"], "wall": rec["wall"], "handled": None,
+                 "queued": seq, "mono": mono, "wall": wall, "handled": None,
                  "finished": None, "failed": False}
         self.events[event_id] = state
         self._open.setdefault(name, []).append(state)
@@ -355,13 +394,13 @@ class Recorder:
         if by["type"] == "failure":
             self._failed_link = state
         elif by["type"] == "died":
-            self._died((by["job"], by["instance"]), rec, env)
+            self._died((by["job"], by["instance"]), wall, mono, env)
 
-    def _died(self, key: tuple[str, str], rec: Record, env: list[str]) -> None:
+    def _died(self, key: tuple[str, str], wall: float, mono: float, env: list[str]) -> None:
         last = self.deaths.pop(key, None)
         vals = env_dict(env)
-        self.deaths[key] = {"job": key[0], "instance": key[1], "wall": rec["wall"],
-                            "mono": rec["mono"], "reason": failure_reason(vals),
+        self.deaths[key] = {"job": key[0], "instance": key[1], "wall": wall,
+                            "mono": mono, "reason": failure_reason(vals),
                             "respawn": vals.get("RESPAWN") == "yes",
                             "count": (last["count"] if last else 0) + 1}
         if len(self.deaths) > KEEP_DEATHS:
@@ -374,8 +413,15 @@ class Recorder:
         return None
 
     def _finished(self, name: str, env: list[str]) -> None:
-        have = set(env)
-        rec = self._oldest(name, lambda e: set(e["env"]) <= have)
+        # the oldest open event `name` whose variables are all in `env`; perf:
+        # the oldest one's, when they are the same, without sets
+        env_t = tuple(env)
+        opened = self._open.get(name)
+        if opened and opened[0]["env"] == env_t:
+            rec = opened[0]
+        else:
+            have = set(env)
+            rec = self._oldest(name, lambda e: set(e["env"]) <= have)
         failed = False
         link = self._failed_link
         if link is not None and link["by"].get("name") == name:
@@ -383,7 +429,7 @@ class Recorder:
             self._failed_link = None
         if rec is None:
             return
-        rec["env"] = tuple(env)
+        rec["env"] = env_t
         rec["finished"] = self.seq + 1
         still_open = self._open[name]
         still_open.remove(rec)
@@ -392,7 +438,7 @@ class Recorder:
         rec["failed"] = failed
         if link is not None and failed:
             link["by"]["event"] = rec["id"]
-        self._emit("event-finished", id=rec["id"], name=name, env=env, failed=failed)
+        self._compact(FINISHED, rec["id"], name, env, failed)
         if name == "stopped":
             vals = env_dict(env)
             if vals.get("RESULT") == "failed":

@@ -53,33 +53,49 @@ def _cmdline(pid: int) -> str:
     return " ".join(parts)
 
 
-# id(Caller) -> (weak reference to it, its command line)
-_CMD_CACHE: dict[int, tuple[Any, str]] = {}
+# id(Caller) -> (weak reference to it, its command line, its `emit` by-dict)
+_CMD_CACHE: dict[int, tuple[Any, str, dict]] = {}
 _CMD_CACHE_MAX = 1024
 
 
-def _caller_cmd(caller: Caller) -> str:
+def _caller_entry(caller: Caller) -> tuple[Any, str, dict] | None:
     """The caller's command line, read once per `Caller` object. perf: the
     server makes one Caller per connection (per sender on a bus), so a client
     sending many requests is looked up in /proc once, not once per request."""
     key = id(caller)
     hit = _CMD_CACHE.get(key)
     if hit is not None and hit[0]() is caller:
-        return hit[1]
+        return hit
     cmd = _cmdline(caller.pid)
     try:
         ref = weakref.ref(caller)
     except TypeError:
-        return cmd
+        return None
     if len(_CMD_CACHE) >= _CMD_CACHE_MAX:
         _CMD_CACHE.clear()
-    _CMD_CACHE[key] = (ref, cmd)
-    return cmd
+    hit = _CMD_CACHE[key] = (ref, cmd, {"uid": caller.uid, "pid": caller.pid, "cmd": cmd,
+                                         "type": "emit"})
+    return hit
+
+
+def _caller_cmd(caller: Caller) -> str:
+    hit = _caller_entry(caller)
+    return hit[1] if hit is not None else _cmdline(caller.pid)
 
 
 def _by(caller: Caller, **extra) -> dict[str, Any]:
     """Who asked: uid, pid and command line of the caller, and `extra`."""
     return {"uid": caller.uid, "pid": caller.pid, "cmd": _caller_cmd(caller), **extra}
+
+
+def _emit_by(caller: Caller) -> dict[str, Any]:
+    """`_by(caller, type="emit")`, one dict per caller (perf, issue #23 item
+    5: a pipelined EmitEvent builds none; the records never change a `by`
+    of an emit, only the one of a failure, which the recorder makes)."""
+    hit = _caller_entry(caller)
+    if hit is None or hit[2]["uid"] != caller.uid or hit[2]["pid"] != caller.pid:
+        return _by(caller, type="emit")
+    return hit[2]
 
 
 def log_tail(path: str, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -143,7 +159,7 @@ class Observer:
                           spill=self.file.add_lines if self.file is not None else None,
                           read_older=self._read_older if self.file is not None else None)
         self.recorder = Recorder(monotonic=time.monotonic, wall=time.time,
-                                 sink=self._sink if self.file is not None else None,
+                                 made=self._made if self.file is not None else None,
                                  history=history)
         self._flush_scheduled = False
         self._complained = False
@@ -171,13 +187,13 @@ class Observer:
 
     def requested(self, caller: Caller, name: str) -> None:
         """`caller` is about to emit event `name`."""
-        self.guard(self.recorder.expect_emit, name, _by(caller, type="emit"))
+        self.guard(self.recorder.expect_emit, name, _emit_by(caller))
 
     def commanded(self, caller: Caller, verb: str) -> None:
         """`caller` asked for a job command (`start`, `stop`, `restart`)."""
         self.guard(self.recorder.command, _by(caller, type="command", command=verb))
 
-    def _sink(self, _record: dict) -> None:
+    def _made(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
