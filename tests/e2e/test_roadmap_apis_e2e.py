@@ -343,7 +343,8 @@ def _uid_and_argv(init, pid: int) -> tuple[int, list[str]]:
     """A process's uid and argv as init's PID namespace sees them."""
     status = init.run("cat", f"/proc/{pid}/status").stdout
     uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-    argv = init.run("cat", f"/proc/{pid}/cmdline").stdout.split("\0")[:-1]
+    # an init without CAP_SYS_RESOURCE rewrites its argv in place: NULs pad the end
+    argv = init.run("cat", f"/proc/{pid}/cmdline").stdout.rstrip("\0").split("\0")
     return uid, argv
 
 
