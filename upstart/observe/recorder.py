@@ -414,10 +414,11 @@ class Recorder:
 
     def _finished(self, name: str, env: list[str]) -> None:
         # the oldest open event `name` whose variables are all in `env`; perf:
-        # the oldest one's, when they are the same, without sets
+        # the oldest one's, when it has none (an emitted event's are known
+        # when it finishes) or the same, without sets
         env_t = tuple(env)
         opened = self._open.get(name)
-        if opened and opened[0]["env"] == env_t:
+        if opened and (not opened[0]["env"] or opened[0]["env"] == env_t):
             rec = opened[0]
         else:
             have = set(env)
