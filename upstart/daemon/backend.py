@@ -37,6 +37,31 @@ if TYPE_CHECKING:
 _BACKGROUND: set = set()
 
 
+class _Now:
+    """The token of a request the engine answers within the input that makes
+    it (`EmitEvent` with wait=false): its answer is kept here, no future
+    (perf, issue #23 item 5); a late answer goes to `future`, if one waits."""
+
+    __slots__ = ("done", "error", "future")
+
+    def __init__(self):
+        self.done = False
+        self.error: ControlError | None = None
+        self.future: asyncio.Future | None = None
+
+    def answer(self, error: ControlError | None) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.error = error
+        fut = self.future
+        if fut is not None and not fut.done():
+            if error is not None:
+                fut.set_exception(ControlFailure(error))
+            else:
+                fut.set_result(None)
+
+
 class EngineBackend:
     def __init__(self, daemon: Any, world: "World"):
         self.d = daemon        # upstart.daemon.daemon.Daemon: the mode, bus, shutdown, re-exec
@@ -63,6 +88,9 @@ class EngineBackend:
         return fut
 
     def resolve(self, token, value, error: ControlError | None) -> None:
+        if type(token) is _Now:            # an EmitEvent answered in its own input
+            token.answer(error)
+            return
         fut = self.pending.pop(token, None)
         if fut is None or fut.done():
             return
@@ -119,6 +147,16 @@ class EngineBackend:
         for entry in env:
             if "=" not in entry:
                 raise ControlFailure(ControlError(INVALID_ARGS, "Env must be KEY=VALUE pairs"))
+        if not wait:                       # perf: answered in this input, no future
+            now = _Now()
+            self._apply(self.engine.emit(name, list(env), wait=False, token=now, fd=fd))
+            if now.error is not None:
+                raise ControlFailure(now.error)     # the engine's refusal
+            if now.done:
+                return None
+            fut = self.d.loop.create_future()       # not answered (never so today)
+            now.future = fut
+            return fut
         fut = self._request(self.engine.emit, name, list(env), wait=wait, fd=fd)
         if fut.done():
             fut.result()                   # raises the engine's refusal, if any
