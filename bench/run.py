@@ -50,6 +50,7 @@ SCRIPTS = [
     ("ready.py", []),       # readiness signal to `ready` event, per source
     ("idle.py", []),        # (m): issue #23 item 6
     ("debian.py", []),      # (n): issue #21, Debian 12 in qemu against systemd
+    ("udev_events.py", ["--events", "1000"]),   # (o): issue #21, CPU per udev event
 ]
 FIGURES = {
     "a": "Simple job starts per second (100 services started at once, until all run)",
@@ -66,6 +67,7 @@ FIGURES = {
     "k": "Memory after 1,000,000 events with 1,000 classes",
     "l": "Pipelined EmitEvent on one connection, signals to a second one",
     "n": "Debian 12 in qemu (TCG): kernel start to serial `login:`; `poweroff` to qemu's exit",
+    "o": "CPU of the udev bridge and of init per synthetic uevent (host, PID 1 in unshare)",
 }
 SOAK_JSON = os.path.join(HERE, "build", "soak.json")
 SOAK_PNG = os.path.join(REPO, "docs", "benchmarks-soak.png")

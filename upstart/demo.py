@@ -19,11 +19,16 @@ import time
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
+# the tools the stock jobs and the demo run; every `upstart-*` program of the
+# package (bridges, monitor, rc, ...) joins them (`_tools`)
 TOOLS = ("initctl", "start", "stop", "restart", "reload", "status", "telinit", "runlevel",
-         "shutdown", "reboot", "halt", "poweroff", "upstart-rc", "init-checkconf",
-         "upstart-time-bridge", "upstart-udev-bridge", "upstart-file-bridge",
-         "upstart-socket-bridge", "upstart-dbus-bridge", "upstart-event-bridge",
-         "upstart-monitor", "initctl2dot")
+         "shutdown", "reboot", "halt", "poweroff", "init-checkconf", "initctl2dot")
+
+
+def _tools() -> list[str]:
+    return sorted(set(TOOLS) | {n for n in os.listdir(BIN) if n.startswith("upstart-")})
+
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"
 
 
@@ -58,7 +63,7 @@ def inner() -> int:
     try:
         sbin = os.path.join(tmp, "sbin")
         os.makedirs(sbin)
-        for tool in TOOLS:
+        for tool in _tools():
             if os.path.exists(os.path.join(BIN, tool)):
                 os.symlink(os.path.join(BIN, tool), os.path.join(sbin, tool))
         _sh("mount", "--make-rprivate", "/")

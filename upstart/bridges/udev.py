@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 
 import pyudev
+from pyudev._util import ensure_unicode_string, udev_list_iterate
 
 from upstart.bridges import common, linkstate, netlink, udev_env
 from upstart.bridges.jobs import JobWatcher
@@ -50,7 +51,10 @@ class UdevBridge:
         subsystem = device.subsystem
         if not action or not subsystem:
             return
-        props = [(k, str(device.properties[k])) for k in device.properties]
+        libudev = device._libudev            # one walk of the list, not a lookup per name
+        props = [(ensure_unicode_string(k), ensure_unicode_string(v or b"")) for k, v in
+                 udev_list_iterate(libudev, libudev.udev_device_get_properties_list_entry(
+                     device))]
         env = udev_env.udev_env(device.sys_name or "", device.device_path or "",
                                 device.device_node, subsystem, action, props,
                                 no_strip=self.no_strip)

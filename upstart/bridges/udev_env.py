@@ -24,6 +24,8 @@ def event_name(subsystem: str, action: str) -> str:
 
 def strip(text: str) -> str:
     """Drop characters C's isprint() and isblank() both reject."""
+    if text.isascii() and text.isprintable():     # the usual case: nothing to drop
+        return text
     return "".join(c for c in text if " " <= c <= "~" or c == "\t")
 
 

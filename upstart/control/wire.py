@@ -160,9 +160,68 @@ def marshal(sig: str, values, buf: bytearray | None = None, *,
     if len(types) != len(values):
         raise WireError("%d values for signature %r" % (len(values), sig))
     errors = "strict" if strict else "surrogateescape"
+    if sig in _SIMPLE_BODIES:
+        _simple_put(buf, types, values, errors)
+        return buf
     for t, v in zip(types, values):
         _put(buf, t, v, errors)
     return buf
+
+
+_U32 = struct.Struct("<I")
+
+
+def _simple_put(buf: bytearray, types, values, errors: str) -> None:
+    """perf (issue #21): `_put` for the bodies of `_SIMPLE_BODIES` (the
+    bridges' EmitEvent `sasb` above all), the same bytes without the walk."""
+    u32 = _U32.pack
+    for t, v in zip(types, values):
+        buf += b"\0" * (-len(buf) % 4)
+        if t == "s" or t == "o":
+            data = v.encode("utf-8", errors)
+            buf += u32(len(data))
+            buf += data
+            buf += b"\0"
+        elif t == "as":
+            at = len(buf)
+            buf += b"\0\0\0\0"
+            for item in v:
+                buf += b"\0" * (-len(buf) % 4)
+                data = item.encode("utf-8", errors)
+                buf += u32(len(data))
+                buf += data
+                buf += b"\0"
+            _U32.pack_into(buf, at, len(buf) - at - 4)
+        elif t == "b":
+            buf += u32(1 if v else 0)
+        else:                                   # "u"
+            buf += u32(v)
+
+
+def _put_fields(buf: bytearray, fields, errors: str) -> None:
+    """perf (issue #21): the header's `a(yv)` as `_put` writes it, without the walk."""
+    buf += b"\0" * (-len(buf) % 4)
+    at = len(buf)
+    buf += b"\0\0\0\0"
+    buf += b"\0" * (-len(buf) % 8)
+    start = len(buf)
+    for code, value in fields:
+        buf += b"\0" * (-len(buf) % 8)
+        vt = _FIELD_TYPES[code]
+        buf += bytes((code, 1, ord(vt), 0))
+        if vt == "u":
+            buf += _pad4(buf) + _U32.pack(value)
+        elif vt == "g":
+            data = value.encode("ascii")
+            buf += bytes((len(data),)) + data + b"\0"
+        else:
+            data = value.encode("utf-8", errors)
+            buf += _pad4(buf) + _U32.pack(len(data)) + data + b"\0"
+    _U32.pack_into(buf, at, len(buf) - start)
+
+
+def _pad4(buf: bytearray) -> bytes:
+    return b"\0" * (-len(buf) % 4)
 
 
 # ---------------------------------------------------------------- unmarshal
@@ -322,8 +381,7 @@ def encode_head(mtype: int, serial: int, fields: dict[int, object], sig: str = "
         fields[F_SIGNATURE] = sig
     head = bytearray(b"l" + bytes((mtype, flags, 1)))
     head += struct.pack("<II", body_len, serial)
-    marshal("a(yv)", [[(code, (_FIELD_TYPES[code], value))
-                       for code, value in sorted(fields.items())]], head, strict=strict)
+    _put_fields(head, sorted(fields.items()), "strict" if strict else "surrogateescape")
     _pad(head, 8)
     return head
 

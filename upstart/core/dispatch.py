@@ -100,7 +100,7 @@ class Dispatch:
                 i += 1
 
     def _handle(self, event: Event) -> None:
-        self._trace("handling", event.name)
+        self._trace("handling", event.name, event=event.id)
         if self.log_enabled("info"):
             self._log("info", f"Handling {event.name} event")
         self._stats["events_handled"] += 1
@@ -184,7 +184,7 @@ class Dispatch:
     def _finish(self, event: Event) -> None:
         self._stats["events_finished"] += 1
         self.queue.remove(event)
-        self._trace("finished", event.name)
+        self._trace("finished", event.name, event=event.id)
         if self.log_enabled("debug"):
             self._log("debug", f"Finished {event.name} event")
         blocking, event.blocking = event.blocking, []

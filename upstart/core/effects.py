@@ -174,11 +174,15 @@ class Trace:
     moves its instance `data[0]` to goal `data[1]`; `data[2:]` are the
     states its condition's leaves saw open (`+TEXT`) or close (`-TEXT`)),
     `moved` (a declared state `name` was `data[0]` (opened/closed) with env
-    `data[1:]`, at the moment it happened: the recorder notes by what)."""
+    `data[1:]`, at the moment it happened: the recorder notes by what).
+    For `queued`, `data` is the event's environment; for `queued`,
+    `handling` and `finished`, `event` is the engine's id of the event (two
+    events of one name are told apart by it, not by their order)."""
     kind: str
     name: str = ""
     pid: int = 0
     data: tuple[str, ...] = ()
+    event: int = 0
 
 
 @dataclass(frozen=True)

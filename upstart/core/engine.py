@@ -434,10 +434,10 @@ class Engine(Lifecycle, Dispatch, Whiles, EventStates, Readiness, Backoff):
             self._out.append(fx.Log(priority, message))
 
     def _trace(self, kind: str, name: str = "", pid: int = 0,
-               data: tuple[str, ...] = ()) -> None:
+               data: tuple[str, ...] = (), event: int = 0) -> None:
         """A structured `Trace` effect, returned whatever the log priority:
         the shell's event recorder reads it (docs/design/observability.md)."""
-        self._out.append(fx.Trace(kind, name, pid, data))
+        self._out.append(fx.Trace(kind, name, pid, data, event))
 
     def _reply_error(self, token: Any, error: ControlError) -> None:
         self._out.append(fx.Reply(token, error=error))

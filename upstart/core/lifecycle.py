@@ -242,16 +242,14 @@ class Lifecycle:
             if value is not None:
                 env_set(env, f"{key}={value}", replace=False)
         # the recorder learns whose death it is from the trace's data
-        self._trace("queued", DIED_EVENT, data=tuple(env))
-        if self.log_enabled("debug"):
-            self._log("debug", f"Pending {DIED_EVENT} event")
-        self.queue.new(DIED_EVENT, env, None)
+        self._queue_event(DIED_EVENT, env, None)
 
     def _queue_event(self, name: str, env: list[str], fd: int | None = None) -> Event:
-        self._trace("queued", name)
+        event = self.queue.new(name, env, fd)
+        self._trace("queued", name, data=tuple(event.env), event=event.id)
         if self.log_enabled("debug"):
             self._log("debug", f"Pending {name} event")
-        return self.queue.new(name, env, fd)
+        return event
 
     # ---- processes
 

@@ -29,7 +29,10 @@ effect of an `EmitEvent` call: its caller; a `died` trace carries its
 environment (JOB, INSTANCE, ...) in `data`; otherwise init itself: startup,
 signals, session end). `Trace(handling, NAME)` says which event is being
 handled, so a `GoalChanged` meanwhile was caused by that event (unless the
-instance just failed); `Trace(spawned, pid=PID)` places a spawn record. A job event carries a copy of its job's goal cause,
+instance just failed); `Trace(spawned, pid=PID)` places a spawn record.
+The queued, handling and finished traces carry the engine's id of the event
+(and queued its environment), so two events of one name are told apart
+however their ends interleave. A job event carries a copy of its job's goal cause,
 so a chain can be walked back long after the job changed again.
 
 Owns: the record sequence, the bounded table of recent events, each
@@ -107,6 +110,7 @@ class Recorder:
         self.failures_complete = True   # False once a failure left the table
         self._next_event = 1
         self._open: dict[str, list[Record]] = {}   # unfinished events by name, in order
+        self._by_engine_id: dict[int, Record] = {}  # the same, by the engine's event id
         self.goal_causes: dict[tuple[str, str], dict] = {}
         self.start_causes: dict[tuple[str, str], dict] = {}   # the last goal start
         self.failures: dict[tuple[str, str], Record] = {}
@@ -122,6 +126,7 @@ class Recorder:
         self._prev: Any = None
         self._handling: Record | None = None
         self._finished_name: str | None = None
+        self._finishing: int = 0                 # engine id of the event finishing
         self._failed_link: Record | None = None
         self._just_failed: dict[tuple[str, str], Record] = {}
         # `while` (issue #26): when each open state opened (text -> record),
@@ -251,12 +256,13 @@ class Recorder:
         kind = effect.kind
         # perf (issue #23 item 5): an event's three traces first, handled here
         if kind == "queued":
-            self._queued(effect.name, first, effect.data)
+            self._queued(effect.name, first, effect.data, effect.event)
         elif kind == "handling":
-            self._handled(effect.name)
+            self._handled(effect.name, effect.event)
         elif kind == "finished":
             self._handling = None
             self._finished_name = effect.name
+            self._finishing = effect.event
         elif kind == "opened" or kind == "closed":
             self._state_seen(kind, effect.name, list(effect.data))
         elif kind == "while":
@@ -327,30 +333,20 @@ class Recorder:
         for key in [k for k in self.while_last if k[0] == effect.job]:
             del self.while_last[key]
 
-    def _traced(self, kind: str, name: str, pid: int, first: bool,
-                data: tuple[str, ...] = ()) -> None:
-        if kind == "queued":
-            self._queued(name, first, data)
-        elif kind == "handling":
-            self._handled(name)
-        elif kind == "finished":
-            self._handling = None
-            self._finished_name = name
-        elif kind == "spawned" and pid in self._spawns:
-            self._flush_spawns(pid)
-
-    def _handled(self, name: str) -> None:
-        rec = None
-        for state in self._open.get(name, ()):     # the oldest not yet handled
-            if state["handled"] is None:
-                rec = state
-                break
+    def _handled(self, name: str, engine_id: int = 0) -> None:
+        rec = self._by_engine_id.get(engine_id) if engine_id else None
+        if rec is None:
+            for state in self._open.get(name, ()):     # the oldest not yet handled
+                if state["handled"] is None:
+                    rec = state
+                    break
         if rec is not None:
             rec["handled"] = self.seq + 1
             self._compact(HANDLED, rec["id"], rec["name"])
         self._handling = rec
 
-    def _queued(self, name: str, first: bool, data: tuple[str, ...] = ()) -> None:
+    def _queued(self, name: str, first: bool, data: tuple[str, ...] = (),
+                engine_id: int = 0) -> None:
         prev = self._prev
         by: dict
         env: list[str] = []
@@ -378,6 +374,8 @@ class Recorder:
             self._expect = None
         else:
             by = {"type": "init"}
+        if data:                                 # the event's own environment
+            env = list(data)
         event_id = self._next_event
         self._next_event += 1
         _kind, seq, mono, wall = self._compact(QUEUED, event_id, name, env, by)[:4]
@@ -389,6 +387,8 @@ class Recorder:
                  "finished": None, "failed": False}
         self.events[event_id] = state
         self._open.setdefault(name, []).append(state)
+        if engine_id:
+            self._by_engine_id[engine_id] = state
         if len(self.events) > self.keep_events:
             self.events.popitem(last=False)
         if by["type"] == "failure":
@@ -418,7 +418,11 @@ class Recorder:
         # when it finishes) or the same, without sets
         env_t = tuple(env)
         opened = self._open.get(name)
-        if opened and (not opened[0]["env"] or opened[0]["env"] == env_t):
+        rec = self._by_engine_id.pop(self._finishing, None) if self._finishing else None
+        self._finishing = 0
+        if rec is not None and rec["name"] == name:
+            pass                                 # the engine said which one
+        elif opened and (not opened[0]["env"] or opened[0]["env"] == env_t):
             rec = opened[0]
         else:
             have = set(env)

@@ -237,3 +237,20 @@ def test_each_instance_keeps_its_last_death_and_a_count():
     h.stop("ok")
     h.kill_ack("ok")                               # a stop is no death
     assert list(h.rec.deaths) == [("r", "")]
+
+
+def test_two_events_of_one_name_finishing_out_of_order_keep_their_own_ids():
+    """`ev A=1` waits for the task it started; `ev A=2`, queued later, finishes
+    first: each finished record belongs to its own event (the engine's id),
+    not to the oldest open event of that name."""
+    h = Observed(job("slow", start_on="ev A=1", task=True))
+    h.emit("ev", "A=1", wait=False)
+    h.emit("ev", "A=2", wait=False)
+    queued = {tuple(r["env"]): r["id"] for r in h.kinds("event-queued") if r["name"] == "ev"}
+    assert set(queued) == {("A=1",), ("A=2",)}       # each queued with its env
+    first = [(r["id"], r["env"]) for r in h.kinds("event-finished") if r["name"] == "ev"]
+    assert first == [(queued[("A=2",)], ["A=2"])]
+    h.exited(h.pid("slow"))
+    done = {r["id"]: r["env"] for r in h.kinds("event-finished") if r["name"] == "ev"}
+    assert done == {queued[("A=1",)]: ["A=1"], queued[("A=2",)]: ["A=2"]}
+    assert h.rec.event(queued[("A=1",)])["finished"] > h.rec.event(queued[("A=2",)])["finished"]
