@@ -172,6 +172,11 @@ class Transport:
     def fileno(self) -> int | None:
         return self._sock.fileno() if self._sock is not None else None
 
+    def _fast_call(self, conn: Connection, raw: bytes) -> bool:
+        """True when the subclass answered `raw` (a call it reads itself,
+        without fds) in full; else it goes to `_dispatch` as a `Message`."""
+        return False
+
     def _dispatch(self, conn: Connection, msg: Message, fds: list[int]) -> None:
         raise NotImplementedError
 
@@ -395,6 +400,8 @@ class Transport:
                 break
             raw = bytes(conn.inbuf[:size])
             del conn.inbuf[:size]
+            if self._fast_call(conn, raw):      # perf: answered without a Message
+                continue
             try:
                 msg = fast_parse_call(raw) or Message.from_buffer(raw, fds=conn.infds)
             except Exception:

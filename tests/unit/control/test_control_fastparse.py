@@ -91,3 +91,39 @@ def test_a_call_whose_header_was_seen_before_reads_the_same():
     bad = bytearray(_call("EmitEvent", "sasb", ("gx", [], False), serial=3))
     bad[bad.index(b"gx")] = 0xFF
     assert srv.fast_parse_call(bytes(bad)) is None
+
+
+MANAGER = "/com/ubuntu/Upstart"
+MANAGER_IFACE = "com.ubuntu.Upstart0_6"
+
+
+@pytest.mark.parametrize("dest", [None, "com.ubuntu.Upstart"])
+def test_an_emit_without_wait_is_read_from_its_bytes_once_its_header_was_seen(dest):
+    first = _call("EmitEvent", "sasb", ("go", ["A=1"], False), path=MANAGER,
+                  iface=MANAGER_IFACE, serial=3, dest=dest)
+    srv._CALL_HEADS.clear()
+    assert srv.fast_emit_call(first) is None           # a header never seen: the full path
+    srv.fast_parse_call(first)
+    raw = _call("EmitEvent", "sasb", ("été", ["B=2", "C="], False), path=MANAGER,
+                iface=MANAGER_IFACE, serial=9, flags=1, dest=dest)
+    assert srv.fast_emit_call(raw) == (1, 9, "été", ["B=2", "C="])
+    waiting = _call("EmitEvent", "sasb", ("go", [], True), path=MANAGER, iface=MANAGER_IFACE,
+                    dest=dest)
+    assert srv.fast_emit_call(waiting) is None          # wait=true: the full path
+    assert srv.fast_emit_call(raw[:-1] + b"\xff") is None   # odd bytes: the full path
+
+
+def test_an_emit_of_another_object_or_member_is_not_read_fast():
+    for member, sig, body, path, iface in [
+            ("EmitEvent", "sasb", ("go", [], False), JOB, MANAGER_IFACE),
+            ("SetEnv", "assb", ([], "A=1", False), MANAGER, MANAGER_IFACE),
+            ("EmitEvent", "sasb", ("go", [], False), MANAGER, "org.example.Other")]:
+        raw = _call(member, sig, body, path=path, iface=iface)
+        srv.fast_parse_call(raw)
+        assert srv.fast_emit_call(raw) is None
+
+
+def test_the_empty_reply_is_the_bytes_of_the_full_path():
+    call = srv.fast_parse_call(_call("EmitEvent", "sasb", ("go", [], False), path=MANAGER,
+                                     iface=MANAGER_IFACE, serial=77))
+    assert srv.empty_reply_parts(77) == srv.fast_reply_parts(call, "", ())
