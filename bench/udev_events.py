@@ -92,7 +92,22 @@ PROFILED = ("import cProfile, runpy, signal, sys\n"
             "cProfile.run('runpy.run_path(sys.argv[0], run_name=\"__main__\")', %r)\n")
 
 
-def one_run(n: int, tmp_out: str, profile: str | None = None) -> tuple[float, float, float]:
+INIT_PROFILED = ("import cProfile, os, sys, threading, time\n"
+                 "sys.argv = sys.argv[1:]\n"
+                 "from upstart.cli import init\n"
+                 "prof = cProfile.Profile()\n"
+                 "def dump():\n"
+                 "    while not os.path.exists(%(flag)r):\n"
+                 "        time.sleep(0.2)\n"
+                 "    prof.create_stats()\n"
+                 "    prof.dump_stats(%(out)r)\n"
+                 "threading.Thread(target=dump, daemon=True).start()\n"
+                 "prof.enable()\n"
+                 "init.main()\n")
+
+
+def one_run(n: int, tmp_out: str, profile: str | None = None,
+            init_profile: str | None = None) -> tuple[float, float, float]:
     bridge = os.path.join(BIN, "upstart-udev-bridge")
     cmd = bridge
     if profile is not None:
@@ -105,7 +120,12 @@ def one_run(n: int, tmp_out: str, profile: str | None = None) -> tuple[float, fl
         jobs["w%02d" % i] = ("start on (net-device-up IFACE=eth%d or block-device-added "
                              "DEVNAME=/dev/vd%d) and started w%02d\nexec sleep 1000\n"
                              % (i, i, (i + 1) % CLASSES))
-    with Pid1Init(jobs=jobs) as init:
+    wrap = None
+    if init_profile is not None:              # init under cProfile (a bench, not PID 1 code)
+        with open(init_profile + ".py", "w") as f:
+            f.write(INIT_PROFILED % {"flag": init_profile + ".now", "out": init_profile})
+        wrap = lambda tmp: [PY, init_profile + ".py"]   # noqa: E731
+    with Pid1Init(jobs=jobs, wrap=wrap) as init:
         assert init.run("initctl", "start", "udevb").returncode == 0
         pid = init.wait_for(lambda: bridge_pid(init), timeout=30)
         init.wait_for(lambda: listening(pid), timeout=30)
@@ -115,6 +135,11 @@ def one_run(n: int, tmp_out: str, profile: str | None = None) -> tuple[float, fl
         init.run(PY, "-c", SENDER, str(n))
         init.wait_for(lambda: os.path.exists(tmp_out), timeout=120, interval=0.02)
         b1, i1 = cpu_s(pid), cpu_s(init.pid)
+        if init_profile is not None:
+            open(init_profile + ".now", "w").close()
+            init.wait_for(lambda: os.path.exists(init_profile), timeout=30)
+            time.sleep(1)
+            os.unlink(init_profile + ".now")
         if profile is not None:              # let it write the profile
             os.kill(pid, 15)
             init.wait_for(lambda: not os.path.exists("/proc/%d/cmdline" % pid)
@@ -129,13 +154,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--system", default=OURS, help="the name on the rows (A/B runs)")
     ap.add_argument("--profile", metavar="FILE", help="one run, the bridge under cProfile")
+    ap.add_argument("--profile-init", metavar="FILE", help="one run, init under cProfile")
     a = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("unshare"):
         error("o", "udev_cpu_per_event", a.system, "needs root and unshare")
         return
     out = "/tmp/udev-bench-done-%d" % os.getpid()
-    if a.profile:
-        print(one_run(a.events, out, a.profile))
+    if a.profile or a.profile_init:
+        print(one_run(a.events, out, a.profile, a.profile_init))
         return
     try:
         samples = [one_run(a.events, out) for _ in range(a.runs)]

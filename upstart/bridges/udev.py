@@ -11,7 +11,7 @@ It also emits `net-device-up` / `net-device-down` for network links going
 up and down (`linkstate`, from rtnetlink through `netlink`; udev has no
 such event), with wait=false, but only while some job's `start on` or
 `stop on` mentions the event, and never with `--no-link-events`. The link
-watch (and pyroute2 with it) is opened the first time such a job is seen;
+watch is opened the first time such a job is seen;
 its initial dump announces the links already up at that moment.
 """
 
