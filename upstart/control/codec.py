@@ -216,15 +216,26 @@ def fast_emit_call(raw: bytes) -> tuple | None:
 def empty_reply_parts(reply_serial: int) -> tuple[bytes, bytes]:
     """`fast_reply_parts` of an empty reply to the call of serial `reply_serial`
     from a private connection (no sender)."""
-    head = _REPLY_HEADS.get("")
-    if head is None:
+    before, after = _empty_reply()
+    return before[0], before[1] + U32(reply_serial) + after
+
+
+def _empty_reply() -> tuple[tuple[bytes, bytes], bytes]:
+    global _EMPTY_REPLY
+    if _EMPTY_REPLY is None:
         head = bytes(wire.encode_head(wire.METHOD_RETURN, 0, {wire.F_REPLY_SERIAL: 0}, ""))
-        _REPLY_HEADS[""] = head
-    return (head[:4] + _ZERO,
-            head[12:_REPLY_SERIAL_AT] + U32(reply_serial) + head[_REPLY_SERIAL_AT + 4:])
+        _EMPTY_REPLY = ((head[:4] + U32(0), head[12:_REPLY_SERIAL_AT]),
+                        head[_REPLY_SERIAL_AT + 4:])
+    return _EMPTY_REPLY
 
 
-_ZERO = U32(0)
+_EMPTY_REPLY: tuple | None = None
+
+
+def empty_reply(serial: int, reply_serial: int) -> bytes:
+    """The whole empty reply of serial `serial` (perf: one join)."""
+    (start, mid), end = _EMPTY_REPLY or _empty_reply()
+    return b"".join((start, U32(serial), mid, U32(reply_serial), end))
 
 
 _FLAGS: dict[int, MessageFlag] = {}

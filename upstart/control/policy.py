@@ -72,8 +72,10 @@ def permission_text(method: str) -> str:
 def permitted(caller: Caller, *, user_mode: bool, uid: int | None = None,
               pid: int | None = None) -> bool:
     """May `caller` change init? `uid`, `pid`: init's (default: ours)."""
+    if user_mode:
+        return True
     uid = os.getuid() if uid is None else uid
-    if caller.uid == uid or user_mode:
+    if caller.uid == uid:
         return True
     return uid != 0 and (os.getpid() if pid is None else pid) != 1
 

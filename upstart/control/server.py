@@ -34,7 +34,7 @@ from upstart.control.backend import NoSuchMethod
 from upstart.control.busclient import BusClient
 from upstart.control.methods import NO_REPLY, _unit
 from upstart.control.codec import (
-    U32, empty_reply_parts, fast_emit_call, fast_parse_call, fast_reply_parts, fast_signal_parts,
+    U32, empty_reply, fast_emit_call, fast_parse_call, fast_reply_parts, fast_signal_parts,
 )
 from upstart.control.router import Call, Router, unknown
 from upstart.control.signals import Restarted, signal_for
@@ -208,8 +208,7 @@ class ControlServer(BusClient, Transport):
                           _unit(result))
             return True
         if not flags & _NO_REPLY and not conn.closed:
-            head, rest = empty_reply_parts(serial)
-            self._write(conn, head + U32(conn.next_serial()) + rest)
+            self._write(conn, empty_reply(conn.next_serial(), serial))
         return True
 
     @staticmethod

@@ -127,3 +127,5 @@ def test_the_empty_reply_is_the_bytes_of_the_full_path():
     call = srv.fast_parse_call(_call("EmitEvent", "sasb", ("go", [], False), path=MANAGER,
                                      iface=MANAGER_IFACE, serial=77))
     assert srv.empty_reply_parts(77) == srv.fast_reply_parts(call, "", ())
+    assert srv.empty_reply(5, 77) == b"".join(
+        (srv.fast_reply_parts(call, "", ())[0], srv.U32(5), srv.fast_reply_parts(call, "", ())[1]))
