@@ -169,6 +169,7 @@ def marshal(sig: str, values, buf: bytearray | None = None, *,
 
 
 _U32 = struct.Struct("<I")
+_NUL_PAD = {k: b"\0" * (1 + (-(k + 1) & 3)) for k in range(4)}   # by len(data) % 4
 
 
 def _simple_put(buf: bytearray, types, values, errors: str) -> None:
@@ -182,16 +183,18 @@ def _simple_put(buf: bytearray, types, values, errors: str) -> None:
             buf += u32(len(data))
             buf += data
             buf += b"\0"
-        elif t == "as":
-            at = len(buf)
-            buf += b"\0\0\0\0"
+        elif t == "as":                         # items start 4-aligned: NUL + pad each
+            parts = []
+            pad = 0
             for item in v:
-                buf += b"\0" * (-len(buf) % 4)
                 data = item.encode("utf-8", errors)
-                buf += u32(len(data))
-                buf += data
-                buf += b"\0"
-            _U32.pack_into(buf, at, len(buf) - at - 4)
+                k = len(data)
+                parts += (u32(k), data, _NUL_PAD[k & 3])
+                pad = -(k + 1) & 3
+            items = b"".join(parts)
+            size = len(items) - pad                 # no padding after the last item
+            buf += u32(size)
+            buf += items[:size] if pad else items
         elif t == "b":
             buf += u32(1 if v else 0)
         else:                                   # "u"
@@ -333,19 +336,18 @@ def simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str):
 def _simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str):
     n = len(buf)
     values: list = []
-    unpack = struct.unpack_from
-    fmt = order + "I"
+    u32 = _READERS[order + "I"]
     try:
         for t in types:
             pos += -pos % 4
             if pos + 4 > n:
                 return None
-            (v,) = unpack(fmt, buf, pos)
+            (v,) = u32(buf, pos)
             pos += 4
             if t == "s" or t == "o":
                 if pos + v + 1 > n:
                     return None
-                values.append(bytes(buf[pos:pos + v]).decode("utf-8", errors))
+                values.append(str(buf[pos:pos + v], "utf-8", errors))
                 pos += v + 1
             elif t == "as":
                 end = pos + v
@@ -354,11 +356,11 @@ def _simple_body(buf, pos: int, types: tuple[str, ...], order: str, errors: str)
                 items = []
                 while pos < end:
                     pos += -pos % 4
-                    (m,) = unpack(fmt, buf, pos)
+                    (m,) = u32(buf, pos)
                     pos += 4
                     if pos + m + 1 > end:
                         return None
-                    items.append(bytes(buf[pos:pos + m]).decode("utf-8", errors))
+                    items.append(str(buf[pos:pos + m], "utf-8", errors))
                     pos += m + 1
                 values.append(items)
             elif t == "b":
