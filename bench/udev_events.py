@@ -4,7 +4,7 @@ A boot's coldplug sends ~290 uevents through `upstart-udev-bridge` into init
 (docs/boot.md, CPU section). This runs init as PID 1 in private namespaces
 (`unshare --net`: synthetic uevents stay in that namespace) with the stock
 bridge and 40 job classes that wait for other events (as a boot's do), sends
-N libudev-format uevents on the netlink group udevd uses (14 properties each,
+N libudev-format uevents on the netlink group udevd uses (17 properties each,
 like a coldplugged block or tty device), and reports the CPU seconds
 (utime+stime from /proc/PID/stat) the bridge and init spent from the first
 uevent until init has handled the last one, per event, and the bridge's CPU

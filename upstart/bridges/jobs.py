@@ -26,7 +26,7 @@ class JobWatcher:
         self.jobs: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
         self.generation: dict[str, int] = {}
         self.tasks: set[asyncio.Task] = set()
-        link.on_signal(self._signal)
+        link.on_signal(self._signal, ("JobAdded", "JobRemoved"))
 
     async def start(self) -> None:
         """Read every job once (JobAdded/JobRemoved are followed already)."""

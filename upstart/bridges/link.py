@@ -39,6 +39,9 @@ class Link:
         self.loop = asyncio.get_running_loop()
         self.pending: dict[int, asyncio.Future] = {}
         self.handlers: list = []
+        # perf (issue #21): init sends every connection every signal (an
+        # EventEmitted per event); those no handler reads are skipped unread
+        self._members: set | None = set()
         self.closed: asyncio.Future = self.loop.create_future()
         self.in_flight = 0
         self.backlog: collections.deque = collections.deque()
@@ -61,9 +64,14 @@ class Link:
 
     # ------------------------------------------------------------ receiving
 
-    def on_signal(self, handler) -> None:
-        """Call `handler(msg)` for every signal received (wire.Message)."""
+    def on_signal(self, handler, members=None) -> None:
+        """Call `handler(msg)` for every signal received (wire.Message);
+        `members`: the only signal names it reads (others are not decoded)."""
         self.handlers.append(handler)
+        if members is None:
+            self._members = None
+        elif self._members is not None:
+            self._members |= set(members)
 
     def _replay(self, messages) -> None:
         for msg in messages:
@@ -103,6 +111,10 @@ class Link:
                 return
             raw = bytes(buf[:size])
             del buf[:size]
+            if raw[1] == wire.SIGNAL and self._members is not None:
+                member = wire.signal_member(raw)
+                if member is not None and member not in self._members:
+                    continue
             try:
                 msg = wire.decode_message(raw)
             except wire.WireError:

@@ -472,6 +472,22 @@ def _fast_header_fields(raw, order: str, errors: str = "surrogateescape"):
         return None
 
 
+def signal_member(raw) -> str | None:
+    """perf (issue #21): the member of a complete message from its header
+    alone, or None when only `decode_message` can tell (an unusual header)."""
+    order = {b"l": "<", b"B": ">"}.get(bytes(raw[0:1]))
+    try:
+        fast = _fast_header_fields(raw, order, "surrogateescape") if order else None
+    except UnicodeDecodeError:
+        return None
+    if fast is None:
+        return None
+    for code, (_sig, value) in fast[0]:
+        if code == F_MEMBER:
+            return value if isinstance(value, str) else None
+    return None
+
+
 def decode_message(raw, *, strict: bool = False) -> Message:
     """Decode one complete message (bytes of exactly `message_size`).
     `strict` (the server): text must be UTF-8 and the body must end exactly

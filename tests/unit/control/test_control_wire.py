@@ -71,3 +71,13 @@ def test_bad_input_raises_wire_error():
     raw[0] = ord("X")
     with pytest.raises(wire.WireError):
         wire.decode_message(bytes(raw))
+
+
+def test_signal_member_is_read_from_the_header_alone():
+    from upstart.control import wire as w
+    raw = w.encode_message(w.SIGNAL, 3, {w.F_PATH: "/com/ubuntu/Upstart",
+                                         w.F_INTERFACE: "com.ubuntu.Upstart0_6",
+                                         w.F_MEMBER: "EventEmitted"}, "sas", ("x", ["A=1"]))
+    assert w.signal_member(raw) == "EventEmitted"
+    assert w.signal_member(raw[:14]) is None              # no header to read: decode decides
+    assert w.signal_member(b"X" + raw[1:]) is None        # not a byte order flag
