@@ -197,6 +197,8 @@ class Connection:
             else:
                 self.sock.sendall(data)
         except OSError as exc:
+            if self._auth_pending:     # a pipelined AUTH refused, the socket closed:
+                self._auth_ok()        # the refusal, already received, is the error
             raise CallError("org.freedesktop.DBus.Error.Disconnected",
                             "Connection was disconnected before a reply was received") \
                 from exc
