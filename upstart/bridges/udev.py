@@ -18,9 +18,9 @@ its initial dump announces the links already up at that moment.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pyudev
-from pyudev._util import ensure_unicode_string, udev_list_iterate
 
 from upstart.bridges import common, linkstate, netlink, udev_env
 from upstart.bridges.jobs import JobWatcher
@@ -46,15 +46,28 @@ class UdevBridge:
                 return
             self.forward(device)
 
+    @staticmethod
+    def properties(device) -> list[tuple[str, str]]:
+        """(name, value) in libudev's order: one walk of its list (pyudev's
+        mapping looks every name up again), decoded as pyudev decodes them."""
+        libudev = device._libudev
+        name, value, after = (libudev.udev_list_entry_get_name,
+                              libudev.udev_list_entry_get_value,
+                              libudev.udev_list_entry_get_next)
+        enc = sys.getfilesystemencoding()
+        out = []
+        entry = libudev.udev_device_get_properties_list_entry(device)
+        while entry:
+            out.append((name(entry).decode(enc), (value(entry) or b"").decode(enc)))
+            entry = after(entry)
+        return out
+
     def forward(self, device) -> None:
         action = device.action
         subsystem = device.subsystem
         if not action or not subsystem:
             return
-        libudev = device._libudev            # one walk of the list, not a lookup per name
-        props = [(ensure_unicode_string(k), ensure_unicode_string(v or b"")) for k, v in
-                 udev_list_iterate(libudev, libudev.udev_device_get_properties_list_entry(
-                     device))]
+        props = self.properties(device)
         env = udev_env.udev_env(device.sys_name or "", device.device_path or "",
                                 device.device_node, subsystem, action, props,
                                 no_strip=self.no_strip)

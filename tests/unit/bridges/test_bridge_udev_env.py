@@ -1,5 +1,7 @@
 """The udev bridge's event names, env order and stripping."""
 
+import pytest
+
 from upstart.bridges.udev_env import event_name, strip, udev_env
 
 
@@ -34,3 +36,16 @@ def test_stripping_applies_to_names_and_values_unless_no_strip():
     props = [("ID_\x02X", "v\x01al")]
     assert udev_env("k", "/d", None, "s", "add", props)[-1] == "ID_X=val"
     assert udev_env("k", "/d", None, "s", "add", props, no_strip=True)[-1] == "ID_\x02X=v\x01al"
+
+
+def test_the_bridge_reads_properties_as_pyudevs_mapping_gives_them():
+    """One walk of libudev's list (the bridge) = a lookup per name (pyudev), on
+    this machine's own devices: same names, values and order."""
+    import pyudev
+
+    from upstart.bridges.udev import UdevBridge
+    devices = list(pyudev.Context().list_devices())
+    if not devices:
+        pytest.skip("no devices in this machine's udev database")
+    for d in devices:
+        assert UdevBridge.properties(d) == [(k, str(d.properties[k])) for k in d.properties]
