@@ -10,15 +10,13 @@ from inside that it is in its pids-limited cgroup.
 from __future__ import annotations
 
 import os
-import signal
-import time
-import uuid
 
 import pytest
 
 from init_harness import Pid1Init, SessionInit, request_restart
 from upstart.cgroups import fs
 from procfs import alive as _alive
+import cgroup_fixtures
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
 
@@ -51,29 +49,11 @@ def _need_v2():
 @pytest.fixture
 def base():
     """A unique parent in every hierarchy; killed and removed afterwards."""
-    name = f"upstart-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    made = []
-    for h in HIERS:
-        path = os.path.join(h.mountpoint, name)
-        try:
-            os.mkdir(path)
-            made.append(path)
-        except OSError:
-            pass
+    name = cgroup_fixtures.unique_name("upstart-test")
+    made = cgroup_fixtures.make_everywhere(name, HIERS)
     yield name
     for path in made:
-        for _ in range(100):
-            left = fs.members(path)
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            if fs.remove_tree(path):
-                break
-            time.sleep(0.05)
-    for path in made:
-        assert not os.path.exists(path), f"test cgroup {path} left behind"
+        cgroup_fixtures.remove(path, pause=0.05)
 
 
 def _init(base: str, jobs: dict[str, str]) -> SessionInit:

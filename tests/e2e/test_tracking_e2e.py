@@ -7,7 +7,6 @@ removed at the end after anything left in it was killed."""
 from __future__ import annotations
 
 import os
-import signal
 import time
 import uuid
 
@@ -16,6 +15,7 @@ import pytest
 from init_harness import Pid1Init
 from upstart.cgroups import fs
 from procfs import alive as _alive
+import cgroup_fixtures
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
 
@@ -39,16 +39,7 @@ def base():
     path = os.path.join(hier.mountpoint, name)
     os.mkdir(path)
     yield name, path
-    for _ in range(100):
-        for pid in fs.members(path):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        if fs.remove_tree(path):
-            break
-        time.sleep(0.05)
-    assert not os.path.exists(path), f"test cgroup {path} left behind"
+    cgroup_fixtures.remove(path, pause=0.05)
 
 
 def _init(base, jobs: dict[str, str], track: bool = True, extra=()) -> Pid1Init:

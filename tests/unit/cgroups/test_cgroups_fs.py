@@ -18,6 +18,7 @@ import pytest
 from waiting import wait_for
 from upstart.cgroups import fs
 from upstart.cgroups.model import V1, V2, Write
+import cgroup_fixtures
 
 MOUNTINFO = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -98,13 +99,7 @@ def scratch():
 
     yield make
     for path in made:
-        for _ in range(100):
-            for pid in fs.members(path):
-                os.kill(pid, signal.SIGKILL)
-            if fs.remove_tree(path):
-                break
-            time.sleep(0.02)
-        assert not os.path.exists(path)
+        cgroup_fixtures.remove(path)
 
 
 def _sleeper(cgroup_dir: str, *, sessions: int = 0) -> subprocess.Popen:

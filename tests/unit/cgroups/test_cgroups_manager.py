@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-import uuid
 
 import pytest
 
@@ -17,30 +15,18 @@ from upstart.cgroups.manager import CGroupManager
 from upstart.core.effects import SpawnRequest
 from upstart.jobfile.model import Process
 from upstart.jobfile.parser import parse_job
+import cgroup_fixtures
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
 
 
 @pytest.fixture
 def base():
-    name = f"upstart-unit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    made = []
-    for h in fs.discover("/"):
-        path = os.path.join(h.mountpoint, name)
-        try:
-            os.mkdir(path)
-            made.append(path)
-        except OSError:
-            pass
+    name = cgroup_fixtures.unique_name("upstart-unit")
+    made = cgroup_fixtures.make_everywhere(name, fs.discover("/"))
     yield name
     for path in made:
-        for _ in range(100):
-            for pid in fs.members(path):
-                os.kill(pid, signal.SIGKILL)
-            if fs.remove_tree(path):
-                break
-            time.sleep(0.02)
-        assert not os.path.exists(path)
+        cgroup_fixtures.remove(path)
 
 
 def _request(text: str, job: str = "j", instance: str = "", env=()) -> SpawnRequest:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 
@@ -19,6 +18,7 @@ from upstart.core.effects import SpawnRequest
 from upstart.daemon.options import parse_options
 from upstart.jobfile.model import Process
 from upstart.jobfile.parser import parse_job
+import cgroup_fixtures
 
 INIT_PID_NS = 0xEFFFFFFC
 
@@ -42,24 +42,11 @@ def test_options():
 def base():
     if os.geteuid() != 0:
         pytest.skip("needs root to write cgroupfs")
-    name = f"upstart-unit-track-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    made = []
-    for h in fs.discover("/"):
-        path = os.path.join(h.mountpoint, name)
-        try:
-            os.mkdir(path)
-            made.append(path)
-        except OSError:
-            pass
+    name = cgroup_fixtures.unique_name("upstart-unit-track")
+    made = cgroup_fixtures.make_everywhere(name, fs.discover("/"))
     yield name
     for path in made:
-        for _ in range(100):
-            for pid in fs.members(path):
-                os.kill(pid, signal.SIGKILL)
-            if fs.remove_tree(path):
-                break
-            time.sleep(0.02)
-        assert not os.path.exists(path)
+        cgroup_fixtures.remove(path)
 
 
 def _request(job="j", slot="main", text="exec sleep 1000\n") -> SpawnRequest:
