@@ -89,8 +89,8 @@ def test_a_pipelined_handshake_reads_the_ok_before_the_first_answer():
         assert not conn._auth_pending
 
 
-def test_a_pipelined_handshake_refused_is_an_error_of_the_first_call():
-    name = f"/test/upstart-client-refuse-{os.getpid()}"
+def _refusing_server(name: str) -> threading.Thread:
+    """A server on `@name` that refuses the first AUTH it reads and closes."""
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind("\0" + name)
     srv.listen(1)
@@ -102,6 +102,12 @@ def test_a_pipelined_handshake_refused_is_an_error_of_the_first_call():
             conn.sendall(b"REJECTED EXTERNAL\r\n")
     t = threading.Thread(target=run, daemon=True)
     t.start()
+    return t
+
+
+def test_a_pipelined_handshake_refused_is_an_error_of_the_first_call():
+    name = f"/test/upstart-client-refuse-{os.getpid()}"
+    t = _refusing_server(name)
     with client.Connection(f"unix:abstract={name}", pipelined=True) as conn:
         with pytest.raises(client.CallError) as err:
             conn.call("/x", None, "M")
@@ -113,17 +119,7 @@ def test_a_refusal_read_before_the_call_could_be_sent_is_still_the_error():
     """The server refused the pipelined AUTH and closed before the call left:
     the send fails (EPIPE), and the error is the refusal, not a disconnect."""
     name = f"/test/upstart-client-refuse-early-{os.getpid()}"
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind("\0" + name)
-    srv.listen(1)
-
-    def run():
-        conn, _ = srv.accept()
-        with conn, srv:
-            conn.recv(4096)
-            conn.sendall(b"REJECTED EXTERNAL\r\n")
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
+    t = _refusing_server(name)
     with client.Connection(f"unix:abstract={name}", pipelined=True) as conn:
         t.join(5)                                 # refused and closed: nothing sent yet
         with pytest.raises(client.CallError) as err:
