@@ -233,6 +233,7 @@ class Recorder:
         self._handling = None
         self._prev = None
         self._finished_name = None
+        self._finishing = 0
         if self._just_failed:
             self._just_failed.clear()
         if self._while_pending:
