@@ -11,7 +11,7 @@ uevent until init has handled the last one, per event, and the bridge's CPU
 from its start until it listens.
 
     .venv/bin/python bench/udev_events.py [--events 300] [--runs 3]
-    /work/main/.venv/bin/python bench/udev_events.py   # the same on another tree
+    OTHER_TREE/.venv/bin/python bench/udev_events.py   # the same on another tree
 
 The tree measured is the one whose `.venv/bin` holds the Python running this
 script (its `init` and `upstart-udev-bridge`): run it with two venvs for A/B.
