@@ -219,13 +219,6 @@ def fast_emit_call(raw: bytes) -> tuple | None:
     return raw[2], _LE_U32(raw, 8)[0], name, env
 
 
-def empty_reply_parts(reply_serial: int) -> tuple[bytes, bytes]:
-    """`fast_reply_parts` of an empty reply to the call of serial `reply_serial`
-    from a private connection (no sender)."""
-    before, after = _empty_reply()
-    return before[0], before[1] + U32(reply_serial) + after
-
-
 def _empty_reply() -> tuple[tuple[bytes, bytes], bytes]:
     global _EMPTY_REPLY
     if _EMPTY_REPLY is None:
@@ -239,7 +232,9 @@ _EMPTY_REPLY: tuple | None = None
 
 
 def empty_reply(serial: int, reply_serial: int) -> bytes:
-    """The whole empty reply of serial `serial` (perf: one join)."""
+    """The empty reply of serial `serial` to the call of serial `reply_serial`
+    from a private connection (no sender): `fast_reply_parts` of it, joined
+    (perf: one join of precomputed parts)."""
     (start, mid), end = _EMPTY_REPLY or _empty_reply()
     return b"".join((start, U32(serial), mid, U32(reply_serial), end))
 
