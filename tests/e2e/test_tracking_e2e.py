@@ -209,11 +209,11 @@ def _connector_reason() -> str | None:
         loop.close()
 
 
-def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(escape):
-    """`--no-cgroups --job-tracking`: no cgroup, the kernel's proc connector
-    follows the job's forks. It serves only the initial user and pid
-    namespaces, so this init is a Session Init in the test's own namespaces
-    (as PID 1 of `unshare --pid` it could not listen)."""
+@pytest.fixture
+def connector_init(escape):
+    """A Session Init (`--no-cgroups --job-tracking`) whose job `svc` is
+    started and left a TERM-ignoring grandchild in its own session: (init,
+    its pid). Skipped where the proc connector does not serve this test."""
     why = _connector_reason()
     if why is not None:
         pytest.skip(why)
@@ -223,12 +223,20 @@ def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(escap
     args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
     with SessionInit({"svc": job}, args=args) as init:
         init.ok("start", "svc")
-        esc = pid_file(pidfile)
-        main = init.main_pid("svc")
-        assert _ppid_and_sid(esc)[1] != _ppid_and_sid(main)[1]   # its own session
-        assert "through the proc connector" in init.init_log(), init.init_log()
-        init.ok("stop", "svc")
-        init.wait_for(lambda: not _alive(esc), timeout=15)
+        yield init, pid_file(pidfile)
+
+
+def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(connector_init):
+    """`--no-cgroups --job-tracking`: no cgroup, the kernel's proc connector
+    follows the job's forks. It serves only the initial user and pid
+    namespaces, so this init is a Session Init in the test's own namespaces
+    (as PID 1 of `unshare --pid` it could not listen)."""
+    init, esc = connector_init
+    main = init.main_pid("svc")
+    assert _ppid_and_sid(esc)[1] != _ppid_and_sid(main)[1]   # its own session
+    assert "through the proc connector" in init.init_log(), init.init_log()
+    init.ok("stop", "svc")
+    init.wait_for(lambda: not _alive(esc), timeout=15)
 
 
 def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
@@ -245,20 +253,12 @@ def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
         assert _alive(esc)
 
 
-def test_the_proc_connector_record_survives_a_stateful_reexec(escape):
+def test_the_proc_connector_record_survives_a_stateful_reexec(connector_init):
     """The processes followed through the proc connector are handed to the
     re-executed init: stop still reaches the escaped grandchild."""
-    why = _connector_reason()
-    if why is not None:
-        pytest.skip(why)
-    from init_harness import SessionInit, request_restart
-    cmd, pidfile = escape
-    job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
-    args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
-    with SessionInit({"svc": job}, args=args) as init:
-        init.ok("start", "svc")
-        esc = pid_file(pidfile)
-        request_restart(init.address)
-        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log(), timeout=20)
-        init.ok("stop", "svc")
-        init.wait_for(lambda: not _alive(esc), timeout=15)
+    from init_harness import request_restart
+    init, esc = connector_init
+    request_restart(init.address)
+    init.wait_for(lambda: "Stateful re-exec completed" in init.init_log(), timeout=20)
+    init.ok("stop", "svc")
+    init.wait_for(lambda: not _alive(esc), timeout=15)
