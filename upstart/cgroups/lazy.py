@@ -73,8 +73,7 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and (bool(request.job_class.cgroups) or (
-            self.track_all and request.job_class.kill_mode != "group"))
+        return wants_cgroup(request.job_class, enabled=self.enabled, track_all=self.track_all)
 
     def can_track(self) -> bool:
         return self.enabled and self._manager().can_track()
@@ -136,6 +135,14 @@ class LazyCGroups:
 
 
 # ------------------------------------------------------------------ policy
+
+def wants_cgroup(job_class, *, enabled: bool, track_all: bool) -> bool:
+    """Does a spawn of this job get cgroups: those of its `cgroup` stanza, or
+    (`track_all`, tracking.md) its automatic tracking cgroup unless it says
+    `kill mode group`? The one rule of `LazyCGroups` and `CGroupManager`."""
+    return enabled and (bool(job_class.cgroups) or (
+        track_all and job_class.kill_mode != "group"))
+
 
 _INIT_PID_NS = 0xEFFFFFFC       # the kernel's fixed inode of the initial pid namespace
 
