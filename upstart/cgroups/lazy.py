@@ -5,9 +5,15 @@ manager costs imports (its file-system layer and model) and I/O (finding the
 hierarchies and init's own cgroups) on the start path. `LazyCGroups` answers
 what it can without the manager (nothing to kill, clean up or report while
 no job has been given a cgroup) and builds it when a spawn wants one or a
-re-exec hands over cgroups. The interface is `CGroupManager`'s.
+re-exec hands over cgroups. The interface is `CGroupManager`'s, plus the
+fallback of job tracking where no cgroup can be made (tracking.md): the proc
+connector (`connector`, `follow`, `cgroups_ready`), asked after the manager
+by `kill` and `state_changed`, and carried in the re-exec record (`proc`).
 
-Owns: the moment the manager is made. Never: imports the manager before then.
+Owns: the moment the manager is made; the proc connector tracker (opened at
+the first untracked spawn, retired once cgroups can be made); the policy
+functions of who gets cgroups (`wants_cgroup`, `tracking_default`). Never:
+imports the manager (or the connector) before they are needed.
 """
 
 from __future__ import annotations
