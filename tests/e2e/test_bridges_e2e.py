@@ -21,16 +21,11 @@ import pytest
 
 from init_harness import BIN, REPO, Pid1Init, SessionInit, request_restart
 from procfs import read
+from ports import free_port, connect as _connect
 
 PY = sys.executable
 
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bridge_log(init: SessionInit, job: str) -> str:
@@ -181,17 +176,6 @@ def _socket_jobs(tmp_path, port: int) -> dict[str, str]:
         "srv": ("start on socket PROTO=inet PORT=%d ADDR=127.0.0.1\nenv OUT=%s\n"
                 "exec %s %s\n" % (port, tmp_path / "out", PY, script)),
     }
-
-
-def _connect(port: int, timeout: float = 10) -> socket.socket:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def test_socket_bridge_starts_job_with_socket_event_and_fd(tmp_path):

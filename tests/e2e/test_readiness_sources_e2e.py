@@ -27,6 +27,7 @@ import time
 
 import pytest
 from init_harness import SessionInit, request_restart
+from ports import free_port
 
 PY = sys.executable
 SVC = "exec sleep 1000\n"
@@ -87,14 +88,6 @@ def gate(path) -> str:
     """Shell words that wait until the test creates `path` (so the test sees
     the job waiting before the producer signals, however loaded the host)."""
     return f"while [ ! -e {path} ]; do sleep 0.02; done; "
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---------------------------------------------------------------- socket

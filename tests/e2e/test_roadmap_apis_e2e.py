@@ -7,39 +7,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
-import time
 
 import pytest
 from init_harness import BIN, DEFAULT_PATH, Pid1Init, SessionInit
 
 from upstart.control import client
 from procfs import read
+from ports import free_port, connect
 
 PY = sys.executable
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="needs root (namespaces, chroot) and setpriv")
 
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def connect(port: int, timeout: float = 10) -> socket.socket:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def test_verbose_init_says_a_run_was_modified_by_an_override():

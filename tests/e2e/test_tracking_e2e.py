@@ -14,7 +14,7 @@ import pytest
 
 from init_harness import Pid1Init
 from upstart.cgroups import fs
-from procfs import alive as _alive
+from procfs import alive as _alive, pid_file
 import cgroup_fixtures
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write cgroupfs")
@@ -55,19 +55,6 @@ def _ppid_and_sid(pid: int) -> tuple[int, int]:
     return int(fields[1]), int(fields[3])
 
 
-def _pid_from(path, timeout: float = 10) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            text = path.read_text()
-            if text.endswith("\n"):
-                return int(text)
-        except FileNotFoundError:
-            pass
-        time.sleep(0.02)
-    raise TimeoutError(path)
-
-
 def _host_pid(init: Pid1Init, ns_pid: int) -> int:
     """The pid, as the test sees it, of a process whose pid file was written
     inside the namespace: the process among init's descendants whose NSpid
@@ -105,7 +92,7 @@ def test_stop_kills_a_grandchild_that_escaped_into_its_own_session(base, escape)
     job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
     with _init(base, {"svc": job}) as init:
         init.ok("start", "svc")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         main = _host_pid(init, init.main_pid("svc"))
         ppid, sid = _ppid_and_sid(esc)
         assert ppid == init.pid and sid != _ppid_and_sid(main)[1]   # escaped, reparented
@@ -126,7 +113,7 @@ def test_without_tracking_the_escaped_grandchild_survives_stop(base, escape):
     job = f"exec sh -c '{cmd}; exec sleep 1000'\n"
     with _init(base, {"svc": job}, track=False) as init:
         init.ok("start", "svc")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         init.ok("stop", "svc")
         assert init.status("svc") == "svc stop/waiting"
         assert _alive(esc)
@@ -140,7 +127,7 @@ def test_leftovers_of_pre_start_are_killed_at_stop_after_the_kill_timeout(base, 
     job = f"pre-start exec {cmd}\nkill timeout 2\n"
     with _init(base, {"state": job}) as init:
         init.ok("start", "state")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         assert init.status("state") == "state start/running"
         began = time.monotonic()
         init.ok("stop", "state")
@@ -156,7 +143,7 @@ def test_a_task_that_ends_by_itself_releases_what_it_started(base, escape):
     job = f"task\nexec {cmd}\n"
     with _init(base, {"t": job}) as init:
         init.ok("start", "t")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         cgroup = os.path.join(base[1], "upstart", "t")
         init.wait_for(lambda: not os.path.exists(cgroup))
         assert _alive(esc)
@@ -170,7 +157,7 @@ def test_a_stateful_reexec_keeps_the_automatic_cgroups(base, escape):
     job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
     with _init(base, {"svc": job}, extra=("--verbose",)) as init:
         init.ok("start", "svc")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         cgroup = os.path.join(base[1], "upstart", "svc")
         assert esc in fs.members(cgroup)
         assert init.run("telinit", "u").returncode == 0
@@ -197,7 +184,7 @@ def test_no_cgroupfs_is_one_log_line_and_tracking_begins_once_it_is_mounted(base
         assert init.run("mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup").returncode == 0
         time.sleep(1.1)                  # init reads the mounts again at most once a second
         init.ok("start", "svc")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         cgroup = os.path.join(base[1], "upstart", "svc")
         assert esc in fs.members(cgroup)
         assert "jobs started from now on are tracked" in init.kmsg()
@@ -222,11 +209,11 @@ def _connector_reason() -> str | None:
         loop.close()
 
 
-def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(escape):
-    """`--no-cgroups --job-tracking`: no cgroup, the kernel's proc connector
-    follows the job's forks. It serves only the initial user and pid
-    namespaces, so this init is a Session Init in the test's own namespaces
-    (as PID 1 of `unshare --pid` it could not listen)."""
+@pytest.fixture
+def connector_init(escape):
+    """A Session Init (`--no-cgroups --job-tracking`) whose job `svc` is
+    started and left a TERM-ignoring grandchild in its own session: (init,
+    its pid). Skipped where the proc connector does not serve this test."""
     why = _connector_reason()
     if why is not None:
         pytest.skip(why)
@@ -236,12 +223,20 @@ def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(escap
     args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
     with SessionInit({"svc": job}, args=args) as init:
         init.ok("start", "svc")
-        esc = _pid_from(pidfile)
-        main = init.main_pid("svc")
-        assert _ppid_and_sid(esc)[1] != _ppid_and_sid(main)[1]   # its own session
-        assert "through the proc connector" in init.init_log(), init.init_log()
-        init.ok("stop", "svc")
-        init.wait_for(lambda: not _alive(esc), timeout=15)
+        yield init, pid_file(pidfile)
+
+
+def test_without_cgroups_the_proc_connector_follows_the_escaped_grandchild(connector_init):
+    """`--no-cgroups --job-tracking`: no cgroup, the kernel's proc connector
+    follows the job's forks. It serves only the initial user and pid
+    namespaces, so this init is a Session Init in the test's own namespaces
+    (as PID 1 of `unshare --pid` it could not listen)."""
+    init, esc = connector_init
+    main = init.main_pid("svc")
+    assert _ppid_and_sid(esc)[1] != _ppid_and_sid(main)[1]   # its own session
+    assert "through the proc connector" in init.init_log(), init.init_log()
+    init.ok("stop", "svc")
+    init.wait_for(lambda: not _alive(esc), timeout=15)
 
 
 def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
@@ -251,27 +246,19 @@ def test_kill_mode_group_keeps_1_13s_stop_for_one_job(base, escape):
     jobs = {"ssh": f"kill mode group\nexec sh -c '{cmd}; exec sleep 1000'\n"}
     with _init(base, jobs) as init:
         init.ok("start", "ssh")
-        esc = _host_pid(init, _pid_from(pidfile))
+        esc = _host_pid(init, pid_file(pidfile))
         assert not os.path.exists(os.path.join(base[1], "upstart", "ssh"))
         init.ok("stop", "ssh")
         assert init.status("ssh") == "ssh stop/waiting"
         assert _alive(esc)
 
 
-def test_the_proc_connector_record_survives_a_stateful_reexec(escape):
+def test_the_proc_connector_record_survives_a_stateful_reexec(connector_init):
     """The processes followed through the proc connector are handed to the
     re-executed init: stop still reaches the escaped grandchild."""
-    why = _connector_reason()
-    if why is not None:
-        pytest.skip(why)
-    from init_harness import SessionInit, request_restart
-    cmd, pidfile = escape
-    job = f"exec sh -c '{cmd}; exec sleep 1000'\nkill timeout 1\n"
-    args = ("--no-startup-event", "--verbose", "--no-cgroups", "--job-tracking")
-    with SessionInit({"svc": job}, args=args) as init:
-        init.ok("start", "svc")
-        esc = _pid_from(pidfile)
-        request_restart(init.address)
-        init.wait_for(lambda: "Stateful re-exec completed" in init.init_log(), timeout=20)
-        init.ok("stop", "svc")
-        init.wait_for(lambda: not _alive(esc), timeout=15)
+    from init_harness import request_restart
+    init, esc = connector_init
+    request_restart(init.address)
+    init.wait_for(lambda: "Stateful re-exec completed" in init.init_log(), timeout=20)
+    init.ok("stop", "svc")
+    init.wait_for(lambda: not _alive(esc), timeout=15)

@@ -1,6 +1,9 @@
-"""Small readers the e2e tests share: a process's liveness and a file's text."""
+"""Small readers the e2e tests share: a process's liveness, a file's text and
+a pid file once written."""
 
 from __future__ import annotations
+
+import time
 
 
 def alive(pid: int) -> bool:
@@ -19,3 +22,15 @@ def read(path) -> str:
             return f.read()
     except OSError:
         return ""
+
+
+def pid_file(path, timeout: float = 10.0) -> int:
+    """The pid in `path` once a whole line is written (a writer may be caught
+    half-way); TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = read(path)
+        if text.endswith("\n"):
+            return int(text)
+        time.sleep(0.02)
+    raise TimeoutError(path)

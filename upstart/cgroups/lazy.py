@@ -5,9 +5,15 @@ manager costs imports (its file-system layer and model) and I/O (finding the
 hierarchies and init's own cgroups) on the start path. `LazyCGroups` answers
 what it can without the manager (nothing to kill, clean up or report while
 no job has been given a cgroup) and builds it when a spawn wants one or a
-re-exec hands over cgroups. The interface is `CGroupManager`'s.
+re-exec hands over cgroups. The interface is `CGroupManager`'s, plus the
+fallback of job tracking where no cgroup can be made (tracking.md): the proc
+connector (`connector`, `follow`, `cgroups_ready`), asked after the manager
+by `kill` and `state_changed`, and carried in the re-exec record (`proc`).
 
-Owns: the moment the manager is made. Never: imports the manager before then.
+Owns: the moment the manager is made; the proc connector tracker (opened at
+the first untracked spawn, retired once cgroups can be made); the policy
+functions of who gets cgroups (`wants_cgroup`, `tracking_default`). Never:
+imports the manager (or the connector) before they are needed.
 """
 
 from __future__ import annotations
@@ -73,8 +79,7 @@ class LazyCGroups:
         return self._real
 
     def wants(self, request) -> bool:
-        return self.enabled and (bool(request.job_class.cgroups) or (
-            self.track_all and request.job_class.kill_mode != "group"))
+        return wants_cgroup(request.job_class, enabled=self.enabled, track_all=self.track_all)
 
     def can_track(self) -> bool:
         return self.enabled and self._manager().can_track()
@@ -136,6 +141,14 @@ class LazyCGroups:
 
 
 # ------------------------------------------------------------------ policy
+
+def wants_cgroup(job_class, *, enabled: bool, track_all: bool) -> bool:
+    """Does a spawn of this job get cgroups: those of its `cgroup` stanza, or
+    (`track_all`, tracking.md) its automatic tracking cgroup unless it says
+    `kill mode group`? The one rule of `LazyCGroups` and `CGroupManager`."""
+    return enabled and (bool(job_class.cgroups) or (
+        track_all and job_class.kill_mode != "group"))
+
 
 _INIT_PID_NS = 0xEFFFFFFC       # the kernel's fixed inode of the initial pid namespace
 

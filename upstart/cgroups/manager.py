@@ -24,6 +24,7 @@ import signal
 from dataclasses import dataclass, field
 
 from upstart.cgroups import fs
+from upstart.cgroups.lazy import wants_cgroup
 from upstart.cgroups.model import V1, V2, JobPlan, Placement, plan_job, session_prefix
 
 REMOVE_RETRY = 0.05       # seconds between attempts to remove a busy cgroup
@@ -93,8 +94,7 @@ class CGroupManager:
     # ------------------------------------------------------------ spawn
 
     def wants(self, request) -> bool:
-        return self.enabled and (bool(request.job_class.cgroups) or (
-            self.track_all and request.job_class.kill_mode != "group"))
+        return wants_cgroup(request.job_class, enabled=self.enabled, track_all=self.track_all)
 
     def can_track(self) -> bool:
         """Is there a hierarchy where an automatic tracking cgroup can be made

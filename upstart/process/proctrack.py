@@ -26,6 +26,7 @@ import errno
 import os
 import socket
 import struct
+from dataclasses import dataclass
 
 from upstart.process import procstat
 
@@ -49,6 +50,17 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
+@dataclass(slots=True)
+class _Run:
+    """An instance's end state: the same fields as the cgroup manager's
+    automatic instances (cgroups/manager.py `_Instance`)."""
+    kill_signal: int = 15
+    kill_timeout: float = 5.0
+    main_seen: bool = False            # this run's main process was spawned
+    signalled_at: float | None = None  # when init first signalled the instance
+    draining: int = 0                  # >0: leftovers are being waited for (a token)
+
+
 class ProcTracker:
     def __init__(self, sock: socket.socket, consts, loop, log=None):
         self.sock = sock
@@ -56,8 +68,7 @@ class ProcTracker:
         self.loop = loop
         self.log = log or (lambda priority, message: None)
         self.pids: dict[int, tuple[tuple[str, str], int | None]] = {}
-        # per instance: [kill signal, kill timeout, main seen, first signal time, token]
-        self.runs: dict[tuple[str, str], list] = {}
+        self.runs: dict[tuple[str, str], _Run] = {}
         self._tokens = 0
         self.lost = False
         self.retiring = self.closed = False
@@ -70,13 +81,13 @@ class ProcTracker:
         """`pid`, just spawned, belongs to instance `key`. Forks it made
         before this call are in the socket already: read them right after."""
         run = self.runs.get(key)
-        if run is not None and run[4]:        # starting again: old leftovers go
-            run[4] = 0
+        if run is not None and run.draining:  # starting again: old leftovers go
+            run.draining = 0
             self.kill_instance(key, 9)
-        run = self.runs.setdefault(key, [kill_signal, kill_timeout, False, None, 0])
-        run[0], run[1] = kill_signal, kill_timeout
+        run = self.runs.setdefault(key, _Run())
+        run.kill_signal, run.kill_timeout = kill_signal, kill_timeout
         if slot == "main":
-            run[2], run[3] = True, None
+            run.main_seen, run.signalled_at = True, None
         if len(self.pids) < MAX_PIDS:
             self.pids[pid] = (key, _start_time(pid))
         self.read()      # its forks so far are queued after its own fork event
@@ -158,8 +169,8 @@ class ProcTracker:
         if key is None:
             return False
         run = self.runs.get(key)
-        if run is not None and run[3] is None:
-            run[3] = self.loop.time()
+        if run is not None and run.signalled_at is None:
+            run.signalled_at = self.loop.time()
         return self.kill_instance(key, sig) > 0
 
     def forget(self, key: tuple[str, str]) -> int:
@@ -178,24 +189,24 @@ class ProcTracker:
         if not self.members(key):
             self.runs.pop(key, None)
             return
-        if run is None or (run[2] and run[3] is None):
+        if run is None or (run.main_seen and run.signalled_at is None):
             n = self.forget(key)
             self.runs.pop(key, None)
             self.log("info", f"{key[0]}: {n} process(es) left by its main process released")
             return
-        if run[3] is None:
-            run[3] = self.loop.time()
-            self.kill_instance(key, run[0])
+        if run.signalled_at is None:
+            run.signalled_at = self.loop.time()
+            self.kill_instance(key, run.kill_signal)
         self._tokens += 1
-        run[4] = self._tokens
-        self._drain(key, run[4])
+        run.draining = self._tokens
+        self._drain(key, run.draining)
 
     def _drain(self, key: tuple[str, str], token: int) -> None:
         run = self.runs.get(key)
-        if run is None or run[4] != token:
+        if run is None or run.draining != token:
             return
         left = self.members(key)
-        if left and self.loop.time() < run[3] + run[1]:
+        if left and self.loop.time() < run.signalled_at + run.kill_timeout:
             self.loop.call_later(0.05, self._drain, key, token)
             return
         if left:
@@ -206,7 +217,8 @@ class ProcTracker:
     def export(self) -> dict:
         """JSON-able record for a stateful re-exec (tracking.md)."""
         return {"pids": [[pid, k[0], k[1], start] for pid, (k, start) in self.pids.items()],
-                "runs": [[k[0], k[1], r[0], r[1], r[2], r[3] is not None, bool(r[4])]
+                "runs": [[k[0], k[1], r.kill_signal, r.kill_timeout, r.main_seen,
+                          r.signalled_at is not None, bool(r.draining)]
                          for k, r in self.runs.items()]}
 
     def adopt(self, state: dict) -> None:
@@ -218,7 +230,7 @@ class ProcTracker:
         now = self.loop.time()
         ending = []
         for job, inst, sig, timeout, main_seen, signalled, draining in state.get("runs", []):
-            self.runs[(job, inst)] = [sig, timeout, main_seen, now if signalled else None, 0]
+            self.runs[(job, inst)] = _Run(sig, timeout, main_seen, now if signalled else None)
             if draining:
                 ending.append((job, inst))
         for key in ending:

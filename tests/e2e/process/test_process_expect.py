@@ -9,6 +9,7 @@ import pytest
 
 from upstart.process import tracer
 from process_harness import Harness, request
+from procfs import pid_file
 from upstart.process.notes import Exited, LogLine, Ready
 
 ENV = ("PATH=/usr/bin:/bin",)
@@ -41,26 +42,13 @@ def daemon(tmp_path):
     return path
 
 
-def _pidfile_value(path, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            text = path.read_text()
-            if text.endswith("\n"):
-                return int(text)
-        except FileNotFoundError:
-            pass
-        time.sleep(0.01)
-    raise TimeoutError(path)
-
-
 @pytest.mark.parametrize("mode", ["fork", "daemon"])
 @pytest.mark.parametrize("forks", [1, 2, 3])
 def test_main_pid_is_the_process_that_remains(h, tmp_path, daemon, mode, forks):
     pidfile = tmp_path / "pid"
     pid = h.spawn(request(f"{daemon} {forks} {pidfile}", env=ENV, expect=mode))
     ready = h.ready(pid)
-    assert ready.main_pid == _pidfile_value(pidfile)
+    assert ready.main_pid == pid_file(pidfile)
     assert ready.main_pid != pid
     # no intermediate was reported, nothing before Ready
     assert [n for n in h.notes if isinstance(n, Exited)] == []
@@ -113,7 +101,7 @@ def test_reexec_of_self_then_fork(h, tmp_path, daemon):
     pidfile = tmp_path / "pid"
     pid = h.spawn(request(f"{script} {pidfile}", env=ENV, expect="fork"))
     ready = h.ready(pid)
-    assert ready.main_pid == _pidfile_value(pidfile)
+    assert ready.main_pid == pid_file(pidfile)
     assert any(isinstance(n, LogLine) and n.message == f"j main process ({pid}) executable changed"
                for n in h.notes)
 
@@ -127,7 +115,7 @@ def test_threads_are_not_counted_as_forks(h, tmp_path):
                     f"open({str(tmp_path / 'pid')!r}, 'w').write('%d\\n' % os.getpid())\n"
                     "time.sleep(30)\n")
     pid = h.spawn(request(f"/usr/bin/python3 -S {prog}", env=ENV, expect="fork"))
-    assert h.ready(pid).main_pid == _pidfile_value(tmp_path / "pid")
+    assert h.ready(pid).main_pid == pid_file(tmp_path / "pid")
 
 
 def test_signals_to_traced_process_are_delivered(h, tmp_path):
@@ -213,5 +201,5 @@ def test_vfork_helpers_are_absorbed(h, tmp_path):
                     "time.sleep(30)\n")
     pid = h.spawn(request(f"/usr/bin/python3 -S {prog}", env=ENV, expect="fork"))
     ready = h.ready(pid)
-    assert ready.main_pid == _pidfile_value(tmp_path / "pid")
+    assert ready.main_pid == pid_file(tmp_path / "pid")
     assert [n for n in h.notes if isinstance(n, Exited)] == []

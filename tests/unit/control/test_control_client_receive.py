@@ -11,10 +11,9 @@ import pytest
 from upstart.control import client, wire
 
 
-def _serve(chunks):
-    """An abstract-socket peer that authenticates one client, reads its call,
-    then sends `chunks` (each in one send); returns the address."""
-    name = f"/test/upstart-client-{os.getpid()}-{id(chunks)}"
+def _peer(name: str, talk) -> threading.Thread:
+    """A server on the abstract socket `@name` that accepts one client and
+    runs `talk(conn)` with it in a thread (started; returned)."""
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind("\0" + name)
     srv.listen(1)
@@ -22,21 +21,33 @@ def _serve(chunks):
     def run():
         conn, _ = srv.accept()
         with conn, srv:
-            data = b""
-            while b"\r\n" not in data:                    # AUTH EXTERNAL <uid>
-                data += conn.recv(4096)
-            conn.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
-            while b"BEGIN\r\n" not in data:
-                data += conn.recv(4096)
-            if data.endswith(b"BEGIN\r\n"):
-                conn.recv(4096)                           # the method call
-            for chunk in chunks:
-                conn.sendall(chunk)
-            try:
-                conn.recv(1)                              # until the client closes
-            except OSError:
-                pass
-    threading.Thread(target=run, daemon=True).start()
+            talk(conn)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def _serve(chunks):
+    """An abstract-socket peer that authenticates one client, reads its call,
+    then sends `chunks` (each in one send); returns the address."""
+    name = f"/test/upstart-client-{os.getpid()}-{id(chunks)}"
+
+    def talk(conn):
+        data = b""
+        while b"\r\n" not in data:                    # AUTH EXTERNAL <uid>
+            data += conn.recv(4096)
+        conn.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
+        while b"BEGIN\r\n" not in data:
+            data += conn.recv(4096)
+        if data.endswith(b"BEGIN\r\n"):
+            conn.recv(4096)                           # the method call
+        for chunk in chunks:
+            conn.sendall(chunk)
+        try:
+            conn.recv(1)                              # until the client closes
+        except OSError:
+            pass
+    _peer(name, talk)
     return f"unix:abstract={name}"
 
 
@@ -91,18 +102,10 @@ def test_a_pipelined_handshake_reads_the_ok_before_the_first_answer():
 
 def _refusing_server(name: str) -> threading.Thread:
     """A server on `@name` that refuses the first AUTH it reads and closes."""
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind("\0" + name)
-    srv.listen(1)
-
-    def run():
-        conn, _ = srv.accept()
-        with conn, srv:
-            conn.recv(4096)
-            conn.sendall(b"REJECTED EXTERNAL\r\n")
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
+    def talk(conn):
+        conn.recv(4096)
+        conn.sendall(b"REJECTED EXTERNAL\r\n")
+    return _peer(name, talk)
 
 
 def test_a_pipelined_handshake_refused_is_an_error_of_the_first_call():

@@ -12,22 +12,13 @@ import time
 import pytest
 
 from upstart.process.proctrack import open_connector
-from procfs import alive as _alive
+from procfs import alive as _alive, pid_file
 
 def escape(pidfile, then: str = "exec sleep 100") -> list[str]:
     """sh: after 0.2 s leave a TERM-ignoring process in a session of its own
     (its pid in `pidfile`), then `then`."""
     return ["sh", "-c", f"sleep 0.2; (setsid sh -c 'trap \"\" TERM; echo $$ > {pidfile}; "
             f"exec sleep 100' &); {then}"]
-
-
-def _pid_from(path) -> int:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().endswith("\n"):
-            return int(path.read_text())
-        time.sleep(0.02)
-    raise TimeoutError(path)
 
 
 @pytest.fixture
@@ -55,7 +46,7 @@ def test_forks_are_followed_and_kill_reaches_the_escaped_process(tracker, tmp_pa
     p = subprocess.Popen(escape(tmp_path / "esc"))
     try:
         t.follow(p.pid, ("j", ""), "main", 15, 1)
-        esc = _pid_from(tmp_path / "esc")
+        esc = pid_file(tmp_path / "esc")
         _spin(loop, 0.05)
         assert esc in t.members(("j", ""))
         assert t.kill(p.pid, signal.SIGTERM)          # main dies; escaper ignores TERM
@@ -77,7 +68,7 @@ def test_a_natural_end_releases_the_leftovers(tracker, tmp_path):
     t, loop = tracker
     p = subprocess.Popen(escape(tmp_path / "esc", "exit 0"))
     t.follow(p.pid, ("t", ""), "main")
-    esc = _pid_from(tmp_path / "esc")
+    esc = pid_file(tmp_path / "esc")
     try:
         p.wait(5)
         _spin(loop, 0.1)
@@ -106,7 +97,7 @@ def test_retire_closes_once_nothing_is_followed(tracker, tmp_path):
     t.follow(p.pid, ("r", ""), "main")
     assert not t.retire() and not t.closed        # still following sleep
     p.wait(5)
-    t.forget(("r", ""))
-    t.runs.clear()
-    t.read()
+    t.ended(("r", ""))                            # its exit read: nothing left, run gone
+    assert not t.pids and not t.runs
+    t.read()                                      # the next read closes
     assert t.closed

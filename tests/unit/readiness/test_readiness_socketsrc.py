@@ -17,6 +17,7 @@ from upstart.readiness.socketsrc import (
     DiagProbe, SocketWatcher, inet_matches, next_delay, owned, socket_inodes, unix_matches,
 )
 from upstart.readiness.spec import parse_socket
+from ports import free_port
 
 
 def test_backoff_grows_from_5ms_to_a_50ms_cap():
@@ -38,14 +39,6 @@ def test_row_matching():
                                ("127.0.0.1", 8080, 13)]) == [11, 13]
     uspec = parse_socket(("PROTO=unix", "PATH=/run/x.sock"))
     assert unix_matches(uspec, [("/run/x.sock", False, 5), ("run/x.sock", True, 6)]) == [5]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_diag_probe_sees_a_real_listener_and_not_a_bound_one():
