@@ -54,6 +54,14 @@ _BYTES_CACHE_MAX = 4096
 _NO_REPLY = int(MessageFlag.no_reply_expected)
 
 
+def _call(conn: Connection, msg: Message, fds: list[int]) -> Call:
+    """The `Call` of the method call `msg` from `conn`."""
+    fields = msg.header.fields
+    return Call(conn, msg, fields.get(HeaderFields.path, "/"), fields.get(HeaderFields.interface),
+                fields.get(HeaderFields.member, ""), fields.get(HeaderFields.signature, ""),
+                msg.body, fds)
+
+
 class ControlServer(BusClient, Transport):
     """The D-Bus server of init. See the module docstring."""
 
@@ -159,12 +167,9 @@ class ControlServer(BusClient, Transport):
                 self._spawn(self._dispatch_from_bus(conn, msg, fds, sender))
                 return
             conn.caller = conn.callers[sender]
-        fields = header.fields
         # perf: int() of the IntFlag, not the enum's own `&` (a Python call)
         want_reply = not (int(header.flags) & _NO_REPLY)
-        call = Call(conn, msg, fields.get(HeaderFields.path, "/"),
-                    fields.get(HeaderFields.interface), fields.get(HeaderFields.member, ""),
-                    fields.get(HeaderFields.signature, ""), msg.body, fds)
+        call = _call(conn, msg, fds)
         try:
             policy.access(conn.caller, call.iface, call.member, user_mode=self.user_mode,
                           uid=self.uid)
@@ -214,11 +219,7 @@ class ControlServer(BusClient, Transport):
     @staticmethod
     def _call_of(conn: Connection, raw: bytes, backend) -> Call:
         """The `Call` the full path would have made of `raw` (a rare answer)."""
-        msg = fast_parse_call(raw) or Message.from_buffer(raw)
-        fields = msg.header.fields
-        call = Call(conn, msg, fields.get(HeaderFields.path, "/"),
-                    fields.get(HeaderFields.interface), fields.get(HeaderFields.member, ""),
-                    fields.get(HeaderFields.signature, ""), msg.body, [])
+        call = _call(conn, fast_parse_call(raw) or Message.from_buffer(raw), [])
         call.backend = call.tbackend = backend
         return call
 
