@@ -13,6 +13,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -250,3 +251,53 @@ class Ours:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Listener(threading.Thread):
+    """A second connection that only reads its socket until `stop` (no decoding
+    while the sender runs: the GIL stays with the sender): the signals' reader
+    of the pipelined-EmitEvent benchmarks (footprint.py figure l,
+    throughput_ab.py, profile_init.py throughput)."""
+
+    def __init__(self, address: str, keep: bool = True):
+        from upstart.control.client import Connection
+        super().__init__(daemon=True)
+        self.conn = Connection(address)
+        self.chunks: list[bytes] = []
+        self.keep = keep          # False: only drain (nothing to check afterwards)
+        self.stop = False
+
+    def run(self) -> None:
+        sock = self.conn.sock
+        sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                data = sock.recv(1 << 20)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            if self.keep:
+                self.chunks.append(data)
+
+    def signals(self) -> list:
+        from upstart.control import wire
+        self.conn.buf += b"".join(self.chunks)
+        self.conn.sock.setblocking(False)
+        out = []
+        while True:
+            try:
+                raw = self.conn._receive_raw()
+            except Exception:
+                return out
+            if raw[1] == wire.SIGNAL:
+                out.append(wire.decode_message(raw))
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time init has run (/proc/PID/schedstat, ns): what a rate costs it,
+    whatever else the shared machine runs meanwhile."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9

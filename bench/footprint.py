@@ -37,10 +37,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from common import BIN, HERE, OURS, Ours, emit, error, median, rss_kb
+from common import BIN, HERE, OURS, Listener, Ours, cpu_s, emit, error, median, rss_kb
 
 SOAK_JSON = os.path.join(HERE, "build", "soak.json")
 READY_RUNS = 11
@@ -168,52 +167,6 @@ def fig_million(series: dict, n: int) -> None:
 
 
 # ------------------------------------------------------------ (l) throughput
-
-class Listener(threading.Thread):
-    """A second connection that only reads its socket until `stop` (no decoding
-    while the sender runs: the GIL stays with the sender)."""
-
-    def __init__(self, address: str):
-        from upstart.control.client import Connection
-        super().__init__(daemon=True)
-        self.conn = Connection(address)
-        self.chunks: list[bytes] = []
-        self.stop = False
-
-    def run(self) -> None:
-        sock = self.conn.sock
-        sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                data = sock.recv(1 << 20)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            self.chunks.append(data)
-
-    def signals(self) -> list:
-        from upstart.control import wire
-        self.conn.buf += b"".join(self.chunks)
-        self.conn.sock.setblocking(False)
-        out = []
-        while True:
-            try:
-                raw = self.conn._receive_raw()
-            except Exception:
-                return out
-            if raw[1] == wire.SIGNAL:
-                out.append(wire.decode_message(raw))
-
-
-def cpu_s(pid: int) -> float:
-    """CPU time init has run (/proc/PID/schedstat, ns): what a rate costs it,
-    whatever else the shared machine runs meanwhile."""
-    with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0]) / 1e9
-
 
 def fig_throughput(runs: int = 5, n: int = 2000) -> None:
     from upstart.control import wire

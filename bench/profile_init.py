@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from common import BIN, HERE, REPO, wait_until
+from common import BIN, HERE, REPO, Listener, cpu_s, wait_until
 
 LAUNCHER = r"""
 import cProfile, sys
@@ -63,29 +63,16 @@ def workloads():
             done += batch
 
     def listened(conn, runs, n):
-        import threading
-        from upstart.control.client import Connection
-        lis = Connection(conn.address)
-        lis.sock.settimeout(0.2)
-        stop = []
-
-        def read():
-            while not stop:
-                try:
-                    if not lis.sock.recv(1 << 20):
-                        return
-                except TimeoutError:
-                    continue
-        t = threading.Thread(target=read, daemon=True)
-        t.start()
+        lis = Listener(conn.address, keep=False)
+        lis.start()
         for _ in range(runs):
             serials = [conn.send(MANAGER_PATH, MANAGER_IFACE, "EmitEvent", "sasb",
                                  ("nothing-matches", [f"N={i}"], False)) for i in range(n)]
             for s in serials:
                 conn.wait_reply(s)
-        stop.append(1)
-        t.join()
-        lis.close()
+        lis.stop = True
+        lis.join()
+        lis.conn.close()
 
     svc = {f"j{i:03d}": "exec sleep 100000\n" for i in range(100)}
     return {
@@ -138,11 +125,11 @@ def main() -> int:
                 except ConnectError:
                     return False
             wait_until(up, 60, 0.005)
-            cpu0 = _cpu(proc.pid)
+            cpu0 = cpu_s(proc.pid)
             t0 = time.perf_counter()
             work(conn)
             wall = time.perf_counter() - t0
-            cpu = _cpu(proc.pid) - cpu0
+            cpu = cpu_s(proc.pid) - cpu0
             conn.close()
             family = descendants(proc.pid)
             proc.send_signal(signal.SIGTERM)
@@ -202,12 +189,6 @@ def main() -> int:
                               "function": f"{where}:{line}({func})",
                               "calls": nc, "tottime": round(tt, 4), "cumtime": round(ct, 4)}))
     return 0
-
-
-def _cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -19,17 +19,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from common import Listener, cpu_s
 
 N = 2000
 PROPS = "org.freedesktop.DBus.Properties"
 LAUNCH = "import sys; sys.argv[0] = 'init'; from upstart.cli import init; init.main()"
-
-
-def cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0]) / 1e9
 
 
 def start(tree: str, tmp: str) -> subprocess.Popen:
@@ -51,18 +47,7 @@ def main() -> int:
     from upstart.control.client import MANAGER_IFACE, MANAGER_PATH, Connection
     tmp = tempfile.mkdtemp(prefix="bench-ab-")
     procs = [start(t, os.path.join(tmp, str(i))) for i, t in enumerate(trees)]
-    stop: list[int] = []
     conns = []
-
-    def drain(lis) -> None:
-        while not stop:
-            try:
-                if not lis.sock.recv(1 << 20):
-                    return
-            except TimeoutError:
-                continue
-            except OSError:
-                return
     try:
         for p in procs:
             addr = f"unix:abstract=/com/ubuntu/upstart-session/{os.getuid()}/{p.pid}"
@@ -73,14 +58,13 @@ def main() -> int:
                     break
                 except Exception:
                     time.sleep(0.01)
-            lis = Connection(addr)
-            lis.sock.settimeout(0.2)
-            threading.Thread(target=drain, args=(lis,), daemon=True).start()
+            lis = Listener(addr, keep=False)
+            lis.start()
             conns.append((c, lis))
 
         def run(i: int, emit: bool) -> float:
             c = conns[i][0]
-            c0 = cpu(procs[i].pid)
+            c0 = cpu_s(procs[i].pid)
             if emit:
                 ss = [c.send(MANAGER_PATH, MANAGER_IFACE, "EmitEvent", "sasb",
                              ("nothing-matches", [f"N={k}"], False)) for k in range(N)]
@@ -92,7 +76,7 @@ def main() -> int:
                       for _ in range(N)]
             for s in ss:
                 c.wait_reply(s)
-            return (cpu(procs[i].pid) - c0) / N * 1e6
+            return (cpu_s(procs[i].pid) - c0) / N * 1e6
 
         res: dict[tuple[int, bool], list[float]] = {}
         for _ in range(rounds):
@@ -104,7 +88,8 @@ def main() -> int:
             print(f"{t}: EmitEvent µs/call min {e[0]:.1f} median {statistics.median(e):.1f}"
                   f" | null min {n[0]:.1f} median {statistics.median(n):.1f}")
     finally:
-        stop.append(1)
+        for _c, lis in conns:
+            lis.stop = True
         for p in procs:
             p.terminate()
             p.wait()

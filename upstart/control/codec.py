@@ -157,14 +157,10 @@ def fast_parse_call(raw: bytes) -> Message | None:
     (fields_len,) = _LE_U32(raw, 12)
     known = _CALL_HEADS.get(raw[12:16 + fields_len])
     if known is not None:               # perf: these header fields were read before
-        fields, types, start, _emit = known
-        try:
-            got = wire.simple_body(raw, start, types, "<", "strict")
-        except ValueError:              # not UTF-8: the full path decides
-            got = None
-        if got is not None and got[1] == n:
+        body = _known_body(raw, known)
+        if body is not None:
             body_len, serial = _LE_2U32(raw, 4)
-            return Message(_header(raw[2], body_len, serial, dict(fields)), tuple(got[0]))
+            return Message(_header(raw[2], body_len, serial, dict(known[0])), tuple(body))
     msg = _parse_call(raw)
     if msg is not None and known is None:
         types = wire.simple_body_types(msg.header.fields.get(HeaderFields.signature, ""))
@@ -175,6 +171,19 @@ def fast_parse_call(raw: bytes) -> Message | None:
             _CALL_HEADS[bytes(raw[12:16 + fields_len])] = (
                 dict(fields), types, _body_start(raw), _is_emit(fields))
     return msg
+
+
+def _known_body(raw: bytes, known: tuple) -> list | None:
+    """The body values of `raw`, a call whose header fields are `known` (an
+    entry of `_CALL_HEADS`); None when the full path must decide (text that
+    is not UTF-8, a body that does not end with the message)."""
+    try:
+        got = wire.simple_body(raw, known[2], known[1], "<", "strict")
+    except ValueError:
+        return None
+    if got is None or got[1] != len(raw):
+        return None
+    return got[0]
 
 
 # the header fields of the manager's EmitEvent as initctl sends it (with or
@@ -201,23 +210,13 @@ def fast_emit_call(raw: bytes) -> tuple | None:
     known = _CALL_HEADS.get(raw[12:16 + fields_len])
     if known is None or not known[3]:
         return None
-    try:
-        got = wire.simple_body(raw, known[2], known[1], "<", "strict")
-    except ValueError:                  # not UTF-8: the full path decides
+    body = _known_body(raw, known)
+    if body is None:
         return None
-    if got is None or got[1] != len(raw):
-        return None
-    name, env, wait = got[0]
+    name, env, wait = body
     if wait:
         return None
     return raw[2], _LE_U32(raw, 8)[0], name, env
-
-
-def empty_reply_parts(reply_serial: int) -> tuple[bytes, bytes]:
-    """`fast_reply_parts` of an empty reply to the call of serial `reply_serial`
-    from a private connection (no sender)."""
-    before, after = _empty_reply()
-    return before[0], before[1] + U32(reply_serial) + after
 
 
 def _empty_reply() -> tuple[tuple[bytes, bytes], bytes]:
@@ -233,7 +232,9 @@ _EMPTY_REPLY: tuple | None = None
 
 
 def empty_reply(serial: int, reply_serial: int) -> bytes:
-    """The whole empty reply of serial `serial` (perf: one join)."""
+    """The empty reply of serial `serial` to the call of serial `reply_serial`
+    from a private connection (no sender): `fast_reply_parts` of it, joined
+    (perf: one join of precomputed parts)."""
     (start, mid), end = _EMPTY_REPLY or _empty_reply()
     return b"".join((start, U32(serial), mid, U32(reply_serial), end))
 

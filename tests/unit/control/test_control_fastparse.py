@@ -126,6 +126,5 @@ def test_an_emit_of_another_object_or_member_is_not_read_fast():
 def test_the_empty_reply_is_the_bytes_of_the_full_path():
     call = srv.fast_parse_call(_call("EmitEvent", "sasb", ("go", [], False), path=MANAGER,
                                      iface=MANAGER_IFACE, serial=77))
-    assert srv.empty_reply_parts(77) == srv.fast_reply_parts(call, "", ())
     assert srv.empty_reply(5, 77) == b"".join(
         (srv.fast_reply_parts(call, "", ())[0], srv.U32(5), srv.fast_reply_parts(call, "", ())[1]))
