@@ -446,6 +446,17 @@ def run_check(paths: dict[str, str], timeout: float = 900) -> Report:
     return rep
 
 
+def _check_init_name(shell, rep: Report, when: str) -> None:
+    """PID 1 reads as `/sbin/init ARGS` (the kernel ran the script as its
+    interpreter; init, with CAP_SYS_RESOURCE here, points the kernel's argv
+    at its own: exactly those arguments, no padding), and `pidof init` is 1."""
+    code, line = shell.run("tr '\\0' '|' < /proc/1/cmdline; echo; pidof init")
+    argv, _, pids = line.strip().partition("\n")
+    rep.check(argv.startswith("/sbin/init|") and "||" not in argv,
+              f"PID 1's command line {when} is {argv!r}, not /sbin/init and its arguments")
+    rep.check("1" in pids.split(), f"pidof init {when} does not find PID 1: {pids!r}")
+
+
 def _session(vm, rep: Report, timeout: float) -> bool:
     """Log in, look, `telinit u`, reboot, log in again, power off; True when
     the machine powered off."""
@@ -479,6 +490,7 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     rep.check(code == 0, "initctl timeline --svg failed")
     code, _ = shell.run(f"cp {EVENTS_LOG} {EVENTS_COPY} && wc -l {EVENTS_COPY}")
     rep.check(code == 0, f"no event log at {EVENTS_LOG}")
+    _check_init_name(shell, rep, "at boot")
     status = "for j in " + " ".join(DAEMON_JOBS) + "; do status $j; done"
     code, before = shell.run(status)
     code, _ = shell.run("telinit u && sleep 1 && "
@@ -488,6 +500,7 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     pb, pa = _pids(before), _pids(after)
     rep.check(len(pb) == len(DAEMON_JOBS) and pb == pa,
               f"PIDs changed over telinit u: {pb} -> {pa}")
+    _check_init_name(shell, rep, "after telinit u")
     shell.run("sync")
     since = vm.mark()
     vm.send("reboot\n")

@@ -183,3 +183,30 @@ def test_debugged_job_stays_stopped_until_continued():
                 return f.read().startswith(b"sleep\x0031")
         s.wait_for(execd)
         assert "kill -CONT" not in s.initctl("status", "--verbose", "dbg").stdout
+
+
+def _records(path: str, kind: str, name: str) -> list[dict]:
+    out = []
+    with open(path) as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("kind") == kind and rec.get("name") == name:
+                out.append(rec)
+    return out
+
+
+def test_events_of_one_name_ending_out_of_order_keep_their_ids_in_the_log(tmp_path):
+    """`ev A=1` waits for the task it started while `ev A=2`, emitted later,
+    finishes at once: the log's event-finished records name the right events."""
+    gate = tmp_path / "gate"
+    jobs = {"slow": f"start on ev A=1\ntask\nexec sh -c 'while [ ! -e {gate} ]; do sleep 0.05; done'\n"}
+    with SessionInit(jobs) as s:
+        assert s.initctl("emit", "--no-wait", "ev", "A=1").returncode == 0
+        s.wait_for(lambda: "start/running" in s.initctl("status", "slow").stdout)
+        assert s.initctl("emit", "ev", "A=2").returncode == 0       # finished: answered
+        gate.write_text("")
+        s.wait_for(lambda: "stop/waiting" in s.initctl("status", "slow").stdout)
+        s.wait_for(lambda: len(_records(s.events, "event-finished", "ev")) == 2)
+        queued = {tuple(r["env"]): r["id"] for r in _records(s.events, "event-queued", "ev")}
+        finished = [(r["id"], r["env"]) for r in _records(s.events, "event-finished", "ev")]
+        assert finished == [(queued[("A=2",)], ["A=2"]), (queued[("A=1",)], ["A=1"])]

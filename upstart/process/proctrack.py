@@ -111,6 +111,9 @@ class ProcTracker:
                     continue
                 break
             self._events(data)
+        self._close_if_idle()
+
+    def _close_if_idle(self) -> None:
         if self.retiring and not self.pids and not self.runs:
             self.close()
 
@@ -188,11 +191,13 @@ class ProcTracker:
         run = self.runs.get(key)
         if not self.members(key):
             self.runs.pop(key, None)
+            self._close_if_idle()
             return
         if run is None or (run.main_seen and run.signalled_at is None):
             n = self.forget(key)
             self.runs.pop(key, None)
             self.log("info", f"{key[0]}: {n} process(es) left by its main process released")
+            self._close_if_idle()
             return
         if run.signalled_at is None:
             run.signalled_at = self.loop.time()
@@ -213,6 +218,7 @@ class ProcTracker:
             self.kill_instance(key, 9)
         self.forget(key)
         self.runs.pop(key, None)
+        self._close_if_idle()
 
     def export(self) -> dict:
         """JSON-able record for a stateful re-exec (tracking.md)."""
