@@ -8,9 +8,9 @@ sessions they lead -- jobs run in their own session). When the job's fds
 cannot be read (another user's process), any listener counts.
 
 How "listening" is learnt: a netlink `sock_diag` dump of the listening
-sockets of one family (pyroute2's message classes, imported on the first
-socket watch only: they cost ~13 MB and ~130 ms, never at init start-up).
-When to dump:
+sockets of one family, the messages built and read by `sockdiag.py` with
+`struct` (pyroute2, used before, cost PID 1 ~13 MB and 130-185 ms at the
+first socket watch, seconds under emulation: issue #21). When to dump:
 
 * TCP: the kernel's `inet_sock_set_state` tracepoint, through a tiny BPF
   program and ring buffer (`listenbpf.py`), wakes the loop at every
@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import os
 import socket as _socket
-import sys
 from collections.abc import Callable, Iterable
 
+from upstart.readiness import sockdiag
 from upstart.readiness.spec import FileSpec, SocketSpec
 
 FIRST_DELAY = 0.005
@@ -49,9 +49,8 @@ GROWTH = 1.5
 MAX_DELAY = 0.05
 MAX_DELAY_WITH_EVENTS = 0.5       # TCP while listen events arrive: only a safety net
 EVENT_DELAY = 0.001               # the second check after a listen event
-SS_LISTEN = 10
 NETLINK_SOCK_DIAG = 4
-NLMSG_ERROR, NLMSG_DONE = 2, 3
+MAX_PARTS = 4096                  # datagrams of one dump (hundreds of sockets each): a bound
 
 
 def next_delay(delay: float | None, cap: float = MAX_DELAY) -> float:
@@ -161,80 +160,57 @@ def owned(candidates: list[int], pids: tuple[int, ...]) -> bool:
 # ------------------------------------------------------------ the probe
 
 class DiagProbe:
-    """Listening sockets from the kernel: a NETLINK_SOCK_DIAG dump, with the
-    request built and the answer parsed by pyroute2's message classes (imported
-    at the first check). The socket I/O is ours: pyroute2's own socket classes
-    run an event loop of their own, which cannot nest in init's. The kernel
-    answers a dump synchronously (the reply is queued by the time `send`
-    returns), so reading it never waits."""
+    """Listening sockets from the kernel: a NETLINK_SOCK_DIAG dump, the
+    request built and the answer parsed by `sockdiag` (struct only). The
+    kernel answers a dump synchronously: the first part is queued by the time
+    `send` returns, each next one while the previous is read. So the socket is
+    non-blocking, and a dump that stops without `NLMSG_DONE` (or an answer that
+    cannot be read) is an error: the socket is closed, the next check opens a
+    new one (no half-read dump is left in its queue)."""
 
     def __init__(self):
         self._nl: _socket.socket | None = None
         self._seq = 0
 
-    def _query(self, family: int, states: int, show: int = 0) -> list:
-        # pyroute2's package imports `ssl` (its rtnl probe messages), which
-        # init keeps out of its start path (upstart/cli/init.py sets it to
-        # None): let it load now, at the first socket watch, or the import fails
-        if "ssl" in sys.modules and sys.modules["ssl"] is None:
-            del sys.modules["ssl"]
-        from pyroute2.netlink import NLM_F_MATCH, NLM_F_REQUEST, NLM_F_ROOT
-        from pyroute2.netlink.diag import (
-            SOCK_DIAG_BY_FAMILY, MarshalDiag, inet_diag_req, unix_diag_req,
-        )
+    def _query(self, request: Callable[[int], bytes]) -> list:
         if self._nl is None:
-            nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC,
-                                NETLINK_SOCK_DIAG)
+            nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC
+                                | _socket.SOCK_NONBLOCK, NETLINK_SOCK_DIAG)
             nl.bind((0, 0))
             self._nl = nl
-        if family == _socket.AF_UNIX:
-            req = unix_diag_req()
-            req["udiag_states"] = states
-            req["udiag_show"] = show
-            req["udiag_ino"] = 0
-            req["udiag_cookie"] = 0
-        else:
-            req = inet_diag_req()
-            req["sdiag_protocol"] = _socket.IPPROTO_TCP
-            req["idiag_states"] = states
-            req["idiag_ext"] = 0
-            req["idiag_sport"] = 0
-            req["idiag_dport"] = 0
-        self._seq += 1
-        req["sdiag_family"] = family
-        req["header"]["type"] = SOCK_DIAG_BY_FAMILY
-        req["header"]["flags"] = NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH
-        req["header"]["sequence_number"] = self._seq
-        req.encode()
-        self._nl.send(req.data)
-        marshal = MarshalDiag()
-        out = []
-        while True:
-            data = self._nl.recv(1 << 16)
-            for msg in marshal.parse(data):
-                kind = msg["header"]["type"]
-                if kind == NLMSG_ERROR:
-                    raise OSError("sock_diag dump refused")
-                if kind == NLMSG_DONE:
-                    return out
-                if msg["header"]["sequence_number"] == self._seq:
-                    out.append(msg)
+        self._seq = self._seq % 0xFFFFFFFF + 1
+        seq = self._seq
+        try:
+            self._nl.send(request(seq))
+            out = []
+            for _ in range(MAX_PARTS):
+                try:
+                    data = self._nl.recv(1 << 16)
+                except BlockingIOError:
+                    raise OSError("sock_diag dump ended without NLMSG_DONE") from None
+                for msg in sockdiag.parse(data):
+                    if msg.seq != seq:
+                        continue
+                    if msg.type == sockdiag.NLMSG_ERROR:
+                        err = -msg.error
+                        raise OSError(err, f"sock_diag dump refused: {os.strerror(err)}")
+                    if msg.type == sockdiag.NLMSG_DONE:
+                        return out
+                    if msg.sock is not None:
+                        out.append(msg.sock)
+            raise OSError(f"sock_diag dump longer than {MAX_PARTS} parts")
+        except BaseException:
+            self.close()
+            raise
 
     def listeners(self, spec: SocketSpec) -> list[int]:
         if spec.proto == "unix":
-            rows = []
-            for msg in self._query(_socket.AF_UNIX, 1 << SS_LISTEN, show=0x01 | 0x02):
-                name = msg.get_attr("UNIX_DIAG_NAME")
-                if name is None:
-                    continue
-                abstract = msg.get_attr("UNIX_DIAG_VFS") is None
-                rows.append((name.lstrip("\0") if abstract else name, abstract,
-                             msg["udiag_ino"]))
-            return unix_matches(spec, rows)
+            socks = self._query(sockdiag.unix_request)
+            return unix_matches(spec, [(s.name, s.abstract, s.ino) for s in socks
+                                       if s.name is not None])
         family = _socket.AF_INET if spec.proto == "inet" else _socket.AF_INET6
-        rows = [(m["idiag_src"], m["idiag_sport"], m["idiag_inode"])
-                for m in self._query(family, 1 << SS_LISTEN)]
-        return inet_matches(spec, rows)
+        socks = self._query(lambda seq: sockdiag.inet_request(seq, family))
+        return inet_matches(spec, [(s.src, s.sport, s.inode) for s in socks])
 
     def close(self) -> None:
         if self._nl is not None:
@@ -353,10 +329,6 @@ class SocketWatcher:
         try:
             found = self.probe.listeners(watch.spec)
             ready = self.owner_check(found, watch.pids)
-        except ImportError as exc:   # pyroute2 not installed: this leaf cannot be watched
-            self.log("warn", f"Unable to watch socket {' '.join(watch.spec.event_env())}: "
-                             f"{exc}")
-            return
         except Exception as exc:   # noqa: BLE001 - e.g. no netlink in this container
             if not watch.warned:
                 watch.warned = True
