@@ -210,7 +210,8 @@ def test_states_exists_and_is_pure():
 
 def test_states_imports_only_jobfile_and_itself():
     layers = {name.split(".")[1] for name in MODULES if name.startswith("upstart.")}
-    assert offences_layer("states", tuple(sorted(layers - {"states", "jobfile"}))) == []
+    # records: the record classes (upstart/records.py), pure, below every layer
+    assert offences_layer("states", tuple(sorted(layers - {"states", "jobfile", "records"}))) == []
 
 
 def test_one_name_per_idea():

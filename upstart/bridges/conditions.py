@@ -9,7 +9,7 @@ evaluates a condition (init does that) and never does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from upstart.records import dataclass
 
 OPERATORS = ("/AND", "/OR")
 

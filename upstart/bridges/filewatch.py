@@ -30,9 +30,9 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from upstart.bridges.conditions import named
+from upstart.records import dataclass
 
 VERBS = ("create", "modify", "delete")
 GLOB_CHARS = "*?["

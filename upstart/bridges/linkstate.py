@@ -32,8 +32,9 @@ address family ifupdown configured. Pure: no I/O, no pyroute2.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from upstart.records import dataclass
 
 UP = "net-device-up"
 DOWN = "net-device-down"

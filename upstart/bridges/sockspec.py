@@ -24,7 +24,8 @@ socket.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+
+from upstart.records import dataclass
 
 EVENT = "socket"
 

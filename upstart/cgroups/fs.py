@@ -18,9 +18,9 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
 
 from upstart.cgroups.model import V1, V2, Write
+from upstart.records import dataclass
 
 # ------------------------------------------------------------ discovery
 

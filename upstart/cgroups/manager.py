@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field
 
 from upstart.cgroups import fs
 from upstart.cgroups.lazy import wants_cgroup
 from upstart.cgroups.model import V1, V2, JobPlan, Placement, plan_job, session_prefix
+from upstart.records import dataclass, field
 
 REMOVE_RETRY = 0.05       # seconds between attempts to remove a busy cgroup
 REMOVE_TRIES = 100        # about five seconds

@@ -20,7 +20,8 @@ process table or the environment of init.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from upstart.records import dataclass, field
 
 V1 = "v1"
 V2 = "v2"

@@ -29,7 +29,8 @@ import socket
 import struct
 import sys
 import time
-from dataclasses import dataclass
+
+from upstart.records import dataclass
 
 PID_FILE = "/var/run/shutdown.pid"
 NOLOGIN = "/etc/nologin"

@@ -15,10 +15,9 @@ checks use `upstart.control.policy`.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
 
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass, field
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable

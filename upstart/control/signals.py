@@ -13,7 +13,7 @@ from __future__ import annotations
 from upstart.control import paths
 from upstart.control.api import INSTANCE_IFACE, JOB_IFACE, MANAGER_IFACE
 from upstart.core import effects as fx
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass
 
 
 @dataclass(frozen=True)

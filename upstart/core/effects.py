@@ -13,11 +13,10 @@ Nothing in this module imports anything outside the standard library.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any, NamedTuple, Protocol
 
 from upstart.jobfile.model import JobClass, Match, Process
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass, field
 
 
 # --------------------------------------------------------------------- ports

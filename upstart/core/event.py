@@ -14,8 +14,9 @@ module never touches jobs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from upstart.records import dataclass, field
 
 
 @dataclass(eq=False, slots=True)   # footprint (issue #23): no per-object dict

@@ -31,7 +31,7 @@ from upstart.core.event import Event
 from upstart.core.operator import Operator
 from upstart.jobfile.environ import env_lookup, env_merge
 from upstart.jobfile.model import StateDecl
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass
 
 
 @dataclass(eq=False)

@@ -15,11 +15,10 @@ It must never emit effects or spawn processes itself.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from upstart.jobfile.model import PROCESS_SLOTS
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass, field
 
 if TYPE_CHECKING:
     from upstart.core.event import Event

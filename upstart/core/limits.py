@@ -13,7 +13,7 @@ from __future__ import annotations
 
 
 from upstart.core.effects import ControlError
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass
 
 LIMITS_EXCEEDED = "org.freedesktop.DBus.Error.LimitsExceeded"
 

@@ -19,7 +19,7 @@ It must never hold runtime state, perform actions or import the engine.
 
 from __future__ import annotations
 
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass
 
 GOALS = ("stop", "start", "respawn")
 

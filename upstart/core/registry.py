@@ -23,11 +23,10 @@ effects or touches instances' state machines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from upstart.core.job import Instance
 from upstart.core.operator import Operator
 from upstart.jobfile.model import JobClass
+from upstart.records import dataclass, field
 
 
 @dataclass(eq=False, slots=True)   # footprint (issue #23): no per-object dict

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import dataclasses
-
 from upstart.core.event import Event
 from upstart.core.job import Instance, Waiter
 from upstart.core.operator import Operator
 from upstart.states.model import StateTable
 from upstart.jobfile.model import CGroup, JobClass, Match, Op, Process, StateDecl
+from upstart.records import fields
 
 if TYPE_CHECKING:
     from upstart.core.engine import Engine
@@ -64,7 +63,7 @@ _EXPR_FIELDS = ("start_on", "stop_on", "while_", "ready_on")
 def class_to_json(jc: JobClass) -> dict[str, Any]:
     """A JobClass as plain JSON data (exactly invertible by class_from_json)."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(jc):
+    for f in fields(jc):
         value = getattr(jc, f.name)
         if f.name in _EXPR_FIELDS:
             value = _expr_out(value)
@@ -87,10 +86,7 @@ def class_to_json(jc: JobClass) -> dict[str, Any]:
 
 def class_from_json(data: dict[str, Any]) -> JobClass:
     kwargs: dict[str, Any] = {}
-    # a lazy dataclass (upstart/lazydata.py) not yet instantiated in a fresh
-    # init has no fields until it is made: a stateful re-exec restores first
-    from upstart.lazydata import made
-    names = {f.name for f in dataclasses.fields(made(JobClass))}
+    names = {f.name for f in fields(JobClass)}   # known before any JobClass is made
     for key, value in data.items():
         if key not in names:
             continue
@@ -133,7 +129,7 @@ def _instance_out(inst: Instance) -> dict[str, Any]:
 
 def _fields_out(obj: Any, skip: tuple[str, ...], special: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
+    for f in fields(obj):
         if f.name in skip:
             continue
         if f.name in special:
@@ -156,7 +152,7 @@ def _fields_out(obj: Any, skip: tuple[str, ...], special: dict[str, Any]) -> dic
 def _fields_in(obj: Any, data: dict[str, Any], skip: tuple[str, ...]) -> None:
     """Set every plain field of `obj` present in `data`, with the type of the
     value it has now (its default)."""
-    for f in dataclasses.fields(obj):
+    for f in fields(obj):
         if f.name in skip or f.name not in data:
             continue
         value, now = data[f.name], getattr(obj, f.name)

@@ -8,9 +8,7 @@ decides nothing about modes (that is `upstart.daemon.daemon`).
 
 from __future__ import annotations
 
-from dataclasses import field
-
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass, field
 
 CONSOLE_TYPES = ("none", "log", "output", "owner")
 

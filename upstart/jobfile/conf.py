@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import field
 from typing import Iterable, Literal, Mapping
 
 from upstart.jobfile.lexer import Scanner
 from upstart.jobfile.model import JobClass, ParseError
 from upstart.jobfile.parser import UNKNOWN_STANZA, parse_job
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass, field
 
 CONF_SUFFIX = ".conf"
 OVERRIDE_SUFFIX = ".override"

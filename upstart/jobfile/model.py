@@ -15,10 +15,9 @@ core builds its own latching operator state from them.
 from __future__ import annotations
 
 import signal as _signal
-from dataclasses import field
 from typing import Literal, Union
 
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass, field
 
 # Process slots in upstream's fixed order: status lines and the D-Bus
 # `processes` property list live processes in this order.

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import replace
 from typing import Callable
 
 from upstart.jobfile.conditions import EXPECTED_EVENT, parse_condition
@@ -42,6 +41,7 @@ from upstart.jobfile.numbers import (
     strtoul,
     to_c_int,
 )
+from upstart.records import replace
 
 UNKNOWN_STANZA = "Unknown stanza"
 # the security process of `apparmor load PATH`: 1.13's program and options

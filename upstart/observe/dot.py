@@ -17,7 +17,8 @@ Pure: text in, text out. Raises `DotError` with upstream's messages.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from upstart.records import dataclass, field
 
 # events whose first variable names the job they come from (`died`: RM-12)
 JOB_EVENTS = ("starting", "started", "stopping", "stopped", "died")

@@ -15,8 +15,9 @@ Pure: records in, text out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
+
+from upstart.records import dataclass, field
 
 STATE_SPAN = {"starting": "starting", "running": "running", "stopping": "stopping"}
 COLOURS = {"starting": "#f4b183", "running": "#9dc3e6", "stopping": "#c9c9c9"}

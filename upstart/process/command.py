@@ -18,7 +18,7 @@ from __future__ import annotations
 
 
 from upstart.jobfile.model import Process
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass
 
 SHELL = "/bin/sh"
 SHELL_CHARS = "~`!$^&*()=|\\{}[];\"'<>?"

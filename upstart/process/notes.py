@@ -16,7 +16,7 @@ This module owns nothing else and must never do I/O.
 
 from __future__ import annotations
 
-from upstart.lazydata import dataclass   # footprint: made at first use
+from upstart.records import dataclass
 
 
 @dataclass(frozen=True)

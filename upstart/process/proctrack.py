@@ -26,9 +26,9 @@ import errno
 import os
 import socket
 import struct
-from dataclasses import dataclass
 
 from upstart.process import procstat
+from upstart.records import dataclass
 
 _NLMSG = struct.Struct("IHHII")          # nlmsghdr
 _CNMSG = struct.Struct("IIIIHH")         # cn_msg header

@@ -16,11 +16,10 @@ from __future__ import annotations
 import os
 import re
 import resource
-from dataclasses import field
 
 from upstart.core.effects import SpawnRequest
-from upstart.lazydata import dataclass   # footprint: made at first use
 from upstart.process.command import build_command, env_mapping
+from upstart.records import dataclass, field
 
 # Resource names of the `limit` stanza, in the kernel's RLIMIT_* order
 # (upstream applies them in that order, so the first failing one is named).

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
 
 from upstart.core.effects import SpawnError, SpawnRequest
 from upstart.process import ptrace
@@ -34,6 +33,7 @@ from upstart.process.notes import Exited, LogLine, Note, Ready
 from upstart.process.notify import NotifyHub   # readiness (issue #8)
 from upstart.process.setup import apparmor_usable, plan_for
 from upstart.process.tracer import Tracer
+from upstart.records import dataclass
 
 WALL = 0x40000000
 _WAIT_FLAGS = os.WNOHANG | WALL | os.WUNTRACED | os.WCONTINUED

@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import field
 from typing import Callable
 
-from upstart.lazydata import dataclass   # footprint: made at first use
 from upstart.process import procstat, ptrace
 from upstart.process.notes import Exited, LogLine, Note, Ready
+from upstart.records import dataclass, field
 
 SETTLE_QUIET = 0.05   # seconds without activity once the declared hand-overs happened
 SETTLE_SHORT_OF = 0.5  # ... when fewer hand-overs than declared happened

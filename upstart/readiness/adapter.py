@@ -25,9 +25,9 @@ logged and left to events.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from upstart.control.address import SYSTEM_BUS_DEFAULT
+from upstart.records import replace
 
 
 def bus_address(kind: str, environ: dict[str, str]) -> str | None:

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-from dataclasses import dataclass
+
+from upstart.records import dataclass
 
 GLOB_CHARS = "*?["
 

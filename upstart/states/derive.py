@@ -10,9 +10,9 @@ module never sees the instances themselves.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from upstart.jobfile.environ import env_lookup, env_set
+from upstart.records import dataclass
 from upstart.states.model import RUNNING_STATES, State
 
 

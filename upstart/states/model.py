@@ -16,7 +16,7 @@ Never performs I/O and never touches jobs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from upstart.records import dataclass
 
 # Job states an instance is in "running" for: from `started` until `stopping`.
 RUNNING_STATES = frozenset({"running", "pre-stopping", "pre-stop"})

@@ -21,11 +21,11 @@ Pure: never performs I/O, never reads a clock, never touches jobs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from upstart.jobfile.environ import ExpandError, env_merge, env_set, expand
 from upstart.jobfile.model import Expr
+from upstart.records import dataclass, field
 from upstart.states.condition import witnesses
 from upstart.states.model import State
 

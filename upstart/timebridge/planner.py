@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Iterable
 
+from upstart.records import dataclass
 from upstart.timebridge.cron import CronRule
 from upstart.timebridge.schedule import EVENT, Schedule
 

@@ -29,9 +29,9 @@ Pure; never touches a clock, a file or init.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
 from upstart.jobfile.match import glob_match, match_args
+from upstart.records import dataclass
 from upstart.timebridge.durations import DurationError, parse_duration
 
 EVENT = "time"

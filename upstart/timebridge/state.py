@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+
+from upstart.records import dataclass, field
 
 VERSION = 1
 SYSTEM_PATH = "/var/lib/upstart/timebridge.state"

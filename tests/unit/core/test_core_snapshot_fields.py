@@ -1,11 +1,10 @@
-"""Snapshot/restore is generated from the dataclass fields (core/snapshot.py):
+"""Snapshot/restore is generated from the record fields (core/snapshot.py):
 every field of `Instance` and `ClassEntry`, set to a value unlike its default,
 comes back equal after a JSON round trip, so a field added later is never
 silently lost on re-exec (this test fails for a field the codec cannot carry)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from core_harness import FakeClock, FakeSpawner, Harness, job
@@ -13,13 +12,14 @@ from core_harness import FakeClock, FakeSpawner, Harness, job
 from upstart.core.engine import Engine
 from upstart.core.job import Instance
 from upstart.core.registry import ClassEntry
+from upstart.records import Field, fields
 
 # written by hand in snapshot.py (operator trees, events, the record keys)
 HAND_WRITTEN = {"entry", "name", "stop_on", "ready_on", "blocker", "blocking",
                 "job_class", "instances", "pending", "start_on"}
 
 
-def _unlike(field: dataclasses.Field, now):
+def _unlike(field: Field, now):
     """A JSON-able value of the field's type that is not its current value."""
     kind = str(field.type)
     if isinstance(now, bool) or kind == "bool":
@@ -43,7 +43,7 @@ def _unlike(field: dataclasses.Field, now):
 
 def _fill(obj) -> dict[str, object]:
     want = {}
-    for f in dataclasses.fields(obj):
+    for f in fields(obj):
         if f.name in HAND_WRITTEN:
             continue
         value = _unlike(f, getattr(obj, f.name))
@@ -70,9 +70,9 @@ def test_every_field_of_an_instance_and_its_class_survives_a_round_trip():
     for name, value in want_entry.items():
         assert getattr(got_entry, name) == value, f"ClassEntry.{name} lost on restore"
     assert pid not in eng._pids and eng._pids[4242] == (got, "main")
-    # the field lists are the dataclasses' own: nothing is named twice
-    assert set(want_inst) | HAND_WRITTEN >= {f.name for f in dataclasses.fields(Instance)}
-    assert set(want_entry) | HAND_WRITTEN >= {f.name for f in dataclasses.fields(ClassEntry)}
+    # the field lists are the records' own: nothing is named twice
+    assert set(want_inst) | HAND_WRITTEN >= {f.name for f in fields(Instance)}
+    assert set(want_entry) | HAND_WRITTEN >= {f.name for f in fields(ClassEntry)}
 
 
 def test_a_snapshot_of_an_older_version_without_new_fields_still_restores():

@@ -1,6 +1,7 @@
-"""A fresh init restores a snapshot before it has made any JobClass: the lazy
-dataclass (upstart/lazydata.py) must be made first, or a stateful re-exec
-falls back to a stateless one ("must be called with a dataclass type")."""
+"""A fresh init restores a snapshot before it has made any JobClass: the
+record's fields (upstart/records.py) are known before its methods are made
+at its first instance, so a stateful re-exec does not fall back to a
+stateless one."""
 
 import subprocess
 import sys
