@@ -7,11 +7,13 @@ Each figure is taken in a fresh interpreter, best of N runs:
   `upstart.daemon.daemon.Daemon`): the cumulative times of the top-level
   imports that `python -c pass` does not have, summed; with the number of
   modules they add, and whether `dataclasses` or `inspect` is among them;
+  the same for the engine and the job-file loader alone (no event loop:
+  asyncio imports `inspect` itself);
 * `make`: making every record class of `upstart.core.effects` and
   `upstart.jobfile.model` (what their first instantiation costs);
 * `new`: creating one `StateChanged` effect (a frozen record of three
   fields), one `Trace` (five, defaults) and one `Event` (slots, identity),
-  by `timeit`.
+  by `timeit` (the best of N processes).
 
     python bench/records_probe.py [--runs 5] [--tree DIR]
 
@@ -30,6 +32,8 @@ import sys
 START = ("import sys; sys.modules['ssl'] = None; "
          "from upstart.daemon.options import parse_options; "
          "from upstart.daemon.daemon import Daemon")
+# the engine and the job-file loader alone: what init imports besides its loop
+CORE = "import upstart.core.engine, upstart.jobfile.conf"
 
 MAKE = r"""
 import json, sys, time
@@ -93,9 +97,9 @@ def _importtime(code: str, env: dict[str, str]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def start_imports(env: dict[str, str]) -> dict[str, object]:
+def start_imports(env: dict[str, str], code: str = START) -> dict[str, object]:
     floor = _importtime("pass", env)
-    got = _importtime(START, env)
+    got = _importtime(code, env)
     new = {m: v for m, v in got.items() if m not in floor}
     top = min(d for _, d in new.values())
     return {"import_ms": sum(c for c, d in new.values() if d == top) / 1e3,
@@ -111,14 +115,21 @@ def main() -> int:
     env = _env(args.tree)
     runs = [start_imports(env) for _ in range(args.runs)]
     best = min(runs, key=lambda r: r["import_ms"])
+    core = min((start_imports(env, CORE) for _ in range(args.runs)),
+               key=lambda r: r["import_ms"])
     makes = [json.loads(subprocess.run([sys.executable, "-c", MAKE], env=env, cwd=_cwd(env),
                                        check=True,
                                        capture_output=True, text=True).stdout)
              for _ in range(args.runs)]
-    new = json.loads(subprocess.run([sys.executable, "-c", NEW], env=env, cwd=_cwd(env), check=True,
-                                    capture_output=True, text=True).stdout)
+    news = [json.loads(subprocess.run([sys.executable, "-c", NEW], env=env, cwd=_cwd(env),
+                                      check=True, capture_output=True, text=True).stdout)
+            for _ in range(args.runs)]
+    new = {k: min(n[k] for n in news) for k in news[0]}
     print(f"import of init's start: {best['import_ms']:.1f} ms, {best['modules']} modules"
           f" (dataclasses: {best['dataclasses']}, inspect: {best['inspect']})")
+    print(f"import of the engine and job-file loader: {core['import_ms']:.1f} ms,"
+          f" {core['modules']} modules (dataclasses: {core['dataclasses']},"
+          f" inspect: {core['inspect']})")
     m = min(makes, key=lambda r: r["make_ms"])
     print(f"make {m['classes']} record classes of effects and jobfile.model: "
           f"{m['make_ms']:.2f} ms")
