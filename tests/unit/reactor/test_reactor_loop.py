@@ -194,18 +194,18 @@ def test_signals_are_handled_from_the_loop_once_per_delivery(loop):
 def test_a_signal_wakes_a_loop_waiting_with_no_timer(loop):
     """Nothing else to do: the loop sleeps in epoll until the signal's byte
     arrives on the wake-up socket (a child's exit: SIGCHLD, as init reaps)."""
-    seen: list = []
     done = loop.create_future()
+    pids: list = []
 
     def child():
-        seen.append(os.waitpid(-1, os.WNOHANG)[0])
-        done.set_result(None)
+        if not done.done() and os.waitpid(pids[0], os.WNOHANG)[0] == pids[0]:
+            done.set_result(pids[0])
     loop.add_signal_handler(signal.SIGCHLD, child)
     pid = os.fork()
     if pid == 0:
         os._exit(0)
-    loop.run_until_complete(done)
-    assert seen == [pid]
+    pids.append(pid)
+    assert loop.run_until_complete(done) == pid
 
 
 def test_a_signal_handler_that_raises_is_reported(loop):
