@@ -16,8 +16,8 @@ the session's `root`: file paths (and unix socket paths) are watched under it,
 and the events carry the paths as the jobs see them, inside the chroot.
 
 Owns the per-instance watch keys and the three source watchers, each
-created at its first use (pyroute2, inotify and bus sockets cost nothing
-until a job asks). Never decides readiness itself (the core does), never
+created at its first use (the socket source's netlink socket and BPF
+program, inotify and bus sockets cost nothing until a job asks). Never decides readiness itself (the core does), never
 polls a file, never raises into the daemon: a leaf it cannot watch is
 logged and left to events.
 """

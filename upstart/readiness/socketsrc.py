@@ -9,8 +9,9 @@ cannot be read (another user's process), any listener counts.
 
 How "listening" is learnt: a netlink `sock_diag` dump of the listening
 sockets of one family, the messages built and read by `sockdiag.py` with
-`struct` (pyroute2, used before, cost PID 1 ~13 MB and 130-185 ms at the
-first socket watch, seconds under emulation: issue #21). When to dump:
+`struct` (pyroute2, used before, cost PID 1 87 ms, 225 modules and 16.5 MB
+at the first socket watch, ~3 s under emulation: docs/design/netlink.md).
+When to dump:
 
 * TCP: the kernel's `inet_sock_set_state` tracepoint, through a tiny BPF
   program and ring buffer (`listenbpf.py`), wakes the loop at every
@@ -25,7 +26,7 @@ first socket watch, seconds under emulation: issue #21). When to dump:
   container forbidding bpf(2)) there is no other notification for listen(2):
   sock_diag multicasts only socket destruction, the proc connector reports
   fork/exec/exit but no socket calls. A dump of a few listeners costs
-  ~0.06 ms, so a waiting watch costs ~0.1% of a CPU at the 50 ms cap.
+  ~0.04 ms, so a waiting watch costs ~0.1% of a CPU at the 50 ms cap.
 
 docs/design/readiness.md "Sources" has the measured latencies.
 
