@@ -203,7 +203,7 @@ class EngineBackend:
                 self.d.logger.log("warn", f"Unable to update the D-Bus activation "
                                   f"environment: {exc}")
         task = self.d.loop.create_task(update())
-        _BACKGROUND.add(task)                  # kept until done (asyncio's loop holds tasks weakly)
+        _BACKGROUND.add(task)                  # kept until done (a loop may hold tasks weakly)
         task.add_done_callback(_BACKGROUND.discard)
 
     def unset_env_list(self, caller: Caller, job_details: list[str], names: list[str]) -> None:

@@ -20,8 +20,8 @@ on). Its collections hold only what is registered: a cancelled timer leaves
 the heap when it is due, or at once when cancelled ones make up most of it.
 
 The method names and signatures are asyncio's, for the subset init uses,
-so the modules shared with processes that keep asyncio (the control
-server, the bridges' tests) run on either loop.
+so the modules shared with code that keeps asyncio (the control server,
+which the test servers run on asyncio) work on either loop.
 """
 
 from __future__ import annotations
