@@ -72,6 +72,10 @@ FILES = {
                                "    address 192.0.2.10/24\n"
                                "    pre-up ip link add dummy0 type dummy\n"
                                "    post-down ip link del dummy0\n",
+    # loading `dummy` makes a `dummy0` of its own (numdummies=1), and then
+    # the pre-up's `ip link add dummy0` fails with "File exists"
+    "/etc/modprobe.d/dummy.conf": "# upstart-py VM: links are made by ifupdown's pre-up\n"
+                                  "options dummy numdummies=0\n",
     # the bad-input case: a job whose daemon is not in the image
     "/etc/init/missing-daemon.conf": "# VM only (vm/debian.py): a daemon that is not installed\n"
                                      "description \"a job whose program is missing\"\n"
@@ -347,10 +351,10 @@ class Serial:
 
 
 def _jobs(listing: str) -> dict[str, str]:
-    """job -> `goal/state` from `initctl list`."""
+    """job (or `job (instance)`) -> `goal/state` from `initctl list`."""
     out = {}
     for line in listing.splitlines():
-        m = re.match(r"^(\S+) (\S+/\S+?)[,]?(?: process \d+)?$", line.strip())
+        m = re.match(r"^(\S+(?: \(.*\))?) (\S+/\S+?)[,]?(?: process \d+)?$", line.strip())
         if m:
             out[m.group(1)] = m.group(2)
     return out
@@ -472,6 +476,16 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     for job in SERVICES:
         rep.check(jobs.get(job) == "start/running", f"{job} is {jobs.get(job)!r}, "
                   "not start/running")
+    # the network as /etc/network/interfaces says: the dummy link up with its
+    # address, configured once (networking's ifup -a and network-interface's
+    # ifup never race on it: a second ifup at once fails on its pre-up)
+    code, addr = shell.run("ip -4 -br addr show dummy0")
+    rep.check(code == 0 and "192.0.2.10/24" in addr, f"dummy0 not configured: {addr!r}")
+    rep.check(jobs.get("network-interface (dummy0)") == "start/running",
+              f"network-interface (dummy0) is {jobs.get('network-interface (dummy0)')!r}")
+    code, netlog = shell.run("cat /var/log/upstart/networking.log "
+                             "/var/log/upstart/network-interface-dummy0.log 2>/dev/null")
+    rep.check("failed" not in netlog, f"ifup failed at boot: {netlog!r}")
     # where the boot's CPU went (for docs/boot.md): the processes still alive
     shell.run("ps -eo pid,time,etimes,comm --sort=-time | head -20")
     code, who = shell.run("who")

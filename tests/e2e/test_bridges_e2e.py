@@ -481,6 +481,34 @@ def test_udev_bridge_emits_device_added_with_udev_env(tmp_path):
         assert "ID_FOO=barbaz" in lines            # \x01 stripped
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare for a private network namespace")
+def test_stock_udev_bridge_is_ready_only_once_it_listens(tmp_path):
+    """The stock job says `ready on notify`; the bridge says READY=1 once its
+    udev monitor is open. A coldplug that starts on its `ready` and sends
+    one uevent, once, never loses it (on `started`, the bridge may still be
+    importing: the Debian boot lost most of its coldplug that way)."""
+    with open(os.path.join(REPO, "jobs", "upstart-udev-bridge.conf")) as f:
+        stock = f.read().replace("start on starting udev\n", "").replace(
+            "stop on stopped udev\n", "")
+    assert "ready on notify" in stock
+    out = tmp_path / "out"
+    send = tmp_path / "send_uevent.py"
+    send.write_text(SEND_UEVENT)
+    jobs = {
+        "upstart-udev-bridge": stock.replace("exec upstart-udev-bridge",
+                                             "exec %s/upstart-udev-bridge" % BIN),
+        "coldplug": "start on ready upstart-udev-bridge\ntask\nexec %s %s 7\n" % (PY, send),
+        "t": "start on upstarttest-device-added\ntask\nexec sh -c 'echo $SEQNUM >> %s'\n" % out,
+    }
+    with Pid1Init(jobs=jobs) as init:
+        assert init.run("initctl", "start", "upstart-udev-bridge").returncode == 0
+        init.wait_for(lambda: "7" in read(out).split(), timeout=60)
+        status = init.run("initctl", "status", "upstart-udev-bridge").stdout
+        assert "start/running" in status and "ready" in status
+        assert read(out).split() == ["7"]                 # sent once, seen once
+
+
 # ------------------------------------------------- udev: link events
 
 needs_netns = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare")

@@ -195,10 +195,9 @@ def test_no_cgroupfs_is_one_log_line_and_tracking_begins_once_it_is_mounted(base
 
 
 def _connector_reason() -> str | None:
-    import asyncio
-
     from upstart.process.proctrack import open_connector
-    loop = asyncio.new_event_loop()
+    from upstart.reactor.loop import Reactor
+    loop = Reactor()
     try:
         got = open_connector(loop)
         if isinstance(got, str):

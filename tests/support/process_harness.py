@@ -1,6 +1,6 @@
 """A synchronous driver for a `Supervisor`, for tests, benchmarks and tools.
 
-It plays the daemon's part in miniature: a private asyncio loop, a SIGCHLD
+It plays the daemon's part in miniature: a private reactor (init's loop), a SIGCHLD
 handler that calls `reap()` and queues the notes, and `wait()` helpers that
 run the loop until a note arrives. It also remembers every pid it spawned
 so `close()` can kill their process groups and reap them: nothing is left
@@ -9,12 +9,13 @@ running. It must never be used inside the daemon itself.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
 from typing import Callable
 
+from upstart.reactor.futures import sleep
+from upstart.reactor.loop import Reactor
 from upstart.core.effects import SpawnRequest
 from upstart.jobfile.model import JobClass, Process
 from upstart.process.notes import Exited, Note, Ready
@@ -36,7 +37,7 @@ def request(command: str, *, script: bool = False, job: str = "j", instance: str
 
 class Harness:
     def __init__(self, **kwargs):
-        self.loop = asyncio.new_event_loop()
+        self.loop = Reactor()
         kwargs.setdefault("logdir", None)
         kwargs.setdefault("no_log", False)
         kwargs.setdefault("session_init", False)
@@ -57,7 +58,7 @@ class Harness:
         return pid
 
     def run(self, seconds: float) -> None:
-        self.loop.run_until_complete(asyncio.sleep(seconds))
+        self.loop.run_until_complete(sleep(self.loop, seconds))
 
     def wait(self, match: Callable[[Note], bool], timeout: float = 5.0) -> Note:
         """Run the loop until some note matches; return the first that does."""

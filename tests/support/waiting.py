@@ -3,8 +3,9 @@
 A test waits for the state it needs (a status line, a file, a member of a
 cgroup), never for a length of time: `wait_for` polls a predicate and returns
 its first true value, or fails naming what it waited for. `spin_until` does the
-same while turning an asyncio loop the test drives (the `loop` fixture);
-`until` from inside a coroutine.
+same while turning a loop the test drives: init's reactor (the `reactor`
+fixture), for the modules PID 1 runs, or an asyncio loop (the `loop` fixture),
+for the bridges, which keep asyncio; `until` from inside a coroutine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from upstart.reactor.futures import sleep
+from upstart.reactor.loop import Reactor
 
 
 def _failure(predicate, timeout: float, context: Callable[[], str] | None) -> AssertionError:
@@ -45,8 +49,15 @@ def loop():
     lp.close()
 
 
-def spin_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], Any],
-               timeout: float = 5.0) -> Any:
+@pytest.fixture
+def reactor():
+    """A fresh reactor, init's own loop (upstart/reactor), closed after."""
+    lp = Reactor()
+    yield lp
+    lp.close()
+
+
+def spin_until(loop, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
     """Run `loop` in small steps until `predicate` is true; return its value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -55,7 +66,7 @@ def spin_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], Any],
             return value
         if time.monotonic() >= deadline:
             raise _failure(predicate, timeout, None)
-        loop.run_until_complete(asyncio.sleep(0.01))
+        loop.run_until_complete(sleep(loop, 0.01))
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:

@@ -4,7 +4,8 @@
   asyncio, subprocess, select, ctypes (nor the C modules behind them), at any
   depth of the file: a clock and a spawner are injected.
 * Arrows point down: `observe/` imports nothing of `daemon/`; `bridges/` and
-  `timebridge/` nothing of `core/` or `daemon/` (they talk to init over D-Bus).
+  `timebridge/` nothing of `core/` or `daemon/` (they talk to init over D-Bus);
+  `reactor/` (init's event loop) nothing of ours, nor asyncio.
 * No module-level import cycle inside `upstart/` (imports inside functions and
   under `if TYPE_CHECKING:` do not run at import time and are not edges).
 * No module over 800 lines.
@@ -231,6 +232,15 @@ def test_bridges_import_nothing_of_core_or_daemon():
 
 def test_timebridge_imports_nothing_of_core_or_daemon():
     assert offences_layer("timebridge", ("core", "daemon")) == []
+
+
+def test_reactor_imports_nothing_of_ours_but_itself():
+    """init's event loop (upstart/reactor/, docs/design/reactor.md) is a leaf:
+    the daemon and the control server use it; it knows neither, nor asyncio."""
+    layers = {name.split(".")[1] for name in MODULES if name.startswith("upstart.")}
+    assert offences_layer("reactor", tuple(sorted(layers - {"reactor"}))) == []
+    assert [f"{where(p, line)} imports {name}" for p in files_of("reactor")
+            for line, name in imports(p) if name.split(".")[0] == "asyncio"] == []
 
 
 def test_no_module_level_import_cycle():

@@ -16,6 +16,7 @@ cron start/running, process 316
 dbus start/running, process 220
 \tready
 failsafe stop/waiting
+network-interface (dummy0) start/running
 networking start/running
 rsyslog start/running, process 203
 \twaiting for ready
@@ -26,6 +27,7 @@ def test_initctl_list_and_status_lines_are_read():
     jobs = debian._jobs(LISTING)
     assert jobs["cron"] == jobs["dbus"] == jobs["networking"] == "start/running"
     assert jobs["failsafe"] == "stop/waiting"
+    assert jobs["network-interface (dummy0)"] == "start/running"     # an instance
     assert debian._pids(LISTING) == {"cron": 316, "dbus": 220, "rsyslog": 203}
 
 

@@ -85,6 +85,26 @@ class Log:
     debug = info
 
 
+def notify_ready(environ=os.environ) -> bool:
+    """Tell init the bridge is listening: `READY=1` on `$NOTIFY_SOCKET` (the
+    job's `ready on notify`; systemd's protocol, an abstract name starting
+    with `@`). Without the variable (no `ready on notify`, another init) it
+    does nothing. True when the datagram went out. Never raises: a bridge
+    that cannot say so still works, and init's job stays `waiting for ready`."""
+    import socket
+    path = environ.get("NOTIFY_SOCKET", "")
+    if not path:
+        return False
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.sendto(b"READY=1\n", path)
+    except OSError:
+        return False
+    return True
+
+
 def daemonise(pidfile: str | None = None) -> None:
     """Detach from the terminal and the parent (double fork), as `--daemon`."""
     if os.fork():

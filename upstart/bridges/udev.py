@@ -127,6 +127,10 @@ async def serve(opts, log) -> int:
     monitor.start()
     bridge = UdevBridge(link, log, monitor, no_strip=opts.no_strip)
     asyncio.get_running_loop().add_reader(monitor.fileno(), bridge.on_readable)
+    # from here no uevent is lost (the monitor's socket queues what comes
+    # before the loop reads it): the coldplug (`start on ready
+    # upstart-udev-bridge`) may replay the devices now
+    common.notify_ready()
     links = None if opts.no_link_events else LinkEvents(link, log, no_strip=opts.no_strip)
     if links is not None:
         await links.start()

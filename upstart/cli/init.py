@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
                         pass
             sys.stderr.write(f"{prog}: Not being executed as init\n")
             return 1
-    # footprint (issue #23): asyncio imports `ssl` when it can (OpenSSL's
-    # libraries: about 4.5 MB of init's RSS and a Python start's worth of time)
-    # and copes without it; PID 1 never speaks TLS, so it is kept out
-    # (docs/design/footprint.md)
+    # footprint (issue #23): `ssl` is OpenSSL's libraries (about 4.5 MB of
+    # RSS and a Python start's worth of time); PID 1 never speaks TLS, so no
+    # module may load it (asyncio did; init now runs on its own loop:
+    # docs/design/footprint.md, reactor.md)
     sys.modules.setdefault("ssl", None)
     from upstart.daemon.daemon import Daemon
 

@@ -14,7 +14,6 @@ A mixin of `upstart.control.server.ControlServer` over its `Transport`.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 
@@ -26,6 +25,7 @@ from upstart.control.backend import Caller
 from upstart.control.sasl import SaslServer
 from upstart.control.transport import Connection
 from upstart.core.effects import ControlError, ControlFailure
+from upstart.reactor.futures import wait_for
 
 _BUS = DBusAddress("/org/freedesktop/DBus", "org.freedesktop.DBus", "org.freedesktop.DBus")
 
@@ -47,7 +47,7 @@ class BusClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         sock.setblocking(False)
         try:
-            await asyncio.wait_for(self._bus_handshake(sock, sockaddr), timeout)
+            await wait_for(self.loop, self._bus_handshake(sock, sockaddr), timeout)
         except BaseException:
             sock.close()
             raise
@@ -57,9 +57,9 @@ class BusClient:
         self._conns[conn.fd] = conn
         self.loop.add_reader(conn.fd, self._readable, conn)
         try:
-            conn.unique_name = (await asyncio.wait_for(self._bus_call(
+            conn.unique_name = (await wait_for(self.loop, self._bus_call(
                 conn, "Hello"), timeout))[0]
-            result = (await asyncio.wait_for(self._bus_call(
+            result = (await wait_for(self.loop, self._bus_call(
                 conn, "RequestName", "su", (name, 4)), timeout))[0]
         except BaseException:
             self._drop(conn)
@@ -108,7 +108,7 @@ class BusClient:
         conn = self.bus_connection(label)
         if conn is None:
             raise OSError("Not connected to a D-Bus bus")
-        return await asyncio.wait_for(self._bus_call(conn, member, sig, body), timeout)
+        return await wait_for(self.loop, self._bus_call(conn, member, sig, body), timeout)
 
     def _bus_call(self, conn, member, sig="", body=()):
         msg = new_method_call(_BUS, member, sig or None, body)

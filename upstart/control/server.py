@@ -23,7 +23,6 @@ the engine's effects to every connection.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 
 from jeepney.low_level import HeaderFields, Message, MessageFlag, MessageType
@@ -44,6 +43,7 @@ from upstart.control.transport import (  # noqa: F401  (limits: re-exported for 
 )
 from upstart.core import effects as fx
 from upstart.core.effects import ControlFailure
+from upstart.reactor.futures import sleep
 
 # effects whose fields are all strings (or tuples of them): equal effects give
 # equal bytes, so a signal's bytes can be looked up by its effect (JobFailed,
@@ -65,13 +65,13 @@ def _call(conn: Connection, msg: Message, fds: list[int]) -> Call:
 class ControlServer(BusClient, Transport):
     """The D-Bus server of init. See the module docstring."""
 
-    def __init__(self, backend, address: str, *, loop: asyncio.AbstractEventLoop | None = None,
+    def __init__(self, backend, address: str, *, loop=None,
                  user_mode: bool = False, allowed_uids=None, log=None):
         super().__init__(address, loop=loop, allowed_uids=allowed_uids, log=log)
         self.backend = backend
         self.user_mode = user_mode
         self.router = Router(backend)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set = set()   # the tasks of calls being answered
         self._signal_heads: dict = {}       # perf: fast_signal_parts' header cache
         self._signal_bytes: dict = {}       # perf: effect -> its signal's bytes (no serial)
 
@@ -104,7 +104,7 @@ class ControlServer(BusClient, Transport):
         self.pause_for_exec()
         deadline = self.loop.time() + timeout
         while not self.exec_ready() and self.loop.time() < deadline:
-            await asyncio.sleep(0.002)
+            await sleep(self.loop, 0.002)
 
     def _spawn(self, coro) -> None:
         task = self.loop.create_task(coro)
@@ -244,14 +244,14 @@ class ControlServer(BusClient, Transport):
     async def _finish(self, call, want_reply, awaitable) -> None:
         try:
             result = await awaitable
-        except asyncio.CancelledError:
-            call.conn.in_flight -= 1
-            raise
         except Exception as exc:
             call.close_fds()
             self._answer(call, want_reply, error=exc)
             self._call_done(call.conn)
             return
+        except BaseException:      # cancelled (on either loop: CancelledError is a BaseException)
+            call.conn.in_flight -= 1
+            raise
         call.close_fds()
         self._answer(call, want_reply, result=result)
         self._call_done(call.conn)

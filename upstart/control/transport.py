@@ -19,7 +19,6 @@ connections that arrive while the new init starts wait in its backlog
 from __future__ import annotations
 
 import array
-import asyncio
 import os
 import socket
 import struct
@@ -91,7 +90,7 @@ class Connection:
 class Transport:
     """Listening socket and connections; subclasses define `_dispatch`."""
 
-    def __init__(self, address: str, *, loop: asyncio.AbstractEventLoop | None = None,
+    def __init__(self, address: str, *, loop=None,
                  allowed_uids=None, log=None):
         self.address = address
         self.loop = loop
@@ -114,7 +113,8 @@ class Transport:
         """Bind and listen; raises OSError if the address is taken. `fd`: a
         listening socket inherited from the init that re-exec'd into us
         (bound to the same address): adopted as it is, its backlog kept."""
-        if self.loop is None:
+        if self.loop is None:          # not init (which passes its reactor): asyncio's
+            import asyncio
             self.loop = asyncio.get_running_loop()
         sockaddr, _ = addr.parse(self.address)
         if fd is not None:

@@ -15,7 +15,6 @@ with the manager requests a chroot may not make; docs/design/sessions.md).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from upstart.jobfile.model import expr_to_rpn
 from upstart.process import procstat
 
 if TYPE_CHECKING:
+    from upstart.reactor.futures import Future
     from upstart.daemon.world import World
 
 
@@ -47,7 +47,7 @@ class _Now:
     def __init__(self):
         self.done = False
         self.error: ControlError | None = None
-        self.future: asyncio.Future | None = None
+        self.future: Future | None = None
 
     def answer(self, error: ControlError | None) -> None:
         if self.done:
@@ -67,7 +67,7 @@ class EngineBackend:
         self.d = daemon        # upstart.daemon.daemon.Daemon: the mode, bus, shutdown, re-exec
         self.world = world     # the engine served, its timers and readiness
         self._tokens = itertools.count(1)
-        self.pending: dict[int, asyncio.Future] = {}
+        self.pending: dict[int, Future] = {}
 
     @property
     def engine(self):
@@ -79,7 +79,7 @@ class EngineBackend:
 
     # ------------------------------------------------------------ plumbing
 
-    def _request(self, method, *args, **kw) -> asyncio.Future:
+    def _request(self, method, *args, **kw) -> Future:
         token = next(self._tokens)
         fut = self.d.loop.create_future()
         self.pending[token] = fut
@@ -199,11 +199,11 @@ class EngineBackend:
         async def update():
             try:
                 await server.bus_call("UpdateActivationEnvironment", "a{ss}", (env,))
-            except (OSError, ControlFailure, asyncio.TimeoutError) as exc:
+            except (OSError, ControlFailure, TimeoutError) as exc:
                 self.d.logger.log("warn", f"Unable to update the D-Bus activation "
                                   f"environment: {exc}")
         task = self.d.loop.create_task(update())
-        _BACKGROUND.add(task)                  # kept until done (asyncio holds weak refs)
+        _BACKGROUND.add(task)                  # kept until done (a loop may hold tasks weakly)
         task.add_done_callback(_BACKGROUND.discard)
 
     def unset_env_list(self, caller: Caller, job_details: list[str], names: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The daemon shell: one asyncio loop around the pure engine.
+"""The daemon shell: one event loop (init's own reactor) around the pure engine.
 
 The shell owns every piece of I/O and nothing of the policy. It turns the
 outside world into engine inputs (signals, SIGCHLD reaping through the
@@ -19,13 +19,10 @@ logs a failure and lets the loop go on.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
-import json
 import os
 import signal
 import sys
-import traceback
 
 from upstart.daemon import clock
 from upstart.daemon.env import InitEnv, undo_locale_coercion
@@ -33,6 +30,7 @@ from upstart.daemon.log import Logger
 from upstart.daemon.options import Options
 from upstart.daemon.timers import Timers, reaps_first
 from upstart.daemon.world import World
+from upstart.reactor.loop import Reactor
 
 PR_SET_CHILD_SUBREAPER = 36
 RB_DISABLE_CAD = 0
@@ -51,8 +49,9 @@ class Daemon:
         self.pid1 = os.getpid() == 1 and not opts.user
         self.env = InitEnv(opts, self.environ, pid1=self.pid1)
         self.address = self.env.address
-        self.loop = asyncio.new_event_loop()
         self.logger = Logger(priority=opts.priority, kmsg=self.pid1)
+        # not asyncio: its import is a quarter of init's start (docs/design/reactor.md)
+        self.loop = Reactor(report=self._loop_error)
         # made by _build(): the parts, and the global world
         self.supervisor = None
         self.cgroups = None
@@ -67,7 +66,7 @@ class Daemon:
         self.bus_address: str | None = None       # NotifyDBusAddress
         self.cgroup_manager_address: str | None = None
         self.session_file: str | None = None
-        self.exit_future: asyncio.Future | None = None
+        self.exit_future = None   # a Future of the exit status, made by main()
         self.in_container = False
         self.bus_connected = False
         self._bus_connecting = False
@@ -241,10 +240,20 @@ class Daemon:
         if self.shutdown.quiescing:
             self.shutdown.progress()
 
+    def _loop_error(self, message: str, exc: BaseException | None) -> None:
+        """The loop's report of an exception no handler caught (a callback
+        outside `guard`, a task's exception nobody retrieved): logged as
+        `guard` logs, and the loop goes on."""
+        import traceback         # footprint: only when something went wrong
+        text = "".join(traceback.format_exception(exc)).strip() if exc is not None else ""
+        self.logger.log("error", f"internal error: {message}: "
+                        + text.replace("\n", " | "))
+
     def guard(self, fn, *args) -> None:
         try:
             fn(*args)
         except Exception:
+            import traceback     # footprint: only when something went wrong
             self.logger.log("error", "internal error: "
                             + traceback.format_exc().strip().replace("\n", " | "))
 
@@ -350,7 +359,7 @@ class Daemon:
         try:
             await self.server.connect_bus(address, label=label)
             self.bus_connected = True
-        except (OSError, asyncio.TimeoutError, ValueError, ControlFailure) as exc:
+        except (OSError, TimeoutError, ValueError, ControlFailure) as exc:
             # ControlFailure: the bus refused (e.g. its policy forbids our name)
             if not quiet:
                 self.logger.log("warn", f"Unable to connect to the D-Bus {label} bus: {exc}")
@@ -455,6 +464,8 @@ class Daemon:
         """In the re-executed init: rebuild every world from the old one's
         state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
         our own `GetState`: upstart/daemon/upgrade.py)."""
+        import json
+        import traceback
         from upstart.compat.state113 import StateFormatError, is_113
         from upstart.daemon.reexec import (STATE_VERSION, read_state, state_wait_secs,
                                            write_state_file)
@@ -615,7 +626,6 @@ class Daemon:
                 self.server.close()
 
     def run(self) -> int:
-        asyncio.set_event_loop(self.loop)
         try:
             return self.loop.run_until_complete(self.main())
         finally:

@@ -25,7 +25,7 @@ deadlines are the only timers.
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 import ctypes
 import os
 import signal
@@ -39,9 +39,12 @@ FINAL_EXIT_STATUS = {"halt": 0, "poweroff": 0, "reboot": 128 + 1}
 MIN_TIMEOUT = 5          # the final stage waits at least this long
 JOB_RUNTIME = 5          # logout: what `session-end` jobs get before the KILL phase
 
+if TYPE_CHECKING:
+    from upstart.reactor.loop import Reactor, Handle
+
 
 class Shutdown:
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, log: Callable[[str, str], None],
+    def __init__(self, *, loop: Reactor, log: Callable[[str, str], None],
                  worlds: Callable[[], Iterable[World]],
                  apply: Callable[[World, list], None],
                  guard: Callable[..., None], finish: Callable[[int], None]):
@@ -54,7 +57,7 @@ class Shutdown:
         self.quiescing: str | None = None
         self.phase: str | None = None       # a Session Init's: "wait", then "kill"
         self._done: Callable[[], None] | None = None
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: Handle | None = None
 
     # ------------------------------------------------------------ Session Init
 

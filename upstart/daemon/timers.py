@@ -9,10 +9,13 @@ is the engine's rule (`Dispatch._settle`, CONFIRM_DELAY in daemon.py).
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 from collections.abc import Callable
 
 from upstart.core.effects import timer_kind
+
+if TYPE_CHECKING:
+    from upstart.reactor.loop import Reactor, Handle
 
 
 def reaps_first(key: object) -> bool:
@@ -23,12 +26,12 @@ def reaps_first(key: object) -> bool:
 
 
 class Timers:
-    def __init__(self, loop: asyncio.AbstractEventLoop, guard: Callable[..., None],
+    def __init__(self, loop: Reactor, guard: Callable[..., None],
                  fire: Callable[[object], None]):
         self.loop = loop
         self._guard = guard          # runs fire(key), logging rather than raising
         self._fire = fire
-        self.handles: dict[object, asyncio.TimerHandle] = {}
+        self.handles: dict[object, Handle] = {}
 
     def set(self, key, delay: float) -> None:
         self.cancel(key)

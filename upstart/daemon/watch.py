@@ -1,6 +1,6 @@
 """Watching the configuration directories with inotify (`upstart.daemon.inotify`).
 
-`ConfWatcher` owns one inotify descriptor, registered with the asyncio loop. Every
+`ConfWatcher` owns one inotify descriptor, registered with init's loop. Every
 directory under every source is watched (new sub-directories are picked up);
 a change to anything that could be a job file calls `on_change()` once per
 burst of events. It decides nothing about what changed: the daemon rescans.
@@ -12,22 +12,25 @@ before /var/log is mounted): an inotify event on its parent, never a poll.
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 import os
 from typing import Callable
 
 from upstart.daemon import inotify as flags
 from upstart.daemon.inotify import INotify
 
+if TYPE_CHECKING:
+    from upstart.reactor.loop import Reactor, Handle
+
 
 class ConfWatcher:
-    def __init__(self, loop: asyncio.AbstractEventLoop, dirs: list[str],
+    def __init__(self, loop: Reactor, dirs: list[str],
                  on_change: Callable[[], None], delay: float = 0.02):
         self.loop = loop
         self.dirs = list(dirs)
         self.on_change = on_change
         self.delay = delay
-        self._pending: asyncio.TimerHandle | None = None
+        self._pending: Handle | None = None
         self._inotify = None
         try:
             self._inotify = INotify()
@@ -88,7 +91,7 @@ class DirWaiter:
     inotify watch on its nearest existing ancestor, moved down as the missing
     components are made (no polling). Without inotify it does nothing."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, path: str,
+    def __init__(self, loop: Reactor, path: str,
                  on_exists: Callable[[], None]):
         self.loop = loop
         self.path = os.path.abspath(path)

@@ -16,7 +16,7 @@ failure here is logged once and otherwise ignored.
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 import json
 import os
 import time
@@ -34,6 +34,9 @@ from upstart.process import procstat
 
 LOG_TAIL_LINES = 10
 LOG_PAGE = 5000          # records per `log` answer (a D-Bus message stays small)
+
+if TYPE_CHECKING:
+    from upstart.reactor.loop import Reactor
 
 
 def _cmdline(pid: int) -> str:
@@ -135,7 +138,7 @@ class RecordingSpawner:
 
 class Observer:
     def __init__(self, *, logdir: str | None, events_path: str | None,
-                 loop: asyncio.AbstractEventLoop, log: Callable[[str, str], None],
+                 loop: Reactor, log: Callable[[str, str], None],
                  cgroups_status: Callable[[str], list[dict]] | None = None,
                  history_bytes: int | None = None, events_dir_mode: int = 0o700):
         """`logdir`: the job logs (`failed` shows their tails); `events_path`: the

@@ -1,5 +1,6 @@
 """Options shared by bridges: finding init, the pid file name, logging."""
 
+import os
 import io
 
 import pytest
@@ -55,3 +56,20 @@ def test_run_maps_results_and_fatal_errors(capsys):
     assert common.run("b", fatal) == 1
     assert common.run("b", refused) == 1
     assert capsys.readouterr().err == "b: nope\nb: denied\n"
+
+
+def test_notify_ready_sends_ready_on_the_notify_socket(tmp_path):
+    import socket as _socket
+    from upstart.bridges.common import notify_ready
+    # a path socket and an abstract one (`@name`, as init hands them out)
+    path = str(tmp_path / "notify")
+    abstract = "@upstart-test-notify-%d" % os.getpid()
+    for name, addr in ((path, path), (abstract, "\0" + abstract[1:])):
+        with _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM) as rx:
+            rx.bind(addr)
+            rx.settimeout(5)
+            assert notify_ready({"NOTIFY_SOCKET": name}) is True
+            assert rx.recv(64) == b"READY=1\n"
+    # no variable: nothing to say; nobody listening: no exception
+    assert notify_ready({}) is False
+    assert notify_ready({"NOTIFY_SOCKET": str(tmp_path / "nobody")}) is False

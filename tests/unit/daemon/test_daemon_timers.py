@@ -1,17 +1,17 @@
-"""The daemon's timer table (upstart/daemon/timers.py) on a real event loop:
+"""The daemon's timer table (upstart/daemon/timers.py) on init's event loop:
 a key set again replaces its timer, a cancelled one never fires, a fired one
 fires once."""
 
 from __future__ import annotations
 
-import asyncio
-
 from upstart.core.effects import CONFIRM_TIMER, TIMER_KINDS, TimerKey
 from upstart.daemon.timers import Timers, reaps_first
+from upstart.reactor.futures import sleep
+from upstart.reactor.loop import Reactor
 
 
 def _table():
-    loop = asyncio.new_event_loop()
+    loop = Reactor()
     fired: list = []
     return loop, fired, Timers(loop, lambda fn, *a: fn(*a), fired.append)
 
@@ -28,7 +28,7 @@ def test_a_key_set_again_replaces_its_timer():
         timers.set(CONFIRM_TIMER, 5.0)           # replaces the first one
         assert 4.0 < _due(loop, timers, CONFIRM_TIMER) <= 5.0
         assert len(timers.handles) == 2
-        loop.run_until_complete(asyncio.sleep(0.01))
+        loop.run_until_complete(sleep(loop, 0.01))
     finally:
         timers.close()
         loop.close()
@@ -42,7 +42,7 @@ def test_a_timer_fires_once_and_a_cancelled_one_never():
         timers.set(("b", "", "respawn"), 0)
         timers.cancel(("b", "", "respawn"))
         timers.cancel(("never", "", "set"))          # unknown key: nothing happens
-        loop.run_until_complete(asyncio.sleep(0.01))
+        loop.run_until_complete(sleep(loop, 0.01))
         assert fired == [("a", "", "respawn")] and timers.handles == {}
     finally:
         timers.close()

@@ -167,7 +167,7 @@ def test_only_a_privileged_caller_makes_a_session(daemon):
 def test_ready_on_a_file_is_watched_under_the_session_root(daemon):
     """`ready on file` of a session job: the path is the job's (inside the
     chroot); the watch is on `<root><path>`; the event names the inside path."""
-    import asyncio
+    from upstart.reactor.futures import sleep
 
     session = daemon.sessions.get(daemon.test_root)
     os.makedirs(os.path.join(daemon.test_root, "run"))
@@ -185,7 +185,7 @@ def test_ready_on_a_file_is_watched_under_the_session_root(daemon):
         for _ in range(200):
             if session.backend.instance_props("gated", "").ready:
                 return True
-            await asyncio.sleep(0.01)
+            await sleep(daemon.loop, 0.01)
         return False
 
     assert run(until_ready())

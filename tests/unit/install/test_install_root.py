@@ -20,7 +20,8 @@ def test_the_wheel_carries_the_stock_and_debian_jobs_and_they_parse(tmp_path):
                  "flush-early-job-log.conf", "console.conf", "upstart-udev-bridge.conf"):
         assert name in stock
     for name in ("udev.conf", "udevtrigger.conf", "dbus.conf", "rsyslog.conf", "cron.conf",
-                 "ssh.conf", "networking.conf", "ttyS0.conf", "hostname.conf"):
+                 "ssh.conf", "networking.conf", "ttyS0.conf", "hostname.conf",
+                 "udev-settle.conf", "network-interface.conf"):
         assert name in debian and name not in stock
     # the Debian set replaces the stock mountall and rc-sysinit
     assert debian["mountall.conf"] != stock["mountall.conf"]

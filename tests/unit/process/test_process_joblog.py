@@ -1,12 +1,12 @@
 """The console-log file writer: naming, lazy open, mode, re-creation, buffering."""
 
-import asyncio
 import errno
 import os
 import stat
 
 import pytest
 
+from upstart.reactor.loop import Reactor
 from upstart.process.joblog import BUFFER_LIMIT, JobLog, LogHub, log_path
 
 
@@ -18,7 +18,7 @@ def test_log_path_names():
 
 @pytest.fixture
 def hub():
-    loop = asyncio.new_event_loop()
+    loop = Reactor()
     notes = []
     h = LogHub(loop, notes.append)
     h.notes = notes

@@ -4,13 +4,14 @@ not serve this namespace (it answers only the initial user and pid ones)."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import time
 
 import pytest
 
+from upstart.reactor.futures import sleep
+from upstart.reactor.loop import Reactor
 from upstart.process.proctrack import open_connector
 from procfs import alive as _alive, pid_file
 
@@ -23,7 +24,7 @@ def escape(pidfile, then: str = "exec sleep 100") -> list[str]:
 
 @pytest.fixture
 def tracker():
-    loop = asyncio.new_event_loop()
+    loop = Reactor()
     logs: list[str] = []
     got = open_connector(loop, lambda p, m: logs.append(m))
     if isinstance(got, str):
@@ -36,7 +37,7 @@ def tracker():
 
 
 def _spin(loop, seconds: float) -> None:
-    loop.run_until_complete(asyncio.sleep(seconds))
+    loop.run_until_complete(sleep(loop, seconds))
 
 
 

@@ -1,4 +1,11 @@
-"""Fixtures for the readiness tests: `loop`, an asyncio loop the test turns
-(tests/support/waiting.py)."""
+"""Fixtures for the readiness tests: `loop`, init's reactor (the loop the
+readiness sources run on in PID 1), turned by the test (tests/support/waiting.py)."""
 
-from waiting import loop  # noqa: F401
+import pytest
+
+from waiting import reactor  # noqa: F401
+
+
+@pytest.fixture
+def loop(reactor):  # noqa: F811
+    return reactor

@@ -4,13 +4,13 @@ and the emitted event satisfies the core's `ready on` for that instance."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import pytest
 from busfixture import PrivateBus, claim, have_dbus
 
 from waiting import spin_until
+from upstart.reactor.futures import sleep
 from upstart.jobfile.model import Match
 from upstart.readiness.adapter import Readiness, bus_address
 
@@ -50,7 +50,7 @@ def test_file_created_later_and_unwatch(loop, tmp_path):
     (tmp_path / "a").write_text("")
     (tmp_path / "b").write_text("")
     assert spin_until(loop, lambda: emitted)
-    loop.run_until_complete(asyncio.sleep(0.05))
+    loop.run_until_complete(sleep(loop, 0.05))
     assert emitted == [("file", [f"FPATH={tmp_path}/b"])]
 
 
@@ -59,7 +59,7 @@ def test_rewatch_replaces_previous_watches(loop, tmp_path):
     r.watch("a", "", (Match("file", (f"FPATH={tmp_path}/old",)),))
     r.watch("a", "", (Match("file", (f"FPATH={tmp_path}/new",)),))
     (tmp_path / "old").write_text("")
-    loop.run_until_complete(asyncio.sleep(0.05))
+    loop.run_until_complete(sleep(loop, 0.05))
     assert emitted == []
     (tmp_path / "new").write_text("")
     assert spin_until(loop, lambda: emitted)
@@ -73,7 +73,7 @@ def test_socket_listener_of_the_job(loop):
     r, emitted, _ = make(loop)
     try:
         r.watch("srv", "", (Match("socket", ("PROTO=inet", f"PORT={port}")),), (os.getpid(),))
-        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.run_until_complete(sleep(loop, 0.05))
         assert emitted == []
         s.listen()
         assert spin_until(loop, lambda: emitted)
@@ -97,7 +97,7 @@ def test_dbus_name_on_the_session_bus(loop):
     with PrivateBus() as bus:
         r, emitted, _ = make(loop, environ={"DBUS_SESSION_BUS_ADDRESS": bus.address})
         r.watch("svc", "", (Match("dbus", ("NAME=org.example.Svc",)),))
-        loop.run_until_complete(asyncio.sleep(0.1))
+        loop.run_until_complete(sleep(loop, 0.1))
         conn = claim(bus.address, "org.example.Svc")
         try:
             assert spin_until(loop, lambda: emitted)
@@ -160,10 +160,11 @@ def test_sources_are_loaded_only_when_a_job_asks():
     import subprocess
     import sys
     code = """
-import asyncio, sys
+import sys
+from upstart.reactor.loop import Reactor
 from upstart.readiness.adapter import Readiness
 from upstart.jobfile.model import Match
-loop = asyncio.new_event_loop()
+loop = Reactor()
 r = Readiness(loop, lambda n, e: None)
 heavy = ("pyroute2", "inotify_simple", "upstart.readiness.socketsrc")
 print(sorted(m for m in heavy if m in sys.modules))

@@ -3,12 +3,12 @@ name claimed later, an unreachable bus retried, watches removed."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 from busfixture import PrivateBus, claim, have_dbus
 
 from waiting import spin_until
+from upstart.reactor.futures import sleep
 from upstart.readiness.dbussrc import BusConnection, BusWatcher, match_rule
 from upstart.readiness.spec import DbusSpec
 
@@ -32,7 +32,7 @@ def test_name_claimed_later_fires(loop, bus):
     fired = []
     w.add("k", DbusSpec("org.example.Later", "session"), lambda: fired.append(1))
     assert spin_until(loop, lambda: w._conns["session"].state == "running")
-    loop.run_until_complete(asyncio.sleep(0.1))
+    loop.run_until_complete(sleep(loop, 0.1))
     assert fired == []
     conn = claim(bus.address, "org.example.Later")
     try:
@@ -64,7 +64,7 @@ def test_two_watches_share_a_connection_and_removal_is_per_watch(loop, bus):
     ca, cb = claim(bus.address, "org.example.A"), claim(bus.address, "org.example.B")
     try:
         assert spin_until(loop, lambda: fired)
-        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.run_until_complete(sleep(loop, 0.05))
         assert fired == ["b"]
     finally:
         ca.close()

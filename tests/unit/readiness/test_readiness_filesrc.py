@@ -3,18 +3,18 @@ later, levels of missing directories, globs, a watched directory removed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 
 
 from waiting import spin_until
+from upstart.reactor.futures import sleep
 from upstart.readiness.filesrc import FileWatcher, find, nearest_dir
 from upstart.readiness.spec import FileSpec
 
 
 def spin(loop, seconds=0.05):
-    loop.run_until_complete(asyncio.sleep(seconds))
+    loop.run_until_complete(sleep(loop, seconds))
 
 
 def make(loop, logs=None):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -12,6 +11,7 @@ import time
 
 import pytest
 
+from upstart.reactor.futures import sleep
 from upstart.readiness import socketsrc
 from upstart.readiness.socketsrc import (
     DiagProbe, SocketWatcher, inet_matches, next_delay, owned, socket_inodes, unix_matches,
@@ -138,15 +138,15 @@ def test_watcher_rechecks_on_backoff_and_fires_once(loop):
                       listen_events=False)
     fired = []
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: fired.append(1))
-    loop.run_until_complete(asyncio.sleep(0.1))
+    loop.run_until_complete(sleep(loop, 0.1))
     assert not fired and probe.calls >= 4           # 5, 7.5, 11, 17, 25 ms ...
     probe.listening = [7]
     t0 = time.monotonic()
     while not fired and time.monotonic() - t0 < 1:
-        loop.run_until_complete(asyncio.sleep(0.005))
+        loop.run_until_complete(sleep(loop, 0.005))
     assert fired == [1] and w.keys() == [] and probe.closed
     calls = probe.calls
-    loop.run_until_complete(asyncio.sleep(0.1))
+    loop.run_until_complete(sleep(loop, 0.1))
     assert probe.calls == calls                       # no checks after firing
 
 
@@ -157,7 +157,7 @@ def test_watcher_remove_stops_checking(loop):
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
     w.remove("k")
     calls = probe.calls
-    loop.run_until_complete(asyncio.sleep(0.05))
+    loop.run_until_complete(sleep(loop, 0.05))
     assert probe.calls == calls == 1
 
 
@@ -171,11 +171,11 @@ def test_unix_path_bind_resets_backoff_through_the_file_watch(loop, tmp_path):
     path = tmp_path / "app.sock"
     fired = []
     w.add("k", parse_socket(("PROTO=unix", "PATH=" + str(path))), (), lambda: fired.append(1))
-    loop.run_until_complete(asyncio.sleep(1.0))     # back-off now at its cap
+    loop.run_until_complete(sleep(loop, 1.0))     # back-off now at its cap
     assert w._watches["k"].delay == socketsrc.MAX_DELAY
     probe.listening = [3]
     path.write_text("")                               # what bind(2) does to the directory
-    loop.run_until_complete(asyncio.sleep(0.03))
+    loop.run_until_complete(sleep(loop, 0.03))
     assert fired == [1]
     assert files.keys() == []
 
@@ -187,7 +187,7 @@ def test_probe_failure_is_logged_not_raised(loop):
     logs = []
     w = SocketWatcher(loop, lambda p, m: logs.append(m), probe=Broken(), listen_events=False)
     w.add("k", parse_socket(("PROTO=inet", "PORT=80")), (), lambda: None)
-    loop.run_until_complete(asyncio.sleep(0.05))
+    loop.run_until_complete(sleep(loop, 0.05))
     assert len(logs) == 1 and "no netlink here" in logs[0]     # once, not per re-check
     assert w._watches["k"].handle is not None                  # still re-checking
     w.close()
@@ -224,7 +224,7 @@ def test_listen_event_triggers_a_prompt_check_of_tcp_watches_only(loop):
         watch.handle = loop.call_later(10.0, lambda: None)
     probe.listening = [5]
     made[0].callback()                                        # "something listened"
-    loop.run_until_complete(asyncio.sleep(0.02))
+    loop.run_until_complete(sleep(loop, 0.02))
     assert fired == ["tcp"]                                   # unix waits for its own turn
     assert socketsrc.next_delay(1.0, w._cap(parse_socket(("PROTO=inet", "PORT=1")))) == \
         socketsrc.MAX_DELAY_WITH_EVENTS
@@ -275,12 +275,12 @@ def test_real_listen_events_wake_the_watcher(loop):
         watch = w._watches["k"]
         watch.handle.cancel()
         watch.handle = loop.call_later(5.0, lambda: None)        # no back-off to help
-        loop.run_until_complete(asyncio.sleep(0.01))
+        loop.run_until_complete(sleep(loop, 0.01))
         t0 = time.monotonic()
         s.listen()
         deadline = t0 + 1.0
         while not fired and time.monotonic() < deadline:
-            loop.run_until_complete(asyncio.sleep(0.001))
+            loop.run_until_complete(sleep(loop, 0.001))
         assert fired and fired[0] - t0 < 0.5
         print(f"\nlisten -> fired {(fired[0] - t0) * 1000:.2f} ms")
     finally:
