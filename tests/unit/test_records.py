@@ -382,6 +382,7 @@ sys.meta_path.insert(0, Watch)
 sys.modules.setdefault("ssl", None)
 from upstart.daemon.options import parse_options
 from upstart.daemon.daemon import Daemon
+import upstart.control.server                   # started by the daemon, not imported
 import upstart.core.effects as effects, upstart.jobfile.model as model
 from upstart.records import made, PENDING
 opts = parse_options(["--user", "--no-log"])

@@ -13,15 +13,20 @@ refuses changing a job of another chroot session (`_own`).
 
 from __future__ import annotations
 
-import inspect
-
 from upstart.control import api, paths
 from upstart.core.effects import ControlError, ControlFailure
 
 
+def isawaitable(result) -> bool:
+    """`inspect.isawaitable` for what a backend returns (a coroutine, a future
+    or task of init's reactor or of asyncio), without importing `inspect`
+    (with `ast`, `dis`, `tokenize`) into PID 1 (docs/design/records.md)."""
+    return hasattr(type(result), "__await__")
+
+
 def _unit(result):
     """Reply with no arguments, awaiting the backend first if it is async."""
-    if result is not None and inspect.isawaitable(result):   # perf: None needs no check
+    if result is not None and isawaitable(result):   # perf: None needs no check
         async def wait():
             await result
             return ("", ())
@@ -30,7 +35,7 @@ def _unit(result):
 
 
 def _instance_reply(job, result, root=None):
-    if inspect.isawaitable(result):
+    if isawaitable(result):
         async def wait():
             inst = await result
             return ("o", (paths.instance_path(job, inst, root),))
@@ -58,7 +63,7 @@ def _restart(call, target):
     result = call.backend.restart(call.caller)
 
     async def wait():
-        if await result if inspect.isawaitable(result) else result:
+        if await result if isawaitable(result) else result:
             call.conn.exec_closes = True
             return NO_REPLY
         return ("", ())

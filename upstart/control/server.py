@@ -23,7 +23,7 @@ the engine's effects to every connection.
 
 from __future__ import annotations
 
-import inspect
+from types import CoroutineType
 
 from jeepney.low_level import HeaderFields, Message, MessageFlag, MessageType
 from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_signal
@@ -31,7 +31,7 @@ from jeepney.wrappers import DBusAddress, new_error, new_method_return, new_sign
 from upstart.control import api, policy
 from upstart.control.backend import NoSuchMethod
 from upstart.control.busclient import BusClient
-from upstart.control.methods import NO_REPLY, _unit
+from upstart.control.methods import NO_REPLY, _unit, isawaitable
 from upstart.control.codec import (
     U32, empty_reply, fast_emit_call, fast_parse_call, fast_reply_parts, fast_signal_parts,
 )
@@ -226,9 +226,9 @@ class ControlServer(BusClient, Transport):
     def _handled(self, call, want_reply, result) -> None:
         """Answer `call` with `result`: a reply, or an awaitable of one."""
         conn = call.conn
-        if type(result) is not tuple and inspect.isawaitable(result):   # perf: a reply first
+        if type(result) is not tuple and isawaitable(result):   # perf: a reply first
             if conn.in_flight >= MAX_CALLS_IN_FLIGHT:     # hardening: bounded
-                if inspect.iscoroutine(result):
+                if isinstance(result, CoroutineType):
                     result.close()                      # never started: nothing done
                 call.close_fds()
                 self._answer(call, want_reply, error=ControlFailure(fx.ControlError(
