@@ -11,10 +11,9 @@ removed in the meantime harmless. Never interprets the leaves.
 
 from __future__ import annotations
 
-import asyncio
-
 from upstart.bridges import conditions
 from upstart.control import client, wire
+from upstart.reactor.futures import Task, gather
 
 
 class JobWatcher:
@@ -25,15 +24,15 @@ class JobWatcher:
         self.log = log
         self.jobs: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
         self.generation: dict[str, int] = {}
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[Task] = set()
         link.on_signal(self._signal, ("JobAdded", "JobRemoved"))
 
     async def start(self) -> None:
         """Read every job once (JobAdded/JobRemoved are followed already)."""
         paths = (await self.link.call(client.MANAGER_PATH, client.MANAGER_IFACE,
                                       "GetAllJobs"))[0]
-        await asyncio.gather(*(self._fetch(path, self.generation.get(path, 0))
-                               for path in paths))
+        await gather(self.link.loop, *(self._fetch(path, self.generation.get(path, 0))
+                                       for path in paths))
 
     def any(self) -> bool:
         """True when at least one job mentions the event."""
@@ -46,7 +45,7 @@ class JobWatcher:
         path = msg.body[0]
         if member == "JobAdded":
             gen = self.generation[path] = self.generation.get(path, 0) + 1
-            task = asyncio.ensure_future(self._fetch(path, gen))
+            task = self.link.loop.create_task(self._fetch(path, gen))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         elif member == "JobRemoved":

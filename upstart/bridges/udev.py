@@ -17,7 +17,6 @@ its initial dump announces the links already up at that moment.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import pyudev
@@ -106,7 +105,7 @@ class LinkEvents:
             return
         watch = netlink.LinkWatch(self.emit, self.log, self.clean)
         try:
-            watch.start(asyncio.get_running_loop())
+            watch.start(self.link.loop)
         except (ImportError, OSError) as exc:
             self.failed = True
             self.log.warn("Cannot watch network links: %s" % exc)
@@ -126,7 +125,7 @@ async def serve(opts, log) -> int:
     monitor = pyudev.Monitor.from_netlink(context, source="udev")
     monitor.start()
     bridge = UdevBridge(link, log, monitor, no_strip=opts.no_strip)
-    asyncio.get_running_loop().add_reader(monitor.fileno(), bridge.on_readable)
+    link.loop.add_reader(monitor.fileno(), bridge.on_readable)
     # from here no uevent is lost (the monitor's socket queues what comes
     # before the loop reads it): the coldplug (`start on ready
     # upstart-udev-bridge`) may replay the devices now

@@ -1,11 +1,11 @@
 """Following which jobs wait for an event, against a real control server."""
 
-import asyncio
 
 from waiting import until
 from upstart.bridges.common import Log
 from upstart.bridges.jobs import JobWatcher
 from upstart.bridges.link import Link
+from upstart.reactor.loop import run
 from membackend import ToyJob
 
 PATH = "/com/ubuntu/Upstart/jobs/"
@@ -32,7 +32,7 @@ def test_initial_read_added_and_removed_jobs(server, backend):
         await until(lambda: not watcher.any())
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_jobs_without_the_event_cause_no_change(server, backend):
@@ -47,4 +47,4 @@ def test_jobs_without_the_event_cause_no_change(server, backend):
         assert changes == [] and not watcher.any()
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
