@@ -32,7 +32,6 @@ address family ifupdown configured. Pure: no I/O, no pyroute2.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 UP = "net-device-up"
@@ -44,8 +43,7 @@ IFF_RUNNING = 0x40
 AF_UNSPEC = 0
 
 
-@dataclass(frozen=True)
-class LinkMsg:
+class LinkMsg(NamedTuple):
     """The fields of one RTM_NEWLINK/RTM_DELLINK message the rule needs."""
     index: int
     name: str | None
@@ -54,8 +52,7 @@ class LinkMsg:
     family: int = AF_UNSPEC
 
 
-@dataclass(frozen=True)
-class LinkState:
+class LinkState(NamedTuple):
     """What the bridge last knew of one link."""
     name: str
     up: bool
