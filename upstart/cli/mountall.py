@@ -22,8 +22,9 @@ status is 1.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+
+from upstart.cli.spawn import call
 
 # kernel file systems a Debian system expects: (mountpoint, type, device, options)
 VIRTUAL = (
@@ -120,7 +121,7 @@ class Mountall:
 
 
 def _run(argv: list[str]) -> bool:
-    code = subprocess.call(argv)
+    code = call(argv, "upstart-mountall")
     if code != 0:
         sys.stderr.write(f"upstart-mountall: {' '.join(argv)} failed (exit {code})\n")
     return code == 0

@@ -10,8 +10,9 @@ stage: `halt -f`, `poweroff -f` (INIT_HALT decides, default power off) or
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+
+from upstart.cli.spawn import call
 
 
 def _scripts(level: str, prefix: str, root: str = "/") -> list[str]:
@@ -39,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     level = args[0]
     status = 0
     for script in _scripts(level, "K"):
-        if subprocess.call([script, "stop"]) != 0:
+        if call([script, "stop"], "upstart-rc") != 0:
             status = 1
     for script in _scripts(level, "S"):
-        if subprocess.call([script, "start"]) != 0:
+        if call([script, "start"], "upstart-rc") != 0:
             status = 1
     if level in "06":
         here = os.path.dirname(os.path.abspath(sys.argv[0]))
