@@ -20,11 +20,9 @@ logs a failure and lets the loop go on.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import sys
-import traceback
 
 from upstart.daemon import clock
 from upstart.daemon.env import InitEnv, undo_locale_coercion
@@ -246,6 +244,7 @@ class Daemon:
         """The loop's report of an exception no handler caught (a callback
         outside `guard`, a task's exception nobody retrieved): logged as
         `guard` logs, and the loop goes on."""
+        import traceback         # footprint: only when something went wrong
         text = "".join(traceback.format_exception(exc)).strip() if exc is not None else ""
         self.logger.log("error", f"internal error: {message}: "
                         + text.replace("\n", " | "))
@@ -254,6 +253,7 @@ class Daemon:
         try:
             fn(*args)
         except Exception:
+            import traceback     # footprint: only when something went wrong
             self.logger.log("error", "internal error: "
                             + traceback.format_exc().strip().replace("\n", " | "))
 
@@ -464,6 +464,8 @@ class Daemon:
         """In the re-executed init: rebuild every world from the old one's
         state: ours, or Upstart 1.13's document (an upgrade from C Upstart, or
         our own `GetState`: upstart/daemon/upgrade.py)."""
+        import json
+        import traceback
         from upstart.compat.state113 import StateFormatError, is_113
         from upstart.daemon.reexec import (STATE_VERSION, read_state, state_wait_secs,
                                            write_state_file)
