@@ -49,7 +49,7 @@ class DBusBridge:
         self.bus_name = bus_name
         self.activation = activation
         self.interest = JobWatcher(init, dbus_env.EVENT, lambda *a: None, log)
-        self.activatable = JobWatcher(init, dbus_env.ACTIVATION_EVENT, lambda *a: None, log)
+        self.activatable = self.interest.also(dbus_env.ACTIVATION_EVENT, lambda *a: None)
         bus.on_signal(self.on_signal)
 
     async def start(self) -> None:

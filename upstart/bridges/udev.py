@@ -83,14 +83,22 @@ class LinkEvents:
         self.link = link
         self.log = log
         self.clean = (lambda s: s) if no_strip else udev_env.strip
-        self.interest = {name: JobWatcher(link, name, self.on_job_change, log)
-                         for name in linkstate.EVENTS}
+        first, *others = linkstate.EVENTS
+        lead = JobWatcher(link, first, self.on_job_change, log)
+        self.interest = {first: lead,
+                         **{name: lead.also(name, self.on_job_change) for name in others}}
         self.watch: netlink.LinkWatch | None = None
         self.failed = False
+        self.listed = False
 
     async def start(self) -> None:
         for watcher in self.interest.values():
             await watcher.start()
+        # the watch opens only once every job is known for both names: its
+        # first dump announces the links already up, and a job read later
+        # (the two names are read together, jobs in any order) would miss them
+        self.listed = True
+        self.on_job_change()
         if self.watch is None and not self.failed:
             self.log.info("Not watching network links until a job waits for %s"
                           % " or ".join(linkstate.EVENTS))
@@ -99,7 +107,7 @@ class LinkEvents:
         return self.interest[name].any()
 
     def on_job_change(self, *_args) -> None:
-        if self.watch is not None or self.failed:
+        if self.watch is not None or self.failed or not self.listed:
             return
         if not any(w.any() for w in self.interest.values()):
             return

@@ -48,3 +48,40 @@ def test_jobs_without_the_event_cause_no_change(server, backend):
         link.close()
 
     run(scenario())
+
+
+def test_a_follower_shares_the_leaders_reads(server, backend):
+    """`also`: two event names, one GetAll per job (not one per job and name),
+    each watcher with its own leaves, added and removed jobs for both."""
+    backend.add_job(ToyJob("up", start_on=[["net-device-up", "IFACE=eth0"]]))
+    backend.add_job(ToyJob("down", stop_on=[["net-device-down"]]))
+    backend.add_job(ToyJob("plain", start_on=[["startup"]]))
+    ups, downs, getall = [], [], []
+
+    async def scenario():
+        link = Link.open(server.address, Log("t"))
+        call = link.call
+
+        def counted(path, iface, member, *args, **kw):
+            if member == "GetAll":
+                getall.append(path)
+            return call(path, iface, member, *args, **kw)
+        link.call = counted
+        lead = JobWatcher(link, "net-device-up", lambda *c: ups.append(c), Log("t"))
+        follower = lead.also("net-device-down", lambda *c: downs.append(c))
+        await lead.start()
+        await follower.start()                      # nothing more to read
+        assert sorted(getall) == [PATH + "down", PATH + "plain", PATH + "up"]
+        assert ups == [(PATH + "up", "up", [("IFACE=eth0",)])]
+        assert downs == [(PATH + "down", "down", [()])]
+        assert lead.any() and follower.any()
+        server.call(backend.add_job, ToyJob("both", start_on=[["net-device-up"]],
+                                            stop_on=[["net-device-down"]]))
+        await until(lambda: len(ups) == 2 and len(downs) == 2)
+        assert getall.count(PATH + "both") == 1
+        server.call(backend.remove_job, "down")
+        await until(lambda: len(downs) == 3)
+        assert downs[2] == (PATH + "down", "down", [])
+        link.close()
+
+    run(scenario())
