@@ -10,6 +10,7 @@ serves the D-Bus tests. Everything started here is killed at the end.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -507,6 +508,40 @@ def test_stock_udev_bridge_is_ready_only_once_it_listens(tmp_path):
         status = init.run("initctl", "status", "upstart-udev-bridge").stdout
         assert "start/running" in status and "ready" in status
         assert read(out).split() == ["7"]                 # sent once, seen once
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare for a private network namespace")
+def test_udev_bridge_never_imports_asyncio(tmp_path):
+    """The udev bridge is on the boot's critical path (the coldplug waits for
+    its READY=1) and runs on the project's reactor (docs/design/reactor.md):
+    started with `PYTHONPROFILEIMPORTTIME=1`, CPython lists every module the
+    process imports. By the time it is ready, has followed the jobs and opened
+    its link watch (a job waits for net-device-up), none is asyncio's (nor
+    what asyncio drags in), and its own modules are there, so the check
+    cannot pass because nothing was recorded."""
+    with open(os.path.join(REPO, "jobs", "upstart-udev-bridge.conf")) as f:
+        stock = f.read().replace("start on starting udev\n", "").replace(
+            "stop on stopped udev\n", "")
+    imports = tmp_path / "imports"
+    jobs = {
+        "upstart-udev-bridge": stock.replace(
+            "exec upstart-udev-bridge",
+            "env PYTHONPROFILEIMPORTTIME=1\nexec sh -c 'exec \"$0\" --debug 2>\"$1\"' "
+            "%s/upstart-udev-bridge %s" % (BIN, imports)),
+        "waits-for-links": "start on net-device-up\nexec true\n",
+    }
+    with Pid1Init(jobs=jobs) as init:
+        assert init.run("initctl", "start", "upstart-udev-bridge").returncode == 0
+        status = init.run("initctl", "status", "upstart-udev-bridge").stdout
+        assert "start/running" in status and "ready" in status
+        init.wait_for(lambda: "Watching network links" in read(imports), timeout=30)
+        text = read(imports)
+    modules = set(re.findall(r"^import time:[^|]*\|[^|]*\|\s*(\S+)\s*$", text, re.M))
+    assert {"upstart.bridges.udev", "upstart.bridges.link", "upstart.bridges.jobs",
+            "upstart.bridges.netlink", "upstart.reactor.loop", "pyudev"} <= modules, text
+    assert sorted(m for m in modules if m.split(".")[0] in (
+        "asyncio", "concurrent", "logging", "ssl")) == []
 
 
 # ------------------------------------------------- udev: link events

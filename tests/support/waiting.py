@@ -4,8 +4,9 @@ A test waits for the state it needs (a status line, a file, a member of a
 cgroup), never for a length of time: `wait_for` polls a predicate and returns
 its first true value, or fails naming what it waited for. `spin_until` does the
 same while turning a loop the test drives: init's reactor (the `reactor`
-fixture), for the modules PID 1 runs, or an asyncio loop (the `loop` fixture),
-for the bridges, which keep asyncio; `until` from inside a coroutine.
+fixture), or an asyncio loop (the `loop` fixture, for the shared control
+modules, which also run on asyncio in the test servers); `until` from inside
+a coroutine running on a reactor (the bridges' tests, `upstart.reactor.loop.run`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from upstart.reactor.futures import sleep
-from upstart.reactor.loop import Reactor
+from upstart.reactor.loop import Reactor, get_running_loop
 
 
 def _failure(predicate, timeout: float, context: Callable[[], str] | None) -> AssertionError:
@@ -70,8 +71,8 @@ def spin_until(loop, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """`wait_for` from inside a coroutine (the loop keeps running)."""
-    loop = asyncio.get_running_loop()
+    """`wait_for` from inside a coroutine on a reactor (which keeps running)."""
+    loop = get_running_loop()
     deadline = loop.time() + timeout
     while True:
         value = predicate()
@@ -79,4 +80,9 @@ async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
             return value
         if loop.time() > deadline:
             raise _failure(predicate, timeout, None)
-        await asyncio.sleep(0.01)
+        await sleep(loop, 0.01)
+
+
+async def pause(delay: float) -> None:
+    """Let the running reactor turn for `delay` seconds."""
+    await sleep(get_running_loop(), delay)

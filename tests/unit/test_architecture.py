@@ -6,6 +6,7 @@
 * Arrows point down: `observe/` imports nothing of `daemon/`; `bridges/` and
   `timebridge/` nothing of `core/` or `daemon/` (they talk to init over D-Bus);
   `reactor/` (init's event loop) nothing of ours, nor asyncio.
+* One loop: the bridges and the time bridge run on the reactor, never asyncio.
 * No module-level import cycle inside `upstart/` (imports inside functions and
   under `if TYPE_CHECKING:` do not run at import time and are not edges).
 * No module over 800 lines.
@@ -232,6 +233,15 @@ def test_bridges_import_nothing_of_core_or_daemon():
 
 def test_timebridge_imports_nothing_of_core_or_daemon():
     assert offences_layer("timebridge", ("core", "daemon")) == []
+
+
+def test_bridges_and_timebridge_never_import_asyncio():
+    """The bridges run on the reactor (docs/design/reactor.md, "The bridges"):
+    asyncio's import was most of the udev bridge's start, on the boot's path."""
+    files = files_of("bridges") + files_of("timebridge")
+    assert len(files) > 20
+    assert [f"{where(p, line)} imports {name}" for p in files
+            for line, name in imports(p) if name.split(".")[0] == "asyncio"] == []
 
 
 def test_reactor_imports_nothing_of_ours_but_itself():

@@ -11,7 +11,7 @@ Layout: pure logic (`conditions`, `udev_env`, `linkstate`, `filewatch`,
 `sockspec`, `dbus_env`, `sysevents`) is separate from the I/O shells (`udev`
 with its rtnetlink `netlink`, `file`, `socket`, `dbus`, `event`; `local` and
 `dconf` keep their few pure helpers beside their I/O) and the
-shared plumbing (`link`: the asyncio connection to
+shared plumbing (`link`: the connection, on the reactor, to
 init or a bus with a bounded emitter; `jobs`: the job-interest watcher;
 `common`: options, address choice, logging, the run loop).
 

@@ -5,14 +5,14 @@ spec 06 intro), the choice of init's address (the same rule as initctl:
 `$UPSTART_SESSION` when set, fatal `UPSTART_SESSION isn't set in
 environment` for `--user` without it, otherwise PID 1's private socket),
 stderr logging as `prog: message`, detaching for `--daemon`, and running a
-bridge coroutine until it finishes, init goes away, or SIGTERM/SIGINT
+bridge coroutine on the project's reactor (`upstart.reactor`, not asyncio:
+docs/design/reactor.md) until it finishes, init goes away, or SIGTERM/SIGINT
 arrives. Never decides what a bridge watches or emits.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -134,9 +134,13 @@ def run(prog: str, body: Callable[[], Awaitable[int | None]]) -> int:
     A BridgeError, or a failed call to init during start-up, is printed as
     `prog: text` and exits 1.
     """
+    from upstart.reactor.futures import CancelledError
+    from upstart.reactor.loop import get_running_loop
+    from upstart.reactor.loop import run as run_loop
+
     async def main() -> int:
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(body())
+        loop = get_running_loop()
+        task = loop.create_task(body())
         stop = {"by_signal": False}
 
         def on_signal() -> None:
@@ -147,7 +151,7 @@ def run(prog: str, body: Callable[[], Awaitable[int | None]]) -> int:
             loop.add_signal_handler(sig, on_signal)
         try:
             result = await task
-        except asyncio.CancelledError:
+        except CancelledError:
             if stop["by_signal"]:
                 return 0
             raise
@@ -156,7 +160,7 @@ def run(prog: str, body: Callable[[], Awaitable[int | None]]) -> int:
     from upstart.control.client import CallError
 
     try:
-        return asyncio.run(main())
+        return run_loop(main())
     except BridgeError as exc:
         sys.stderr.write("%s: %s\n" % (prog, exc))
         return 1

@@ -9,13 +9,12 @@ evaluates a condition (init does that) and never does I/O.
 
 from __future__ import annotations
 
-from upstart.records import dataclass
+from typing import NamedTuple
 
 OPERATORS = ("/AND", "/OR")
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One match argument: `KEY=VALUE`, `KEY!=VALUE` or positional `VALUE`."""
     key: str | None
     negated: bool

@@ -17,13 +17,13 @@ Exits when init or the bus goes away.
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from upstart.bridges import common, dbus_env
 from upstart.bridges.jobs import JobWatcher
 from upstart.bridges.link import DBUS_NAME, DBUS_PATH, Link
 from upstart.control.client import CallError, ConnectError
+from upstart.reactor.futures import first_done
 
 PROG = "upstart-dbus-bridge"
 
@@ -49,7 +49,7 @@ class DBusBridge:
         self.bus_name = bus_name
         self.activation = activation
         self.interest = JobWatcher(init, dbus_env.EVENT, lambda *a: None, log)
-        self.activatable = JobWatcher(init, dbus_env.ACTIVATION_EVENT, lambda *a: None, log)
+        self.activatable = self.interest.also(dbus_env.ACTIVATION_EVENT, lambda *a: None)
         bus.on_signal(self.on_signal)
 
     async def start(self) -> None:
@@ -113,8 +113,7 @@ async def serve(opts, log) -> int:
             raise common.BridgeError("%s is already owned" % dbus_env.SYSTEMD_NAME)
     if opts.daemon:
         common.daemonise()
-    done, _ = await asyncio.wait([init.closed, bus.closed],
-                                 return_when=asyncio.FIRST_COMPLETED)
+    await first_done(init.loop, init.closed, bus.closed)
     log.warn("Disconnected from %s" % ("Upstart" if init.closed.done() else "D-Bus"))
     return 1
 

@@ -17,22 +17,25 @@ reset directory (`dconf reset -f /a/`: KEY is the directory, ending in `/`).
 The signal does not carry the value, and dconf's database is a GVDB file
 read through libdconf in 1.13; here the bridge asks `dconf read KEY`
 (Debian's `dconf-cli`), one key at a time in the order of the signals, so
-events keep the order of the changes. `annotations_stripped` turns its
-annotated output into 1.13's form. Exits when init or the bus goes away.
+events keep the order of the changes (`dconf read` runs as a child whose
+pipes and exit, through a pidfd, the bridge's reactor watches).
+`annotations_stripped` turns its annotated output into 1.13's form. Exits
+when init or the bus goes away.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
+from collections import deque
 
 from upstart.bridges import common
 from upstart.bridges.jobs import JobWatcher
 from upstart.bridges.link import Link
 from upstart.control import wire
 from upstart.control.client import ConnectError
+from upstart.reactor.futures import first_done
 
 PROG = "upstart-dconf-bridge"
 EVENT = "dconf"
@@ -75,7 +78,8 @@ class DconfBridge:
         self.log = log
         self.always = always
         self.dconf = dconf
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue: deque[str] = deque()    # bounded by what the bus sends us
+        self.waiter = None                   # the future `run` sleeps on
         self.interest = JobWatcher(init, EVENT, lambda *a: None, log)
         bus.on_signal(self.on_signal)
 
@@ -83,13 +87,17 @@ class DconfBridge:
         if (msg.fields.get(wire.F_INTERFACE) != WRITER_IFACE
                 or msg.fields.get(wire.F_MEMBER) != "Notify"):
             return
-        for key in changed_keys(msg.body):
-            self.queue.put_nowait(key)
+        self.queue.extend(changed_keys(msg.body))
+        if self.queue and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def run(self) -> None:
         """Read and emit each changed key in turn (forever)."""
         while True:
-            key = await self.queue.get()
+            while not self.queue:
+                self.waiter = self.init.loop.create_future()
+                await self.waiter
+            key = self.queue.popleft()
             if not self.always and not self.interest.any():
                 self.log.debug("%s changed; no job waits for %s" % (key, EVENT))
                 continue
@@ -102,18 +110,67 @@ class DconfBridge:
     async def read(self, key: str) -> str | None:
         """The key's value in 1.13's text form; '' when reset; None on error."""
         try:
-            proc = await asyncio.create_subprocess_exec(
-                self.dconf, "read", key, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            out, err = await proc.communicate()
+            code, out, err = await output(self.init.loop, [self.dconf, "read", key])
         except OSError as exc:
             self.log.warn("Cannot run %s: %s" % (self.dconf, exc.strerror or exc))
             return None
-        if proc.returncode != 0:
+        if code != 0:
             self.log.warn("dconf read %s failed: %s"
                           % (key, err.decode(errors="replace").strip()))
             return None
         return annotations_stripped(out.decode(errors="replace").rstrip("\n"))
+
+
+async def output(loop, argv: list[str]) -> tuple[int, bytes, bytes]:
+    """Run `argv` (stdin /dev/null) without blocking `loop`: its exit status,
+    stdout and stderr. Its pipes are read as they fill; its exit is awaited
+    on a pidfd. Cancelled, it kills the child. OSError when it cannot run."""
+    import subprocess
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    data: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
+    done = loop.create_future()
+
+    def readable(fd: int) -> None:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            data[fd].append(chunk)
+            return
+        loop.remove_reader(fd)
+        open_fds.discard(fd)
+        if not open_fds and not done.done():
+            done.set_result(None)
+    open_fds = set(data)
+    pidfd = -1
+    try:
+        for fd in data:
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, readable, fd)
+        await done
+        pidfd = os.pidfd_open(proc.pid)
+        exited = loop.create_future()
+        loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+        try:
+            await exited
+        finally:
+            loop.remove_reader(pidfd)
+        return proc.wait(), b"".join(data[proc.stdout.fileno()]), \
+            b"".join(data[proc.stderr.fileno()])
+    finally:
+        for fd in open_fds:
+            loop.remove_reader(fd)
+        if pidfd >= 0:
+            os.close(pidfd)
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 async def serve(opts, log) -> int:
@@ -133,9 +190,9 @@ async def serve(opts, log) -> int:
     await bus.add_match(MATCH)
     if opts.daemon:
         common.daemonise(common.session_pidfile(PROG, os.environ))
-    worker = asyncio.ensure_future(bridge.run())
+    worker = init.loop.create_task(bridge.run())
     try:
-        await asyncio.wait([init.closed, bus.closed], return_when=asyncio.FIRST_COMPLETED)
+        await first_done(init.loop, init.closed, bus.closed)
     finally:
         worker.cancel()
     log.warn("Disconnected from %s" % ("Upstart" if init.closed.done() else "D-Bus"))

@@ -15,12 +15,13 @@ as C Upstart), getting the socket back within ten seconds is what emits
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from upstart.bridges import common, sysevents
 from upstart.bridges.link import Link
 from upstart.control import client
+from upstart.reactor.futures import first_done, sleep
+from upstart.reactor.loop import get_running_loop
 
 PROG = "upstart-event-bridge"
 MATCH = "type='signal',sender='%s',interface='%s'" % (client.BUS_NAME, client.MANAGER_IFACE)
@@ -33,10 +34,10 @@ RECONNECT_EVERY = 0.1
 async def reconnect(address: str, log) -> Link | None:
     """Peer mode: the system init's socket went away; if it comes back
     within RECONNECT_FOR seconds (a re-exec), return the new Link."""
-    loop = asyncio.get_running_loop()
+    loop = get_running_loop()
     deadline = loop.time() + RECONNECT_FOR
     while loop.time() < deadline:
-        await asyncio.sleep(RECONNECT_EVERY)
+        await sleep(loop, RECONNECT_EVERY)
         try:
             return Link.open(address, log, label="system")
         except client.ConnectError:
@@ -67,7 +68,7 @@ async def serve(opts, log) -> int:
     if opts.daemon:
         common.daemonise()
     while True:
-        await asyncio.wait([init.closed, source.closed], return_when=asyncio.FIRST_COMPLETED)
+        await first_done(init.loop, init.closed, source.closed)
         if init.closed.done():
             log.warn("Disconnected from Upstart")
             return 1

@@ -11,7 +11,6 @@ moves. Exits when init disconnects. Never emits for paths no job waits for.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 
@@ -19,6 +18,7 @@ import inotify_simple
 
 from upstart.bridges import common, filewatch
 from upstart.bridges.jobs import JobWatcher
+from upstart.reactor.loop import get_running_loop
 
 PROG = "upstart-file-bridge"
 EVENT = "file"
@@ -153,7 +153,7 @@ async def serve(opts, log) -> int:
     bridge = FileBridge(link, log, _home() if opts.user else None)
     watcher = JobWatcher(link, EVENT, bridge.on_job_change, log)
     await watcher.start()
-    asyncio.get_running_loop().add_reader(bridge.ino.fileno(), bridge.on_readable)
+    get_running_loop().add_reader(bridge.ino.fileno(), bridge.on_readable)
     if opts.daemon:
         common.daemonise(common.session_pidfile(PROG, os.environ) if opts.user else None)
     if opts.user:

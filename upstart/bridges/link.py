@@ -1,4 +1,4 @@
-"""A bridge's D-Bus connection (to init or to a bus) on an asyncio loop.
+"""A bridge's D-Bus connection (to init or to a bus) on the running reactor.
 
 Wraps our blocking client (`upstart.control.client.Connection`, used only to
 connect and authenticate and to send) with a non-blocking reader: replies
@@ -14,12 +14,13 @@ with one warning per burst. Never interprets events or job conditions.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import errno
 import _socket as socket
 
 from upstart.control import client, wire
+from upstart.reactor.futures import Future
+from upstart.reactor.loop import get_running_loop
 
 DBUS_PATH = "/org/freedesktop/DBus"
 DBUS_IFACE = "org.freedesktop.DBus"
@@ -36,13 +37,13 @@ class Link:
         self.label = label
         self.window = window
         self.backlog_size = backlog
-        self.loop = asyncio.get_running_loop()
-        self.pending: dict[int, asyncio.Future] = {}
+        self.loop = get_running_loop()
+        self.pending: dict[int, Future] = {}
         self.handlers: list = []
         # perf (issue #21): init sends every connection every signal (an
         # EventEmitted per event); those no handler reads are skipped unread
         self._members: set | None = set()
-        self.closed: asyncio.Future = self.loop.create_future()
+        self.closed: Future = self.loop.create_future()
         self.in_flight = 0
         self.backlog: collections.deque = collections.deque()
         self.queued: set = set()
@@ -159,7 +160,7 @@ class Link:
     # -------------------------------------------------------------- calling
 
     def call(self, path: str, interface: str | None, member: str, sig: str = "", body=(),
-             *, destination: str | None = None, fds=None) -> asyncio.Future:
+             *, destination: str | None = None, fds=None) -> Future:
         """Send a method call; the future gets the reply body or a CallError."""
         fut = self.loop.create_future()
         if self.closed.done():
@@ -188,11 +189,11 @@ class Link:
         except OSError:
             self._lost()
 
-    def add_match(self, rule: str) -> asyncio.Future:
+    def add_match(self, rule: str) -> Future:
         return self.call(DBUS_PATH, DBUS_IFACE, "AddMatch", "s", (rule,),
                          destination=DBUS_NAME)
 
-    def request_name(self, name: str, flags: int = 4) -> asyncio.Future:
+    def request_name(self, name: str, flags: int = 4) -> Future:
         """RequestName (default DO_NOT_QUEUE); the reply body is [code]."""
         return self.call(DBUS_PATH, DBUS_IFACE, "RequestName", "su", (name, flags),
                          destination=DBUS_NAME)
@@ -200,7 +201,7 @@ class Link:
     # ------------------------------------------------------------- emitting
 
     def emit(self, name: str, env: list[str], *, wait: bool = False,
-             fd: int | None = None, coalesce: bool = True) -> asyncio.Future | None:
+             fd: int | None = None, coalesce: bool = True) -> Future | None:
         """Emit an event in init.
 
         With `wait` or an `fd` the call goes out at once and its future is
@@ -240,7 +241,7 @@ class Link:
                         (name, list(env), False))
         fut.add_done_callback(self._emit_done)
 
-    def _emit_done(self, fut: asyncio.Future) -> None:
+    def _emit_done(self, fut: Future) -> None:
         self.in_flight -= 1
         exc = fut.exception()
         if exc is not None and not self.closed.done():

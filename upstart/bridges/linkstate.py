@@ -45,8 +45,7 @@ IFF_RUNNING = 0x40
 AF_UNSPEC = 0
 
 
-@dataclass(frozen=True)
-class LinkMsg:
+class LinkMsg(NamedTuple):
     """The fields of one RTM_NEWLINK/RTM_DELLINK message the rule needs."""
     index: int
     name: str | None
@@ -55,8 +54,7 @@ class LinkMsg:
     family: int = AF_UNSPEC
 
 
-@dataclass(frozen=True)
-class LinkState:
+class LinkState(NamedTuple):
     """What the bridge last knew of one link."""
     name: str
     up: bool

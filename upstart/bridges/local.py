@@ -26,13 +26,13 @@ A named socket is removed on exit. Exits when init goes away.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import stat
 import struct
 
 from upstart.bridges import common
+from upstart.reactor.loop import get_running_loop
 
 PROG = "upstart-local-bridge"
 MAX_PATH = 108           # sizeof(sun_path)
@@ -133,7 +133,7 @@ class LocalBridge:
         self.path = path
         self.any_user = any_user
         self.log = log
-        self.loop = asyncio.get_running_loop()
+        self.loop = get_running_loop()
         self.client: socket.socket | None = None
         self.cred = (0, 0, 0)
         self.buf = b""

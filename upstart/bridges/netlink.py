@@ -19,7 +19,7 @@ repaired by emptying the queue, unread (the kernel drops every message
 silently until then, and the queued ones are older than the dropped ones),
 then taking a new dump.
 
-The socket I/O is ours (non-blocking, on the bridge's asyncio loop); `rtnl`
+The socket I/O is ours (non-blocking, on the bridge's reactor); `rtnl`
 builds the dump request and parses the messages (it replaced pyroute2,
 whose import cost ~13 MB and 100-200 ms of CPU at the bridge's start). Owns the group
 socket and the link table; never decides whether an event is wanted (the

@@ -25,13 +25,13 @@ backlog holds the clients.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import stat
 
 from upstart.bridges import common, sockspec
 from upstart.bridges.jobs import JobWatcher
+from upstart.reactor.loop import get_running_loop
 
 PROG = "upstart-socket-bridge"
 RETRY_DELAY = 1.0          # quiet time after an error reply
@@ -84,7 +84,7 @@ class SocketBridge:
     def __init__(self, link, log):
         self.link = link
         self.log = log
-        self.loop = asyncio.get_running_loop()
+        self.loop = get_running_loop()
         self.by_job: dict[str, set[sockspec.SocketSpec]] = {}
         self.listeners: dict[sockspec.SocketSpec, Listener] = {}
         self.connections = 0       # ACCEPT=y: the CONNECTION counter

@@ -17,7 +17,6 @@ its initial dump announces the links already up at that moment.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import pyudev
@@ -84,14 +83,22 @@ class LinkEvents:
         self.link = link
         self.log = log
         self.clean = (lambda s: s) if no_strip else udev_env.strip
-        self.interest = {name: JobWatcher(link, name, self.on_job_change, log)
-                         for name in linkstate.EVENTS}
+        first, *others = linkstate.EVENTS
+        lead = JobWatcher(link, first, self.on_job_change, log)
+        self.interest = {first: lead,
+                         **{name: lead.also(name, self.on_job_change) for name in others}}
         self.watch: netlink.LinkWatch | None = None
         self.failed = False
+        self.listed = False
 
     async def start(self) -> None:
         for watcher in self.interest.values():
             await watcher.start()
+        # the watch opens only once every job is known for both names: its
+        # first dump announces the links already up, and a job read later
+        # (the two names are read together, jobs in any order) would miss them
+        self.listed = True
+        self.on_job_change()
         if self.watch is None and not self.failed:
             self.log.info("Not watching network links until a job waits for %s"
                           % " or ".join(linkstate.EVENTS))
@@ -100,13 +107,13 @@ class LinkEvents:
         return self.interest[name].any()
 
     def on_job_change(self, *_args) -> None:
-        if self.watch is not None or self.failed:
+        if self.watch is not None or self.failed or not self.listed:
             return
         if not any(w.any() for w in self.interest.values()):
             return
         watch = netlink.LinkWatch(self.emit, self.log, self.clean)
         try:
-            watch.start(asyncio.get_running_loop())
+            watch.start(self.link.loop)
         except (ImportError, OSError) as exc:
             self.failed = True
             self.log.warn("Cannot watch network links: %s" % exc)
@@ -126,7 +133,7 @@ async def serve(opts, log) -> int:
     monitor = pyudev.Monitor.from_netlink(context, source="udev")
     monitor.start()
     bridge = UdevBridge(link, log, monitor, no_strip=opts.no_strip)
-    asyncio.get_running_loop().add_reader(monitor.fileno(), bridge.on_readable)
+    link.loop.add_reader(monitor.fileno(), bridge.on_readable)
     # from here no uevent is lost (the monitor's socket queues what comes
     # before the loop reads it): the coldplug (`start on ready
     # upstart-udev-bridge`) may replay the devices now

@@ -278,3 +278,62 @@ async def wait_for(loop, awaitable, timeout: float | None):
             if future.cancelled():
                 raise TimeoutError()
     return future.result()
+
+
+async def gather(loop, *awaitables):
+    """The results of `awaitables` (futures, or coroutines run as tasks),
+    in their order, once every one is done; if any raised, the first
+    (in their order) such exception instead (the others are marked read).
+    Cancelling the caller cancels every one not yet done; one of them
+    cancelled makes it raise CancelledError."""
+    futures = [aw if hasattr(aw, "add_done_callback") else loop.create_task(aw)
+               for aw in awaitables]
+    pending = [f for f in futures if not f.done()]
+    if pending:
+        waiter = loop.create_future()
+        left = [len(pending)]
+
+        def one_done(_):
+            left[0] -= 1
+            if left[0] == 0:
+                _resolve(waiter)
+        for future in pending:
+            future.add_done_callback(one_done)
+        try:
+            await waiter
+        except BaseException:
+            for future in pending:
+                future.remove_done_callback(one_done)
+                future.cancel()
+            raise
+    failed = None
+    for future in futures:
+        if future.cancelled():
+            raise CancelledError()
+        exc = future.exception()
+        if exc is not None and failed is None:
+            failed = exc
+    if failed is not None:
+        raise failed
+    return [future.result() for future in futures]
+
+
+async def first_done(loop, *futures):
+    """Wait until at least one of `futures` is done (asyncio's `wait(...,
+    return_when=FIRST_COMPLETED)`); the list of those that are. Cancelling
+    the caller leaves them as they are."""
+    done = [f for f in futures if f.done()]
+    if done:
+        return done
+    waiter = loop.create_future()
+
+    def wake(_):
+        _resolve(waiter)
+    for future in futures:
+        future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        for future in futures:
+            future.remove_done_callback(wake)
+    return [f for f in futures if f.done()]

@@ -33,6 +33,7 @@ import signal
 import socket
 import sys
 import time
+from _thread import get_ident
 from collections import deque
 
 from upstart.reactor.futures import Future, Task
@@ -40,6 +41,7 @@ from upstart.reactor.futures import Future, Task
 _IN = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 _OUT = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
 _COMPACT_AT = 100            # cancelled timers before the heap may be rebuilt
+_running: dict[int, "Reactor"] = {}    # thread id -> the reactor it is running
 
 
 def _fd(fileobj) -> int:
@@ -298,7 +300,10 @@ class Reactor:
     def run_forever(self) -> None:
         if self._running:
             raise RuntimeError("This event loop is already running")
+        thread = get_ident()
+        outer = _running.get(thread)
         self._running = True
+        _running[thread] = self
         try:
             while True:
                 self._run_once()
@@ -307,6 +312,10 @@ class Reactor:
         finally:
             self._stopping = False
             self._running = False
+            if outer is None:
+                del _running[thread]
+            else:
+                _running[thread] = outer
 
     def run_until_complete(self, awaitable):
         """Run the loop until `awaitable` (a future, or a coroutine run as a
@@ -375,6 +384,25 @@ class Reactor:
                 return sock.recv(n)
             except (BlockingIOError, InterruptedError):
                 await self._wait(self.add_reader, self.remove_reader, sock.fileno())
+
+
+def get_running_loop() -> Reactor:
+    """The reactor running in this thread (asyncio's function, for code
+    that runs on a reactor without being handed it); RuntimeError if none."""
+    loop = _running.get(get_ident())
+    if loop is None:
+        raise RuntimeError("no running reactor")
+    return loop
+
+
+def run(main, *, report=None):
+    """Run the coroutine `main` on a fresh reactor until it is done, close
+    the reactor and return its result (asyncio.run's part the bridges use)."""
+    loop = Reactor(report)
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
 
 
 def _set_if_pending(future: Future) -> None:

@@ -9,7 +9,8 @@ docs/design/timebridge.md for the grammar and the clock rules.
 Layout: `durations` and `schedule` (grammar, pure), `cron` (calendar
 arithmetic, pure), `planner` (what fires when, pure, injected clocks),
 `state` (the catch-up file), `host` (boot and init identity from /proc),
-`link` (D-Bus to init), `listing` (`--list`), `main` (the loop).
+`link` (D-Bus to init), `listing` (`--list`), `bridge` (the glue, run on the
+project's reactor), `main` (options and the real clocks).
 """
 
 from upstart.timebridge.schedule import validate_time_match

@@ -14,11 +14,11 @@ to anything but init.
 
 from __future__ import annotations
 
-import selectors
 import time
 from typing import Callable
 
 from upstart.control.client import CallError
+from upstart.reactor.loop import Reactor
 from upstart.timebridge import state as state_file
 from upstart.timebridge.planner import Planner
 from upstart.timebridge.schedule import (EVENT, Leaf, ScheduleError, crossfire,
@@ -140,22 +140,46 @@ class Bridge:
         for member, body in self.link.read_signals():
             self.handle_signal(member, body)
 
-    def run(self) -> None:
-        """Until init goes away (LinkError propagates)."""
-        sel = selectors.DefaultSelector()
-        sel.register(self.link.fileno(), selectors.EVENT_READ, "link")
-        if self.clockwatch is not None:
-            sel.register(self.clockwatch.fileno(), selectors.EVENT_READ, "clock")
-        try:
-            while True:
-                wait = self.step()
-                if self.link.has_queued():
+    def run(self, loop=None) -> None:
+        """Until init goes away (LinkError propagates), on `loop` (a fresh
+        reactor by default, closed at the end)."""
+        own = loop is None
+        loop = Reactor() if own else loop
+        finished = loop.create_future()
+        timer = None
+
+        def wake(pump: bool = False, clock: bool = False) -> None:
+            nonlocal timer
+            try:
+                if pump:
+                    self.pump()
+                if clock and self.clockwatch.acknowledge():
+                    self.log("Wall clock was set")
+                while True:
+                    wait = self.step()
+                    if not self.link.has_queued():
+                        break
                     self.pump()               # a call left signals behind
-                    continue
-                for key, _ in sel.select(wait):
-                    if key.data == "link":
-                        self.pump()
-                    elif self.clockwatch.acknowledge():
-                        self.log("Wall clock was set")
+            except Exception as exc:  # noqa: BLE001 - ends run(), raised there
+                loop.remove_reader(self.link.fileno())
+                if not finished.done():
+                    finished.set_exception(exc)
+                return
+            if timer is not None:
+                timer.cancel()
+            timer = loop.call_later(wait, wake)
+
+        loop.add_reader(self.link.fileno(), wake, True)
+        if self.clockwatch is not None:
+            loop.add_reader(self.clockwatch.fileno(), wake, False, True)
+        loop.call_soon(wake)
+        try:
+            loop.run_until_complete(finished)
         finally:
-            sel.close()
+            if timer is not None:
+                timer.cancel()
+            loop.remove_reader(self.link.fileno())
+            if self.clockwatch is not None:
+                loop.remove_reader(self.clockwatch.fileno())
+            if own:
+                loop.close()

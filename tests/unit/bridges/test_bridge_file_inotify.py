@@ -2,12 +2,12 @@
 initial creates, live changes, watches moving down as directories appear,
 and the rescan used after a queue overflow."""
 
-import asyncio
 
-from waiting import until
+from waiting import pause, until
 from upstart.bridges.common import Log
 from upstart.bridges.file import FileBridge
 from upstart.bridges.link import Link
+from upstart.reactor.loop import get_running_loop, run
 
 
 def files(backend):
@@ -17,7 +17,7 @@ def files(backend):
 async def start(server, tmp_path):
     link = Link.open(server.address, Log("t"))
     bridge = FileBridge(link, Log("t"), None)
-    asyncio.get_running_loop().add_reader(bridge.ino.fileno(), bridge.on_readable)
+    get_running_loop().add_reader(bridge.ino.fileno(), bridge.on_readable)
     return link, bridge
 
 
@@ -34,7 +34,7 @@ def test_initial_create_then_live_changes(server, backend, tmp_path):
         await until(lambda: len(files(backend)) == 3)
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert files(backend) == [
         ("FILE=" + glob, "EVENT=create", "MATCH=%s/a.conf" % tmp_path),
         ("FILE=" + glob, "EVENT=create", "MATCH=%s/b.conf" % tmp_path),
@@ -56,7 +56,7 @@ def test_watch_moves_down_as_parents_appear(server, backend, tmp_path):
         assert bridge.dir_wd == {}
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert files(backend) == [("FILE=%s" % target, "EVENT=create")]
 
 
@@ -67,7 +67,7 @@ def test_rescan_reports_what_changed_unseen(server, backend, tmp_path):
 
     async def scenario():
         link, bridge = await start(server, tmp_path)
-        asyncio.get_running_loop().remove_reader(bridge.ino.fileno())   # miss everything
+        get_running_loop().remove_reader(bridge.ino.fileno())   # miss everything
         bridge.on_job_change("/j/x", "x", [("FILE=%s/" % d,)])
         await until(lambda: len(files(backend)) == 1)                  # d itself
         (d / "old").unlink()
@@ -77,7 +77,7 @@ def test_rescan_reports_what_changed_unseen(server, backend, tmp_path):
         await until(lambda: len(files(backend)) == 3)
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     # entries of a directory watch: modifications of the directory (as 1.13)
     assert files(backend) == [("FILE=%s/" % d, "EVENT=create"),
                               ("FILE=%s/" % d, "EVENT=modify", "MATCH=%s/new" % d),
@@ -91,15 +91,15 @@ def test_several_jobs_same_watch_emit_once_and_bad_leaves_warn(server, backend, 
     async def scenario():
         link = Link.open(server.address, Log("t"))
         bridge = FileBridge(link, Log("t"), None)
-        loop = asyncio.get_running_loop()
+        loop = get_running_loop()
         loop.add_reader(bridge.ino.fileno(), bridge.on_readable)
         bridge.on_job_change("/j/a", "a", [("FILE=%s" % flag,)])
         bridge.on_job_change("/j/b", "b", [("FILE=%s" % flag, "EVENT=modify"), ("EVENT=x",)])
         flag.write_text("1")
         await until(lambda: files(backend))
-        await asyncio.sleep(0.1)
+        await pause(0.1)
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert files(backend) == [("FILE=%s" % flag, "EVENT=create")]
     assert "t: Ignored file event without FILE in b\n" in capsys.readouterr().err

@@ -1,7 +1,6 @@
 """The bridge's connection: replies, signals, disconnection, and the
 bounded emitter (window, backlog, duplicate suppression, dropping)."""
 
-import asyncio
 import io
 
 import pytest
@@ -9,9 +8,11 @@ import pytest
 from upstart.bridges.common import Log
 from upstart.bridges.link import Link
 from upstart.control.client import CallError
+from upstart.reactor.futures import wait_for
+from upstart.reactor.loop import run
 
 from bridge_peer import SilentPeer
-from waiting import until
+from waiting import pause, until
 
 
 
@@ -36,13 +37,13 @@ def test_window_backlog_duplicates_and_drops(peer):
             link.emit(name, ["K=1"])
         link.emit("e3", ["K=1"])                  # already waiting: not queued twice
         await until(lambda: len(peer.calls("EmitEvent")) == 2)
-        await asyncio.sleep(0.1)
+        await pause(0.1)
         assert emitted_names(peer) == ["e1", "e2"]
         assert link.statistics() == {"in_flight": 2, "backlog": 3, "emitted": 2, "dropped": 1}
         for _ in range(3):
             for msg in peer.calls("EmitEvent")[-2:]:
                 peer.reply(msg)
-            await asyncio.sleep(0.05)
+            await pause(0.05)
         await until(lambda: len(peer.calls("EmitEvent")) == 5)
         for msg in peer.calls("EmitEvent")[-1:]:
             peer.reply(msg)
@@ -51,7 +52,7 @@ def test_window_backlog_duplicates_and_drops(peer):
         assert all(m.body[1:] == [["K=1"], False] for m in peer.calls("EmitEvent"))
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert out.getvalue() == "t: Too many pending events; dropping e6\n"
 
 
@@ -69,7 +70,7 @@ def test_wait_and_fd_emits_bypass_the_window(peer, tmp_path):
             await fut
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_signals_reach_handlers_and_loss_fails_pending_calls(peer):
@@ -84,13 +85,13 @@ def test_signals_reach_handlers_and_loss_fails_pending_calls(peer):
         await until(lambda: seen)
         assert seen == [("JobAdded", ["/com/ubuntu/Upstart/jobs/a"])]
         peer.hangup()
-        await asyncio.wait_for(link.closed, 5)
+        await wait_for(link.loop, link.closed, 5)
         with pytest.raises(CallError) as err:
             await fut
         assert err.value.name == "org.freedesktop.DBus.Error.Disconnected"
         assert link.call("/x", "org.x", "Later").exception() is not None
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_transitions_are_not_coalesced_in_the_backlog(peer):
@@ -110,4 +111,4 @@ def test_transitions_are_not_coalesced_in_the_backlog(peer):
                                        "net-device-up", "x"]
         link.close()
 
-    asyncio.run(scenario())
+    run(scenario())

@@ -1,7 +1,7 @@
 """The link watch against the real kernel, in a private network namespace.
 
 A script run under `unshare --net` drives `ip` through a sequence of link
-changes while `netlink.LinkWatch` reads rtnetlink on an asyncio loop, and
+changes while `netlink.LinkWatch` reads rtnetlink on the bridges' reactor, and
 reports what it emitted. veth pairs are used because they have a carrier
 (an end is only running while its peer is up), which is what tells
 `IFF_UP` from `IFF_UP|IFF_RUNNING`. Also: the module does not import
@@ -22,7 +22,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 SCRIPT = r"""
-import asyncio, json, subprocess, sys
+import json, subprocess, sys
+from upstart.reactor.futures import sleep
+from upstart.reactor.loop import get_running_loop, run
 from upstart.bridges.common import Log
 from upstart.bridges import netlink
 assert "pyroute2" not in sys.modules, "imported before start()"
@@ -48,7 +50,7 @@ STEPS = [
 ]
 
 async def main():
-    loop = asyncio.get_running_loop()
+    loop = get_running_loop()
     got = []
     watch = netlink.LinkWatch(lambda name, env: got.append([name, env[0]] + env[1:]),
                               Log("t", stream=sys.stderr))
@@ -63,7 +65,7 @@ async def main():
             ip(*args)
         deadline = loop.time() + 10
         while len(got) < seen + len(expected) and loop.time() < deadline:
-            await asyncio.sleep(0.01)
+            await sleep(loop, 0.01)
         steps.append(sorted(e[:2] for e in got[seen:seen + len(expected)]))
         seen += len(expected)
     before_resync = len(got)
@@ -73,7 +75,7 @@ async def main():
                    s.name for s in watch.table.values())}, sys.stdout)
     watch.close()
 
-asyncio.run(main())
+run(main())
 """
 
 
@@ -126,14 +128,16 @@ def test_importing_the_udev_bridge_does_not_import_pyroute2():
 
 
 OVERFLOW = r"""
-import asyncio, json, socket, subprocess, sys, time
+import json, socket, subprocess, sys, time
+from upstart.reactor.futures import sleep
+from upstart.reactor.loop import get_running_loop, run
 from upstart.bridges.common import Log
 from upstart.bridges import netlink
 
 PAIRS = 30
 
 async def main():
-    loop = asyncio.get_running_loop()
+    loop = get_running_loop()
     got = []
     watch = netlink.LinkWatch(lambda name, env: got.append((name, env[0][6:])),
                               Log("t", stream=sys.stderr))
@@ -153,7 +157,7 @@ async def main():
     announced = {}
     deadline = loop.time() + 20
     while loop.time() < deadline:
-        await asyncio.sleep(0.05)
+        await sleep(loop, 0.05)
         announced = {}
         for name, iface in got:
             announced[iface] = announced.get(iface, 0) + (1 if name == "net-device-up" else -1)
@@ -163,7 +167,7 @@ async def main():
                "expected": sorted(expected),
                "table": sorted(s.name for s in watch.table.values() if s.up)}, sys.stdout)
 
-asyncio.run(main())
+run(main())
 """
 
 

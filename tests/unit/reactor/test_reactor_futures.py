@@ -12,7 +12,8 @@ import gc
 
 import pytest
 
-from upstart.reactor.futures import CancelledError, Future, InvalidStateError, sleep, wait_for
+from upstart.reactor.futures import (
+    CancelledError, Future, InvalidStateError, first_done, gather, sleep, wait_for)
 from upstart.reactor.loop import Reactor
 
 
@@ -211,3 +212,61 @@ def test_a_future_can_only_be_awaited_from_a_task(loop):
     assert next(gen) is fut
     with pytest.raises(RuntimeError):
         next(gen)
+
+
+def test_gather_returns_results_in_order_once_all_are_done(loop):
+    late = loop.create_future()
+    loop.call_later(0.02, late.set_result, "late")
+
+    async def soon(value):
+        await sleep(loop, 0)
+        return value
+    assert loop.run_until_complete(gather(loop, late, soon(1), soon(2))) == ["late", 1, 2]
+    assert loop.run_until_complete(gather(loop)) == []
+
+
+def test_gather_raises_the_first_exception_after_all_are_done(loop):
+    finished: list = []
+
+    async def fails(n, delay):
+        await sleep(loop, delay)
+        finished.append(n)
+        raise ValueError(n)
+
+    async def fine():
+        await sleep(loop, 0.03)
+        finished.append("fine")
+    with pytest.raises(ValueError, match="1"):
+        loop.run_until_complete(gather(loop, fine(), fails(1, 0.02), fails(2, 0.01)))
+    assert finished == [2, 1, "fine"]
+    loop.run_until_complete(sleep(loop, 0))
+    gc.collect()
+    assert loop.errors == []                     # the second exception is not "lost"
+
+
+def test_cancelling_gather_cancels_what_it_waits_for(loop):
+    a, b = loop.create_future(), loop.create_future()
+    b.set_result(1)
+    task = loop.create_task(gather(loop, a, b))
+    loop.call_later(0.01, task.cancel)
+    with pytest.raises(CancelledError):
+        loop.run_until_complete(task)
+    assert a.cancelled() and not b.cancelled()
+    c = loop.create_future()
+    c.cancel()
+    with pytest.raises(CancelledError):          # one of them cancelled
+        loop.run_until_complete(gather(loop, c))
+
+
+def test_first_done_returns_when_one_is_done_and_leaves_the_others(loop):
+    a, b, c = loop.create_future(), loop.create_future(), loop.create_future()
+    loop.call_later(0.01, b.set_result, None)
+    assert loop.run_until_complete(first_done(loop, a, b, c)) == [b]
+    assert not a.done() and not c.done() and a._callbacks == [] == c._callbacks
+    assert loop.run_until_complete(first_done(loop, a, b)) == [b]   # done already
+    task = loop.create_task(first_done(loop, a, c))
+    loop.call_later(0.01, task.cancel)
+    with pytest.raises(CancelledError):
+        loop.run_until_complete(task)
+    assert not a.cancelled() and a._callbacks == []
+

@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from upstart.reactor.futures import sleep
-from upstart.reactor.loop import Reactor
+from upstart.reactor.loop import Reactor, get_running_loop, run
 
 
 @pytest.fixture
@@ -284,3 +284,31 @@ def test_sock_connect_reports_a_refused_connection(loop, tmp_path):
             loop.run_until_complete(loop.sock_connect(client, str(tmp_path / "none")))
     finally:
         client.close()
+
+
+def test_get_running_loop_is_the_reactor_running_here_and_run_closes_it():
+    with pytest.raises(RuntimeError):
+        get_running_loop()
+    seen: list = []
+
+    async def main():
+        loop = get_running_loop()
+        inner = Reactor()                       # one run inside another's callback
+        try:
+            seen.append(inner.run_until_complete(_current(inner)) is inner)
+        finally:
+            inner.close()
+        seen.append(get_running_loop() is loop)  # the outer one again
+        await sleep(loop, 0)
+        return loop
+    loop = run(main())
+    assert seen == [True, True]
+    with pytest.raises(RuntimeError):
+        get_running_loop()
+    with pytest.raises(ValueError):             # closed: its epoll descriptor is gone
+        loop._ep.fileno()
+
+
+async def _current(expected):
+    return get_running_loop() is expected and expected
+

@@ -4,6 +4,8 @@ EventEmitted, emitting `time` events, writing the state file, warnings, and
 leaving when init goes away. Clocks are fake; the wire is real."""
 
 import select
+import socket
+import threading
 import time
 
 import pytest
@@ -12,6 +14,7 @@ from upstart.control.client import Connection
 from control_harness import ServerThread
 from membackend import MemoryBackend, ToyJob
 from upstart.timebridge import state as state_file
+from upstart.reactor.loop import Reactor
 from upstart.timebridge.bridge import Bridge
 from upstart.timebridge.link import Link, LinkError, choose_address
 from upstart.timebridge.listing import render
@@ -166,6 +169,67 @@ def test_init_going_away_ends_the_bridge():
     with pytest.raises(LinkError):
         settle(bridge, lambda: False)
     link.close()
+
+
+class SetClock:
+    """A clock-set watch the test sets off: readable after `set()`."""
+
+    def __init__(self):
+        self.r, self.w = socket.socketpair()
+
+    def set(self):
+        self.w.send(b"x")
+
+    def fileno(self):
+        return self.r.fileno()
+
+    def acknowledge(self):
+        return self.r.recv(1) == b"x"
+
+    def close(self):
+        self.r.close()
+        self.w.close()
+
+
+def test_run_on_the_reactor_emits_follows_jobs_and_ends_when_init_goes_away(tmp_path):
+    """`run` on a reactor: what is due at once is emitted, a job added while
+    it runs is read from its signal, a set wall clock is noticed, and init
+    going away ends it (LinkError)."""
+    backend = MemoryBackend(jobs())
+    st = ServerThread(backend).start()
+    clock, logs, watch_fd = Clock(), [], SetClock()
+    link = Link(st.address)
+    bridge = Bridge(link, Planner(), state_path=None, wall=lambda: clock.wall,
+                    mono=lambda: clock.mono, log=logs.append, clockwatch=watch_fd)
+    bridge.load()
+    clock.advance(10)                              # EVERY=10s is due
+    loop = Reactor()
+    seen = []
+
+    def watch():
+        if emitted_times(backend) and "CRON=0 * * * *" in bridge.planner.entries and \
+                "Wall clock was set" in logs:
+            seen.append("all")
+            threading.Thread(target=st.stop).start()   # init goes away
+            return
+        loop.call_later(0.01, watch)
+
+    def add_job():
+        st.call(backend.add_job, ToyJob("hourly", start_on=[["time", "CRON=0 * * * *"]]))
+    loop.call_soon(threading.Thread(target=add_job).start)
+    loop.call_soon(watch_fd.set)
+    loop.call_soon(watch)
+    loop.call_later(10, loop.stop)                 # a safety net: the test fails, not hangs
+    try:
+        with pytest.raises(LinkError):
+            bridge.run(loop)
+    finally:
+        loop.close()
+        link.close()
+        st.stop()
+        watch_fd.close()
+    assert seen == ["all"]
+    assert emitted_times(backend)[0][1][0] == "EVERY=10s"
 
 
 def test_connection_errors_and_address_choice():
