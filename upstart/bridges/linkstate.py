@@ -34,8 +34,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from upstart.records import dataclass
-
 UP = "net-device-up"
 DOWN = "net-device-down"
 EVENTS = (UP, DOWN)
