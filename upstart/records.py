@@ -35,8 +35,9 @@ Not supported (refused or absent): `order`, `unsafe_hash`, `init`, `repr`,
 `kw_only`, `match_args` flags, `InitVar`, per-field `repr`/`compare`/`init`,
 and a generated `__doc__` (a class keeps the docstring it has).
 
-Pure: imports only `_thread` (the thread id of the repr guard) and `operator`
-(`attrgetter`, the field tuple), both loaded by any Python start.
+Pure: imports only `_thread` (the thread id of the repr guard, loaded by
+any Python start) and `operator` (`attrgetter`, the field tuple; init's
+start loads it anyway, with `collections`).
 """
 
 from __future__ import annotations
@@ -127,11 +128,6 @@ def replace(obj, /, **changes):
     return obj.__class__(**changes)
 
 
-def is_record(obj) -> bool:
-    """Whether `obj` is a record class or an instance of one."""
-    return hasattr(obj if isinstance(obj, type) else type(obj), FIELDS)
-
-
 # ------------------------------------------------------------- definition
 
 def _is_classvar(annotation) -> bool:
@@ -189,8 +185,9 @@ def _define(cls, eq: bool, frozen: bool, slots: bool):
         cls.__match_args__ = tuple(f.name for f in order)
     if eq and not frozen and _hash_is_ours(cls):
         cls.__hash__ = None                     # as `dataclasses`: eq without frozen
-    if "__init__" in cls.__dict__:
-        _make(cls)                              # nothing to hook: its own __init__
+    if "__init__" in cls.__dict__:             # nothing to hook: its own __init__
+        made(cls)                               # (its record bases first)
+        _make(cls)
         return cls
     setattr(cls, PENDING, True)
 
