@@ -74,6 +74,10 @@ class ControlServer(BusClient, Transport):
         self._tasks: set = set()   # the tasks of calls being answered
         self._signal_heads: dict = {}       # perf: fast_signal_parts' header cache
         self._signal_bytes: dict = {}       # perf: effect -> its signal's bytes (no serial)
+        # observe: method calls answered by `_fast_call` / by `_dispatch` (two
+        # counts, one increment a call; `statistics`, docs/design/dbus.md)
+        self.calls_fast = 0
+        self.calls_full = 0
 
     @property
     def sessions(self):
@@ -91,6 +95,14 @@ class ControlServer(BusClient, Transport):
         super().close()
         for task in list(self._tasks):
             task.cancel()
+
+    def statistics(self) -> dict[str, int]:
+        """The connections open and the method calls answered since start
+        (a re-exec starts again at 0), by the path that answered them: the
+        dedicated one (`_fast_call`) or the full one (`_dispatch`). Read by
+        the `stats` query of `Observe` (docs/design/observability.md)."""
+        return {"connections": len(self._conns), "calls_fast": self.calls_fast,
+                "calls_full": self.calls_full}
 
     def permitted(self, caller) -> bool:
         """May `caller` change init (`upstart.control.policy`)?"""
@@ -167,6 +179,7 @@ class ControlServer(BusClient, Transport):
                 self._spawn(self._dispatch_from_bus(conn, msg, fds, sender))
                 return
             conn.caller = conn.callers[sender]
+        self.calls_full += 1
         # perf: int() of the IntFlag, not the enum's own `&` (a Python call)
         want_reply = not (int(header.flags) & _NO_REPLY)
         call = _call(conn, msg, fds)
@@ -203,6 +216,7 @@ class ControlServer(BusClient, Transport):
             if root is not None:
                 return False
         flags, serial, name, env = got
+        self.calls_fast += 1
         try:
             result = backend.emit_event(caller, name, env, False)
         except Exception as exc:

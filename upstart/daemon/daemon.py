@@ -592,6 +592,7 @@ class Daemon:
                                     allowed_uids=None if self.session_init else ANY_UID)
         self.server.sessions = self.sessions    # chroot sessions: scope of each caller
         self.server.on_bus_lost = self._bus_lost       # DM-14
+        self.observer.control_status = self.server.statistics   # the `stats` query
         handover = self.control_handover or {}
         try:   # re-exec: the old init's listening socket, its backlog waiting
             await self.server.start(fd=handover.get("listen"))

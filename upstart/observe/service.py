@@ -148,6 +148,9 @@ class Observer:
         self.loop = loop
         self.log = log
         self.cgroups_status = cgroups_status
+        # the control server's counters (`ControlServer.statistics`), set by
+        # the daemon once it listens; None until then
+        self.control_status: Callable[[], dict] | None = None
         self.path = events_path
         if events_path is not None:
             try:
@@ -236,6 +239,9 @@ class Observer:
             return self._why(engine, args)
         if what == "failed":
             return self._failures(None)
+        if what == "stats":      # the engine's and the control server's counters
+            return {"engine": engine.statistics(),
+                    "control": self.control_status() if self.control_status else None}
         if what == "status":
             if not args:
                 raise ControlFailure(upstart_error("UnknownJob", "Unknown job: "))

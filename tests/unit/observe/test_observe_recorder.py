@@ -254,3 +254,20 @@ def test_two_events_of_one_name_finishing_out_of_order_keep_their_own_ids():
     done = {r["id"]: r["env"] for r in h.kinds("event-finished") if r["name"] == "ev"}
     assert done == {queued[("A=1",)]: ["A=1"], queued[("A=2",)]: ["A=2"]}
     assert h.rec.event(queued[("A=1",)])["finished"] > h.rec.event(queued[("A=2",)])["finished"]
+
+
+def test_stats_query_reports_the_engines_counters_and_control_when_listening():
+    import json
+
+    from upstart.observe import service
+
+    h = Observed(job("a", start_on="tick"))
+    h.emit_by("tick")
+    obs = service.Observer(logdir=None, events_path=None, loop=None, log=lambda prio, msg: None)
+    obs.recorder = h.rec
+    answer = json.loads(obs.answer(h.engine, "stats", []))
+    assert answer["engine"] == json.loads(json.dumps(h.engine.statistics()))
+    assert answer["engine"]["jobs"]["a"]["starts"] == 1
+    assert answer["control"] is None                  # init not listening yet
+    obs.control_status = {"connections": 0, "calls_fast": 3, "calls_full": 2}.copy
+    assert json.loads(obs.answer(h.engine, "stats", []))["control"]["calls_fast"] == 3
