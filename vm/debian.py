@@ -401,6 +401,7 @@ class Report:
     def __init__(self):
         self.problems: list[str] = []
         self.timings: dict[str, float] = {}
+        self.devices: int | None = None     # udev's database at the login: devices known
 
     def check(self, ok, what: str) -> bool:
         if not ok:
@@ -447,7 +448,24 @@ def run_check(paths: dict[str, str], timeout: float = 900) -> Report:
         except ValueError:
             pass
     rep.timings.update(boot_timings(records))
+    added = device_events(records)
+    rep.check(rep.devices is not None and added >= 0.9 * rep.devices,
+              f"the first boot had {added} *-device-added events for {rep.devices} devices "
+              "in udev's database: the udev bridge missed the coldplug")
     return rep
+
+
+def device_events(records: list[dict]) -> int:
+    """`*-device-added` events init queued in the first boot of the log."""
+    count, last = 0, 0.0
+    for rec in records:
+        if rec.get("mono", 0) < last:
+            break                                     # the next boot's records
+        last = rec.get("mono", 0)
+        if rec.get("kind") == "event-queued" and str(rec.get("name", "")).endswith(
+                "-device-added"):
+            count += 1
+    return count
 
 
 def _check_init_name(shell, rep: Report, when: str) -> None:
@@ -486,6 +504,11 @@ def _session(vm, rep: Report, timeout: float) -> bool:
     code, netlog = shell.run("cat /var/log/upstart/networking.log "
                              "/var/log/upstart/network-interface-dummy0.log 2>/dev/null")
     rep.check("failed" not in netlog, f"ifup failed at boot: {netlog!r}")
+    # the coldplug reached the bridge: as many devices as udev knows (each
+    # replayed `add` is a `*-device-added` event; checked on the event log)
+    code, count = shell.run("udevadm info --export-db | grep -c '^P:'")
+    if code == 0 and count.strip().isdigit():
+        rep.devices = int(count.strip())
     # where the boot's CPU went (for docs/boot.md): the processes still alive
     shell.run("ps -eo pid,time,etimes,comm --sort=-time | head -20")
     code, who = shell.run("who")

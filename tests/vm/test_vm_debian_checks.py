@@ -79,3 +79,13 @@ def test_the_timings_line_names_every_figure():
     assert line == ("upstart-py timings: kernel start -> startup 3.0 s, -> services running "
                     "9.2 s, -> login: 15.0 s; power-off 2.5 s")
     assert "-> login: ?" in debian.timings_line({})
+
+
+def test_device_events_are_counted_in_the_first_boot_only():
+    boot = [{"mono": 1.0, "kind": "event-queued", "name": "startup"},
+            {"mono": 2.0, "kind": "event-queued", "name": "pci-device-added"},
+            {"mono": 2.1, "kind": "event-finished", "name": "pci-device-added"},
+            {"mono": 2.2, "kind": "event-queued", "name": "net-device-added"},
+            {"mono": 2.3, "kind": "event-queued", "name": "block-device-changed"}]
+    second = [{"mono": 0.5, "kind": "event-queued", "name": "tty-device-added"}]
+    assert debian.device_events(boot + second) == 2
