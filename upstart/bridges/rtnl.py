@@ -16,16 +16,20 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-NLMSG_ERROR, NLMSG_DONE = 2, 3
+from upstart.nlmsg import ERRNO as _ERRNO
+from upstart.nlmsg import HEADER as _NLMSGHDR
+from upstart.nlmsg import NLMSG_DONE as NLMSG_DONE      # re-exported: the readers stop on it
+from upstart.nlmsg import NLMSG_ERROR as NLMSG_ERROR
+from upstart.nlmsg import walk
+from upstart.nlmsg import align as _align
+
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFLA_IFNAME = 3
 NLA_TYPE_MASK = 0x3FFF            # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
-_NLMSGHDR = struct.Struct("=IHHII")       # len, type, flags, seq, pid
 _IFINFOMSG = struct.Struct("=BxHiII")     # family, (pad), type, index, flags, change
 _RTATTR = struct.Struct("=HH")            # len, type
-_ERRNO = struct.Struct("=i")
 
 
 class Message(NamedTuple):
@@ -39,9 +43,6 @@ class Message(NamedTuple):
     ifflags: int = 0
     name: str | None = None        # IFLA_IFNAME
 
-
-def _align(n: int) -> int:
-    return (n + 3) & ~3
 
 
 def _ifname(data, pos: int, end: int) -> str | None:
@@ -59,13 +60,7 @@ def _ifname(data, pos: int, end: int) -> str | None:
 def parse(data) -> list[Message]:
     """The messages of one datagram (a truncated tail is ignored)."""
     out: list[Message] = []
-    pos, n = 0, len(data)
-    while pos + _NLMSGHDR.size <= n:
-        length, kind, flags, seq, _pid = _NLMSGHDR.unpack_from(data, pos)
-        end = pos + length
-        if length < _NLMSGHDR.size or end > n:
-            break
-        body = pos + _NLMSGHDR.size
+    for kind, flags, seq, body, end in walk(data):
         if kind == NLMSG_ERROR and end - body >= 4:
             out.append(Message(kind, flags, seq, error=_ERRNO.unpack_from(data, body)[0]))
         elif kind in (RTM_NEWLINK, RTM_DELLINK) and end - body >= _IFINFOMSG.size:
@@ -74,7 +69,6 @@ def parse(data) -> list[Message]:
                                name=_ifname(data, body + _IFINFOMSG.size, end)))
         else:
             out.append(Message(kind, flags, seq))
-        pos += _align(length)
     return out
 
 

@@ -28,7 +28,13 @@ import socket
 import struct
 from typing import NamedTuple
 
-NLMSG_ERROR, NLMSG_DONE = 2, 3
+from upstart.nlmsg import ERRNO as _ERRNO
+from upstart.nlmsg import HEADER as _NLMSGHDR
+from upstart.nlmsg import NLMSG_DONE as NLMSG_DONE      # re-exported: the readers stop on it
+from upstart.nlmsg import NLMSG_ERROR as NLMSG_ERROR
+from upstart.nlmsg import walk
+from upstart.nlmsg import align as _align
+
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_ROOT, NLM_F_MATCH = 0x1, 0x100, 0x200
 DUMP_FLAGS = NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH
@@ -37,7 +43,6 @@ UDIAG_SHOW_NAME, UDIAG_SHOW_VFS = 0x01, 0x02
 UNIX_DIAG_NAME, UNIX_DIAG_VFS = 0, 1
 NLA_TYPE_MASK = 0x3FFF            # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
-_NLMSGHDR = struct.Struct("=IHHII")          # len, type, flags, seq, pid
 _UNIX_REQ = struct.Struct("=BBxxIIIQ")       # family, protocol, states, ino, show, cookie
 _INET_REQ = struct.Struct("=BBBxI")          # family, protocol, ext, states; then the id
 _INET_ID = struct.Struct(">HH16s16s")        # sport, dport, src, dst (network order)
@@ -46,7 +51,6 @@ _UNIX_MSG = struct.Struct("=BBBxIQ")         # family, type, state, ino, cookie
 _INET_MSG = struct.Struct("=BBBB")           # family, state, timer, retrans; then the id
 _INET_MSG_END = struct.Struct("=IQIIIII")    # if, cookie, expires, rqueue, wqueue, uid, inode
 _NLATTR = struct.Struct("=HH")               # len, type
-_ERRNO = struct.Struct("=i")
 _VFS = struct.Struct("=II")                  # ino, dev of the bound path
 
 
@@ -80,9 +84,6 @@ class Message(NamedTuple):
     error: int = 0                 # NLMSG_ERROR: the (negative) errno, 0 for an ack
     sock: UnixSock | InetSock | None = None
 
-
-def _align(n: int) -> int:
-    return (n + 3) & ~3
 
 
 def _header(size: int, seq: int) -> bytes:
@@ -145,13 +146,7 @@ def _unix(data, pos: int, end: int) -> UnixSock | None:
 def parse(data) -> list[Message]:
     """The messages of one datagram (a short or overlong message ends it)."""
     out: list[Message] = []
-    pos, n = 0, len(data)
-    while pos + _NLMSGHDR.size <= n:
-        length, kind, flags, seq, _pid = _NLMSGHDR.unpack_from(data, pos)
-        end = pos + length
-        if length < _NLMSGHDR.size or end > n:
-            break
-        body = pos + _NLMSGHDR.size
+    for kind, flags, seq, body, end in walk(data):
         if kind == NLMSG_ERROR:
             error = _ERRNO.unpack_from(data, body)[0] if end - body >= 4 \
                 else -errno.EPROTO
@@ -163,7 +158,6 @@ def parse(data) -> list[Message]:
             out.append(Message(kind, flags, seq, sock=sock))
         else:
             out.append(Message(kind, flags, seq))
-        pos += _align(length)
     return out
 
 

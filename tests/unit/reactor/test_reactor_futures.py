@@ -14,16 +14,6 @@ import pytest
 
 from upstart.reactor.futures import (
     CancelledError, Future, InvalidStateError, first_done, gather, sleep, wait_for)
-from upstart.reactor.loop import Reactor
-
-
-@pytest.fixture
-def loop():
-    errors: list = []
-    reactor = Reactor(report=lambda message, exc: errors.append((message, exc)))
-    reactor.errors = errors
-    yield reactor
-    reactor.close()
 
 
 def test_a_future_is_set_once_and_calls_back_on_the_loop(loop):

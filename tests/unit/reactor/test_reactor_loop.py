@@ -16,15 +16,6 @@ from upstart.reactor.futures import sleep
 from upstart.reactor.loop import Reactor, get_running_loop, run
 
 
-@pytest.fixture
-def loop():
-    errors: list = []
-    reactor = Reactor(report=lambda message, exc: errors.append((message, exc)))
-    reactor.errors = errors
-    yield reactor
-    reactor.close()
-
-
 def _run_for(loop, seconds: float) -> None:
     loop.run_until_complete(sleep(loop, seconds))
 
