@@ -25,6 +25,7 @@ import signal
 from upstart.cgroups import fs
 from upstart.cgroups.lazy import wants_cgroup
 from upstart.cgroups.model import V1, V2, JobPlan, Placement, plan_job, session_prefix
+from upstart.process import endrule
 from upstart.records import dataclass, field
 
 REMOVE_RETRY = 0.05       # seconds between attempts to remove a busy cgroup
@@ -319,21 +320,23 @@ class CGroupManager:
     # -------------------------------------------- automatic tracking: the end
 
     def _auto_end(self, job: str, instance: str, record: _Instance) -> None:
-        """An automatically tracked instance reached `waiting` (tracking.md):
-        after a natural end of its main process (never signalled by init) the
-        processes it left are released to init's own cgroup, as 1.13 leaves
-        them; after a stop they get the job's kill signal (unless they had it)
-        and SIGKILL once `kill timeout` has passed since the first signal."""
-        if record.track is None or not fs.populated(record.track):
+        """An automatically tracked instance reached `waiting`: the end rule
+        (`endrule.next_step`, tracking.md) says whether the leftovers are
+        released (a natural end), or signalled and then waited for."""
+        now = self.loop.time() if self.loop is not None else 0.0
+        step = endrule.next_step(
+            left=record.track is not None and fs.populated(record.track),
+            main_seen=record.main_seen, signalled_at=record.signalled_at, now=now,
+            kill_timeout=record.kill_timeout)
+        if step.action == endrule.CLEANUP:
             self.cleanup(job, instance)
             return
-        if record.main_seen and record.signalled_at is None:
+        if step.action == endrule.RELEASE:
             moved = self._release(record)
             self.log("info", f"{job}: {moved} process(es) left by its main process released")
             self.cleanup(job, instance)
             return
-        now = self.loop.time() if self.loop is not None else 0.0
-        if record.signalled_at is None:
+        if step.action == endrule.SIGNAL_AND_WAIT:
             record.signalled_at = now
             self._kill_instance(record, record.kill_signal)
         self._tokens += 1
@@ -344,13 +347,16 @@ class CGroupManager:
         record = self._instances.get((job, instance))
         if record is None or record.draining != token:
             return                     # started again (leftovers killed) or gone
-        left = record.track is not None and fs.populated(record.track)
-        due = (record.signalled_at or 0.0) + record.kill_timeout
-        if left and self.loop is not None and self.loop.time() < due:
-            self.loop.call_later(REMOVE_RETRY, self._drain_safe, job, instance, token)
+        step = endrule.next_step(
+            left=record.track is not None and fs.populated(record.track),
+            main_seen=record.main_seen, signalled_at=record.signalled_at or 0.0,
+            now=self.loop.time() if self.loop is not None else 0.0,
+            kill_timeout=record.kill_timeout)
+        if step.action == endrule.WAIT and self.loop is not None:
+            self.loop.call_later(step.delay, self._drain_safe, job, instance, token)
             return
         record.draining = 0
-        if left:
+        if step.action != endrule.CLEANUP:     # no loop to wait on: kill at once
             self.log("info", f"{job}: killing processes left after kill timeout")
         self.cleanup(job, instance)    # SIGKILLs anything still there, removes
 

@@ -27,7 +27,7 @@ import os
 import socket
 import struct
 
-from upstart.process import procstat
+from upstart.process import endrule, procstat
 from upstart.records import dataclass
 
 _NLMSG = struct.Struct("IHHII")          # nlmsghdr
@@ -184,23 +184,30 @@ class ProcTracker:
         return len(gone)
 
     def ended(self, key: tuple[str, str]) -> None:
-        """The instance reached `waiting`: the same rules as the automatic
-        cgroups (tracking.md): after a natural end of its main process what
-        is left is released; otherwise it gets the kill signal (if it had
-        none yet), then SIGKILL once `kill timeout` has passed."""
+        """The instance reached `waiting`: the end rule of the automatic
+        cgroups (`endrule.next_step`, tracking.md): after a natural end of its
+        main process what is left is released; otherwise it gets the kill
+        signal (if it had none yet), then SIGKILL once `kill timeout` has
+        passed. An instance never followed counts as a natural end."""
         run = self.runs.get(key)
-        if not self.members(key):
+        now = self.loop.time()
+        step = endrule.next_step(
+            left=bool(self.members(key)), main_seen=run is None or run.main_seen,
+            signalled_at=run.signalled_at if run is not None else None, now=now,
+            kill_timeout=run.kill_timeout if run is not None else 0.0)
+        if step.action == endrule.CLEANUP:
             self.runs.pop(key, None)
             self._close_if_idle()
             return
-        if run is None or (run.main_seen and run.signalled_at is None):
+        if step.action == endrule.RELEASE:
             n = self.forget(key)
             self.runs.pop(key, None)
             self.log("info", f"{key[0]}: {n} process(es) left by its main process released")
             self._close_if_idle()
             return
-        if run.signalled_at is None:
-            run.signalled_at = self.loop.time()
+        assert run is not None       # an unknown instance is released above
+        if step.action == endrule.SIGNAL_AND_WAIT:
+            run.signalled_at = now
             self.kill_instance(key, run.kill_signal)
         self._tokens += 1
         run.draining = self._tokens
@@ -210,11 +217,14 @@ class ProcTracker:
         run = self.runs.get(key)
         if run is None or run.draining != token:
             return
-        left = self.members(key)
-        if left and self.loop.time() < run.signalled_at + run.kill_timeout:
-            self.loop.call_later(0.05, self._drain, key, token)
+        step = endrule.next_step(
+            left=bool(self.members(key)), main_seen=run.main_seen,
+            signalled_at=run.signalled_at, now=self.loop.time(),
+            kill_timeout=run.kill_timeout)
+        if step.action == endrule.WAIT:
+            self.loop.call_later(step.delay, self._drain, key, token)
             return
-        if left:
+        if step.action == endrule.KILL:
             self.kill_instance(key, 9)
         self.forget(key)
         self.runs.pop(key, None)
