@@ -356,7 +356,7 @@ class CGroupManager:
             self.loop.call_later(step.delay, self._drain_safe, job, instance, token)
             return
         record.draining = 0
-        if step.action != endrule.CLEANUP:     # no loop to wait on: kill at once
+        if step.action != endrule.CLEANUP:     # KILL (or WAIT with no loop to wait on)
             self.log("info", f"{job}: killing processes left after kill timeout")
         self.cleanup(job, instance)    # SIGKILLs anything still there, removes
 
