@@ -55,16 +55,15 @@ def _sample(sig, frame):
             name = code.co_filename
             at = name.find("/upstart/")
             name = name[at + 1:] if at >= 0 else "/".join(name.rsplit("/", 3)[-2:])
-            stack.append("%s:%s:%d" % (name, code.co_name, frame.f_lineno))
+            stack.append("%s:%s:%s" % (name, code.co_name, frame.f_lineno))
             frame = frame.f_back
         key = (int(time.monotonic() * 2) / 2, tuple(stack))
         _S[key] = _S.get(key, 0) + 1
         _state[1] += 1
         if _state[1] % 100 == 0:
-            try:
-                _dump()
-            except OSError:
-                pass
+            _dump()
+    except Exception:
+        pass            # a sampler must never take PID 1 down
     finally:
         _state[0] = False
 signal.signal(signal.SIGPROF, _sample)

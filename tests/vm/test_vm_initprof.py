@@ -24,3 +24,26 @@ def test_the_report_splits_imports_from_the_rest():
 def test_the_sampler_is_python_and_runs_init():
     compile(SAMPLER, "init-prof", "exec")
     assert "ITIMER_PROF" in SAMPLER and "from upstart.cli.init import main" in SAMPLER
+
+
+def test_the_sampler_never_raises_into_the_frame_it_interrupts(tmp_path, monkeypatch):
+    """A frozen importlib frame has no line number (f_lineno None): the
+    sampler once raised on it and PID 1 died. Run the handler on such a frame
+    and on an ordinary one; it must record both and raise nothing."""
+    import signal
+    ns: dict = {}
+    src = SAMPLER.split("signal.signal(signal.SIGPROF")[0].replace("#!/usr/bin/python3\n", "")
+    src = src.replace("/run/init-prof.json", str(tmp_path / "p.json"))
+    exec(compile(src, "init-prof", "exec"), ns)
+
+    class Code:
+        co_filename, co_name = "<frozen importlib._bootstrap_external>", "find_spec"
+
+    class Frozen:
+        f_code, f_lineno, f_back = Code, None, None
+    ns["_sample"](signal.SIGPROF, Frozen)
+    import sys
+    ns["_sample"](signal.SIGPROF, sys._getframe())
+    assert ns["_state"][1] == 2
+    keys = [k for _t, k in ns["_S"]]
+    assert keys[0] == ("<frozen importlib._bootstrap_external>:find_spec:None",)

@@ -15,7 +15,6 @@ logged and the others still happen: PID 1 must not die of one).
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +53,7 @@ class Effects:
             try:
                 self._one(world, effect)
             except Exception:  # never let one effect take the daemon down
+                import traceback     # footprint: only when something went wrong
                 self.logger.log("error", "internal error applying effect: "
                                 + traceback.format_exc().strip().replace("\n", " | "))
         if self.after is not None:
