@@ -9,7 +9,7 @@ is `/sbin/init` with a sampler in front: every 5 ms of init's CPU time
 in half-second buckets of the kernel's monotonic clock, and every 100
 samples writes them to `/run/init-prof.json`. So the profile covers the
 interpreter's imports, init's start and the whole boot, under the real
-emulated CPU, where Python runs ~25 times slower than on the host and
+emulated CPU, where Python runs 10-20 times slower than on the host and
 costs no profiler can show from the host.
 
 It is a measuring tool, never installed by `upstart-install-root`: the
@@ -18,7 +18,7 @@ sampler's handler adds ~5-10 % to init's CPU, and the image it boots is
 the share of samples inside imports (and which statement of ours started
 each), the modules whose import cost most, and the functions of ours where
 the rest went. Found with it (docs/boot.md): pyroute2's import at the
-first `ready on socket` (~2 s), asyncio (~0.65 s), dataclasses and their
+first `ready on socket` (~2 s), asyncio (~0.5 s), dataclasses and their
 per-class `exec`, the udev bridge's second job listing.
 """
 

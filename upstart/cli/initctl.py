@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(argv[0]) if argv and argv[0] else "initctl"
     ctx = Ctx(prog, sys.stdout, sys.stderr)
     try:
-        code = _run(ctx, list(argv[1:]))
+        code = run_command(ctx, list(argv[1:]))
     except Done as done:
         code = done.code
     except UsageError as exc:
@@ -325,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _run(ctx: Ctx, args: list[str]) -> int:
+def run_command(ctx: Ctx, args: list[str]) -> int:
+    """One command line (without the program name) on `ctx`: what `main` runs,
+    and what upstart-mountall runs for each event on one connection."""
     command = ctx.prog if ctx.prog in COMMANDS and ctx.prog != "help" else None
     shorthand = command is not None
     if command is None:

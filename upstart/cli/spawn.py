@@ -3,8 +3,9 @@
 What `subprocess.call` does for the command-line tools on the boot's path
 (`upstart-mountall`, `upstart-rc`), without importing `subprocess`, which
 brings in `locale`, `re`, `enum`, `threading`, `selectors` and `signal`:
-13-21 ms of a ~10 ms Python start on a fast machine, and about half a
-second of the boot's critical path under emulation (docs/boot.md). The
+13-21 ms of a ~10 ms Python start on a fast machine, and 0.19-0.23 s
+in the Debian VM under emulation, twice on the boot's critical path
+(docs/boot.md). The
 child inherits the environment and the standard streams; `posix_spawnp`
 searches `PATH` as `execvp` does.
 

@@ -10,7 +10,7 @@ port, the inode and the owner's uid. Those are fixed C structs in the host's
 byte order (ports and addresses in network order), read here with `struct`.
 
 pyroute2 did this before; importing it cost PID 1 87 ms, 225 modules and
-16.5 MB at the first socket watch (1.1 ms and 2 modules now), ~3 s under
+16.5 MB at the first socket watch (1.1 ms and 2 modules now), ~2 s under
 emulation in a Debian boot, while udev started (issue #21;
 docs/design/netlink.md). The unit tests keep pyroute2 as the reference: the
 request bytes and the parsed fields of real dumps must be the same.

@@ -10,7 +10,7 @@ cannot be read (another user's process), any listener counts.
 How "listening" is learnt: a netlink `sock_diag` dump of the listening
 sockets of one family, the messages built and read by `sockdiag.py` with
 `struct` (pyroute2, used before, cost PID 1 87 ms, 225 modules and 16.5 MB
-at the first socket watch, ~3 s under emulation: docs/design/netlink.md).
+at the first socket watch, ~2 s under emulation: docs/design/netlink.md).
 When to dump:
 
 * TCP: the kernel's `inet_sock_set_state` tracepoint, through a tiny BPF
